@@ -1,0 +1,37 @@
+/* minnow's command line: `minnow <command> [options]`. */
+#include "api/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: minnow <command> [options]\n"
+    "\n"
+    "minnow is a virtual machine monitor for RISC-V guests.\n"
+    "\n"
+    "commands:\n"
+    "  version        print the version and exit\n"
+    "  help           print this text and exit\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     print this text and exit\n"
+    "  --version      print the version and exit\n";
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        fputs(usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("minnow %s\n", MINNOW_VERSION);
+        return CLI_EXIT_OK;
+    }
+    fprintf(stderr, "minnow: unknown command '%s' (try 'minnow --help')\n", cmd);
+    return CLI_EXIT_USAGE;
+}
