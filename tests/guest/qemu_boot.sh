@@ -7,9 +7,12 @@
 #              file, which the host then reads back from the image
 #   shell      kernel + initramfs without minnow.cmd: commands typed on the
 #              console run in a shell, and `exit` powers the guest off
+#   smp        4 harts: the guest sees them all and the atomics program
+#              (LR/SC, AMOs, a spinlock across threads) loses no update
 set -euo pipefail
-mode=${1:?usage: qemu_boot.sh initramfs|rootfs|shell}
+mode=${1:?usage: qemu_boot.sh initramfs|rootfs|shell|smp [ATOMICS_PROGRAM]}
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/guest/lib.sh"
 guest=$("$top/guest/build" -q)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -55,6 +58,16 @@ case $mode in
     expect_line "minnow-guest: init ready"
     expect_line "shell-42"
     ;;
-  *) echo "usage: qemu_boot.sh initramfs|rootfs|shell" >&2; exit 2 ;;
+  smp)
+    extend_initramfs "$guest/initramfs.cpio.gz" "$work/initramfs" "${2:?smp needs the atomics program}"
+    timeout 120 qemu-system-riscv64 -machine virt -m 256M -smp 4 -nographic -kernel "$guest/Image" \
+      -initrd "$work/initramfs" \
+      -append 'console=ttyS0 minnow.cmd="grep -c ^processor /proc/cpuinfo; atomics 4 20000"' \
+      </dev/null >"$log" 2>&1 || fail "qemu exited with status $? (124: the guest did not power off)"
+    expect_line "4"
+    expect_line "atomics ok 4 20000"
+    expect_line "minnow-guest: exit 0"
+    ;;
+  *) echo "usage: qemu_boot.sh initramfs|rootfs|shell|smp [ATOMICS_PROGRAM]" >&2; exit 2 ;;
 esac
 echo "ok ($mode)"
