@@ -1,0 +1,91 @@
+/* virtio-blk (virtio 1.2 section 5.2) on a raw image: read, write, flush
+ * (fdatasync), the serial (GET_ID), discard and write-zeroes (fallocate),
+ * an optional read-only mode. One request queue, worked on the I/O thread
+ * in batches handed to the block_file backend (io_uring or sync).
+ *
+ * The guest sees a bad request (out-of-range sector, length not a multiple
+ * of 512, a header that is not device-readable...) fail alone with
+ * VIRTIO_BLK_S_IOERR, an unknown type with VIRTIO_BLK_S_UNSUPP; a chain that
+ * breaks the ring rules, or has no byte to put the status in, sets
+ * DEVICE_NEEDS_RESET.
+ *
+ * To put one on the board:
+ *     virtio_blk_create(&blk, &opts, &ram, &irq_line_for_slot, &err);
+ *     map &virtio_mmio_ops with opaque virtio_blk_mmio(blk), VIRTIO_MMIO_SIZE bytes;
+ *     event_loop_add_fd(loop, virtio_mmio_kick_fd(virtio_blk_mmio(blk)),
+ *                       virtio_mmio_on_kick, virtio_blk_mmio(blk), &err); */
+#ifndef MINNOW_DEVICES_VIRTIO_BLK_H
+#define MINNOW_DEVICES_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backends/block_file.h"
+#include "devices/guest_mem.h"
+#include "devices/mmio.h"
+#include "devices/virtio_mmio.h"
+#include "util/errmsg.h"
+
+/* Feature bits (spec 5.2.3) */
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+/* Request types and status (spec 5.2.6) */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_DWZ_F_UNMAP 1u
+
+#define VIRTIO_BLK_SECTOR 512u
+#define VIRTIO_BLK_ID_BYTES 20u
+
+/* Config space offsets (struct virtio_blk_config, spec 5.2.4) */
+#define VIRTIO_BLK_CFG_CAPACITY 0
+#define VIRTIO_BLK_CFG_SIZE_MAX 8
+#define VIRTIO_BLK_CFG_SEG_MAX 12
+#define VIRTIO_BLK_CFG_BLK_SIZE 20
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40
+#define VIRTIO_BLK_CFG_DISCARD_ALIGN 44
+#define VIRTIO_BLK_CFG_MAX_WZ_SECTORS 48
+#define VIRTIO_BLK_CFG_MAX_WZ_SEG 52
+#define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
+#define VIRTIO_BLK_CFG_SIZE 60
+
+/* Limits minnow advertises for discard and write-zeroes. */
+#define VIRTIO_BLK_MAX_DWZ_SECTORS 0x400000u   /* 2 GiB per segment */
+#define VIRTIO_BLK_MAX_DWZ_SEG 16u
+
+#define VIRTIO_BLK_QUEUE_SIZE 256u
+
+struct virtio_blk_options {
+    const char *path;                /* raw image: regular file or block device */
+    bool read_only;
+    const char *serial;              /* GET_ID answer, at most 20 bytes; NULL: empty */
+    enum block_file_engine engine;   /* AUTO unless the user chose */
+};
+
+struct virtio_blk;
+
+int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_options *opts,
+                      const struct guest_mem *mem, const struct irq_line *irq, struct errmsg *e);
+/* Remove the kick fd from the event loop first. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+/* The transport to map (opaque of virtio_mmio_ops) and to register. */
+struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
+/* The engine in use (what AUTO chose), for logs. */
+enum block_file_engine virtio_blk_engine(const struct virtio_blk *b);
+
+#endif

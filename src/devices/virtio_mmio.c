@@ -1,0 +1,479 @@
+/* virtio-mmio version 2 register file, status state machine and the glue
+ * between vCPU-thread register accesses and I/O-thread queue work. See
+ * virtio_mmio.h for the threading model. */
+#include "devices/virtio_mmio.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define TRANSPORT_FEATURES \
+    (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
+
+struct mq {
+    uint32_t num;
+    bool ready;
+    uint64_t desc, driver, device;
+    struct virtq vq;
+};
+
+struct virtio_mmio {
+    struct virtio_device dev;
+    struct guest_mem mem;
+    struct irq_line irq;
+    int kick_fd;
+
+    pthread_mutex_t lock;       /* everything below */
+    pthread_cond_t idle;        /* signalled when busy drops to 0 */
+    bool busy;                  /* a queue_notify handler is running */
+    uint64_t gen;               /* bumped by reset and by queue (re)setup */
+    uint32_t status;
+    uint32_t dev_features_sel, drv_features_sel;
+    uint64_t driver_features;
+    uint32_t queue_sel;
+    uint32_t isr;
+    int irq_level;
+    uint32_t config_generation;
+    struct mq q[VIRTIO_MMIO_MAX_QUEUES];
+    char error[256];
+
+    _Atomic uint32_t pending;   /* queues notified, not yet handled */
+};
+
+static void update_irq(struct virtio_mmio *t)
+{
+    int level = t->isr != 0;
+    if (level != t->irq_level) {
+        t->irq_level = level;
+        irq_line_set(&t->irq, level);
+    }
+}
+
+static void set_error(struct virtio_mmio *t, const char *fmt, va_list ap)
+{
+    vsnprintf(t->error, sizeof t->error, fmt, ap);
+}
+
+/* Lock held. */
+static void fail_locked(struct virtio_mmio *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_locked(struct virtio_mmio *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(t, fmt, ap);
+    va_end(ap);
+    if (t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+        return;
+    t->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    /* spec 2.1.2: once DRIVER_OK is set, NEEDS_RESET comes with a
+     * configuration change notification so the driver notices. */
+    if (t->status & VIRTIO_STATUS_DRIVER_OK) {
+        t->isr |= VIRTIO_INT_CONFIG_CHANGE;
+        update_irq(t);
+    }
+}
+
+void virtio_mmio_fail(struct virtio_mmio *t, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&t->lock);
+    fail_locked(t, "%s", buf);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void kick(struct virtio_mmio *t, uint32_t queues)
+{
+    atomic_fetch_or_explicit(&t->pending, queues, memory_order_release);
+    uint64_t one = 1;
+    /* An eventfd write only fails when the counter would overflow 2^64-2,
+     * and then the fd is already readable: the kick is not lost. */
+    ssize_t r = write(t->kick_fd, &one, sizeof one);
+    (void)r;
+}
+
+static bool live(const struct virtio_mmio *t)
+{
+    return (t->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(t->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+/* Lock held. */
+static void reset_locked(struct virtio_mmio *t)
+{
+    t->status = 0;
+    t->gen++;
+    atomic_store(&t->pending, 0);
+    /* Let a running handler finish: it sees status 0, pops nothing more and
+     * its pushes are dropped by the generation check. */
+    while (t->busy)
+        pthread_cond_wait(&t->idle, &t->lock);
+    t->dev_features_sel = t->drv_features_sel = 0;
+    t->driver_features = 0;
+    t->queue_sel = 0;
+    for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
+        memset(&t->q[i], 0, sizeof t->q[i]);
+        t->q[i].num = t->dev.queue_max;
+    }
+    t->isr = 0;
+    t->error[0] = 0;
+    update_irq(t);
+    if (t->dev.ops->reset)
+        t->dev.ops->reset(t->dev.opaque);
+}
+
+int virtio_mmio_create(struct virtio_mmio **out, const struct virtio_device *dev,
+                       const struct guest_mem *mem, const struct irq_line *irq, struct errmsg *e)
+{
+    *out = NULL;
+    if (!dev->ops || !dev->ops->queue_notify || !dev->ops->config_read)
+        return errmsg_set(e, -EINVAL, "virtio device %u: missing config_read or queue_notify", dev->device_id);
+    if (dev->num_queues == 0 || dev->num_queues > VIRTIO_MMIO_MAX_QUEUES)
+        return errmsg_set(e, -EINVAL, "virtio device %u: %u queues, expected 1..%u",
+                          dev->device_id, dev->num_queues, VIRTIO_MMIO_MAX_QUEUES);
+    if (dev->queue_max == 0 || dev->queue_max > VIRTQ_MAX_SIZE || (dev->queue_max & (dev->queue_max - 1)))
+        return errmsg_set(e, -EINVAL, "virtio device %u: queue size %u, expected a power of two up to %u",
+                          dev->device_id, dev->queue_max, VIRTQ_MAX_SIZE);
+    if (dev->config_size > VIRTIO_MMIO_SIZE - VIRTIO_MMIO_CONFIG)
+        return errmsg_set(e, -EINVAL, "virtio device %u: config space of %u bytes does not fit the slot",
+                          dev->device_id, dev->config_size);
+    struct virtio_mmio *t = calloc(1, sizeof *t);
+    if (!t)
+        return errmsg_set(e, -ENOMEM, "virtio device %u: out of memory", dev->device_id);
+    t->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->kick_fd < 0) {
+        int err = errno;
+        free(t);
+        return errmsg_set(e, -err, "virtio device %u: eventfd: %s", dev->device_id, strerror(err));
+    }
+    t->dev = *dev;
+    t->mem = *mem;
+    if (irq)
+        t->irq = *irq;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->idle, NULL);
+    for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+        t->q[i].num = dev->queue_max;
+    *out = t;
+    return 0;
+}
+
+void virtio_mmio_destroy(struct virtio_mmio *t)
+{
+    if (!t)
+        return;
+    close(t->kick_fd);
+    pthread_cond_destroy(&t->idle);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+int virtio_mmio_kick_fd(const struct virtio_mmio *t)
+{
+    return t->kick_fd;
+}
+
+void virtio_mmio_on_kick(void *transport)
+{
+    struct virtio_mmio *t = transport;
+    uint64_t n;
+    while (read(t->kick_fd, &n, sizeof n) == (ssize_t)sizeof n)
+        ;
+    pthread_mutex_lock(&t->lock);
+    t->busy = true;
+    pthread_mutex_unlock(&t->lock);
+    uint32_t pend = atomic_exchange_explicit(&t->pending, 0, memory_order_acquire);
+    for (unsigned i = 0; i < t->dev.num_queues; i++)
+        if (pend & (1u << i))
+            t->dev.ops->queue_notify(t->dev.opaque, i);
+    pthread_mutex_lock(&t->lock);
+    t->busy = false;
+    pthread_cond_broadcast(&t->idle);
+    pthread_mutex_unlock(&t->lock);
+}
+
+int virtio_mmio_pop(struct virtio_mmio *t, unsigned queue, struct virtq_chain *c)
+{
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    if (queue < t->dev.num_queues && live(t) && t->q[queue].ready) {
+        struct errmsg e;
+        rc = virtq_pop(&t->q[queue].vq, c, &e);
+        if (rc < 0)
+            fail_locked(t, "queue %u: %s", queue, e.text);
+        c->queue = (uint16_t)queue;
+        c->gen = t->gen;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void virtio_mmio_push(struct virtio_mmio *t, const struct virtq_chain *c, uint32_t written)
+{
+    pthread_mutex_lock(&t->lock);
+    if (c->gen == t->gen && c->queue < t->dev.num_queues && t->q[c->queue].ready &&
+        !(t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+        virtq_push(&t->q[c->queue].vq, c, written);
+    pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_notify(struct virtio_mmio *t, unsigned queue)
+{
+    pthread_mutex_lock(&t->lock);
+    if (queue < t->dev.num_queues && live(t) && t->q[queue].ready &&
+        virtq_need_interrupt(&t->q[queue].vq)) {
+        t->isr |= VIRTIO_INT_USED_BUFFER;
+        update_irq(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->config_generation++;
+    if (t->status & VIRTIO_STATUS_DRIVER_OK) {
+        t->isr |= VIRTIO_INT_CONFIG_CHANGE;
+        update_irq(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t virtio_mmio_driver_features(struct virtio_mmio *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t f = t->driver_features;
+    pthread_mutex_unlock(&t->lock);
+    return f;
+}
+
+uint32_t virtio_mmio_status(struct virtio_mmio *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint32_t s = t->status;
+    pthread_mutex_unlock(&t->lock);
+    return s;
+}
+
+void virtio_mmio_last_error(struct virtio_mmio *t, char *buf, size_t len)
+{
+    pthread_mutex_lock(&t->lock);
+    snprintf(buf, len, "%s", t->error);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static uint64_t offered(const struct virtio_mmio *t)
+{
+    return t->dev.features | TRANSPORT_FEATURES;
+}
+
+static struct mq *selected(struct virtio_mmio *t)
+{
+    return t->queue_sel < t->dev.num_queues ? &t->q[t->queue_sel] : NULL;
+}
+
+static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
+{
+    struct mq *q = selected(t);
+    switch (off) {
+    case VIRTIO_MMIO_MAGIC_VALUE: return VIRTIO_MMIO_MAGIC;
+    case VIRTIO_MMIO_VERSION_REG: return VIRTIO_MMIO_VERSION;
+    case VIRTIO_MMIO_DEVICE_ID: return t->dev.device_id;
+    case VIRTIO_MMIO_VENDOR_ID: return VIRTIO_VENDOR_MINNOW;
+    case VIRTIO_MMIO_DEVICE_FEATURES:
+        return t->dev_features_sel < 2 ? (uint32_t)(offered(t) >> (32 * t->dev_features_sel)) : 0;
+    case VIRTIO_MMIO_QUEUE_NUM_MAX: return q ? t->dev.queue_max : 0;
+    case VIRTIO_MMIO_QUEUE_NUM: return q ? q->num : 0;
+    case VIRTIO_MMIO_QUEUE_READY: return q ? q->ready : 0;
+    case VIRTIO_MMIO_INTERRUPT_STATUS: return t->isr;
+    case VIRTIO_MMIO_STATUS: return t->status;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW: return q ? (uint32_t)q->desc : 0;
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH: return q ? (uint32_t)(q->desc >> 32) : 0;
+    case VIRTIO_MMIO_QUEUE_DRIVER_LOW: return q ? (uint32_t)q->driver : 0;
+    case VIRTIO_MMIO_QUEUE_DRIVER_HIGH: return q ? (uint32_t)(q->driver >> 32) : 0;
+    case VIRTIO_MMIO_QUEUE_DEVICE_LOW: return q ? (uint32_t)q->device : 0;
+    case VIRTIO_MMIO_QUEUE_DEVICE_HIGH: return q ? (uint32_t)(q->device >> 32) : 0;
+    /* No shared memory regions: spec 4.2.2 says a missing region reads as
+     * length -1. */
+    case VIRTIO_MMIO_SHM_LEN_LOW: case VIRTIO_MMIO_SHM_LEN_HIGH:
+    case VIRTIO_MMIO_SHM_BASE_LOW: case VIRTIO_MMIO_SHM_BASE_HIGH:
+        return 0xffffffffu;
+    case VIRTIO_MMIO_CONFIG_GENERATION: return t->config_generation;
+    default: return 0;
+    }
+}
+
+static void set_half(uint64_t *v, bool high, uint32_t val)
+{
+    if (high)
+        *v = (*v & 0xffffffffull) | ((uint64_t)val << 32);
+    else
+        *v = (*v & ~0xffffffffull) | val;
+}
+
+static bool features_ok(struct virtio_mmio *t)
+{
+    uint64_t f = t->driver_features;
+    if (!(f & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
+        snprintf(t->error, sizeof t->error,
+                 "driver did not accept VIRTIO_F_VERSION_1; minnow has no legacy interface");
+        return false;
+    }
+    if (f & ~offered(t)) {
+        snprintf(t->error, sizeof t->error, "driver accepted features 0x%llx that were not offered",
+                 (unsigned long long)(f & ~offered(t)));
+        return false;
+    }
+    return true;
+}
+
+static void status_write(struct virtio_mmio *t, uint32_t v)
+{
+    if (v == 0) {
+        reset_locked(t);
+        return;
+    }
+    /* Status bits only accumulate until reset (the driver must not clear
+     * one, spec 2.1.2); each new bit needs its predecessors, and
+     * NEEDS_RESET is the device's to set. */
+    uint32_t add = v & ~t->status & 0xffu & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    if (add & VIRTIO_STATUS_ACKNOWLEDGE)
+        t->status |= VIRTIO_STATUS_ACKNOWLEDGE;
+    if ((add & VIRTIO_STATUS_DRIVER) && (t->status & VIRTIO_STATUS_ACKNOWLEDGE))
+        t->status |= VIRTIO_STATUS_DRIVER;
+    /* Refusing FEATURES_OK is how a device says no to a feature set: the
+     * driver reads the status back and sees the bit clear (spec 3.1.1). */
+    if ((add & VIRTIO_STATUS_FEATURES_OK) && (t->status & VIRTIO_STATUS_DRIVER) && features_ok(t))
+        t->status |= VIRTIO_STATUS_FEATURES_OK;
+    if ((add & VIRTIO_STATUS_DRIVER_OK) && (t->status & VIRTIO_STATUS_FEATURES_OK)) {
+        t->status |= VIRTIO_STATUS_DRIVER_OK;
+        /* Buffers made available before DRIVER_OK were not consumed (the
+         * device must not, spec 3.1); look at every ready queue now. */
+        uint32_t ready = 0;
+        for (unsigned i = 0; i < t->dev.num_queues; i++)
+            if (t->q[i].ready)
+                ready |= 1u << i;
+        if (ready && live(t))
+            kick(t, ready);
+    }
+    if (add & VIRTIO_STATUS_FAILED)
+        t->status |= VIRTIO_STATUS_FAILED;
+}
+
+static void queue_ready_write(struct virtio_mmio *t, struct mq *q, unsigned qi, uint32_t v)
+{
+    t->gen++;   /* chains popped from the old setup must not be pushed */
+    if (!v) {
+        q->ready = false;
+        return;
+    }
+    if (q->ready)
+        return;
+    if (!(t->status & VIRTIO_STATUS_FEATURES_OK)) {
+        fail_locked(t, "queue %u enabled before FEATURES_OK", qi);
+        return;
+    }
+    if (q->num > t->dev.queue_max || q->num == 0 || (q->num & (q->num - 1))) {
+        fail_locked(t, "queue %u: size %u is not a power of two in 1..%u", qi, q->num, t->dev.queue_max);
+        return;
+    }
+    struct errmsg e;
+    bool ev = t->driver_features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+    bool ind = t->driver_features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
+    if (virtq_start(&q->vq, &t->mem, (uint16_t)q->num, q->desc, q->driver, q->device, ev, ind, &e) < 0) {
+        fail_locked(t, "queue %u: %s", qi, e.text);
+        return;
+    }
+    q->ready = true;
+}
+
+static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
+{
+    struct mq *q = selected(t);
+    /* Queue layout registers are frozen while the queue is enabled (the
+     * driver must not change them then, spec 4.2.2.2). */
+    bool q_writable = q && !q->ready;
+    bool feat_writable = (t->status & VIRTIO_STATUS_DRIVER) && !(t->status & VIRTIO_STATUS_FEATURES_OK);
+    switch (off) {
+    case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
+    case VIRTIO_MMIO_DRIVER_FEATURES:
+        if (feat_writable && t->drv_features_sel < 2)
+            set_half(&t->driver_features, t->drv_features_sel == 1, v);
+        break;
+    case VIRTIO_MMIO_DRIVER_FEATURES_SEL: t->drv_features_sel = v; break;
+    case VIRTIO_MMIO_QUEUE_SEL: t->queue_sel = v; break;
+    case VIRTIO_MMIO_QUEUE_NUM: if (q_writable) q->num = v; break;
+    case VIRTIO_MMIO_QUEUE_READY: if (q) queue_ready_write(t, q, t->queue_sel, v); break;
+    case VIRTIO_MMIO_QUEUE_NOTIFY:
+        /* Without VIRTIO_F_NOTIFICATION_DATA the value is the queue index.
+         * Before DRIVER_OK the device must not consume buffers; DRIVER_OK
+         * itself looks at the queues. */
+        if (v < t->dev.num_queues && live(t) && t->q[v].ready)
+            kick(t, 1u << v);
+        break;
+    case VIRTIO_MMIO_INTERRUPT_ACK:
+        t->isr &= ~v;
+        update_irq(t);
+        break;
+    case VIRTIO_MMIO_STATUS: status_write(t, v); break;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW: if (q_writable) set_half(&q->desc, false, v); break;
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH: if (q_writable) set_half(&q->desc, true, v); break;
+    case VIRTIO_MMIO_QUEUE_DRIVER_LOW: if (q_writable) set_half(&q->driver, false, v); break;
+    case VIRTIO_MMIO_QUEUE_DRIVER_HIGH: if (q_writable) set_half(&q->driver, true, v); break;
+    case VIRTIO_MMIO_QUEUE_DEVICE_LOW: if (q_writable) set_half(&q->device, false, v); break;
+    case VIRTIO_MMIO_QUEUE_DEVICE_HIGH: if (q_writable) set_half(&q->device, true, v); break;
+    default: break;   /* read-only or unknown: ignored */
+    }
+}
+
+static bool config_access_ok(const struct virtio_mmio *t, uint64_t off, unsigned size)
+{
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+        return false;
+    return off < t->dev.config_size && size <= t->dev.config_size - off;
+}
+
+static uint64_t vm_read(void *opaque, uint64_t offset, unsigned size)
+{
+    struct virtio_mmio *t = opaque;
+    uint64_t v = 0;
+    pthread_mutex_lock(&t->lock);
+    if (offset >= VIRTIO_MMIO_CONFIG) {
+        uint64_t off = offset - VIRTIO_MMIO_CONFIG;
+        if (config_access_ok(t, off, size))
+            v = t->dev.ops->config_read(t->dev.opaque, (uint32_t)off, size);
+    } else if (size == 4 && !(offset & 3)) {
+        /* Registers are 32-bit only (spec 4.2.2.2); other accesses read 0. */
+        v = reg_read(t, offset);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return v;
+}
+
+static void vm_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    struct virtio_mmio *t = opaque;
+    pthread_mutex_lock(&t->lock);
+    if (offset >= VIRTIO_MMIO_CONFIG) {
+        uint64_t off = offset - VIRTIO_MMIO_CONFIG;
+        if (config_access_ok(t, off, size) && t->dev.ops->config_write)
+            t->dev.ops->config_write(t->dev.opaque, (uint32_t)off, value, size);
+    } else if (size == 4 && !(offset & 3)) {
+        reg_write(t, offset, (uint32_t)value);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+const struct mmio_ops virtio_mmio_ops = {
+    .read = vm_read,
+    .write = vm_write,
+};
