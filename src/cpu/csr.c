@@ -1,0 +1,294 @@
+/* CSR access rules and WARL behaviour (see csr.h). The values chosen where
+ * the privileged spec leaves a choice: a write of a reserved mtvec/stvec
+ * mode or an unsupported satp mode is ignored as a whole; MPP keeps its old
+ * value when written with the reserved value 2; ASIDLEN is 16; hpm
+ * counters and events read zero and ignore writes; mcycle counts retired
+ * instructions. */
+#include "cpu/csr.h"
+
+#include "cpu/mmu.h"
+
+#define MSTATUS_UXL_SXL_VALUE ((2ull << 32) | (2ull << 34)) /* XLEN 64 in S and U */
+#define MSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | \
+                          MSTATUS_MPP | MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | \
+                          MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR)
+#define SSTATUS_VISIBLE (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | \
+                         MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD)
+#define SSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
+/* Exceptions that can be delegated: all but ecall from M (11) and the
+ * reserved/hypervisor causes. */
+#define MEDELEG_WRITABLE 0xb3ffull
+#define MIDELEG_WRITABLE (MIP_SSIP | MIP_STIP | MIP_SEIP)
+#define MIE_WRITABLE (MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP)
+#define MENVCFG_WRITABLE (MENVCFG_FIOM | MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE | MENVCFG_PBMTE | \
+                          MENVCFG_STCE)
+#define SENVCFG_WRITABLE (MENVCFG_FIOM | MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE)
+
+void csr_update_priv_ls(struct hart *h)
+{
+    if (h->priv == PRIV_M && (h->mstatus & MSTATUS_MPRV))
+        h->priv_ls = (unsigned)((h->mstatus & MSTATUS_MPP) >> 11);
+    else
+        h->priv_ls = h->priv;
+}
+
+static uint64_t mstatus_read(const struct hart *h)
+{
+    uint64_t v = h->mstatus | MSTATUS_UXL_SXL_VALUE;
+    if ((v & MSTATUS_FS) == MSTATUS_FS)
+        v |= MSTATUS_SD;
+    return v;
+}
+
+static void mstatus_write(struct hart *h, uint64_t v, uint64_t writable)
+{
+    uint64_t old = h->mstatus;
+    uint64_t n = (old & ~writable) | (v & writable);
+    if (((n & MSTATUS_MPP) >> 11) == 2)
+        n = (n & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
+    h->mstatus = n;
+    if ((old ^ n) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR)) {
+        csr_update_priv_ls(h);
+        mmu_flush_data(h);
+    }
+}
+
+/* Counter CSRs (cycle, time, instret, hpmcounterN) in S and U mode depend
+ * on mcounteren and scounteren. */
+static int counter_allowed(const struct hart *h, unsigned bit)
+{
+    if (h->priv < PRIV_M && !(h->mcounteren & (1u << bit)))
+        return 0;
+    if (h->priv == PRIV_U && !(h->scounteren & (1u << bit)))
+        return 0;
+    return 1;
+}
+
+static uint64_t mip_read(struct hart *h)
+{
+    return hart_pending_irqs(h);
+}
+
+static void pmp_recompute(struct hart *h)
+{
+    int active = 0;
+    for (int i = 0; i < 64; i++)
+        if (h->pmpcfg[i] & 0x18)
+            active = 1;
+    h->pmp_active = active;
+    mmu_flush(h);
+}
+
+static int fs_off(const struct hart *h)
+{
+    return (h->mstatus & MSTATUS_FS) == 0;
+}
+
+static void fs_dirty(struct hart *h)
+{
+    h->mstatus |= MSTATUS_FS;
+}
+
+int csr_read(struct hart *h, unsigned csr, uint64_t *val)
+{
+    if (h->priv < ((csr >> 8) & 3))
+        return -1;
+    switch (csr) {
+    case CSR_FFLAGS:
+        if (fs_off(h)) return -1;
+        *val = h->fflags;
+        return 0;
+    case CSR_FRM:
+        if (fs_off(h)) return -1;
+        *val = h->frm;
+        return 0;
+    case CSR_FCSR:
+        if (fs_off(h)) return -1;
+        *val = (h->frm << 5) | h->fflags;
+        return 0;
+    case CSR_SSTATUS: *val = mstatus_read(h) & SSTATUS_VISIBLE; return 0;
+    case CSR_SIE: *val = h->mie & h->mideleg; return 0;
+    case CSR_STVEC: *val = h->stvec; return 0;
+    case CSR_SCOUNTEREN: *val = h->scounteren; return 0;
+    case CSR_SENVCFG: *val = h->senvcfg; return 0;
+    case CSR_SSCRATCH: *val = h->sscratch; return 0;
+    case CSR_SEPC: *val = h->sepc; return 0;
+    case CSR_SCAUSE: *val = h->scause; return 0;
+    case CSR_STVAL: *val = h->stval; return 0;
+    case CSR_SIP: *val = mip_read(h) & h->mideleg; return 0;
+    case CSR_STIMECMP:
+        if (h->priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
+            return -1;
+        *val = h->stimecmp;
+        return 0;
+    case CSR_SATP:
+        if (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
+            return -1;
+        *val = h->satp;
+        return 0;
+    case CSR_MVENDORID: case CSR_MARCHID: case CSR_MIMPID: case CSR_MCONFIGPTR:
+        *val = 0;
+        return 0;
+    case CSR_MHARTID: *val = h->mhartid; return 0;
+    case CSR_MSTATUS: *val = mstatus_read(h); return 0;
+    case CSR_MISA: *val = CSR_MISA_VALUE; return 0;
+    case CSR_MEDELEG: *val = h->medeleg; return 0;
+    case CSR_MIDELEG: *val = h->mideleg; return 0;
+    case CSR_MIE: *val = h->mie; return 0;
+    case CSR_MTVEC: *val = h->mtvec; return 0;
+    case CSR_MCOUNTEREN: *val = h->mcounteren; return 0;
+    case CSR_MENVCFG: *val = h->menvcfg; return 0;
+    case CSR_MCOUNTINHIBIT: *val = h->mcountinhibit; return 0;
+    case CSR_MSCRATCH: *val = h->mscratch; return 0;
+    case CSR_MEPC: *val = h->mepc; return 0;
+    case CSR_MCAUSE: *val = h->mcause; return 0;
+    case CSR_MTVAL: *val = h->mtval; return 0;
+    case CSR_MIP: *val = mip_read(h); return 0;
+    case CSR_MTINST: case CSR_MTVAL2: *val = 0; return 0;
+    case CSR_MCYCLE: *val = h->instret + h->cycle_delta; return 0;
+    case CSR_MINSTRET: *val = h->instret; return 0;
+    }
+    if (csr >= CSR_CYCLE && csr <= 0xc1f) {
+        if (!counter_allowed(h, csr - CSR_CYCLE))
+            return -1;
+        switch (csr) {
+        case CSR_CYCLE: *val = h->instret + h->cycle_delta; return 0;
+        case CSR_TIME: *val = hart_time(h); return 0;
+        case CSR_INSTRET: *val = h->instret; return 0;
+        }
+        *val = 0;
+        return 0;
+    }
+    if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) {
+        *val = 0; /* hpm counters and events: implemented as constant zero */
+        return 0;
+    }
+    if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG0 + 15) {
+        unsigned n = csr - CSR_PMPCFG0;
+        if (n & 1)
+            return -1; /* odd pmpcfg registers do not exist on RV64 */
+        uint64_t v = 0;
+        for (unsigned k = 0; k < 8; k++)
+            v |= (uint64_t)h->pmpcfg[n * 4 + k] << (8 * k);
+        *val = v;
+        return 0;
+    }
+    if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR0 + 63) {
+        *val = h->pmpaddr[csr - CSR_PMPADDR0];
+        return 0;
+    }
+    return -1;
+}
+
+int csr_write(struct hart *h, unsigned csr, uint64_t v)
+{
+    if (h->priv < ((csr >> 8) & 3) || ((csr >> 10) & 3) == 3)
+        return -1;
+    switch (csr) {
+    case CSR_FFLAGS:
+        if (fs_off(h)) return -1;
+        h->fflags = v & 0x1f;
+        fs_dirty(h);
+        return 0;
+    case CSR_FRM:
+        if (fs_off(h)) return -1;
+        h->frm = v & 7;
+        fs_dirty(h);
+        return 0;
+    case CSR_FCSR:
+        if (fs_off(h)) return -1;
+        h->fflags = v & 0x1f;
+        h->frm = (v >> 5) & 7;
+        fs_dirty(h);
+        return 0;
+    case CSR_SSTATUS: mstatus_write(h, v, SSTATUS_WRITABLE); return 0;
+    case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (v & h->mideleg & MIE_WRITABLE); return 0;
+    case CSR_STVEC:
+        if ((v & 3) < 2) h->stvec = v;
+        return 0;
+    case CSR_SCOUNTEREN: h->scounteren = (uint32_t)v; return 0;
+    case CSR_SENVCFG: h->senvcfg = v & SENVCFG_WRITABLE; return 0;
+    case CSR_SSCRATCH: h->sscratch = v; return 0;
+    case CSR_SEPC: h->sepc = v & ~1ull; return 0;
+    case CSR_SCAUSE: h->scause = v; return 0;
+    case CSR_STVAL: h->stval = v; return 0;
+    case CSR_SIP:
+        if (h->mideleg & MIP_SSIP)
+            h->mip_sw = (h->mip_sw & ~MIP_SSIP) | (v & MIP_SSIP);
+        return 0;
+    case CSR_STIMECMP:
+        if (h->priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
+            return -1;
+        h->stimecmp = v;
+        return 0;
+    case CSR_SATP: {
+        if (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
+            return -1;
+        unsigned mode = (unsigned)(v >> 60);
+        if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48 &&
+            mode != SATP_MODE_SV57)
+            return 0; /* unsupported mode: the write has no effect */
+        h->satp = v & ((0xfull << 60) | (0xffffull << 44) | ((1ull << 44) - 1));
+        mmu_flush(h);
+        return 0;
+    }
+    case CSR_MSTATUS: mstatus_write(h, v, MSTATUS_WRITABLE); return 0;
+    case CSR_MISA: return 0; /* fixed */
+    case CSR_MEDELEG: h->medeleg = v & MEDELEG_WRITABLE; return 0;
+    case CSR_MIDELEG: h->mideleg = v & MIDELEG_WRITABLE; return 0;
+    case CSR_MIE: h->mie = v & MIE_WRITABLE; return 0;
+    case CSR_MTVEC:
+        if ((v & 3) < 2) h->mtvec = v;
+        return 0;
+    case CSR_MCOUNTEREN: h->mcounteren = (uint32_t)v; return 0;
+    case CSR_MENVCFG: {
+        uint64_t old = h->menvcfg;
+        h->menvcfg = v & MENVCFG_WRITABLE;
+        if ((old ^ h->menvcfg) & MENVCFG_PBMTE)
+            mmu_flush(h);
+        return 0;
+    }
+    case CSR_MCOUNTINHIBIT: h->mcountinhibit = (uint32_t)v & ~2u; return 0;
+    case CSR_MSCRATCH: h->mscratch = v; return 0;
+    case CSR_MEPC: h->mepc = v & ~1ull; return 0;
+    case CSR_MCAUSE: h->mcause = v; return 0;
+    case CSR_MTVAL: h->mtval = v; return 0;
+    case CSR_MIP: {
+        uint64_t w = MIP_SSIP | MIP_SEIP;
+        if (!(h->menvcfg & MENVCFG_STCE))
+            w |= MIP_STIP;
+        h->mip_sw = (h->mip_sw & ~w) | (v & w);
+        return 0;
+    }
+    case CSR_MTINST: case CSR_MTVAL2: return 0;
+    /* The counters are bumped again when this instruction retires. */
+    case CSR_MCYCLE: h->cycle_delta = v - h->instret - 1; return 0;
+    case CSR_MINSTRET: h->instret = v - 1; return 0;
+    }
+    if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
+        return 0;
+    if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG0 + 15) {
+        unsigned n = csr - CSR_PMPCFG0;
+        if (n & 1)
+            return -1;
+        for (unsigned k = 0; k < 8; k++) {
+            unsigned i = n * 4 + k;
+            if (h->pmpcfg[i] & 0x80)
+                continue; /* locked */
+            h->pmpcfg[i] = (uint8_t)((v >> (8 * k)) & 0x9f);
+        }
+        pmp_recompute(h);
+        return 0;
+    }
+    if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR0 + 63) {
+        unsigned i = csr - CSR_PMPADDR0;
+        if (h->pmpcfg[i] & 0x80)
+            return 0;
+        if (i < 63 && (h->pmpcfg[i + 1] & 0x80) && ((h->pmpcfg[i + 1] >> 3) & 3) == 1)
+            return 0; /* top of a locked TOR region */
+        h->pmpaddr[i] = v & ((1ull << 54) - 1);
+        pmp_recompute(h);
+        return 0;
+    }
+    return -1;
+}

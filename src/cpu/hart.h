@@ -1,0 +1,218 @@
+/* One RISC-V hart (RV64IMAFDC + Zicsr, Zifencei, Zba, Zbb, Zbs, Zicbom,
+ * Zicboz, Zihintpause, Sstc, Svpbmt; M, S and U modes; Sv39/48/57; PMP)
+ * and the interpreter that runs it.
+ *
+ * The hart knows nothing of devices. It sees guest RAM as one host mapping
+ * (struct hart_mem, shared by all harts of a VM) and everything else
+ * through the bus callbacks in struct hart_bus; interrupts arrive as bits
+ * other threads set with hart_set_irq. hart_run executes until a budget of
+ * instructions is spent or something needs the caller (wfi with nothing
+ * pending, a stop request, a crash), so the caller (the vmm layer) decides
+ * how to wait, when to stop and what to report.
+ *
+ * Typical driver loop, one host thread per hart:
+ *     for (;;) switch (hart_run(h, 1 << 20)) {
+ *     case HART_EXIT_BUDGET: break;
+ *     case HART_EXIT_WFI:    hart_wait(h); break;
+ *     case HART_EXIT_STOP:   return;            (someone called hart_request_stop)
+ *     case HART_EXIT_CRASH:  report hart_dump(); return;
+ *     }
+ *
+ * struct hart is defined here so cpu/ modules share it; other layers use
+ * only the functions below. */
+#ifndef MINNOW_CPU_HART_H
+#define MINNOW_CPU_HART_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/decode.h"
+#include "util/errmsg.h"
+
+enum hart_priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+
+/* mip/mie bits. */
+#define MIP_SSIP (1ull << 1)
+#define MIP_MSIP (1ull << 3)
+#define MIP_STIP (1ull << 5)
+#define MIP_MTIP (1ull << 7)
+#define MIP_SEIP (1ull << 9)
+#define MIP_MEIP (1ull << 11)
+
+/* Exception causes. */
+enum hart_cause {
+    CAUSE_FETCH_MISALIGNED = 0,
+    CAUSE_FETCH_ACCESS = 1,
+    CAUSE_ILLEGAL = 2,
+    CAUSE_BREAKPOINT = 3,
+    CAUSE_LOAD_MISALIGNED = 4,
+    CAUSE_LOAD_ACCESS = 5,
+    CAUSE_STORE_MISALIGNED = 6,
+    CAUSE_STORE_ACCESS = 7,
+    CAUSE_ECALL_U = 8,
+    CAUSE_ECALL_S = 9,
+    CAUSE_ECALL_M = 11,
+    CAUSE_FETCH_PAGE = 12,
+    CAUSE_LOAD_PAGE = 13,
+    CAUSE_STORE_PAGE = 15,
+};
+#define CAUSE_INTERRUPT (1ull << 63)
+
+/* Guest RAM: host mapping of guest physical [base, base+size), size a
+ * multiple of 4 KiB. Stores that touch [watch_lo, watch_hi) physical are
+ * reported to hart_bus.watch after they land (HTIF tohost); those pages are
+ * never cached for stores, so the report costs nothing elsewhere. */
+struct hart_mem {
+    uint8_t *host;
+    uint64_t base;
+    uint64_t size;
+    uint64_t watch_lo, watch_hi;
+};
+
+/* Physical accesses that are not RAM. load/store return 0, or -1 when
+ * nothing answers at pa (the hart raises an access fault). */
+struct hart_bus {
+    int (*load)(void *opaque, uint64_t pa, unsigned size, uint64_t *val);
+    int (*store)(void *opaque, uint64_t pa, unsigned size, uint64_t val);
+    void *opaque;
+    void (*watch)(void *watch_opaque, uint64_t pa, unsigned size, uint64_t val);
+    void *watch_opaque;
+};
+
+/* The platform's time (the `time` CSR, mtimecmp, stimecmp), in ticks of
+ * freq_hz that advance in real time. read == NULL means the default: the
+ * host's monotonic clock at 10 MHz, counted from hart creation. */
+struct hart_clock {
+    uint64_t (*read)(void *opaque);
+    void *opaque;
+    uint64_t freq_hz;
+};
+
+struct hart_config {
+    unsigned hartid;
+    struct hart_mem mem;
+    struct hart_bus bus;
+    struct hart_clock clock;
+    /* End the run with HART_EXIT_CRASH instead of looping when a trap is
+     * taken before any instruction retired since the previous trap (the
+     * trap vector itself faults), or when the same exception repeats at the
+     * same pc many times in a row with no other trap between. Meant for
+     * bare-metal programs; a full OS board may leave it off. */
+    int crash_detect;
+};
+
+enum hart_exit {
+    HART_EXIT_BUDGET,  /* ran the budget; call hart_run again */
+    HART_EXIT_WFI,     /* wfi with no interrupt pending: hart_wait, then run */
+    HART_EXIT_STOP,    /* hart_request_stop was called */
+    HART_EXIT_CRASH,   /* the program cannot make progress; see hart_dump */
+};
+
+#define HART_TLB_SIZE 512
+#define HART_DCACHE_BITS 13
+
+struct hart_tlb_entry {
+    uint64_t vpage;      /* virtual page (va & ~0xfff); ~0 when empty */
+    uintptr_t addend;    /* host address = addend + va */
+};
+
+struct hart {
+    /* Architectural state. x[32] is a write sink for rd = x0. */
+    uint64_t x[33];
+    uint64_t f[32];
+    uint64_t pc;
+    unsigned priv;
+
+    uint64_t mstatus;    /* SD is computed when read */
+    uint64_t medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t mip_sw;     /* SSIP, STIP (when Sstc is off), SEIP as software wrote them */
+    _Atomic uint64_t mip_ext;  /* lines from interrupt controllers */
+    _Atomic uint64_t mtimecmp; /* machine timer compare (the board's CLINT writes it) */
+    uint32_t mcounteren, scounteren, mcountinhibit;
+    uint64_t menvcfg, senvcfg;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp;
+    uint64_t instret, cycle_delta;
+    uint32_t fflags, frm;
+    uint8_t pmpcfg[64];
+    uint64_t pmpaddr[64];
+    int pmp_active;      /* some entry has A != OFF */
+    uint64_t mhartid;
+
+    /* LR/SC reservation (physical address and the value LR saw). */
+    uint64_t resv_pa, resv_val;
+    int resv_valid;
+
+    /* Derived from the above, kept in step by every write. */
+    unsigned priv_ls;    /* privilege of loads/stores (MPRV) */
+
+    /* Exception raised by a helper, taken by the run loop. */
+    uint64_t exc_cause, exc_tval;
+
+    struct hart_mem mem;
+    struct hart_bus bus;
+    struct hart_clock clock;
+    uint64_t clock_origin_ns;
+
+    /* Run control, shared with other threads. */
+    _Atomic int stop_requested;
+    _Atomic int kicked;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+
+    /* Crash detection (see hart_config.crash_detect). */
+    int crash_detect;
+    uint64_t last_trap_instret;
+    uint64_t last_exc_cause, last_exc_pc, exc_repeat;
+    int trapped_once;
+    char crash_reason[160];
+
+    struct hart_tlb_entry tlb_fetch[HART_TLB_SIZE];
+    struct hart_tlb_entry tlb_load[HART_TLB_SIZE];
+    struct hart_tlb_entry tlb_store[HART_TLB_SIZE];
+    struct insn dcache[1u << HART_DCACHE_BITS];
+};
+
+int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);
+void hart_destroy(struct hart *h);
+
+/* Reset state: all registers and CSRs to their reset values, then start at
+ * pc in privilege priv with a0 and a1 (hart id and FDT address on a board). */
+void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, uint64_t a1);
+
+enum hart_exit hart_run(struct hart *h, uint64_t budget);
+
+/* Sets (level 1) or clears (level 0) the mip bits in mask (MIP_MEIP,
+ * MIP_SEIP, MIP_MTIP, MIP_MSIP) from any thread, and wakes the hart if it
+ * waits in hart_wait. */
+void hart_set_irq(struct hart *h, uint64_t mask, int level);
+/* The machine timer compare value; MTIP is pending while time >= it. */
+void hart_set_mtimecmp(struct hart *h, uint64_t value);
+uint64_t hart_get_mtimecmp(const struct hart *h);
+/* The platform time the hart sees. */
+uint64_t hart_time(struct hart *h);
+
+/* Blocks the calling (the hart's) thread until an enabled interrupt is
+ * pending, a timer the hart enabled is due, hart_kick or hart_request_stop
+ * is called, or max_ns passes (0 = no limit). */
+void hart_wait(struct hart *h, uint64_t max_ns);
+void hart_kick(struct hart *h);
+/* Makes hart_run return HART_EXIT_STOP soon (any thread). */
+void hart_request_stop(struct hart *h);
+
+/* Clears every cached translation (remote sfence.vma from the SBI). The
+ * caller must run on the hart's thread or have it stopped. */
+void hart_flush_tlb(struct hart *h);
+
+uint64_t hart_instret(const struct hart *h);
+const char *hart_crash_reason(const struct hart *h);
+/* Writes a human-readable report of the hart state (pc, mode, trap CSRs,
+ * registers) into buf. */
+void hart_dump(const struct hart *h, char *buf, size_t len);
+
+/* Used by the other cpu/ modules. */
+void hart_raise(struct hart *h, uint64_t cause, uint64_t tval);
+uint64_t hart_pending_irqs(struct hart *h);
+
+#endif

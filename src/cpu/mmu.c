@@ -1,0 +1,347 @@
+/* Page walks, PMP, software TLBs and the slow paths of guest memory
+ * accesses (see mmu.h). The fast paths (a TLB hit) are inline in hart.c. */
+#include "cpu/mmu.h"
+
+#include <string.h>
+
+#define PAGE_MASK (~(uint64_t)0xfff)
+#define PPN_MASK ((1ull << 44) - 1)
+#define PTE_RESERVED (0x7full << 54)
+#define PTE_PBMT (3ull << 61)
+#define PTE_N (1ull << 63)
+#define MENVCFG_PBMTE (1ull << 62)
+#define MSTATUS_SUM (1ull << 18)
+#define MSTATUS_MXR (1ull << 19)
+
+static const uint64_t page_fault_cause[3] = { CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE };
+static const uint64_t access_fault_cause[3] = { CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS };
+
+void mmu_flush(struct hart *h)
+{
+    memset(h->tlb_fetch, 0xff, sizeof h->tlb_fetch);
+    memset(h->tlb_load, 0xff, sizeof h->tlb_load);
+    memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+}
+
+void mmu_flush_data(struct hart *h)
+{
+    memset(h->tlb_load, 0xff, sizeof h->tlb_load);
+    memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+}
+
+/* Host pointer for [pa, pa+len) if it is all RAM. */
+static inline uint8_t *ram_ptr(const struct hart *h, uint64_t pa, uint64_t len)
+{
+    uint64_t off = pa - h->mem.base;
+    if (pa < h->mem.base || off >= h->mem.size || len > h->mem.size - off)
+        return NULL;
+    return h->mem.host + off;
+}
+
+/* ---- PMP ---- */
+
+/* Range [lo, hi) matched by entry i, or 0 if it is off. */
+static int pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
+{
+    unsigned a = (h->pmpcfg[i] >> 3) & 3;
+    uint64_t addr = h->pmpaddr[i];
+    switch (a) {
+    case 1: /* TOR */
+        *lo = i ? h->pmpaddr[i - 1] << 2 : 0;
+        *hi = addr << 2;
+        return 1;
+    case 2: /* NA4 */
+        *lo = addr << 2;
+        *hi = *lo + 4;
+        return 1;
+    case 3: { /* NAPOT: trailing ones of pmpaddr give the size */
+        unsigned t = (unsigned)__builtin_ctzll(~addr);
+        if (t >= 54) {
+            *lo = 0;
+            *hi = UINT64_MAX;
+            return 1;
+        }
+        uint64_t size = 1ull << (t + 3);
+        *lo = (addr << 2) & ~(size - 1);
+        *hi = *lo + size;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+int mmu_pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum mmu_access acc, unsigned priv)
+{
+    /* With no entry programmed every access is allowed, so a board that
+     * never touches PMP (direct kernel boot) runs S-mode code. */
+    if (!h->pmp_active)
+        return 1;
+    uint64_t end = pa + len; /* exclusive; the ranges we check never wrap */
+    for (int i = 0; i < 64; i++) {
+        uint64_t lo, hi;
+        if (!pmp_range(h, i, &lo, &hi) || lo >= hi)
+            continue;
+        if (end <= lo || pa >= hi)
+            continue; /* no byte of the access matches */
+        if (pa < lo || end > hi)
+            return 0; /* partially matched: fails whatever the permissions */
+        uint8_t cfg = h->pmpcfg[i];
+        if (priv == PRIV_M && !(cfg & 0x80))
+            return 1;
+        static const uint8_t need[3] = { 4, 1, 2 };
+        return (cfg & need[acc]) != 0;
+    }
+    return priv == PRIV_M;
+}
+
+/* ---- page walk ---- */
+
+int mmu_translate(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa)
+{
+    unsigned priv = acc == MMU_FETCH ? h->priv : h->priv_ls;
+    unsigned mode = (unsigned)(h->satp >> 60);
+    if (priv == PRIV_M || mode == SATP_MODE_BARE) {
+        *pa = va;
+        return 0;
+    }
+    unsigned levels = mode - SATP_MODE_SV39 + 3;
+    unsigned vabits = 12 + 9 * levels;
+    /* The address must be the sign extension of its low vabits bits. */
+    if ((uint64_t)((int64_t)(va << (64 - vabits)) >> (64 - vabits)) != va)
+        goto page_fault;
+
+restart:;
+    uint64_t table = (h->satp & PPN_MASK) << 12;
+    for (int i = (int)levels - 1; i >= 0; i--) {
+        uint64_t vpn = (va >> (12 + 9 * i)) & 0x1ff;
+        uint64_t pte_pa = table + vpn * 8;
+        uint64_t *pte_host;
+        if (!mmu_pmp_allows(h, pte_pa, 8, MMU_LOAD, PRIV_S) ||
+            !(pte_host = (uint64_t *)ram_ptr(h, pte_pa, 8))) {
+            hart_raise(h, access_fault_cause[acc], va);
+            return -1;
+        }
+        uint64_t pte = __atomic_load_n(pte_host, __ATOMIC_ACQUIRE);
+        if (!(pte & PTE_V) || ((pte & (PTE_R | PTE_W)) == PTE_W))
+            goto page_fault;
+        if (pte & (PTE_RESERVED | PTE_N))
+            goto page_fault;
+        uint64_t pbmt = pte & PTE_PBMT;
+        if (pbmt && (!(h->menvcfg & MENVCFG_PBMTE) || pbmt == PTE_PBMT))
+            goto page_fault;
+        uint64_t ppn = (pte >> 10) & PPN_MASK;
+        if (!(pte & (PTE_R | PTE_X))) {
+            /* Pointer to the next level; PBMT is reserved there. */
+            if (i == 0 || pbmt)
+                goto page_fault;
+            table = ppn << 12;
+            continue;
+        }
+        /* Leaf: permissions. */
+        if (priv == PRIV_U && !(pte & PTE_U))
+            goto page_fault;
+        if (priv == PRIV_S && (pte & PTE_U) && (acc == MMU_FETCH || !(h->mstatus & MSTATUS_SUM)))
+            goto page_fault;
+        switch (acc) {
+        case MMU_FETCH:
+            if (!(pte & PTE_X)) goto page_fault;
+            break;
+        case MMU_LOAD:
+            if (!(pte & PTE_R) && !((h->mstatus & MSTATUS_MXR) && (pte & PTE_X))) goto page_fault;
+            break;
+        case MMU_STORE:
+            if (!(pte & PTE_W)) goto page_fault;
+            break;
+        }
+        uint64_t low = (1ull << (9 * i)) - 1;
+        if (ppn & low)
+            goto page_fault; /* misaligned superpage */
+        uint64_t want = pte | PTE_A | (acc == MMU_STORE ? PTE_D : 0);
+        if (want != pte) {
+            /* Another hart may change the PTE between our read and the
+             * update: only update the exact PTE we checked, else walk again. */
+            if (!__atomic_compare_exchange_n(pte_host, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                goto restart;
+        }
+        *pa = (((ppn & ~low) | ((va >> 12) & low)) << 12) | (va & 0xfff);
+        return 0;
+    }
+page_fault:
+    hart_raise(h, page_fault_cause[acc], va);
+    return -1;
+}
+
+/* ---- data accesses ---- */
+
+static inline void tlb_fill(struct hart_tlb_entry *tlb, uint64_t va, uint8_t *host_page)
+{
+    struct hart_tlb_entry *e = &tlb[(va >> 12) & (HART_TLB_SIZE - 1)];
+    e->vpage = va & PAGE_MASK;
+    e->addend = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
+}
+
+static inline int overlaps_watch(const struct hart *h, uint64_t pa, uint64_t len)
+{
+    return h->mem.watch_lo < h->mem.watch_hi && pa < h->mem.watch_hi && pa + len > h->mem.watch_lo;
+}
+
+/* Load from a physical address; va only names the fault. */
+static int phys_load(struct hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t *val)
+{
+    unsigned priv = h->priv_ls;
+    if (!mmu_pmp_allows(h, pa, size, MMU_LOAD, priv))
+        goto fault;
+    uint8_t *p = ram_ptr(h, pa, size);
+    if (p) {
+        uint64_t v = 0;
+        memcpy(&v, p, size);
+        *val = v;
+        uint64_t page = pa & PAGE_MASK;
+        if (ram_ptr(h, page, 4096) && mmu_pmp_allows(h, page, 4096, MMU_LOAD, priv))
+            tlb_fill(h->tlb_load, va, p - (pa & 0xfff));
+        return 0;
+    }
+    if (h->bus.load && h->bus.load(h->bus.opaque, pa, size, val) == 0)
+        return 0;
+fault:
+    hart_raise(h, CAUSE_LOAD_ACCESS, va);
+    return -1;
+}
+
+static int phys_store(struct hart *h, uint64_t va, uint64_t pa, unsigned size, uint64_t val, int fill)
+{
+    unsigned priv = h->priv_ls;
+    if (!mmu_pmp_allows(h, pa, size, MMU_STORE, priv))
+        goto fault;
+    uint8_t *p = ram_ptr(h, pa, size);
+    if (p) {
+        memcpy(p, &val, size);
+        /* Dirty-page tracking for snapshots hooks here and at the store
+         * TLB fill below: a page is only ever writable through the fast
+         * path after it passed this point once. */
+        if (overlaps_watch(h, pa, size)) {
+            if (h->bus.watch)
+                h->bus.watch(h->bus.watch_opaque, pa, size, val);
+            return 0;
+        }
+        uint64_t page = pa & PAGE_MASK;
+        if (fill && ram_ptr(h, page, 4096) && !overlaps_watch(h, page, 4096) &&
+            mmu_pmp_allows(h, page, 4096, MMU_STORE, priv))
+            tlb_fill(h->tlb_store, va, p - (pa & 0xfff));
+        return 0;
+    }
+    if (h->bus.store && h->bus.store(h->bus.opaque, pa, size, val) == 0)
+        return 0;
+fault:
+    hart_raise(h, CAUSE_STORE_ACCESS, va);
+    return -1;
+}
+
+int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+    if ((va & 0xfff) + size > 4096) {
+        /* Crosses a page: byte by byte, so a fault names the byte's page. */
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++) {
+            uint64_t b;
+            if (mmu_load_slow(h, va + i, 1, &b))
+                return -1;
+            v |= b << (8 * i);
+        }
+        *val = v;
+        return 0;
+    }
+    uint64_t pa;
+    if (mmu_translate(h, va, MMU_LOAD, &pa))
+        return -1;
+    return phys_load(h, va, pa, size, val);
+}
+
+int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+    if ((va & 0xfff) + size > 4096) {
+        /* Translate both pages before writing anything, so a fault on the
+         * second page leaves memory untouched. */
+        uint64_t va2 = (va + 4096) & PAGE_MASK;
+        uint64_t pa1, pa2;
+        if (mmu_translate(h, va, MMU_STORE, &pa1) || mmu_translate(h, va2, MMU_STORE, &pa2))
+            return -1;
+        for (unsigned i = 0; i < size; i++) {
+            uint64_t bva = va + i;
+            uint64_t bpa = bva < va2 ? pa1 + i : pa2 + (bva - va2);
+            if (phys_store(h, bva, bpa, 1, (val >> (8 * i)) & 0xff, 0))
+                return -1;
+        }
+        return 0;
+    }
+    uint64_t pa;
+    if (mmu_translate(h, va, MMU_STORE, &pa))
+        return -1;
+    return phys_store(h, va, pa, size, val, 1);
+}
+
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void **ptr, uint64_t *pa)
+{
+    enum mmu_access acc = is_lr ? MMU_LOAD : MMU_STORE;
+    if (va & (size - 1)) {
+        hart_raise(h, is_lr ? CAUSE_LOAD_MISALIGNED : CAUSE_STORE_MISALIGNED, va);
+        return -1;
+    }
+    if (mmu_translate(h, va, acc, pa))
+        return -1;
+    uint8_t *p = ram_ptr(h, *pa, size);
+    if (!p || !mmu_pmp_allows(h, *pa, size, acc, h->priv_ls) || (!is_lr && overlaps_watch(h, *pa, size))) {
+        /* AMOs on MMIO are not supported by any device we model. */
+        hart_raise(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, va);
+        return -1;
+    }
+    *ptr = p;
+    return 0;
+}
+
+/* ---- instruction fetch ---- */
+
+int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host)
+{
+    struct hart_tlb_entry *e = &h->tlb_fetch[(va >> 12) & (HART_TLB_SIZE - 1)];
+    if (e->vpage == (va & PAGE_MASK)) {
+        *host = (uint8_t *)(e->addend + (va & PAGE_MASK));
+        return 0;
+    }
+    uint64_t pa;
+    if (mmu_translate(h, va, MMU_FETCH, &pa))
+        return -1;
+    uint64_t page = pa & PAGE_MASK;
+    uint8_t *p = ram_ptr(h, page, 4096);
+    if (p && mmu_pmp_allows(h, page, 4096, MMU_FETCH, h->priv)) {
+        tlb_fill(h->tlb_fetch, va, p);
+        *host = p;
+        return 0;
+    }
+    *host = NULL;
+    return 0;
+}
+
+int mmu_fetch16(struct hart *h, uint64_t va, uint32_t *half)
+{
+    uint64_t pa, v;
+    if (mmu_translate(h, va, MMU_FETCH, &pa))
+        return -1;
+    if (!mmu_pmp_allows(h, pa, 2, MMU_FETCH, h->priv))
+        goto fault;
+    uint8_t *p = ram_ptr(h, pa, 2);
+    if (p) {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        *half = x;
+        return 0;
+    }
+    /* Executing from a device (a boot ROM) works, uncached. */
+    if (h->bus.load && h->bus.load(h->bus.opaque, pa, 2, &v) == 0) {
+        *half = (uint32_t)(v & 0xffff);
+        return 0;
+    }
+fault:
+    hart_raise(h, CAUSE_FETCH_ACCESS, va);
+    return -1;
+}

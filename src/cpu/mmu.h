@@ -1,0 +1,60 @@
+/* Address translation for one hart: the Sv39/Sv48/Sv57 page walker (with
+ * hardware A/D updates by compare-and-swap on the PTE), PMP checks, the
+ * software TLBs (virtual page -> host pointer, one array each for fetch,
+ * load and store) and the slow paths of loads and stores (TLB misses,
+ * page-crossing accesses, MMIO through the bus).
+ *
+ * All functions that can fault return 0 on success or -1 after recording
+ * the exception with hart_raise (cause and tval); the run loop takes it. */
+#ifndef MINNOW_CPU_MMU_H
+#define MINNOW_CPU_MMU_H
+
+#include <stdint.h>
+
+#include "cpu/hart.h"
+
+enum mmu_access { MMU_FETCH = 0, MMU_LOAD = 1, MMU_STORE = 2 };
+
+#define SATP_MODE_BARE 0
+#define SATP_MODE_SV39 8
+#define SATP_MODE_SV48 9
+#define SATP_MODE_SV57 10
+
+/* PTE bits. */
+#define PTE_V (1ull << 0)
+#define PTE_R (1ull << 1)
+#define PTE_W (1ull << 2)
+#define PTE_X (1ull << 3)
+#define PTE_U (1ull << 4)
+#define PTE_G (1ull << 5)
+#define PTE_A (1ull << 6)
+#define PTE_D (1ull << 7)
+
+/* Translates va for an access of type acc at the privilege that access
+ * uses (priv for fetches, the MPRV-adjusted priv_ls for data), walking the
+ * page table if satp asks for it. Does not check PMP and fills no TLB. */
+int mmu_translate(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa);
+
+/* 1 if the PMP lets privilege priv do acc on all of [pa, pa+len), else 0. */
+int mmu_pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum mmu_access acc, unsigned priv);
+
+/* Loads and stores that missed the TLB fast path (size 1, 2, 4 or 8, any
+ * alignment). */
+int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
+int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
+
+/* Host pointer for an atomic access (AMO, LR, SC) of size bytes at va,
+ * which must be naturally aligned and in RAM. LR translates as a load, the
+ * others as stores. pa receives the physical address. */
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void **ptr, uint64_t *pa);
+
+/* Instruction fetch: on success *host is the host address of the 4 KiB page
+ * holding va, or NULL when the page cannot be cached (not RAM, or a PMP
+ * region smaller than a page); then read with mmu_fetch16. */
+int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host);
+int mmu_fetch16(struct hart *h, uint64_t va, uint32_t *half);
+
+void mmu_flush(struct hart *h);
+void mmu_flush_data(struct hart *h);
+
+#endif

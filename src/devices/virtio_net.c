@@ -1,0 +1,420 @@
+/* virtio-net between the guest's queues and a net_backend. See
+ * virtio_net.h.
+ *
+ * Everything but the reset hook runs on the I/O thread: the queue
+ * notifications, the backend's service step, and the backend's frames for
+ * the guest (which arrive from inside those). Receive chains may be held
+ * across callbacks: with MRG_RXBUF a frame that needs more buffers than
+ * the guest has made available keeps the ones already taken (the transport
+ * cannot give a chain back) until more arrive. */
+#include "devices/virtio_net.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+struct held_frame {
+    uint8_t *data;
+    uint32_t len;
+};
+
+enum rx_result {
+    RX_DONE,        /* the frame was delivered or dropped: it is gone */
+    RX_WAIT,        /* no buffer for it now (or the device needs a reset) */
+};
+
+struct virtio_net {
+    struct virtio_mmio *t;
+    struct net_backend *be;
+    struct guest_mem mem;
+    uint8_t mac[6];
+    uint8_t config[VIRTIO_NET_CFG_SIZE];
+    /* Set by the reset hook (vCPU thread, transport lock held), consumed on
+     * the I/O thread: taken chains belong to the old rings. */
+    atomic_bool reset_pending;
+
+    /* Receive chains taken from the ring, not yet used, in ring order.
+     * Allocated on first use: most guests never need more than a few. */
+    struct virtq_chain *stash[VIRTIO_NET_QUEUE_SIZE];
+    unsigned n_stash;
+    /* Frames waiting for receive buffers: a ring of VIRTIO_NET_RX_HOLD. */
+    struct held_frame hold[VIRTIO_NET_RX_HOLD];
+    unsigned hold_head, hold_count;
+    bool rx_pushed;              /* used receive chains not yet notified */
+    bool backend_rx_on;
+
+    struct virtq_chain tx;
+    struct iovec iov[VIRTQ_CHAIN_MAX];
+
+    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_bad;
+};
+
+static uint64_t net_config_read(void *opaque, uint32_t off, unsigned size)
+{
+    struct virtio_net *n = opaque;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)n->config[off + i] << (8 * i);
+    return v;
+}
+
+static void net_reset(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    atomic_store(&n->reset_pending, true);
+}
+
+static void backend_rx(struct virtio_net *n, bool on)
+{
+    if (n->backend_rx_on != on) {
+        n->backend_rx_on = on;
+        net_backend_want_rx(n->be, on);
+    }
+}
+
+static void hold_drop_front(struct virtio_net *n)
+{
+    free(n->hold[n->hold_head].data);
+    n->hold[n->hold_head].data = NULL;
+    n->hold_head = (n->hold_head + 1) % VIRTIO_NET_RX_HOLD;
+    n->hold_count--;
+    atomic_store(&n->rx_held, n->hold_count);
+}
+
+static void check_reset(struct virtio_net *n)
+{
+    if (!atomic_exchange(&n->reset_pending, false))
+        return;
+    /* A reset NIC forgets its queues: stale chains are not pushed (the
+     * transport would drop them anyway) and waiting frames are lost. */
+    n->n_stash = 0;
+    n->rx_pushed = false;
+    while (n->hold_count)
+        hold_drop_front(n);
+    backend_rx(n, true);
+}
+
+/* The first k stashed chains were used: move them out, keeping their
+ * allocations for reuse at the end. */
+static void stash_consume(struct virtio_net *n, unsigned k)
+{
+    struct virtq_chain *used[VIRTIO_NET_QUEUE_SIZE];
+    memcpy(used, n->stash, k * sizeof used[0]);
+    memmove(n->stash, n->stash + k, (VIRTIO_NET_QUEUE_SIZE - k) * sizeof used[0]);
+    memcpy(n->stash + VIRTIO_NET_QUEUE_SIZE - k, used, k * sizeof used[0]);
+    n->n_stash -= k;
+}
+
+/* Takes receive chains until the stash can hold `need` bytes (with
+ * MRG_RXBUF) or has one chain (without). Returns 1 when it can, 0 when the
+ * guest has no more buffers now, -1 when even a full queue of stashed
+ * buffers is too small for the frame. */
+static int rx_take(struct virtio_net *n, uint64_t need, bool mrg, uint64_t *cap)
+{
+    *cap = 0;
+    for (unsigned i = 0; i < n->n_stash; i++)
+        *cap += n->stash[i]->writable_len;
+    while (mrg ? *cap < need : n->n_stash == 0) {
+        if (n->n_stash == VIRTIO_NET_QUEUE_SIZE)
+            return -1;
+        if (!n->stash[n->n_stash] && !(n->stash[n->n_stash] = malloc(sizeof(struct virtq_chain))))
+            return 0;   /* out of memory: the frame waits like for a buffer */
+        struct virtq_chain *c = n->stash[n->n_stash];
+        if (virtio_mmio_pop(n->t, VIRTIO_NET_RX, c) <= 0)
+            return 0;   /* nothing there, or NEEDS_RESET set by the transport */
+        /* spec 5.1.6.3: receive buffers are device-writable, and with
+         * MRG_RXBUF each holds at least the header. A driver breaking that
+         * is broken; we cannot tell which frame it meant to get. */
+        if (c->n_readable) {
+            virtio_mmio_fail(n->t, "virtio-net: receive chain (head %u) has a device-readable buffer", c->head);
+            return 0;
+        }
+        if (mrg && c->writable_len < VIRTIO_NET_HDR_SIZE) {
+            virtio_mmio_fail(n->t, "virtio-net: receive buffer (head %u) of %llu bytes is shorter than the %u-byte header",
+                             c->head, (unsigned long long)c->writable_len, VIRTIO_NET_HDR_SIZE);
+            return 0;
+        }
+        n->n_stash++;
+        *cap += c->writable_len;
+    }
+    return 1;
+}
+
+/* Writes bytes [start, start+len) of (hdr || frame) at offset 0 of c's
+ * writable part. */
+static void write_span(struct virtq_chain *c, const uint8_t *hdr, const uint8_t *frame,
+                       uint64_t start, uint64_t len)
+{
+    uint64_t off = 0;
+    if (start < VIRTIO_NET_HDR_SIZE) {
+        uint64_t h = VIRTIO_NET_HDR_SIZE - start < len ? VIRTIO_NET_HDR_SIZE - start : len;
+        virtq_chain_write(c, 0, hdr + start, (size_t)h);
+        off = h;
+        start += h;
+        len -= h;
+    }
+    if (len)
+        virtq_chain_write(c, off, frame + (start - VIRTIO_NET_HDR_SIZE), (size_t)len);
+}
+
+static enum rx_result rx_deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
+{
+    bool mrg = virtio_mmio_driver_features(n->t) & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+    uint64_t need = VIRTIO_NET_HDR_SIZE + (uint64_t)len;
+    uint64_t cap;
+    int rc = rx_take(n, need, mrg, &cap);
+    if (rc == 0)
+        return RX_WAIT;
+    if (rc < 0) {
+        atomic_fetch_add(&n->rx_dropped, 1);
+        return RX_DONE;
+    }
+    uint8_t hdr[VIRTIO_NET_HDR_SIZE] = {0};
+    if (!mrg) {
+        struct virtq_chain *c = n->stash[0];
+        if (c->writable_len < need) {
+            /* The driver should have given 1526 bytes (spec 5.1.6.3.1);
+             * give the buffer back empty, which drivers count as a length
+             * error, and lose this frame only. */
+            virtio_mmio_push(n->t, c, 0);
+            atomic_fetch_add(&n->rx_dropped, 1);
+        } else {
+            hdr[VIRTIO_NET_HDR_NUM_BUFFERS] = 1;
+            write_span(c, hdr, frame, 0, need);
+            virtio_mmio_push(n->t, c, (uint32_t)need);
+            atomic_fetch_add(&n->rx_frames, 1);
+        }
+        stash_consume(n, 1);
+        n->rx_pushed = true;
+        return RX_DONE;
+    }
+    unsigned k = 0;
+    for (uint64_t sum = 0; sum < need; k++)
+        sum += n->stash[k]->writable_len;
+    uint16_t nb = htole16((uint16_t)k);
+    memcpy(hdr + VIRTIO_NET_HDR_NUM_BUFFERS, &nb, 2);
+    uint64_t pos = 0;
+    for (unsigned i = 0; i < k; i++) {
+        struct virtq_chain *c = n->stash[i];
+        uint64_t m = need - pos < c->writable_len ? need - pos : c->writable_len;
+        write_span(c, hdr, frame, pos, m);
+        /* The driver takes the next num_buffers used entries as this
+         * frame's: push them in order, nothing in between. */
+        virtio_mmio_push(n->t, c, (uint32_t)m);
+        pos += m;
+    }
+    stash_consume(n, k);
+    n->rx_pushed = true;
+    atomic_fetch_add(&n->rx_frames, 1);
+    return RX_DONE;
+}
+
+/* Delivers held frames while the guest has buffers; resumes the backend
+ * once none is left waiting. */
+static void rx_flush(struct virtio_net *n)
+{
+    while (n->hold_count) {
+        struct held_frame *h = &n->hold[n->hold_head];
+        if (rx_deliver(n, h->data, h->len) != RX_DONE)
+            break;
+        hold_drop_front(n);
+    }
+    backend_rx(n, n->hold_count == 0);
+}
+
+static void rx_notify(struct virtio_net *n)
+{
+    if (n->rx_pushed) {
+        n->rx_pushed = false;
+        virtio_mmio_notify(n->t, VIRTIO_NET_RX);
+    }
+}
+
+/* The backend's frame for the guest. */
+static void net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct virtio_net *n = opaque;
+    check_reset(n);
+    if (len < NET_FRAME_MIN || len > NET_FRAME_MAX) {
+        atomic_fetch_add(&n->rx_dropped, 1);
+        return;
+    }
+    if (n->hold_count)
+        rx_flush(n);   /* keep the order: older frames first */
+    if (!n->hold_count && rx_deliver(n, frame, len) == RX_DONE)
+        return;
+    uint8_t *copy = n->hold_count < VIRTIO_NET_RX_HOLD ? malloc(len) : NULL;
+    if (!copy) {
+        atomic_fetch_add(&n->rx_dropped, 1);
+    } else {
+        memcpy(copy, frame, len);
+        unsigned tail = (n->hold_head + n->hold_count) % VIRTIO_NET_RX_HOLD;
+        n->hold[tail] = (struct held_frame){.data = copy, .len = (uint32_t)len};
+        n->hold_count++;
+        atomic_store(&n->rx_held, n->hold_count);
+    }
+    /* The guest has no room: stop the backend reading until it has. */
+    backend_rx(n, false);
+}
+
+/* Checks one transmit chain and hands its frame to the backend. */
+static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
+{
+    /* spec 5.1.6.2: transmit buffers are device-readable only. */
+    if (c->n_writable || c->readable_len < VIRTIO_NET_HDR_SIZE + NET_FRAME_MIN ||
+        c->readable_len - VIRTIO_NET_HDR_SIZE > NET_FRAME_MAX) {
+        atomic_fetch_add(&n->tx_bad, 1);
+        return;
+    }
+    uint8_t hdr[VIRTIO_NET_HDR_SIZE];
+    virtq_chain_read(c, 0, hdr, sizeof hdr);
+    /* Neither CSUM nor any GSO feature is offered, so the driver must send
+     * complete frames (flags 0, GSO_NONE); a frame asking for a checksum
+     * we would not fill in must not reach the wire. */
+    if (hdr[0] || hdr[1] != VIRTIO_NET_HDR_GSO_NONE) {
+        atomic_fetch_add(&n->tx_bad, 1);
+        return;
+    }
+    uint64_t flen = c->readable_len - VIRTIO_NET_HDR_SIZE;
+    int niov = virtq_chain_iov(c, false, VIRTIO_NET_HDR_SIZE, flen, n->iov, VIRTQ_CHAIN_MAX);
+    if (niov < 0) {
+        atomic_fetch_add(&n->tx_bad, 1);
+        return;
+    }
+    if (net_backend_send(n->be, n->iov, niov) < 0)
+        atomic_fetch_add(&n->tx_dropped, 1);
+    else
+        atomic_fetch_add(&n->tx_frames, 1);
+}
+
+static void tx_process(struct virtio_net *n)
+{
+    bool pushed = false;
+    while (virtio_mmio_pop(n->t, VIRTIO_NET_TX, &n->tx) > 0) {
+        tx_one(n, &n->tx);
+        virtio_mmio_push(n->t, &n->tx, 0);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_notify(n->t, VIRTIO_NET_TX);
+}
+
+static void net_queue_notify(void *opaque, unsigned queue)
+{
+    struct virtio_net *n = opaque;
+    check_reset(n);
+    if (queue == VIRTIO_NET_RX)
+        rx_flush(n);
+    else if (queue == VIRTIO_NET_TX)
+        tx_process(n);   /* slirp may answer at once: rx_pushed */
+    rx_notify(n);
+}
+
+void virtio_net_on_host(void *net)
+{
+    struct virtio_net *n = net;
+    check_reset(n);
+    net_backend_service(n->be);
+    rx_notify(n);
+}
+
+static const struct virtio_device_ops net_ops = {
+    .config_read = net_config_read,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+};
+
+int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *o,
+                      const struct guest_mem *mem, const struct irq_line *irq, struct errmsg *e)
+{
+    *out = NULL;
+    if (!o->backend)
+        return errmsg_set(e, -EINVAL, "virtio-net: no network backend given");
+    static const uint8_t zero[6];
+    if (o->has_mac && ((o->mac[0] & 1) || !memcmp(o->mac, zero, 6))) {
+        net_backend_close(o->backend);
+        return errmsg_set(e, -EINVAL, "virtio-net: MAC address %02x:%02x:%02x:%02x:%02x:%02x is not a unicast station address",
+                          o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+    }
+    struct virtio_net *n = calloc(1, sizeof *n);
+    if (!n) {
+        net_backend_close(o->backend);
+        return errmsg_set(e, -ENOMEM, "virtio-net: out of memory");
+    }
+    n->be = o->backend;
+    n->mem = *mem;
+    n->backend_rx_on = true;
+    if (o->has_mac) {
+        memcpy(n->mac, o->mac, 6);
+    } else {
+        /* Several VMs may share a bridge: a fixed default would collide. */
+        if (getrandom(n->mac, 6, 0) != 6)
+            memcpy(n->mac, (const uint8_t[6]){0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, 6);
+        n->mac[0] = (uint8_t)((n->mac[0] & 0xfe) | 0x02);   /* unicast, locally administered */
+    }
+    memcpy(n->config + VIRTIO_NET_CFG_MAC, n->mac, 6);
+    n->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
+    n->config[VIRTIO_NET_CFG_MAX_VQ_PAIRS] = 1;
+
+    struct virtio_device dev = {
+        .device_id = VIRTIO_ID_NET,
+        .features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+                    VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF),
+        .num_queues = 2,
+        .queue_max = VIRTIO_NET_QUEUE_SIZE,
+        .config_size = VIRTIO_NET_CFG_SIZE,
+        .ops = &net_ops,
+        .opaque = n,
+    };
+    int rc = virtio_mmio_create(&n->t, &dev, mem, irq, e);
+    if (rc < 0) {
+        net_backend_close(n->be);
+        free(n);
+        return rc;
+    }
+    net_backend_set_rx(n->be, net_receive, n);
+    *out = n;
+    return 0;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n)
+        return;
+    net_backend_close(n->be);
+    virtio_mmio_destroy(n->t);
+    while (n->hold_count)
+        hold_drop_front(n);
+    for (unsigned i = 0; i < VIRTIO_NET_QUEUE_SIZE; i++)
+        free(n->stash[i]);
+    free(n);
+}
+
+struct virtio_mmio *virtio_net_mmio(struct virtio_net *n)
+{
+    return n->t;
+}
+
+int virtio_net_host_fd(const struct virtio_net *n)
+{
+    return net_backend_poll_fd(n->be);
+}
+
+void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6])
+{
+    memcpy(mac, n->mac, 6);
+}
+
+void virtio_net_stats(const struct virtio_net *n, struct virtio_net_stats *out)
+{
+    struct virtio_net *m = (struct virtio_net *)n;   /* atomics only */
+    out->rx_frames = atomic_load(&m->rx_frames);
+    out->rx_dropped = atomic_load(&m->rx_dropped);
+    out->rx_held = atomic_load(&m->rx_held);
+    out->tx_frames = atomic_load(&m->tx_frames);
+    out->tx_dropped = atomic_load(&m->tx_dropped);
+    out->tx_bad = atomic_load(&m->tx_bad);
+}

@@ -1,0 +1,600 @@
+/* Unit tests for backends/net_slirp behind devices/virtio_net: the test is
+ * the guest, speaking real protocols through the device's queues (a
+ * virtio-mmio driver over a fake guest RAM, as in test_virtio_net.c), with
+ * libslirp on a real I/O thread: DHCP, ARP, a host port forward, and a UDP
+ * flow to a socket on the host's loopback through slirp's 10.0.2.2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backends/net_slirp.h"
+#include "devices/virtio_net.h"
+#include "vmm/event_loop.h"
+#include "virtio_test_driver.h"
+
+/* ---- the guest: a virtio-net driver with two queues over the test driver ---- */
+
+#define RXQ_BASE (RAM_BASE + 0x0000)
+#define TXQ_BASE (RAM_BASE + 0x3000)
+#define QSIZE 64u
+#define RXBUF(i) (RAM_BASE + 0x10000 + 0x800ull * (i))   /* 2 KiB each */
+#define RXBUF_SIZE 0x800u
+#define TXBUF(i) (RAM_BASE + 0x40000 + 0x1000ull * (i))  /* 4 KiB each */
+#define BASE_FEATURES (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) | \
+                       VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+
+struct nq {
+    unsigned qi;
+    uint64_t desc, avail, used;
+    uint16_t avail_idx, used_seen;
+};
+
+static void nq_setup(struct tdrv *d, struct nq *q, unsigned qi, uint64_t base)
+{
+    *q = (struct nq){.qi = qi, .desc = base, .avail = base + 0x1000, .used = base + 0x2000};
+    memset(tdrv_host(d, base), 0, 0x3000);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_SEL, qi);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)q->avail);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(q->avail >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)q->used);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(q->used >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+static void nq_desc(struct tdrv *d, struct nq *q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                    uint16_t next)
+{
+    tdrv_desc_in(d, q->desc, i, addr, len, flags, next);
+}
+
+static void nq_avail(struct tdrv *d, struct nq *q, uint16_t head)
+{
+    *(uint16_t *)tdrv_host(d, q->avail + 4 + 2u * (q->avail_idx % QSIZE)) = htole16(head);
+    q->avail_idx++;
+    atomic_store_explicit((_Atomic uint16_t *)tdrv_host(d, q->avail + 2), htole16(q->avail_idx),
+                          memory_order_release);
+}
+
+static void nq_kick(struct tdrv *d, struct nq *q)
+{
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_NOTIFY, q->qi);
+}
+
+static uint16_t nq_used_idx(struct tdrv *d, struct nq *q)
+{
+    return le16toh(atomic_load_explicit((_Atomic uint16_t *)tdrv_host(d, q->used + 2), memory_order_acquire));
+}
+
+static void nq_used_elem(struct tdrv *d, struct nq *q, uint16_t i, uint32_t *id, uint32_t *len)
+{
+    uint8_t *p = tdrv_host(d, q->used + 4 + 8u * (i % QSIZE));
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    *id = le32toh(a);
+    *len = le32toh(b);
+}
+
+/* Waits up to ms for a used entry we have not seen yet. */
+static bool nq_wait_new(struct tdrv *d, struct nq *q, int ms)
+{
+    for (int i = 0; i < ms; i++) {
+        if (nq_used_idx(d, q) != q->used_seen)
+            return true;
+        usleep(1000);
+    }
+    return nq_used_idx(d, q) != q->used_seen;
+}
+
+/* Bring-up with both queues; rx buffers are not posted. */
+static void net_bringup(struct tdrv *d, struct nq *rx, struct nq *tx, uint64_t features)
+{
+    uint32_t s = tdrv_negotiate(d, features);
+    assert_true(s & VIRTIO_STATUS_FEATURES_OK);
+    nq_setup(d, rx, VIRTIO_NET_RX, RXQ_BASE);
+    nq_setup(d, tx, VIRTIO_NET_TX, TXQ_BASE);
+    tdrv_driver_ok(d);
+    assert_int_equal(tdrv_r32(d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
+}
+
+/* Posts receive buffer i (descriptor i, RXBUF(i), len bytes), no kick. */
+static void rx_post(struct tdrv *d, struct nq *rx, unsigned i, uint32_t len)
+{
+    nq_desc(d, rx, i, RXBUF(i), len, VIRTQ_DESC_F_WRITE, 0);
+    nq_avail(d, rx, (uint16_t)i);
+}
+
+static void rx_post_all(struct tdrv *d, struct nq *rx)
+{
+    for (unsigned i = 0; i < QSIZE; i++)
+        rx_post(d, rx, i, RXBUF_SIZE);
+    nq_kick(d, rx);
+}
+
+/* Takes the next received frame (one buffer per frame: without MRG_RXBUF,
+ * or frames that fit one buffer), reposts its buffer. Returns the frame
+ * length without the header, or -1 after ms without one. */
+static int rx_recv(struct tdrv *d, struct nq *rx, uint8_t *frame, size_t cap, int ms)
+{
+    if (!nq_wait_new(d, rx, ms))
+        return -1;
+    uint32_t id, len;
+    nq_used_elem(d, rx, rx->used_seen++, &id, &len);
+    assert_true(id < QSIZE);
+    assert_true(len >= VIRTIO_NET_HDR_SIZE && len <= RXBUF_SIZE);
+    uint8_t *p = tdrv_host(d, RXBUF(id));
+    uint16_t nb;
+    memcpy(&nb, p + VIRTIO_NET_HDR_NUM_BUFFERS, 2);
+    assert_int_equal(le16toh(nb), 1);
+    assert_int_equal(p[0], 0);   /* flags */
+    assert_int_equal(p[1], 0);   /* gso_type */
+    size_t n = len - VIRTIO_NET_HDR_SIZE;
+    assert_true(n <= cap);
+    memcpy(frame, p + VIRTIO_NET_HDR_SIZE, n);
+    rx_post(d, rx, id, RXBUF_SIZE);
+    nq_kick(d, rx);
+    return (int)n;
+}
+
+/* Sends one frame (header and frame in two descriptors, from slot k) and
+ * waits until the device has used it. */
+static void tx_send(struct tdrv *d, struct nq *tx, unsigned k, const void *frame, size_t len)
+{
+    assert_true(len + VIRTIO_NET_HDR_SIZE <= 0x1000);
+    uint8_t *p = tdrv_host(d, TXBUF(k));
+    memset(p, 0, VIRTIO_NET_HDR_SIZE);
+    memcpy(p + 16, frame, len);
+    unsigned i = (2 * k) % QSIZE;
+    nq_desc(d, tx, i, TXBUF(k), VIRTIO_NET_HDR_SIZE, VIRTQ_DESC_F_NEXT, (uint16_t)(i + 1));
+    nq_desc(d, tx, i + 1, TXBUF(k) + 16, (uint32_t)len, 0, 0);
+    nq_avail(d, tx, (uint16_t)i);
+    nq_kick(d, tx);
+    assert_true(nq_wait_new(d, tx, 5000));
+    uint32_t id, used_len;
+    nq_used_elem(d, tx, tx->used_seen++, &id, &used_len);
+    assert_int_equal(id, i);
+    assert_int_equal(used_len, 0);
+}
+
+/* ---- frames ---- */
+
+static const uint8_t GUEST_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define GUEST_PORT_FWD 8022
+
+static uint32_t ip4(const char *s)
+{
+    struct in_addr a;
+    assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+    return a.s_addr;   /* network order */
+}
+
+static uint16_t csum(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* Ethernet + IPv4 + UDP (checksum 0: none, allowed in IPv4). */
+static size_t udp_frame(uint8_t *f, const uint8_t dmac[6], uint32_t sip, uint32_t dip, uint16_t sport,
+                        uint16_t dport, const void *payload, size_t plen)
+{
+    memcpy(f, dmac, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, 0x0800);
+    uint8_t *ip = f + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)(20 + 8 + plen));
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, &sip, 4);
+    memcpy(ip + 16, &dip, 4);
+    put16(ip + 10, csum(ip, 20));
+    uint8_t *udp = ip + 20;
+    put16(udp, sport);
+    put16(udp + 2, dport);
+    put16(udp + 4, (uint16_t)(8 + plen));
+    put16(udp + 6, 0);
+    memcpy(udp + 8, payload, plen);
+    return 14 + 20 + 8 + plen;
+}
+
+static size_t arp_frame(uint8_t *f, uint16_t op, const uint8_t dmac[6], const uint8_t tha[6], uint32_t spa,
+                        uint32_t tpa)
+{
+    memset(f, 0, 60);
+    memcpy(f, dmac, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, 0x0806);
+    uint8_t *a = f + 14;
+    put16(a, 1);
+    put16(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    put16(a + 6, op);
+    memcpy(a + 8, GUEST_MAC, 6);
+    memcpy(a + 14, &spa, 4);
+    memcpy(a + 18, tha, 6);
+    memcpy(a + 24, &tpa, 4);
+    return 60;   /* minimum Ethernet frame */
+}
+
+/* The IPv4 packet in a frame, or NULL; *l4 and *l4len its payload. */
+static const uint8_t *ipv4_of(const uint8_t *f, int len, uint8_t proto, const uint8_t **l4, size_t *l4len)
+{
+    if (len < 34 || get16(f + 12) != 0x0800)
+        return NULL;
+    const uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4;
+    size_t tot = get16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || 14 + tot > (size_t)len || ip[9] != proto)
+        return NULL;
+    *l4 = ip + ihl;
+    *l4len = tot - ihl;
+    return ip;
+}
+
+/* ---- fixture ---- */
+
+struct sfx {
+    struct tdrv d;
+    struct event_loop *loop;
+    struct virtio_net *net;
+    struct nq rx, tx;
+    uint16_t fwd_port;          /* host side of the tcp forward to GUEST_PORT_FWD */
+    unsigned tx_slot;
+    uint8_t gw_mac[6];
+};
+
+static uint16_t free_port(int type)
+{
+    int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int setup(void **state)
+{
+    struct sfx *f = calloc(1, sizeof *f);
+    tdrv_init_ram(&f->d);
+    f->fwd_port = free_port(SOCK_STREAM);
+    struct net_hostfwd fwd = {.udp = false, .host_addr.s_addr = ip4("127.0.0.1"), .host_port = f->fwd_port,
+                              .guest_addr.s_addr = ip4(NET_SLIRP_GUEST), .guest_port = GUEST_PORT_FWD};
+    struct net_slirp_options so = {.hostfwd = &fwd, .n_hostfwd = 1};
+    struct net_backend *be;
+    struct errmsg e = {{0}};
+    if (net_slirp_open(&be, &so, &e) < 0)
+        fail_msg("net_slirp_open: %s", e.text);
+    struct virtio_net_options o = {.backend = be, .has_mac = true};
+    memcpy(o.mac, GUEST_MAC, 6);
+    struct irq_line irq = tdrv_irq_line(&f->d);
+    if (virtio_net_create(&f->net, &o, &f->d.mem, &irq, &e) < 0)
+        fail_msg("virtio_net_create: %s", e.text);
+    f->d.t = virtio_net_mmio(f->net);
+    assert_int_equal(event_loop_create(&f->loop, &e), 0);
+    assert_int_equal(event_loop_add_fd(f->loop, virtio_mmio_kick_fd(f->d.t), virtio_mmio_on_kick, f->d.t, &e), 0);
+    assert_int_equal(event_loop_add_fd(f->loop, virtio_net_host_fd(f->net), virtio_net_on_host, f->net, &e), 0);
+    assert_int_equal(event_loop_start(f->loop, &e), 0);
+    net_bringup(&f->d, &f->rx, &f->tx, BASE_FEATURES | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF));
+    rx_post_all(&f->d, &f->rx);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct sfx *f = *state;
+    event_loop_destroy(f->loop);
+    virtio_net_destroy(f->net);
+    tdrv_free(&f->d);
+    free(f);
+    return 0;
+}
+
+static void send_frame(struct sfx *f, const uint8_t *fr, size_t len)
+{
+    tx_send(&f->d, &f->tx, f->tx_slot++ % 16, fr, len);
+}
+
+typedef bool frame_pred(const uint8_t *fr, int len, void *ctx);
+
+/* Receives frames until one satisfies pred (copied to out); answers ARP
+ * requests for the guest's address on the way, as a guest stack would.
+ * Returns its length, or fails the test after ms. */
+static int recv_until(struct sfx *f, frame_pred *pred, void *ctx, uint8_t *out, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 50) {
+        uint8_t fr[RXBUF_SIZE];
+        int len = rx_recv(&f->d, &f->rx, fr, sizeof fr, 50);
+        if (len < 0)
+            continue;
+        if (len >= 42 && get16(fr + 12) == 0x0806 && get16(fr + 20) == 1 &&
+            !memcmp(fr + 38, &(uint32_t){ip4(NET_SLIRP_GUEST)}, 4)) {
+            uint8_t rep[60];
+            arp_frame(rep, 2, fr + 6, fr + 22, ip4(NET_SLIRP_GUEST), *(uint32_t *)(void *)(fr + 28));
+            send_frame(f, rep, sizeof rep);
+            continue;
+        }
+        if (pred(fr, len, ctx)) {
+            memcpy(out, fr, (size_t)len);
+            return len;
+        }
+    }
+    fail_msg("no matching frame from slirp within %d ms", ms);
+    return -1;
+}
+
+static bool is_arp_reply_from_gw(const uint8_t *fr, int len, void *ctx)
+{
+    (void)ctx;
+    uint32_t gw = ip4(NET_SLIRP_HOST);
+    return len >= 42 && get16(fr + 12) == 0x0806 && get16(fr + 20) == 2 && !memcmp(fr + 28, &gw, 4);
+}
+
+/* ARP for the gateway; slirp learns our address from the request. */
+static void arp_gateway(struct sfx *f)
+{
+    uint8_t req[60], rep[RXBUF_SIZE];
+    static const uint8_t zero[6];
+    arp_frame(req, 1, BCAST, zero, ip4(NET_SLIRP_GUEST), ip4(NET_SLIRP_HOST));
+    send_frame(f, req, sizeof req);
+    int len = recv_until(f, is_arp_reply_from_gw, NULL, rep, 5000);
+    assert_true(len >= 42);
+    assert_memory_equal(rep, GUEST_MAC, 6);               /* to us */
+    assert_memory_equal(rep + 32, GUEST_MAC, 6);          /* tha */
+    uint32_t tpa = ip4(NET_SLIRP_GUEST);
+    assert_memory_equal(rep + 38, &tpa, 4);
+    memcpy(f->gw_mac, rep + 22, 6);                       /* sha */
+    assert_memory_equal(rep + 6, f->gw_mac, 6);
+}
+
+/* ---- tests ---- */
+
+#define XID 0x6d6e7721u
+
+static bool is_dhcp_reply(const uint8_t *fr, int len, void *ctx)
+{
+    (void)ctx;
+    const uint8_t *udp;
+    size_t ulen;
+    if (!ipv4_of(fr, len, 17, &udp, &ulen) || ulen < 8 + 240)
+        return false;
+    const uint8_t *bp = udp + 8;
+    return get16(udp) == 67 && get16(udp + 2) == 68 && bp[0] == 2 &&
+           (uint32_t)(bp[4] << 24 | bp[5] << 16 | bp[6] << 8 | bp[7]) == XID;
+}
+
+/* The value of DHCP option `code`, or NULL. */
+static const uint8_t *dhcp_option(const uint8_t *bp, size_t len, uint8_t code, uint8_t *olen)
+{
+    size_t i = 240;   /* after the fixed part and the magic cookie */
+    while (i < len && bp[i] != 255) {
+        if (bp[i] == 0) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= len || i + 2 + bp[i + 1] > len)
+            return NULL;
+        if (bp[i] == code) {
+            *olen = bp[i + 1];
+            return bp + i + 2;
+        }
+        i += 2u + bp[i + 1];
+    }
+    return NULL;
+}
+
+static void test_dhcp_offer(void **state)
+{
+    struct sfx *f = *state;
+    uint8_t bootp[548] = {0};
+    bootp[0] = 1;        /* BOOTREQUEST */
+    bootp[1] = 1;        /* Ethernet */
+    bootp[2] = 6;
+    bootp[4] = XID >> 24;
+    bootp[5] = (uint8_t)(XID >> 16);
+    bootp[6] = (uint8_t)(XID >> 8);
+    bootp[7] = (uint8_t)XID;
+    memcpy(bootp + 28, GUEST_MAC, 6);
+    static const uint8_t cookie_and_opts[] = {99, 130, 83, 99, 53, 1, 1, 55, 3, 1, 3, 6, 255};
+    memcpy(bootp + 236, cookie_and_opts, sizeof cookie_and_opts);
+    uint8_t fr[1024];
+    size_t len = udp_frame(fr, BCAST, 0, 0xffffffffu, 68, 67, bootp, sizeof bootp);
+    send_frame(f, fr, len);
+
+    uint8_t rep[RXBUF_SIZE];
+    int rlen = recv_until(f, is_dhcp_reply, NULL, rep, 5000);
+    const uint8_t *udp;
+    size_t ulen;
+    assert_non_null(ipv4_of(rep, rlen, 17, &udp, &ulen));
+    const uint8_t *bp = udp + 8;
+    size_t bplen = ulen - 8;
+    uint32_t yiaddr;
+    memcpy(&yiaddr, bp + 16, 4);
+    assert_int_equal(yiaddr, ip4(NET_SLIRP_GUEST));
+    assert_memory_equal(bp + 28, GUEST_MAC, 6);
+    uint8_t olen = 0;
+    const uint8_t *o = dhcp_option(bp, bplen, 53, &olen);
+    assert_non_null(o);
+    assert_int_equal(olen, 1);
+    assert_int_equal(o[0], 2);   /* DHCPOFFER */
+    o = dhcp_option(bp, bplen, 3, &olen);   /* router */
+    assert_non_null(o);
+    assert_int_equal(olen, 4);
+    assert_memory_equal(o, &(uint32_t){ip4(NET_SLIRP_HOST)}, 4);
+    o = dhcp_option(bp, bplen, 6, &olen);   /* DNS */
+    assert_non_null(o);
+    assert_memory_equal(o, &(uint32_t){ip4(NET_SLIRP_DNS)}, 4);
+    o = dhcp_option(bp, bplen, 1, &olen);   /* netmask */
+    assert_non_null(o);
+    assert_memory_equal(o, &(uint32_t){ip4("255.255.255.0")}, 4);
+}
+
+static void test_arp_gateway(void **state)
+{
+    struct sfx *f = *state;
+    arp_gateway(f);
+    static const uint8_t zero[6];
+    assert_memory_not_equal(f->gw_mac, zero, 6);
+}
+
+struct syn_ctx {
+    uint16_t dport;
+};
+
+static bool is_syn_to_guest(const uint8_t *fr, int len, void *ctx)
+{
+    struct syn_ctx *c = ctx;
+    const uint8_t *tcp;
+    size_t tlen;
+    const uint8_t *ip = ipv4_of(fr, len, 6, &tcp, &tlen);
+    if (!ip || tlen < 20)
+        return false;
+    uint32_t dst;
+    memcpy(&dst, ip + 16, 4);
+    return dst == ip4(NET_SLIRP_GUEST) && get16(tcp + 2) == c->dport && (tcp[13] & 0x12) == 0x02;
+}
+
+static void test_hostfwd_syn(void **state)
+{
+    struct sfx *f = *state;
+    arp_gateway(f);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(f->fwd_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc = connect(s, (struct sockaddr *)&a, sizeof a);
+    assert_true(rc == 0 || errno == EINPROGRESS);
+    struct syn_ctx c = {.dport = GUEST_PORT_FWD};
+    uint8_t fr[RXBUF_SIZE];
+    int len = recv_until(f, is_syn_to_guest, &c, fr, 5000);
+    assert_memory_equal(fr, GUEST_MAC, 6);
+    const uint8_t *tcp;
+    size_t tlen;
+    const uint8_t *ip = ipv4_of(fr, len, 6, &tcp, &tlen);
+    assert_int_equal(csum(ip, (size_t)(ip[0] & 15) * 4), 0);   /* a valid IPv4 header */
+    close(s);
+}
+
+struct udp_ctx {
+    uint16_t sport, dport;
+    const char *payload;
+};
+
+static bool is_udp_reply(const uint8_t *fr, int len, void *ctx)
+{
+    struct udp_ctx *c = ctx;
+    const uint8_t *udp;
+    size_t ulen;
+    const uint8_t *ip = ipv4_of(fr, len, 17, &udp, &ulen);
+    if (!ip || ulen < 8)
+        return false;
+    uint32_t src;
+    memcpy(&src, ip + 12, 4);
+    size_t plen = strlen(c->payload);
+    return src == ip4(NET_SLIRP_HOST) && get16(udp) == c->sport && get16(udp + 2) == c->dport &&
+           ulen == 8 + plen && !memcmp(udp + 8, c->payload, plen);
+}
+
+static void test_udp_to_host_and_back(void **state)
+{
+    struct sfx *f = *state;
+    int hs = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(hs >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(hs, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(hs, (struct sockaddr *)&a, &al), 0);
+    uint16_t port = ntohs(a.sin_port);
+
+    arp_gateway(f);
+    static const char out[] = "hello from the guest";
+    uint8_t fr[256];
+    size_t len = udp_frame(fr, f->gw_mac, ip4(NET_SLIRP_GUEST), ip4(NET_SLIRP_HOST), 5555, port, out, strlen(out));
+    send_frame(f, fr, len);
+
+    struct pollfd pfd = {.fd = hs, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    char buf[256];
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(hs, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+    assert_int_equal(n, (ssize_t)strlen(out));
+    assert_memory_equal(buf, out, strlen(out));
+    assert_int_equal(from.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+
+    /* the answer comes back to the guest's port, from 10.0.2.2 */
+    static const char back[] = "hello from the host";
+    assert_int_equal(sendto(hs, back, strlen(back), 0, (struct sockaddr *)&from, fl), (ssize_t)strlen(back));
+    struct udp_ctx c = {.sport = port, .dport = 5555, .payload = back};
+    uint8_t rep[RXBUF_SIZE];
+    recv_until(f, is_udp_reply, &c, rep, 5000);
+    assert_memory_equal(rep, GUEST_MAC, 6);
+    close(hs);
+}
+
+static void test_hostfwd_port_in_use(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 1), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    uint16_t port = ntohs(a.sin_port);
+    struct net_hostfwd fwd = {.host_addr.s_addr = ip4("127.0.0.1"), .host_port = port,
+                              .guest_addr.s_addr = ip4(NET_SLIRP_GUEST), .guest_port = 22};
+    struct net_slirp_options so = {.hostfwd = &fwd, .n_hostfwd = 1};
+    struct net_backend *be = NULL;
+    struct errmsg e = {{0}};
+    assert_true(net_slirp_open(&be, &so, &e) < 0);
+    assert_null(be);
+    char expect[128];
+    snprintf(expect, sizeof expect, "hostfwd tcp:127.0.0.1:%u-10.0.2.15:22: cannot listen on 127.0.0.1 port %u: ",
+             port, port);
+    if (strncmp(e.text, expect, strlen(expect)))
+        fail_msg("got '%s', expected it to start with '%s'", e.text, expect);
+    close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dhcp_offer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arp_gateway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostfwd_syn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_to_host_and_back, setup, teardown),
+        cmocka_unit_test(test_hostfwd_port_in_use),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
