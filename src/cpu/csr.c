@@ -213,8 +213,11 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
     case CSR_SCAUSE: h->scause = v; return 0;
     case CSR_STVAL: h->stval = v; return 0;
     case CSR_SIP:
-        if (h->mideleg & MIP_SSIP)
+        if (h->mideleg & MIP_SSIP) {
             h->mip_sw = (h->mip_sw & ~MIP_SSIP) | (v & MIP_SSIP);
+            if (!(v & MIP_SSIP)) /* also an IPI the board posted */
+                atomic_fetch_and(&h->mip_ext, ~MIP_SSIP);
+        }
         return 0;
     case CSR_STIMECMP:
         if (h->priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
@@ -258,6 +261,8 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
         if (!(h->menvcfg & MENVCFG_STCE))
             w |= MIP_STIP;
         h->mip_sw = (h->mip_sw & ~w) | (v & w);
+        if (!(v & MIP_SSIP))
+            atomic_fetch_and(&h->mip_ext, ~MIP_SSIP);
         return 0;
     }
     case CSR_MTINST: case CSR_MTVAL2: return 0;

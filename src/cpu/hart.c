@@ -64,6 +64,9 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     h->clock_origin_ns = host_ns();
     h->mhartid = cfg->hartid;
     h->crash_detect = cfg->crash_detect;
+    h->ecall = cfg->ecall;
+    atomic_init(&h->flush_requested, 0);
+    atomic_init(&h->flush_done, 0);
     atomic_init(&h->mip_ext, 0);
     atomic_init(&h->mtimecmp, UINT64_MAX);
     atomic_init(&h->stop_requested, 0);
@@ -380,6 +383,11 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 
 boundary:
     h->pc = pc;
+    if (unlikely(atomic_load_explicit(&h->flush_requested, memory_order_acquire) !=
+                 atomic_load_explicit(&h->flush_done, memory_order_relaxed))) {
+        hart_service_flush(h);
+        fvpage = 1;
+    }
     if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
         atomic_store(&h->stop_requested, 0);
         return HART_EXIT_STOP;
@@ -652,6 +660,18 @@ boundary:
         }
 
         case OP_ECALL:
+            if (h->priv == PRIV_S && h->ecall.call) {
+                h->pc = pc;
+                if (h->ecall.call(h->ecall.opaque, h) == 0) {
+                    /* The call may have stopped this hart or changed what
+                     * is pending: look at the boundary. */
+                    pc += 4;
+                    h->instret++;
+                    fvpage = 1;
+                    slice = 0;
+                    continue;
+                }
+            }
             hart_raise(h, CAUSE_ECALL_U + h->priv, 0);
             goto exception;
         case OP_EBREAK:
@@ -917,12 +937,58 @@ void hart_flush_tlb(struct hart *h)
     mmu_flush(h);
 }
 
+uint64_t hart_request_flush(struct hart *h)
+{
+    uint64_t ticket = atomic_fetch_add(&h->flush_requested, 1) + 1;
+    hart_kick(h);
+    return ticket;
+}
+
+int hart_flush_complete(struct hart *h, uint64_t ticket)
+{
+    return atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket;
+}
+
+void hart_service_flush(struct hart *h)
+{
+    uint64_t req = atomic_load_explicit(&h->flush_requested, memory_order_acquire);
+    if (req == atomic_load_explicit(&h->flush_done, memory_order_relaxed))
+        return;
+    /* The decode cache is tagged by instruction bits, so remote fence.i
+     * needs nothing beyond dropping the fetch translations. */
+    mmu_flush(h);
+    atomic_store_explicit(&h->flush_done, req, memory_order_release);
+}
+
+uint64_t hart_reg(const struct hart *h, unsigned i)
+{
+    return i && i < 32 ? h->x[i] : 0;
+}
+
+void hart_set_reg(struct hart *h, unsigned i, uint64_t v)
+{
+    if (i && i < 32)
+        h->x[i] = v;
+}
+
+int hart_write_csr(struct hart *h, unsigned csr, uint64_t v)
+{
+    unsigned priv = h->priv;
+    h->priv = PRIV_M;
+    int r = csr_write(h, csr, v);
+    h->priv = priv;
+    csr_update_priv_ls(h);
+    mmu_flush(h);
+    return r;
+}
+
 void hart_wait(struct hart *h, uint64_t max_ns)
 {
     const uint64_t cap = 100000000ull; /* re-evaluate timers at least every 100 ms */
     uint64_t start = host_ns();
     pthread_mutex_lock(&h->wait_lock);
     for (;;) {
+        hart_service_flush(h);
         if (atomic_exchange(&h->kicked, 0) || atomic_load(&h->stop_requested))
             break;
         if (hart_pending_irqs(h) & h->mie)

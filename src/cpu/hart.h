@@ -90,8 +90,20 @@ struct hart_clock {
     uint64_t freq_hz;
 };
 
+struct hart;
+
+/* An ecall from S-mode goes to `call` when it is set (the board's SBI runs
+ * in the monitor, as M-mode firmware would): it reads and writes the
+ * hart's registers with hart_reg/hart_set_reg and returns 0, and the hart
+ * continues after the ecall; a nonzero return takes the ordinary trap. */
+struct hart_ecall {
+    int (*call)(void *opaque, struct hart *h);
+    void *opaque;
+};
+
 struct hart_config {
     unsigned hartid;
+    struct hart_ecall ecall;
     struct hart_mem mem;
     struct hart_bus bus;
     struct hart_clock clock;
@@ -154,10 +166,12 @@ struct hart {
     struct hart_bus bus;
     struct hart_clock clock;
     uint64_t clock_origin_ns;
+    struct hart_ecall ecall;
 
     /* Run control, shared with other threads. */
     _Atomic int stop_requested;
     _Atomic int kicked;
+    _Atomic uint64_t flush_requested, flush_done;  /* remote fence tickets */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
 
@@ -184,7 +198,8 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
 enum hart_exit hart_run(struct hart *h, uint64_t budget);
 
 /* Sets (level 1) or clears (level 0) the mip bits in mask (MIP_MEIP,
- * MIP_SEIP, MIP_MTIP, MIP_MSIP) from any thread, and wakes the hart if it
+ * MIP_SEIP, MIP_MTIP, MIP_MSIP, and MIP_SSIP for an SBI IPI, which the
+ * guest then clears through sip) from any thread, and wakes the hart if it
  * waits in hart_wait. */
 void hart_set_irq(struct hart *h, uint64_t mask, int level);
 /* The machine timer compare value; MTIP is pending while time >= it. */
@@ -204,6 +219,26 @@ void hart_request_stop(struct hart *h);
 /* Clears every cached translation (remote sfence.vma from the SBI). The
  * caller must run on the hart's thread or have it stopped. */
 void hart_flush_tlb(struct hart *h);
+
+/* Remote fences (any thread): asks the hart to drop every cached
+ * translation and decoded instruction, and returns a ticket;
+ * hart_flush_complete(h, ticket) is true once the hart has done so. The
+ * hart answers between slices, in hart_wait, and in hart_service_flush,
+ * which a board calls from the hart's thread while it is not running it
+ * (and a waiting requester calls for itself, so two harts fencing each
+ * other cannot deadlock). */
+uint64_t hart_request_flush(struct hart *h);
+int hart_flush_complete(struct hart *h, uint64_t ticket);
+void hart_service_flush(struct hart *h);
+
+/* Integer register i (1-31) of a hart, for the board's ecall handler. */
+uint64_t hart_reg(const struct hart *h, unsigned i);
+void hart_set_reg(struct hart *h, unsigned i, uint64_t v);
+/* Writes a CSR as M-mode software would (WARL rules apply, privilege
+ * checks do not): a board sets up what firmware would before starting
+ * S-mode code. Returns -1 for a CSR that does not exist. Hart's thread,
+ * or the hart not running. */
+int hart_write_csr(struct hart *h, unsigned csr, uint64_t v);
 
 uint64_t hart_instret(const struct hart *h);
 const char *hart_crash_reason(const struct hart *h);

@@ -72,10 +72,11 @@ static int pmp_range(const struct hart *h, int i, uint64_t *lo, uint64_t *hi)
 
 int mmu_pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum mmu_access acc, unsigned priv)
 {
-    /* With no entry programmed every access is allowed, so a board that
-     * never touches PMP (direct kernel boot) runs S-mode code. */
+    /* No entry matches: M-mode is allowed, S and U are not (a board that
+     * starts S-mode code directly programs an allow-all entry first, as
+     * firmware would). */
     if (!h->pmp_active)
-        return 1;
+        return priv == PRIV_M;
     uint64_t end = pa + len; /* exclusive; the ranges we check never wrap */
     for (int i = 0; i < 64; i++) {
         uint64_t lo, hi;

@@ -53,6 +53,9 @@ static int setup(void **state)
     *pte_at(f, l0, 0) = pte(data, PTE_V | PTE_R | PTE_W);
     *pte_at(f, l0, 1) = pte(data, PTE_V | PTE_R | PTE_U | PTE_A);
     *pte_at(f, l0, 2) = pte(data, PTE_V | PTE_X | PTE_A);
+    /* PMP entry 0: NAPOT over all of memory, RWX (what firmware sets up) */
+    assert_int_equal(hart_write_csr(f->h, CSR_PMPADDR0, ~0ull), 0);
+    assert_int_equal(hart_write_csr(f->h, CSR_PMPCFG0, (3 << 3) | 7), 0);
     f->h->satp = (8ull << 60) | (root >> 12);
     f->h->priv = PRIV_S;
     csr_update_priv_ls(f->h);
@@ -157,8 +160,12 @@ static void pmp_matching(void **state)
 {
     struct fixture *f = *state;
     struct hart *h = f->h;
-    /* no entry programmed: everything allowed */
-    assert_true(mmu_pmp_allows(h, RAM_BASE, 8, MMU_STORE, PRIV_U));
+    /* no entry programmed: M allowed, S and U denied */
+    memset(h->pmpcfg, 0, sizeof h->pmpcfg);
+    h->pmp_active = 0;
+    assert_false(mmu_pmp_allows(h, RAM_BASE, 8, MMU_STORE, PRIV_U));
+    assert_false(mmu_pmp_allows(h, RAM_BASE, 8, MMU_LOAD, PRIV_S));
+    assert_true(mmu_pmp_allows(h, RAM_BASE, 8, MMU_STORE, PRIV_M));
     /* entry 0: TOR [0, RAM_BASE + 0x1000) read-only; entry 1: NAPOT 4 KiB RWX after it */
     h->pmpaddr[0] = (RAM_BASE + 0x1000) >> 2;
     h->pmpcfg[0] = (1 << 3) | 1;
