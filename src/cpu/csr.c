@@ -3,7 +3,10 @@
  * mode or an unsupported satp mode is ignored as a whole; MPP keeps its old
  * value when written with the reserved value 2; ASIDLEN is 16; hpm
  * counters and events read zero and ignore writes; mcycle counts retired
- * instructions. */
+ * instructions. There are 16 PMP entries: pmpcfg0, pmpcfg2 and
+ * pmpaddr0-15 exist, and the CSRs of entries 16-63 raise illegal
+ * instruction as in QEMU 7.2. There is no H extension, so mtinst and
+ * mtval2 do not exist either. */
 #include "cpu/csr.h"
 
 #include "cpu/mmu.h"
@@ -23,6 +26,51 @@
 #define MENVCFG_WRITABLE (MENVCFG_FIOM | MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE | MENVCFG_PBMTE | \
                           MENVCFG_STCE)
 #define SENVCFG_WRITABLE (MENVCFG_FIOM | MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE)
+#define MCOUNTINHIBIT_CY 1u
+#define MCOUNTINHIBIT_IR 4u
+
+/* pmpcfg0 and pmpcfg2 hold the configuration of entries 0-15 (RV64 has no
+ * odd pmpcfg registers). Returns the first entry of csr, or -1. */
+static int pmpcfg_first_entry(unsigned csr)
+{
+    unsigned n = csr - CSR_PMPCFG0;
+    return n == 0 || n == 2 ? (int)(n * 4) : -1;
+}
+
+/* mcycle and minstret both count retired instructions: h->instret (the
+ * run loop's own count, never written by the guest) plus a per-counter
+ * delta. While the counter's mcountinhibit bit is set, the delta holds the
+ * frozen value itself. */
+static uint64_t *counter_delta(struct hart *h, uint32_t bit)
+{
+    return bit == MCOUNTINHIBIT_CY ? &h->cycle_delta : &h->instret_delta;
+}
+
+static uint64_t counter_read(struct hart *h, uint32_t bit)
+{
+    uint64_t d = *counter_delta(h, bit);
+    return (h->mcountinhibit & bit) ? d : h->instret + d;
+}
+
+/* The value written is what the next instruction reads: the writing
+ * instruction's own retirement is not counted on top of it. */
+static void counter_write(struct hart *h, uint32_t bit, uint64_t v)
+{
+    *counter_delta(h, bit) = (h->mcountinhibit & bit) ? v : v - h->instret - 1;
+}
+
+static void mcountinhibit_write(struct hart *h, uint32_t v)
+{
+    v &= ~2u; /* there is no inhibit bit for time */
+    uint32_t old = h->mcountinhibit;
+    uint64_t cy = counter_read(h, MCOUNTINHIBIT_CY), ir = counter_read(h, MCOUNTINHIBIT_IR);
+    h->mcountinhibit = v;
+    /* The writing instruction counts if counting was on while it ran. */
+    if ((old ^ v) & MCOUNTINHIBIT_CY)
+        counter_write(h, MCOUNTINHIBIT_CY, cy + !(old & MCOUNTINHIBIT_CY));
+    if ((old ^ v) & MCOUNTINHIBIT_IR)
+        counter_write(h, MCOUNTINHIBIT_IR, ir + !(old & MCOUNTINHIBIT_IR));
+}
 
 void csr_update_priv_ls(struct hart *h)
 {
@@ -72,7 +120,7 @@ static uint64_t mip_read(struct hart *h)
 static void pmp_recompute(struct hart *h)
 {
     int active = 0;
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < PMP_ENTRIES; i++)
         if (h->pmpcfg[i] & 0x18)
             active = 1;
     h->pmp_active = active;
@@ -144,17 +192,16 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_MCAUSE: *val = h->mcause; return 0;
     case CSR_MTVAL: *val = h->mtval; return 0;
     case CSR_MIP: *val = mip_read(h); return 0;
-    case CSR_MTINST: case CSR_MTVAL2: *val = 0; return 0;
-    case CSR_MCYCLE: *val = h->instret + h->cycle_delta; return 0;
-    case CSR_MINSTRET: *val = h->instret; return 0;
+    case CSR_MCYCLE: *val = counter_read(h, MCOUNTINHIBIT_CY); return 0;
+    case CSR_MINSTRET: *val = counter_read(h, MCOUNTINHIBIT_IR); return 0;
     }
     if (csr >= CSR_CYCLE && csr <= 0xc1f) {
         if (!counter_allowed(h, csr - CSR_CYCLE))
             return -1;
         switch (csr) {
-        case CSR_CYCLE: *val = h->instret + h->cycle_delta; return 0;
+        case CSR_CYCLE: *val = counter_read(h, MCOUNTINHIBIT_CY); return 0;
         case CSR_TIME: *val = hart_time(h); return 0;
-        case CSR_INSTRET: *val = h->instret; return 0;
+        case CSR_INSTRET: *val = counter_read(h, MCOUNTINHIBIT_IR); return 0;
         }
         *val = 0;
         return 0;
@@ -164,16 +211,16 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
         return 0;
     }
     if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG0 + 15) {
-        unsigned n = csr - CSR_PMPCFG0;
-        if (n & 1)
-            return -1; /* odd pmpcfg registers do not exist on RV64 */
+        int first = pmpcfg_first_entry(csr);
+        if (first < 0)
+            return -1;
         uint64_t v = 0;
         for (unsigned k = 0; k < 8; k++)
-            v |= (uint64_t)h->pmpcfg[n * 4 + k] << (8 * k);
+            v |= (uint64_t)h->pmpcfg[first + k] << (8 * k);
         *val = v;
         return 0;
     }
-    if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR0 + 63) {
+    if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + PMP_ENTRIES) {
         *val = h->pmpaddr[csr - CSR_PMPADDR0];
         return 0;
     }
@@ -251,7 +298,7 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
             mmu_flush(h);
         return 0;
     }
-    case CSR_MCOUNTINHIBIT: h->mcountinhibit = (uint32_t)v & ~2u; return 0;
+    case CSR_MCOUNTINHIBIT: mcountinhibit_write(h, (uint32_t)v); return 0;
     case CSR_MSCRATCH: h->mscratch = v; return 0;
     case CSR_MEPC: h->mepc = v & ~1ull; return 0;
     case CSR_MCAUSE: h->mcause = v; return 0;
@@ -265,19 +312,18 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
             atomic_fetch_and(&h->mip_ext, ~MIP_SSIP);
         return 0;
     }
-    case CSR_MTINST: case CSR_MTVAL2: return 0;
     /* The counters are bumped again when this instruction retires. */
-    case CSR_MCYCLE: h->cycle_delta = v - h->instret - 1; return 0;
-    case CSR_MINSTRET: h->instret = v - 1; return 0;
+    case CSR_MCYCLE: counter_write(h, MCOUNTINHIBIT_CY, v); return 0;
+    case CSR_MINSTRET: counter_write(h, MCOUNTINHIBIT_IR, v); return 0;
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f))
         return 0;
     if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG0 + 15) {
-        unsigned n = csr - CSR_PMPCFG0;
-        if (n & 1)
+        int first = pmpcfg_first_entry(csr);
+        if (first < 0)
             return -1;
         for (unsigned k = 0; k < 8; k++) {
-            unsigned i = n * 4 + k;
+            unsigned i = (unsigned)first + k;
             if (h->pmpcfg[i] & 0x80)
                 continue; /* locked */
             h->pmpcfg[i] = (uint8_t)((v >> (8 * k)) & 0x9f);
@@ -285,11 +331,11 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
         pmp_recompute(h);
         return 0;
     }
-    if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR0 + 63) {
+    if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + PMP_ENTRIES) {
         unsigned i = csr - CSR_PMPADDR0;
         if (h->pmpcfg[i] & 0x80)
             return 0;
-        if (i < 63 && (h->pmpcfg[i + 1] & 0x80) && ((h->pmpcfg[i + 1] >> 3) & 3) == 1)
+        if (i + 1 < PMP_ENTRIES && (h->pmpcfg[i + 1] & 0x80) && ((h->pmpcfg[i + 1] >> 3) & 3) == 1)
             return 0; /* top of a locked TOR region */
         h->pmpaddr[i] = v & ((1ull << 54) - 1);
         pmp_recompute(h);

@@ -1,10 +1,8 @@
 /* The RV64 instruction decoder: turns the bits of one instruction (32-bit
- * or compressed 16-bit) into a compact struct insn the interpreter executes.
- * Decoding is a pure function of the instruction bits, which is what lets
- * the hart cache decoded instructions keyed by their bits alone (see
- * hart.c): a cache like that never needs invalidating when code changes.
- * Compressed instructions are expanded to the operation of their 32-bit
- * equivalent, with len = 2. Covered: RV64IMAFDC, Zicsr, Zifencei, Zba, Zbb,
+ * or compressed 16-bit) into a compact struct insn, which the hart turns
+ * into the ops of its decoded blocks (see hart.c). Decoding is a pure
+ * function of the instruction bits. Compressed instructions are expanded
+ * to the operation of their 32-bit equivalent, with len = 2. Covered: RV64IMAFDC, Zicsr, Zifencei, Zba, Zbb,
  * Zbs, Zicbom, Zicboz, Zihintpause (decodes as a fence) and the privileged
  * instructions (mret, sret, wfi, sfence.vma). */
 #ifndef MINNOW_CPU_DECODE_H
@@ -64,7 +62,7 @@ enum decode_op { DECODE_OPS(DECODE_ENUM_) OP_COUNT_ };
  * for branches and jumps, the shift amount for shifts, the CSR number for
  * CSR instructions); rm is the rounding-mode field of FP instructions; raw
  * is the instruction as fetched (16 bits for compressed forms), which is
- * both the decode-cache tag and mtval/stval for an illegal instruction. */
+ * mtval/stval for an illegal instruction. */
 struct insn {
     uint16_t op;
     uint8_t rd, rs1, rs2, rs3;

@@ -1,15 +1,23 @@
 /* The hart's interpreter and trap machinery (see hart.h).
  *
- * Speed comes from three things: the fetch path keeps the host address of
- * the current code page in locals, so most fetches are one host load; the
- * decoded-instruction cache is indexed and tagged by the instruction bits
- * themselves (decoding is a pure function of them), so a lookup is a hash
- * and a compare and the cache never needs invalidating, not on fence.i and
- * not when code is rewritten; and loads and stores hit a direct-mapped
- * software TLB holding host addends. Asynchronous events (interrupt lines,
- * timers, stop requests) are looked at every HART_SLICE instructions and
- * right after any instruction that can change what is enabled (CSR
- * writes, mret, sret, wfi, sfence.vma, traps). */
+ * Speed comes from doing per block what a simple interpreter does per
+ * instruction. Guest code is decoded once into blocks of pre-decoded ops
+ * (struct hart_op), cached by physical address; each op holds the address
+ * of its handler, and handlers jump straight to the next op's handler
+ * (direct threading with GCC's labels-as-values), so there is no central
+ * switch and no per-instruction fetch, decode, pc or counter update. Blocks
+ * are found through a jump cache keyed by virtual pc, and branches whose
+ * target lies in the same page link to the target block directly. The
+ * budget and the slice (how often asynchronous events are looked at) are
+ * checked when a block is entered, and a block that would overrun the
+ * budget is shortened, so the budget is exact. Loads and stores hit a
+ * direct-mapped software TLB holding host addends, with one compare.
+ *
+ * Asynchronous events (interrupt lines, timers, stop requests, remote
+ * fences) are looked at every HART_SLICE instructions or so and right after
+ * any instruction that can change what is enabled or mapped (CSR writes,
+ * mret, sret, wfi, sfence.vma, fence.i, ecall, traps). Decoded code is kept
+ * coherent with guest memory as described at "decoded code" below. */
 #include "cpu/hart.h"
 
 #include <errno.h>
@@ -32,6 +40,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "guest memory is acces
 /* Same exception at the same pc this many times in a row: no progress. */
 #define HART_REPEAT_LIMIT 100000
 #define DEFAULT_FREQ_HZ 10000000ull
+
+/* The decoded-code cache (below the trap machinery). */
+static int code_init(struct hart *h);
+static void code_free(struct hart *h);
+static void code_flush_all(struct hart *h);
 
 static uint64_t host_ns(void)
 {
@@ -77,12 +90,12 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     pthread_cond_init(&h->wait_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&h->wait_lock, NULL);
-    /* Every decode-cache slot starts as the decoding of the bits 0, which
-     * is what a fetch of 0 would find: no valid bit needed. */
-    struct insn zero;
-    decode_insn(0, &zero);
-    for (size_t i = 0; i < (1u << HART_DCACHE_BITS); i++)
-        h->dcache[i] = zero;
+    /* Nothing is logged yet: the first flush clears every slot. */
+    h->fetch_log_n = h->data_log_n = HART_FLUSH_LOG + 1;
+    if (code_init(h)) {
+        hart_destroy(h);
+        return errmsg_set(e, -ENOMEM, "hart %u: out of memory for its decoded-code cache", cfg->hartid);
+    }
     hart_reset(h, h->mem.base, PRIV_M, 0, 0);
     *out = h;
     return 0;
@@ -94,6 +107,7 @@ void hart_destroy(struct hart *h)
         return;
     pthread_cond_destroy(&h->wait_cond);
     pthread_mutex_destroy(&h->wait_lock);
+    code_free(h);
     free(h);
 }
 
@@ -110,7 +124,7 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     h->menvcfg = h->senvcfg = 0;
     h->stvec = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
     h->stimecmp = UINT64_MAX;
-    h->instret = h->cycle_delta = 0;
+    h->instret = h->cycle_delta = h->instret_delta = 0;
     h->fflags = h->frm = 0;
     memset(h->pmpcfg, 0, sizeof h->pmpcfg);
     memset(h->pmpaddr, 0, sizeof h->pmpaddr);
@@ -123,6 +137,9 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     h->x[11] = a1;
     csr_update_priv_ls(h);
     mmu_flush(h);
+    /* The board may have loaded new code into RAM. */
+    code_flush_all(h);
+    h->code_dirty = 0;
 }
 
 void hart_raise(struct hart *h, uint64_t cause, uint64_t tval)
@@ -239,59 +256,16 @@ static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
 
 /* ---- memory fast paths ---- */
 
-static inline int load_u(struct hart *h, uint64_t va, unsigned size, uint64_t *v)
-{
-    const struct hart_tlb_entry *e = &h->tlb_load[(va >> 12) & (HART_TLB_SIZE - 1)];
-    if (likely(e->vpage == (va & ~0xfffull) && (va & 0xfff) <= 4096u - size)) {
-        uint64_t t = 0;
-        memcpy(&t, (const void *)(e->addend + (uintptr_t)va), size);
-        *v = t;
-        return 0;
-    }
-    return mmu_load_slow(h, va, size, v);
-}
-
+/* A store through the TLB (for the few handlers that do not use the
+ * STORE macro of the run loop). */
 static inline int store_u(struct hart *h, uint64_t va, unsigned size, uint64_t v)
 {
     const struct hart_tlb_entry *e = &h->tlb_store[(va >> 12) & (HART_TLB_SIZE - 1)];
-    if (likely(e->vpage == (va & ~0xfffull) && (va & 0xfff) <= 4096u - size)) {
+    if (likely(e->vpage == (va & (~0xfffull | (size - 1))))) {
         memcpy((void *)(e->addend + (uintptr_t)va), &v, size);
         return 0;
     }
     return mmu_store_slow(h, va, size, v);
-}
-
-static int fetch_slow(struct hart *h, uint64_t pc, uint32_t *raw, uint8_t **fpage, uint64_t *fvpage)
-{
-    uint8_t *host;
-    uint32_t lo, hi;
-    if (mmu_fetch_page(h, pc, &host))
-        return -1;
-    if (host) {
-        *fpage = host;
-        *fvpage = pc & ~0xfffull;
-        if ((pc & 0xfff) != 0xffe) {
-            memcpy(raw, host + (pc & 0xfff), 4);
-            return 0;
-        }
-        uint16_t l16;
-        memcpy(&l16, host + 0xffe, 2);
-        lo = l16;
-    } else {
-        *fvpage = 1; /* uncacheable: come back here for every fetch */
-        if (mmu_fetch16(h, pc, &lo))
-            return -1;
-    }
-    if ((lo & 3) != 3) {
-        *raw = lo;
-        return 0;
-    }
-    /* A 32-bit instruction whose upper half is on the next page: a fault
-     * there names that page (tval) but the instruction's pc (epc). */
-    if (mmu_fetch16(h, pc + 2, &hi))
-        return -1;
-    *raw = lo | hi << 16;
-    return 0;
 }
 
 /* ---- atomics ---- */
@@ -363,36 +337,359 @@ static inline uint64_t box32(uint32_t v)
     return 0xffffffff00000000ull | v;
 }
 
-/* ---- the run loop ---- */
+/* ---- decoded code ----
+ *
+ * Blocks are runs of pre-decoded instructions (struct hart_op) that start
+ * at some pc and go on to the first jump (jal, jalr), the first
+ * instruction that needs the boundary checks (CSR access, traps, fences,
+ * xret, wfi), the end of the page or BLOCK_MAX_INSNS. Conditional
+ * branches do not end a block: taken, they leave it; not taken, execution
+ * runs on. Such "system" instructions always sit alone in a block, so they
+ * run with h->instret exact and with pc equal to the block's start.
+ *
+ * A block is keyed by the physical address of its first instruction and
+ * never crosses a page, so the bytes it was decoded from are one piece of
+ * one RAM page. Blocks live in a bump arena (emptied as a whole when full)
+ * and are found through a hash table on that physical address; the jump
+ * cache in struct hart maps virtual pcs to blocks under the current
+ * translation and is emptied by mmu_flush.
+ *
+ * Keeping the cache coherent with guest memory: a page that holds decoded
+ * code is marked in h->code_mask (per 64-byte chunk) and never enters the
+ * store TLB, so this hart's stores to it reach hart_code_store through the
+ * store slow path; a store over decoded bytes drops every block of the
+ * page and ends the current block (h->code_dirty), so self-modifying code
+ * works with or without fence.i. Code that other harts or devices (DMA)
+ * write is picked up at fence.i and at remote fences (hart_service_flush),
+ * which drop everything: that is what the ISA requires software to do. */
 
-static inline unsigned dcache_index(uint32_t raw)
+#define BLOCK_MAX_INSNS 64
+#define CODE_ARENA_BYTES (4u << 20)
+#define CODE_HASH_SIZE 16384          /* power of 2 */
+#define CODE_MAX_PAGES 8192           /* pages with decoded code before a flush */
+
+struct hart_block {
+    uint64_t pa;                      /* first instruction; ~0 for uncached blocks */
+    struct hart_block *next;          /* hash chain */
+    uint32_t ninsns;                  /* instructions run when no branch is taken */
+    uint32_t nbytes;
+    struct hart_op ops[];             /* ninsns ops, then an EXIT op */
+};
+
+#define BLOCK_BYTES(n) (sizeof(struct hart_block) + ((size_t)(n) + 1) * sizeof(struct hart_op))
+
+struct hart_code {
+    struct hart_block *hash[CODE_HASH_SIZE];
+    uint8_t *arena;                   /* CODE_ARENA_BYTES */
+    size_t used;
+    uint64_t flushes;                 /* times the arena was emptied */
+    struct hart_block *scratch;       /* uncached blocks: MMIO, page-crossing, end of budget */
+    uint32_t npages;
+    uint32_t pages[CODE_MAX_PAGES];   /* RAM pages whose code_mask may be nonzero */
+};
+
+static int code_init(struct hart *h)
 {
-    return (raw * 0x9e3779b1u) >> (32 - HART_DCACHE_BITS);
+    struct hart_code *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->arena = malloc(CODE_ARENA_BYTES);
+    c->scratch = malloc(BLOCK_BYTES(BLOCK_MAX_INSNS));
+    h->code_mask = calloc(h->mem.size / 4096 + 1, sizeof *h->code_mask);
+    h->code = c;
+    if (!c->arena || !c->scratch || !h->code_mask)
+        return -1;
+    return 0;
 }
+
+static void code_free(struct hart *h)
+{
+    if (h->code) {
+        free(h->code->arena);
+        free(h->code->scratch);
+        free(h->code);
+    }
+    free(h->code_mask);
+}
+
+/* Drops every decoded block. */
+static void code_flush_all(struct hart *h)
+{
+    struct hart_code *c = h->code;
+    memset(c->hash, 0, sizeof c->hash);
+    c->used = 0;
+    c->flushes++;
+    for (uint32_t i = 0; i < c->npages; i++)
+        h->code_mask[c->pages[i]] = 0;
+    c->npages = 0;
+    memset(h->jcache, 0xff, sizeof h->jcache);
+}
+
+static inline uint64_t chunk_bits(unsigned off, unsigned len)
+{
+    unsigned first = off >> 6, last = (off + len - 1) >> 6;
+    if (last > 63)
+        last = 63;
+    return (~0ull >> (63 - last)) & (~0ull << first);
+}
+
+/* Records that [pa, pa+len) (within one RAM page) holds decoded code. */
+static void code_mark(struct hart *h, uint64_t pa, unsigned len)
+{
+    uint64_t off = pa - h->mem.base;
+    uint64_t page = off >> 12;
+    uint64_t *m = &h->code_mask[page];
+    if (!*m) {
+        struct hart_code *c = h->code;
+        c->pages[c->npages++] = (uint32_t)page;
+        /* From now on stores to the page must take the slow path: drop
+         * the store TLB entries that map it (under any virtual address). */
+        uintptr_t host = (uintptr_t)(h->mem.host + (page << 12));
+        for (unsigned i = 0; i < HART_TLB_SIZE; i++) {
+            struct hart_tlb_entry *e = &h->tlb_store[i];
+            if (e->vpage != ~0ull && e->addend + (uintptr_t)e->vpage == host)
+                e->vpage = ~0ull;
+        }
+    }
+    *m |= chunk_bits((unsigned)(off & 0xfff), len);
+}
+
+static inline unsigned code_hash(uint64_t pa)
+{
+    return (unsigned)((pa >> 1) ^ (pa >> 13)) & (CODE_HASH_SIZE - 1);
+}
+
+int hart_code_store(struct hart *h, uint64_t pa, unsigned size)
+{
+    uint64_t off = pa - h->mem.base;
+    uint64_t *m = &h->code_mask[off >> 12];
+    if (likely(!*m))
+        return 0;
+    if (!(*m & chunk_bits((unsigned)(off & 0xfff), size)))
+        return 1;
+    /* The store overwrote decoded instructions: drop the page's blocks. */
+    struct hart_code *c = h->code;
+    uint64_t page = pa >> 12;
+    for (unsigned i = 0; i < CODE_HASH_SIZE; i++)
+        for (struct hart_block **p = &c->hash[i]; *p;) {
+            if ((*p)->pa >> 12 == page)
+                *p = (*p)->next;
+            else
+                p = &(*p)->next;
+        }
+    *m = 0;
+    memset(h->jcache, 0xff, sizeof h->jcache);
+    h->code_dirty = 1;
+    return 0;
+}
+
+/* Operations that must be alone in their block (see above). */
+static int op_is_system(unsigned op)
+{
+    switch (op) {
+    case OP_ECALL: case OP_EBREAK: case OP_MRET: case OP_SRET: case OP_WFI: case OP_SFENCE_VMA:
+    case OP_FENCE_I:
+    case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
+        return 1;
+    }
+    return 0;
+}
+
+static void set_op(struct hart_op *o, const struct insn *d, const void *handler, unsigned pcoff, unsigned idx)
+{
+    o->handler = handler;
+    o->imm = d->imm;
+    if ((d->op >= OP_BEQ && d->op <= OP_BGEU) || d->op == OP_JAL || d->op == OP_COUNT_)
+        o->link = 0; /* these never trap, so need no raw */
+    else
+        o->raw = d->raw;
+    o->opc = d->op;
+    o->pcoff = (uint16_t)pcoff;
+    o->rd = d->rd;
+    o->rs1 = d->rs1;
+    o->rs2 = d->rs2;
+    o->rs3 = d->rs3;
+    o->rm = d->rm;
+    o->len = d->len;
+    o->idx = (uint8_t)idx;
+}
+
+/* Decodes up to max instructions at pc from page (the host copy of pc's
+ * page) into b. The first instruction must not cross the page end. */
+static void build_ops(struct hart_block *b, uint64_t pc, const uint8_t *page, unsigned max,
+                      const void *const *handlers)
+{
+    unsigned start = (unsigned)(pc & 0xfff), n = 0, bytes = 0;
+    while (n < max && start + bytes < 4096) {
+        unsigned at = start + bytes;
+        uint16_t lo;
+        uint32_t raw;
+        memcpy(&lo, page + at, 2);
+        raw = lo;
+        if ((lo & 3) == 3) {
+            if (at == 4096 - 2)
+                break; /* crosses into the next page: an uncached block of its own */
+            memcpy(&raw, page + at, 4);
+        }
+        struct insn d;
+        decode_insn(raw, &d);
+        int sys = op_is_system(d.op);
+        if (sys && n)
+            break;
+        set_op(&b->ops[n], &d, handlers[d.op], bytes, n);
+        n++;
+        bytes += d.len;
+        if (sys || d.op == OP_JAL || d.op == OP_JALR || d.op == OP_ILLEGAL)
+            break;
+    }
+    struct insn end = { .op = OP_COUNT_ };
+    set_op(&b->ops[n], &end, handlers[OP_COUNT_], bytes, n);
+    b->ninsns = n;
+    b->nbytes = bytes;
+}
+
+/* Fetches the instruction at pc the slow way (MMIO, a page-crossing
+ * instruction, a PMP region smaller than a page). */
+static int fetch_insn(struct hart *h, uint64_t pc, uint8_t *page, uint32_t *raw)
+{
+    uint32_t lo, hi;
+    if (page) {
+        uint16_t l16;
+        memcpy(&l16, page + (pc & 0xfff), 2);
+        lo = l16;
+    } else if (mmu_fetch16(h, pc, &lo)) {
+        return -1;
+    }
+    if ((lo & 3) != 3) {
+        *raw = lo;
+        return 0;
+    }
+    /* A 32-bit instruction whose upper half is on the next page (or in
+     * MMIO): a fault there names that address (tval) but the
+     * instruction's pc (epc). */
+    if (mmu_fetch16(h, pc + 2, &hi))
+        return -1;
+    *raw = lo | hi << 16;
+    return 0;
+}
+
+/* An uncached block for pc in the scratch space: one instruction when the
+ * page cannot be cached or the instruction crosses the page end, else up
+ * to max instructions (the end of a budget). NULL after a fetch fault. */
+static struct hart_block *block_scratch(struct hart *h, uint64_t pc, unsigned max, const void *const *handlers)
+{
+    struct hart_block *b = h->code->scratch;
+    uint8_t *page;
+    if (mmu_fetch_page(h, pc, &page))
+        return NULL;
+    b->pa = ~0ull;
+    if (page && !((pc & 0xfff) == 4096 - 2 && decode_len(page[4096 - 2]) == 4)) {
+        build_ops(b, pc, page, max, handlers);
+        return b;
+    }
+    uint32_t raw;
+    if (fetch_insn(h, pc, page, &raw))
+        return NULL;
+    struct insn d;
+    decode_insn(raw, &d);
+    set_op(&b->ops[0], &d, handlers[d.op], 0, 0);
+    struct insn end = { .op = OP_COUNT_ };
+    set_op(&b->ops[1], &end, handlers[OP_COUNT_], d.len, 1);
+    b->ninsns = 1;
+    b->nbytes = d.len;
+    return b;
+}
+
+/* Links op (a branch, jal or block end in a block that started at bpc)
+ * to y, the block its static target t leads to, when both are cached
+ * blocks of one page: a target in the same virtual page is in the same
+ * physical page whatever the translation, and blocks of a page are only
+ * ever dropped together, so the link stays good while op's block lives. */
+static void block_link(struct hart_op *op, uint64_t bpc, uint64_t t, const struct hart_block *y)
+{
+    const struct hart_block *x =
+        (const struct hart_block *)((const char *)(op - op->idx) - offsetof(struct hart_block, ops));
+    if (x->pa == ~0ull || (t >> 12) != (bpc >> 12) || y->pa != (x->pa & ~0xfffull) + (t & 0xfff))
+        return;
+    op->link = (int32_t)((const char *)y - (const char *)op);
+}
+
+/* The block for pc when the jump cache missed: translate, find or build
+ * it, remember it in the jump cache. NULL after a fetch fault. */
+static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *const *handlers)
+{
+    uint8_t *page;
+    if (mmu_fetch_page(h, pc, &page))
+        return NULL;
+    if (!page || ((pc & 0xfff) == 4096 - 2 && decode_len(page[4096 - 2]) == 4))
+        return block_scratch(h, pc, 1, handlers);
+    struct hart_code *c = h->code;
+    uint64_t pa = h->mem.base + (uint64_t)(page - h->mem.host) + (pc & 0xfff);
+    unsigned hi = code_hash(pa);
+    struct hart_block *b;
+    for (b = c->hash[hi]; b; b = b->next)
+        if (b->pa == pa)
+            goto found;
+    if (c->used + BLOCK_BYTES(BLOCK_MAX_INSNS) > CODE_ARENA_BYTES || c->npages == CODE_MAX_PAGES)
+        code_flush_all(h);
+    b = (struct hart_block *)(c->arena + c->used);
+    build_ops(b, pc, page, BLOCK_MAX_INSNS, handlers);
+    c->used += BLOCK_BYTES(b->ninsns);
+    b->pa = pa;
+    b->next = c->hash[hi];
+    c->hash[hi] = b;
+    code_mark(h, pa, b->nbytes);
+found:;
+    unsigned ji = (unsigned)(pc >> 1) & (HART_JCACHE_SIZE - 1);
+    h->jcache[ji].pc = pc;
+    h->jcache[ji].blk = b;
+    mmu_log_fill(h->fetch_log, &h->fetch_log_n, ji | 0x8000);
+    return b;
+}
+
+/* ---- the run loop ----
+ *
+ * Direct-threaded: each op holds the address of its handler (a label in
+ * hart_run, GCC's labels-as-values), and every handler ends by jumping to
+ * the next op's handler, so there is no central switch. Handlers know
+ * their pc as the block's virtual start (bpc) plus the op's offset; they
+ * do not maintain pc or instret as they go. A block is left by a taken
+ * branch or jump (TAKEN), its EXIT op, an exception, or a system
+ * instruction; leaving adds the instructions retired in it to
+ * h->instret. Between blocks (next_block) one comparison decides whether
+ * to go to the boundary (every HART_SLICE instructions) or to shorten the
+ * next block so the budget ends exactly. */
+
+/* Wrap-safe "a is at or past b" for instruction counts. */
+#define REACHED(a, b) ((int64_t)((a) - (b)) >= 0)
 
 enum hart_exit hart_run(struct hart *h, uint64_t budget)
 {
+#define HANDLER_(name) &&op_##name,
+    static const void *const handlers[OP_COUNT_ + 1] = { DECODE_OPS(HANDLER_) &&op_EXIT };
+#undef HANDLER_
     uint64_t *const x = h->x;
     uint64_t *const f = h->f;
     uint64_t pc = h->pc;
-    const uint64_t start = h->instret;
-    uint8_t *fpage = NULL;
-    uint64_t fvpage = 1; /* never equal to a page-aligned pc */
-    int slice;
-    const struct insn *d;
+    uint64_t budget_end = h->instret + budget;
+    uint64_t slice_end;
+    uint64_t bpc;                 /* virtual pc of the running block's first instruction */
+    struct hart_op *op;           /* the running op */
+    struct hart_op *link_from = NULL; /* an op to link to the next block (TAKEN_STATIC) */
+    uint64_t link_flushes = 0;    /* ...unless the arena was emptied since */
+    struct hart_block *blk;
 
 boundary:
     h->pc = pc;
+    h->code_dirty = 0;
     if (unlikely(atomic_load_explicit(&h->flush_requested, memory_order_acquire) !=
-                 atomic_load_explicit(&h->flush_done, memory_order_relaxed))) {
+                 atomic_load_explicit(&h->flush_done, memory_order_relaxed)))
         hart_service_flush(h);
-        fvpage = 1;
-    }
     if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
         atomic_store(&h->stop_requested, 0);
         return HART_EXIT_STOP;
     }
-    if (h->instret - start >= budget)
+    if (REACHED(h->instret, budget_end))
         return HART_EXIT_BUDGET;
     {
         uint64_t cause = irq_to_take(h);
@@ -400,176 +697,260 @@ boundary:
             if (take_trap(h, cause, 0))
                 return HART_EXIT_CRASH;
             pc = h->pc;
-            fvpage = 1;
         }
     }
-    slice = budget - (h->instret - start) < HART_SLICE ? (int)(budget - (h->instret - start)) : HART_SLICE;
+    slice_end = budget_end - h->instret > HART_SLICE ? h->instret + HART_SLICE : budget_end;
 
-    for (;;) {
-        if (unlikely(--slice < 0))
+next_block:
+    {
+        const struct hart_jcache_entry *j = &h->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+        if (likely(j->pc == pc))
+            blk = j->blk;
+        else if (!(blk = block_lookup(h, pc, handlers)))
+            goto fetch_fault;
+    }
+    if (link_from) {
+        if (link_flushes == h->code->flushes)
+            block_link(link_from, bpc, pc, blk);
+        link_from = NULL;
+    }
+    if (unlikely(!REACHED(slice_end, h->instret + blk->ninsns))) {
+        if (REACHED(h->instret, slice_end))
             goto boundary;
-        uint32_t raw;
-        if (likely((pc & ~0xfffull) == fvpage && (pc & 0xfff) != 0xffe)) {
-            memcpy(&raw, fpage + (pc & 0xfff), 4);
-        } else if (fetch_slow(h, pc, &raw, &fpage, &fvpage)) {
-            goto exception;
-        }
-        if ((raw & 3) != 3)
-            raw &= 0xffff;
-        {
-            struct insn *c = &h->dcache[dcache_index(raw)];
-            if (unlikely(c->raw != raw))
-                decode_insn(raw, c);
-            d = c;
-        }
+        /* Past the end of the slice (the next block entry goes to the
+         * boundary), but must it stop early for the budget? */
+        if (!REACHED(budget_end, h->instret + blk->ninsns) &&
+            !(blk = block_scratch(h, pc, (unsigned)(budget_end - h->instret), handlers)))
+            goto fetch_fault;
+    }
+    bpc = pc;
+    op = blk->ops;
+    goto *op->handler;
 
-#define RD x[d->rd]
-#define RS1 x[d->rs1]
-#define RS2 x[d->rs2]
-#define IMM ((uint64_t)(int64_t)d->imm)
-#define NEXT goto next_insn
-#define JUMP(t) do { pc = (t); goto retired; } while (0)
-#define LOAD(sz, T) do { uint64_t v_; if (load_u(h, RS1 + IMM, sz, &v_)) goto exception; \
-                         RD = (uint64_t)(T)v_; NEXT; } while (0)
-#define STORE(sz) do { if (store_u(h, RS1 + IMM, sz, RS2)) goto exception; NEXT; } while (0)
-#define BRANCH(cond) do { if (cond) JUMP(pc + IMM); NEXT; } while (0)
+fetch_fault:
+    link_from = NULL;
+    if (REACHED(h->instret, slice_end))
+        goto boundary;
+    h->pc = pc;
+    if (take_trap(h, h->exc_cause, h->exc_tval))
+        return HART_EXIT_CRASH;
+    pc = h->pc;
+    goto boundary;
 
-        switch (d->op) {
-        case OP_LUI: RD = IMM; NEXT;
-        case OP_AUIPC: RD = pc + IMM; NEXT;
-        case OP_JAL: RD = pc + d->len; JUMP(pc + IMM);
-        case OP_JALR: {
+#define RD x[op->rd]
+#define RS1 x[op->rs1]
+#define RS2 x[op->rs2]
+#define IMM ((uint64_t)(int64_t)op->imm)
+#define OPC (bpc + op->pcoff)  /* this instruction's pc */
+#define NEXT() do { op++; goto *op->handler; } while (0)
+/* Enters the block at pc. The common case (a jump-cache hit, well within
+ * the slice) is expanded at every exit so each has its own indirect jump,
+ * which the host predicts better than one shared jump. */
+#define ENTER_BLOCK() do { \
+        const struct hart_jcache_entry *j_ = &h->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)]; \
+        if (likely(j_->pc == pc) && likely(REACHED(slice_end, h->instret + j_->blk->ninsns))) { \
+            bpc = pc; \
+            op = j_->blk->ops; \
+            goto *op->handler; \
+        } \
+        goto next_block; \
+    } while (0)
+/* Leave the block for t, this instruction retired. */
+#define TAKEN(t) do { h->instret += op->idx + 1u; pc = (t); ENTER_BLOCK(); } while (0)
+/* The same for a target known when the block was built, having retired n
+ * instructions of the block: follows op->link once next_block set it. */
+#define TAKEN_STATIC(t, n) do { \
+        h->instret += (n); \
+        pc = (t); \
+        if (likely(op->link)) { \
+            struct hart_block *y_ = (struct hart_block *)((char *)op + op->link); \
+            if (likely(REACHED(slice_end, h->instret + y_->ninsns))) { \
+                bpc = pc; \
+                op = y_->ops; \
+                goto *op->handler; \
+            } \
+            goto next_block; \
+        } \
+        link_from = op; \
+        link_flushes = h->code->flushes; \
+        goto next_block; \
+    } while (0)
+#define BRANCH(cond) do { if (cond) TAKEN_STATIC(OPC + IMM, op->idx + 1u); NEXT(); } while (0)
+/* TLB hits are one compare: the tag test also fails for misaligned
+ * accesses, which the slow path emulates. */
+#define TLB_HIT(e, va, sz) ((e)->vpage == ((va) & (~0xfffull | ((sz) - 1))))
+#define LOAD_VAL(sz, T, out) do { \
+        uint64_t va_ = RS1 + IMM; \
+        const struct hart_tlb_entry *e_ = &h->tlb_load[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
+        if (likely(TLB_HIT(e_, va_, sz))) { \
+            memcpy(&(out), (const void *)(e_->addend + (uintptr_t)va_), sz); \
+        } else { \
+            uint64_t w_; \
+            if (mmu_load_slow(h, va_, sz, &w_)) \
+                goto exception; \
+            (out) = (T)w_; \
+        } \
+    } while (0)
+#define LOAD(sz, T) do { T v_; LOAD_VAL(sz, T, v_); RD = (uint64_t)(int64_t)v_; NEXT(); } while (0)
+/* A store that took the slow path may have overwritten decoded code,
+ * maybe this very block's, or reached a device that asked the hart to
+ * stop (a poweroff): then leave the block after it, for the boundary. */
+#define AFTER_SLOW_STORE() do { \
+        if (unlikely(h->code_dirty | atomic_load_explicit(&h->stop_requested, memory_order_relaxed))) \
+            goto store_exit; \
+    } while (0)
+#define STORE(sz, T, val) do { \
+        uint64_t va_ = RS1 + IMM; \
+        T v_ = (T)(val); \
+        const struct hart_tlb_entry *e_ = &h->tlb_store[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
+        if (likely(TLB_HIT(e_, va_, sz))) { \
+            memcpy((void *)(e_->addend + (uintptr_t)va_), &v_, sz); \
+        } else { \
+            if (mmu_store_slow(h, va_, sz, v_)) \
+                goto exception; \
+            AFTER_SLOW_STORE(); \
+        } \
+    } while (0)
+
+        op_LUI: RD = IMM; NEXT();
+        op_AUIPC: RD = OPC + IMM; NEXT();
+        op_JAL: {
+            uint64_t t = OPC + IMM;
+            RD = OPC + op->len;
+            TAKEN_STATIC(t, op->idx + 1u);
+        }
+        op_JALR: {
             uint64_t t = (RS1 + IMM) & ~1ull;
-            RD = pc + d->len;
-            JUMP(t);
+            RD = OPC + op->len;
+            TAKEN(t);
         }
-        case OP_BEQ: BRANCH(RS1 == RS2);
-        case OP_BNE: BRANCH(RS1 != RS2);
-        case OP_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
-        case OP_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
-        case OP_BLTU: BRANCH(RS1 < RS2);
-        case OP_BGEU: BRANCH(RS1 >= RS2);
-        case OP_LB: LOAD(1, int8_t);
-        case OP_LH: LOAD(2, int16_t);
-        case OP_LW: LOAD(4, int32_t);
-        case OP_LD: LOAD(8, uint64_t);
-        case OP_LBU: LOAD(1, uint8_t);
-        case OP_LHU: LOAD(2, uint16_t);
-        case OP_LWU: LOAD(4, uint32_t);
-        case OP_SB: STORE(1);
-        case OP_SH: STORE(2);
-        case OP_SW: STORE(4);
-        case OP_SD: STORE(8);
-        case OP_ADDI: RD = RS1 + IMM; NEXT;
-        case OP_SLTI: RD = (int64_t)RS1 < (int64_t)IMM; NEXT;
-        case OP_SLTIU: RD = RS1 < IMM; NEXT;
-        case OP_XORI: RD = RS1 ^ IMM; NEXT;
-        case OP_ORI: RD = RS1 | IMM; NEXT;
-        case OP_ANDI: RD = RS1 & IMM; NEXT;
-        case OP_SLLI: RD = RS1 << d->imm; NEXT;
-        case OP_SRLI: RD = RS1 >> d->imm; NEXT;
-        case OP_SRAI: RD = (uint64_t)((int64_t)RS1 >> d->imm); NEXT;
-        case OP_ADD: RD = RS1 + RS2; NEXT;
-        case OP_SUB: RD = RS1 - RS2; NEXT;
-        case OP_SLL: RD = RS1 << (RS2 & 63); NEXT;
-        case OP_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
-        case OP_SLTU: RD = RS1 < RS2; NEXT;
-        case OP_XOR: RD = RS1 ^ RS2; NEXT;
-        case OP_SRL: RD = RS1 >> (RS2 & 63); NEXT;
-        case OP_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
-        case OP_OR: RD = RS1 | RS2; NEXT;
-        case OP_AND: RD = RS1 & RS2; NEXT;
-        case OP_ADDIW: RD = sext32(RS1 + IMM); NEXT;
-        case OP_SLLIW: RD = sext32((uint32_t)RS1 << d->imm); NEXT;
-        case OP_SRLIW: RD = sext32((uint32_t)RS1 >> d->imm); NEXT;
-        case OP_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> d->imm); NEXT;
-        case OP_ADDW: RD = sext32(RS1 + RS2); NEXT;
-        case OP_SUBW: RD = sext32(RS1 - RS2); NEXT;
-        case OP_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT;
-        case OP_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
-        case OP_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
+        op_BEQ: BRANCH(RS1 == RS2);
+        op_BNE: BRANCH(RS1 != RS2);
+        op_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
+        op_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
+        op_BLTU: BRANCH(RS1 < RS2);
+        op_BGEU: BRANCH(RS1 >= RS2);
+        op_LB: LOAD(1, int8_t);
+        op_LH: LOAD(2, int16_t);
+        op_LW: LOAD(4, int32_t);
+        op_LD: LOAD(8, uint64_t);
+        op_LBU: LOAD(1, uint8_t);
+        op_LHU: LOAD(2, uint16_t);
+        op_LWU: LOAD(4, uint32_t);
+        op_SB: STORE(1, uint8_t, RS2); NEXT();
+        op_SH: STORE(2, uint16_t, RS2); NEXT();
+        op_SW: STORE(4, uint32_t, RS2); NEXT();
+        op_SD: STORE(8, uint64_t, RS2); NEXT();
+        op_ADDI: RD = RS1 + IMM; NEXT();
+        op_SLTI: RD = (int64_t)RS1 < (int64_t)IMM; NEXT();
+        op_SLTIU: RD = RS1 < IMM; NEXT();
+        op_XORI: RD = RS1 ^ IMM; NEXT();
+        op_ORI: RD = RS1 | IMM; NEXT();
+        op_ANDI: RD = RS1 & IMM; NEXT();
+        op_SLLI: RD = RS1 << op->imm; NEXT();
+        op_SRLI: RD = RS1 >> op->imm; NEXT();
+        op_SRAI: RD = (uint64_t)((int64_t)RS1 >> op->imm); NEXT();
+        op_ADD: RD = RS1 + RS2; NEXT();
+        op_SUB: RD = RS1 - RS2; NEXT();
+        op_SLL: RD = RS1 << (RS2 & 63); NEXT();
+        op_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT();
+        op_SLTU: RD = RS1 < RS2; NEXT();
+        op_XOR: RD = RS1 ^ RS2; NEXT();
+        op_SRL: RD = RS1 >> (RS2 & 63); NEXT();
+        op_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT();
+        op_OR: RD = RS1 | RS2; NEXT();
+        op_AND: RD = RS1 & RS2; NEXT();
+        op_ADDIW: RD = sext32(RS1 + IMM); NEXT();
+        op_SLLIW: RD = sext32((uint32_t)RS1 << op->imm); NEXT();
+        op_SRLIW: RD = sext32((uint32_t)RS1 >> op->imm); NEXT();
+        op_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> op->imm); NEXT();
+        op_ADDW: RD = sext32(RS1 + RS2); NEXT();
+        op_SUBW: RD = sext32(RS1 - RS2); NEXT();
+        op_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT();
+        op_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT();
+        op_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT();
 
-        case OP_MUL: RD = RS1 * RS2; NEXT;
-        case OP_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT;
-        case OP_MULHSU: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64); NEXT;
-        case OP_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT;
-        case OP_DIV: {
+        op_MUL: RD = RS1 * RS2; NEXT();
+        op_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT();
+        op_MULHSU: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64); NEXT();
+        op_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT();
+        op_DIV: {
             int64_t a = (int64_t)RS1, b = (int64_t)RS2;
             RD = b == 0 ? UINT64_MAX : (a == INT64_MIN && b == -1) ? (uint64_t)a : (uint64_t)(a / b);
-            NEXT;
+            NEXT();
         }
-        case OP_DIVU: RD = RS2 == 0 ? UINT64_MAX : RS1 / RS2; NEXT;
-        case OP_REM: {
+        op_DIVU: RD = RS2 == 0 ? UINT64_MAX : RS1 / RS2; NEXT();
+        op_REM: {
             int64_t a = (int64_t)RS1, b = (int64_t)RS2;
             RD = b == 0 ? (uint64_t)a : (a == INT64_MIN && b == -1) ? 0 : (uint64_t)(a % b);
-            NEXT;
+            NEXT();
         }
-        case OP_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT;
-        case OP_MULW: RD = sext32(RS1 * RS2); NEXT;
-        case OP_DIVW: {
+        op_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT();
+        op_MULW: RD = sext32(RS1 * RS2); NEXT();
+        op_DIVW: {
             int32_t a = (int32_t)RS1, b = (int32_t)RS2;
             RD = (uint64_t)(int64_t)(b == 0 ? -1 : (a == INT32_MIN && b == -1) ? a : a / b);
-            NEXT;
+            NEXT();
         }
-        case OP_DIVUW: {
+        op_DIVUW: {
             uint32_t a = (uint32_t)RS1, b = (uint32_t)RS2;
             RD = sext32(b == 0 ? UINT32_MAX : a / b);
-            NEXT;
+            NEXT();
         }
-        case OP_REMW: {
+        op_REMW: {
             int32_t a = (int32_t)RS1, b = (int32_t)RS2;
             RD = (uint64_t)(int64_t)(b == 0 ? a : (a == INT32_MIN && b == -1) ? 0 : a % b);
-            NEXT;
+            NEXT();
         }
-        case OP_REMUW: {
+        op_REMUW: {
             uint32_t a = (uint32_t)RS1, b = (uint32_t)RS2;
             RD = sext32(b == 0 ? a : a % b);
-            NEXT;
+            NEXT();
         }
 
-        case OP_SH1ADD: RD = (RS1 << 1) + RS2; NEXT;
-        case OP_SH2ADD: RD = (RS1 << 2) + RS2; NEXT;
-        case OP_SH3ADD: RD = (RS1 << 3) + RS2; NEXT;
-        case OP_ADD_UW: RD = (uint64_t)(uint32_t)RS1 + RS2; NEXT;
-        case OP_SH1ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 1) + RS2; NEXT;
-        case OP_SH2ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 2) + RS2; NEXT;
-        case OP_SH3ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 3) + RS2; NEXT;
-        case OP_SLLI_UW: RD = (uint64_t)(uint32_t)RS1 << d->imm; NEXT;
-        case OP_ANDN: RD = RS1 & ~RS2; NEXT;
-        case OP_ORN: RD = RS1 | ~RS2; NEXT;
-        case OP_XNOR: RD = ~(RS1 ^ RS2); NEXT;
-        case OP_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT;
-        case OP_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT;
-        case OP_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT;
-        case OP_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT;
-        case OP_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT;
-        case OP_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT;
-        case OP_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT;
-        case OP_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT;
-        case OP_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT;
-        case OP_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT;
-        case OP_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT;
-        case OP_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT;
-        case OP_ZEXT_H: RD = (uint16_t)RS1; NEXT;
-        case OP_ROL: RD = rol64(RS1, (unsigned)RS2); NEXT;
-        case OP_ROR: RD = ror64(RS1, (unsigned)RS2); NEXT;
-        case OP_RORI: RD = ror64(RS1, (unsigned)d->imm); NEXT;
-        case OP_ROLW: RD = sext32(rol32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-        case OP_RORW: RD = sext32(ror32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-        case OP_RORIW: RD = sext32(ror32((uint32_t)RS1, (unsigned)d->imm)); NEXT;
-        case OP_ORC_B: RD = orc_b(RS1); NEXT;
-        case OP_REV8: RD = __builtin_bswap64(RS1); NEXT;
-        case OP_BCLR: RD = RS1 & ~(1ull << (RS2 & 63)); NEXT;
-        case OP_BCLRI: RD = RS1 & ~(1ull << d->imm); NEXT;
-        case OP_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT;
-        case OP_BEXTI: RD = (RS1 >> d->imm) & 1; NEXT;
-        case OP_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT;
-        case OP_BINVI: RD = RS1 ^ (1ull << d->imm); NEXT;
-        case OP_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT;
-        case OP_BSETI: RD = RS1 | (1ull << d->imm); NEXT;
+        op_SH1ADD: RD = (RS1 << 1) + RS2; NEXT();
+        op_SH2ADD: RD = (RS1 << 2) + RS2; NEXT();
+        op_SH3ADD: RD = (RS1 << 3) + RS2; NEXT();
+        op_ADD_UW: RD = (uint64_t)(uint32_t)RS1 + RS2; NEXT();
+        op_SH1ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 1) + RS2; NEXT();
+        op_SH2ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 2) + RS2; NEXT();
+        op_SH3ADD_UW: RD = ((uint64_t)(uint32_t)RS1 << 3) + RS2; NEXT();
+        op_SLLI_UW: RD = (uint64_t)(uint32_t)RS1 << op->imm; NEXT();
+        op_ANDN: RD = RS1 & ~RS2; NEXT();
+        op_ORN: RD = RS1 | ~RS2; NEXT();
+        op_XNOR: RD = ~(RS1 ^ RS2); NEXT();
+        op_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT();
+        op_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT();
+        op_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT();
+        op_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT();
+        op_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT();
+        op_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT();
+        op_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT();
+        op_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT();
+        op_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT();
+        op_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT();
+        op_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT();
+        op_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT();
+        op_ZEXT_H: RD = (uint16_t)RS1; NEXT();
+        op_ROL: RD = rol64(RS1, (unsigned)RS2); NEXT();
+        op_ROR: RD = ror64(RS1, (unsigned)RS2); NEXT();
+        op_RORI: RD = ror64(RS1, (unsigned)op->imm); NEXT();
+        op_ROLW: RD = sext32(rol32((uint32_t)RS1, (unsigned)RS2)); NEXT();
+        op_RORW: RD = sext32(ror32((uint32_t)RS1, (unsigned)RS2)); NEXT();
+        op_RORIW: RD = sext32(ror32((uint32_t)RS1, (unsigned)op->imm)); NEXT();
+        op_ORC_B: RD = orc_b(RS1); NEXT();
+        op_REV8: RD = __builtin_bswap64(RS1); NEXT();
+        op_BCLR: RD = RS1 & ~(1ull << (RS2 & 63)); NEXT();
+        op_BCLRI: RD = RS1 & ~(1ull << op->imm); NEXT();
+        op_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT();
+        op_BEXTI: RD = (RS1 >> op->imm) & 1; NEXT();
+        op_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT();
+        op_BINVI: RD = RS1 ^ (1ull << op->imm); NEXT();
+        op_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT();
+        op_BSETI: RD = RS1 | (1ull << op->imm); NEXT();
 
-        case OP_LR_W: case OP_LR_D: {
-            unsigned sz = d->op == OP_LR_W ? 4 : 8;
+        op_LR_W: op_LR_D: {
+            unsigned sz = op->opc == OP_LR_W ? 4 : 8;
             void *p;
             uint64_t pa;
             if (mmu_atomic_ptr(h, RS1, sz, 1, &p, &pa))
@@ -580,10 +961,10 @@ boundary:
             h->resv_val = v;
             h->resv_valid = 1;
             RD = sz == 4 ? sext32(v) : v;
-            NEXT;
+            NEXT();
         }
-        case OP_SC_W: case OP_SC_D: {
-            unsigned sz = d->op == OP_SC_W ? 4 : 8;
+        op_SC_W: op_SC_D: {
+            unsigned sz = op->opc == OP_SC_W ? 4 : 8;
             void *p;
             uint64_t pa;
             if (mmu_atomic_ptr(h, RS1, sz, 0, &p, &pa))
@@ -605,40 +986,46 @@ boundary:
             }
             h->resv_valid = 0;
             RD = !ok;
-            NEXT;
+            AFTER_SLOW_STORE();
+            NEXT();
         }
-        case OP_AMOSWAP_W: case OP_AMOADD_W: case OP_AMOXOR_W: case OP_AMOAND_W: case OP_AMOOR_W:
-        case OP_AMOMIN_W: case OP_AMOMAX_W: case OP_AMOMINU_W: case OP_AMOMAXU_W: {
+        op_AMOSWAP_W: op_AMOADD_W: op_AMOXOR_W: op_AMOAND_W: op_AMOOR_W:
+        op_AMOMIN_W: op_AMOMAX_W: op_AMOMINU_W: op_AMOMAXU_W: {
             void *p;
             uint64_t pa;
             if (mmu_atomic_ptr(h, RS1, 4, 0, &p, &pa))
                 goto exception;
-            RD = sext32(amo32(d->op, (uint32_t *)p, (uint32_t)RS2));
-            NEXT;
+            RD = sext32(amo32(op->opc, (uint32_t *)p, (uint32_t)RS2));
+            AFTER_SLOW_STORE();
+            NEXT();
         }
-        case OP_AMOSWAP_D: case OP_AMOADD_D: case OP_AMOXOR_D: case OP_AMOAND_D: case OP_AMOOR_D:
-        case OP_AMOMIN_D: case OP_AMOMAX_D: case OP_AMOMINU_D: case OP_AMOMAXU_D: {
+        op_AMOSWAP_D: op_AMOADD_D: op_AMOXOR_D: op_AMOAND_D: op_AMOOR_D:
+        op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             void *p;
             uint64_t pa;
             if (mmu_atomic_ptr(h, RS1, 8, 0, &p, &pa))
                 goto exception;
-            RD = amo64(d->op, (uint64_t *)p, RS2);
-            NEXT;
+            RD = amo64(op->opc, (uint64_t *)p, RS2);
+            AFTER_SLOW_STORE();
+            NEXT();
         }
 
-        case OP_FENCE:
-            NEXT;
-        case OP_FENCE_I:
-            /* Nothing is stale: the decode cache is tagged by instruction
-             * bits, and every fetch reads guest memory. */
-            NEXT;
-        case OP_CBO_INVAL: case OP_CBO_CLEAN: case OP_CBO_FLUSH: case OP_CBO_ZERO: {
-            uint64_t bit = d->op == OP_CBO_ZERO ? MENVCFG_CBZE
-                         : d->op == OP_CBO_INVAL ? MENVCFG_CBIE : MENVCFG_CBCFE;
+        op_FENCE:
+            NEXT();
+        op_FENCE_I:
+            /* Our own stores already dropped what they overwrote; this is
+             * for code that DMA or other harts wrote. */
+            pc = bpc + op->len;
+            h->instret++;
+            code_flush_all(h);
+            goto boundary;
+        op_CBO_INVAL: op_CBO_CLEAN: op_CBO_FLUSH: op_CBO_ZERO: {
+            uint64_t bit = op->opc == OP_CBO_ZERO ? MENVCFG_CBZE
+                         : op->opc == OP_CBO_INVAL ? MENVCFG_CBIE : MENVCFG_CBCFE;
             if ((h->priv < PRIV_M && !(h->menvcfg & bit)) || (h->priv == PRIV_U && !(h->senvcfg & bit)))
                 goto illegal;
             uint64_t va = RS1, pa;
-            if (d->op == OP_CBO_ZERO) {
+            if (op->opc == OP_CBO_ZERO) {
                 /* 64-byte blocks never cross a page: translate once, so a
                  * fault leaves the block untouched and names rs1. */
                 uint64_t blk = va & ~63ull;
@@ -651,33 +1038,32 @@ boundary:
                         h->exc_tval = va;
                         goto exception;
                     }
+                AFTER_SLOW_STORE();
             } else if (mmu_translate(h, va, MMU_LOAD, &pa)) {
                 /* Cache-block management faults are reported as stores. */
                 h->exc_cause = h->exc_cause == CAUSE_LOAD_PAGE ? CAUSE_STORE_PAGE : CAUSE_STORE_ACCESS;
                 goto exception;
             }
-            NEXT;
+            NEXT();
         }
 
-        case OP_ECALL:
+        op_ECALL:
             if (h->priv == PRIV_S && h->ecall.call) {
-                h->pc = pc;
+                h->pc = bpc;
                 if (h->ecall.call(h->ecall.opaque, h) == 0) {
                     /* The call may have stopped this hart or changed what
                      * is pending: look at the boundary. */
-                    pc += 4;
+                    pc = bpc + 4;
                     h->instret++;
-                    fvpage = 1;
-                    slice = 0;
-                    continue;
+                    goto boundary;
                 }
             }
             hart_raise(h, CAUSE_ECALL_U + h->priv, 0);
             goto exception;
-        case OP_EBREAK:
-            hart_raise(h, CAUSE_BREAKPOINT, pc);
+        op_EBREAK:
+            hart_raise(h, CAUSE_BREAKPOINT, bpc);
             goto exception;
-        case OP_MRET: {
+        op_MRET: {
             if (h->priv != PRIV_M)
                 goto illegal;
             uint64_t s = h->mstatus;
@@ -690,11 +1076,9 @@ boundary:
             set_priv(h, mpp);
             pc = h->mepc;
             h->instret++;
-            fvpage = 1;
-            slice = 0;
-            continue;
+            goto boundary;
         }
-        case OP_SRET: {
+        op_SRET: {
             if (h->priv < PRIV_S || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TSR)))
                 goto illegal;
             uint64_t s = h->mstatus;
@@ -706,22 +1090,18 @@ boundary:
             set_priv(h, spp);
             pc = h->sepc;
             h->instret++;
-            fvpage = 1;
-            slice = 0;
-            continue;
+            goto boundary;
         }
-        case OP_WFI:
+        op_WFI:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
                 goto illegal;
-            pc += d->len;
+            pc = bpc + op->len;
             h->instret++;
-            if (hart_pending_irqs(h) & h->mie) {
-                slice = 0;
-                continue;
-            }
+            if (hart_pending_irqs(h) & h->mie)
+                goto boundary;
             h->pc = pc;
             return HART_EXIT_WFI;
-        case OP_SFENCE_VMA:
+        op_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
             /* TLB entries cache 4 KiB pieces of superpages too, so a
@@ -729,167 +1109,164 @@ boundary:
             mmu_flush(h);
             goto system_done;
 
-        case OP_CSRRW: case OP_CSRRWI: {
-            uint64_t src = d->op == OP_CSRRW ? RS1 : d->rs1;
-            uint64_t old = 0;
-            if (d->rd != DECODE_XZERO_SINK && csr_read(h, (unsigned)d->imm, &old))
+        op_CSRRW: op_CSRRWI: {
+            uint64_t src = op->opc == OP_CSRRW ? RS1 : op->rs1;
+            uint64_t old = 0, ir = h->instret;
+            if (op->rd != DECODE_XZERO_SINK && csr_read(h, (unsigned)op->imm, &old))
                 goto illegal;
-            if (csr_write(h, (unsigned)d->imm, src))
+            if (csr_write(h, (unsigned)op->imm, src))
                 goto illegal;
             RD = old;
+            budget_end += h->instret - ir; /* a minstret write: the budget counts what runs */
             goto system_done;
         }
-        case OP_CSRRS: case OP_CSRRC: case OP_CSRRSI: case OP_CSRRCI: {
-            uint64_t src = (d->op == OP_CSRRS || d->op == OP_CSRRC) ? RS1 : d->rs1;
-            uint64_t old;
-            if (csr_read(h, (unsigned)d->imm, &old))
+        op_CSRRS: op_CSRRC: op_CSRRSI: op_CSRRCI: {
+            uint64_t src = (op->opc == OP_CSRRS || op->opc == OP_CSRRC) ? RS1 : op->rs1;
+            uint64_t old, ir = h->instret;
+            if (csr_read(h, (unsigned)op->imm, &old))
                 goto illegal;
-            if (d->rs1 != 0) {
-                uint64_t n = (d->op == OP_CSRRS || d->op == OP_CSRRSI) ? old | src : old & ~src;
-                if (csr_write(h, (unsigned)d->imm, n))
+            if (op->rs1 != 0) {
+                uint64_t n = (op->opc == OP_CSRRS || op->opc == OP_CSRRSI) ? old | src : old & ~src;
+                if (csr_write(h, (unsigned)op->imm, n))
                     goto illegal;
             }
             RD = old;
+            budget_end += h->instret - ir;
             goto system_done;
         }
 
 #define FS_CHECK() do { if (unlikely(!(h->mstatus & MSTATUS_FS))) goto illegal; } while (0)
 #define FS_DIRTY() (h->mstatus |= MSTATUS_FS)
-        case OP_FLW: {
+        op_FLW: {
+            FS_CHECK();
+            uint32_t v;
+            LOAD_VAL(4, uint32_t, v);
+            f[op->rd] = box32(v);
+            FS_DIRTY();
+            NEXT();
+        }
+        op_FLD: {
             FS_CHECK();
             uint64_t v;
-            if (load_u(h, RS1 + IMM, 4, &v))
-                goto exception;
-            f[d->rd] = box32((uint32_t)v);
+            LOAD_VAL(8, uint64_t, v);
+            f[op->rd] = v;
             FS_DIRTY();
-            NEXT;
+            NEXT();
         }
-        case OP_FLD: {
+        op_FSW:
             FS_CHECK();
-            uint64_t v;
-            if (load_u(h, RS1 + IMM, 8, &v))
-                goto exception;
-            f[d->rd] = v;
+            STORE(4, uint32_t, f[op->rs2]);
+            NEXT();
+        op_FSD:
+            FS_CHECK();
+            STORE(8, uint64_t, f[op->rs2]);
+            NEXT();
+        op_FSGNJ_S: op_FSGNJN_S: op_FSGNJX_S: {
+            FS_CHECK();
+            uint32_t a = unbox32(f[op->rs1]), b = unbox32(f[op->rs2]), s;
+            s = op->opc == OP_FSGNJ_S ? b : op->opc == OP_FSGNJN_S ? ~b : a ^ b;
+            f[op->rd] = box32((a & 0x7fffffffu) | (s & 0x80000000u));
             FS_DIRTY();
-            NEXT;
+            NEXT();
         }
-        case OP_FSW:
+        op_FSGNJ_D: op_FSGNJN_D: op_FSGNJX_D: {
             FS_CHECK();
-            if (store_u(h, RS1 + IMM, 4, (uint32_t)f[d->rs2]))
-                goto exception;
-            NEXT;
-        case OP_FSD:
-            FS_CHECK();
-            if (store_u(h, RS1 + IMM, 8, f[d->rs2]))
-                goto exception;
-            NEXT;
-        case OP_FSGNJ_S: case OP_FSGNJN_S: case OP_FSGNJX_S: {
-            FS_CHECK();
-            uint32_t a = unbox32(f[d->rs1]), b = unbox32(f[d->rs2]), s;
-            s = d->op == OP_FSGNJ_S ? b : d->op == OP_FSGNJN_S ? ~b : a ^ b;
-            f[d->rd] = box32((a & 0x7fffffffu) | (s & 0x80000000u));
+            uint64_t a = f[op->rs1], b = f[op->rs2], s;
+            s = op->opc == OP_FSGNJ_D ? b : op->opc == OP_FSGNJN_D ? ~b : a ^ b;
+            f[op->rd] = (a & ~(1ull << 63)) | (s & (1ull << 63));
             FS_DIRTY();
-            NEXT;
+            NEXT();
         }
-        case OP_FSGNJ_D: case OP_FSGNJN_D: case OP_FSGNJX_D: {
-            FS_CHECK();
-            uint64_t a = f[d->rs1], b = f[d->rs2], s;
-            s = d->op == OP_FSGNJ_D ? b : d->op == OP_FSGNJN_D ? ~b : a ^ b;
-            f[d->rd] = (a & ~(1ull << 63)) | (s & (1ull << 63));
-            FS_DIRTY();
-            NEXT;
-        }
-        case OP_FMV_X_W: FS_CHECK(); RD = sext32(f[d->rs1]); NEXT;
-        case OP_FMV_X_D: FS_CHECK(); RD = f[d->rs1]; NEXT;
-        case OP_FMV_W_X: FS_CHECK(); f[d->rd] = box32((uint32_t)RS1); FS_DIRTY(); NEXT;
-        case OP_FMV_D_X: FS_CHECK(); f[d->rd] = RS1; FS_DIRTY(); NEXT;
+        op_FMV_X_W: FS_CHECK(); RD = sext32(f[op->rs1]); NEXT();
+        op_FMV_X_D: FS_CHECK(); RD = f[op->rs1]; NEXT();
+        op_FMV_W_X: FS_CHECK(); f[op->rd] = box32((uint32_t)RS1); FS_DIRTY(); NEXT();
+        op_FMV_D_X: FS_CHECK(); f[op->rd] = RS1; FS_DIRTY(); NEXT();
 
-#define RM() int rm = d->rm == 7 ? (int)h->frm : d->rm; if (unlikely(rm > 4)) goto illegal
+#define RM() int rm = op->rm == 7 ? (int)h->frm : op->rm; if (unlikely(rm > 4)) goto illegal
 #define FLAGS(fl) do { if (fl) { h->fflags |= (fl); FS_DIRTY(); } } while (0)
-#define F_S1 unbox32(f[d->rs1])
-#define F_S2 unbox32(f[d->rs2])
-#define F_S3 unbox32(f[d->rs3])
-#define F_D1 f[d->rs1]
-#define F_D2 f[d->rs2]
-#define F_D3 f[d->rs3]
-#define FOP_S(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[d->rd] = box32(expr); \
-                         FLAGS(fl); FS_DIRTY(); NEXT; } while (0)
-#define FOP_D(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[d->rd] = (expr); \
-                         FLAGS(fl); FS_DIRTY(); NEXT; } while (0)
-#define FOP_X(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; RD = (expr); FLAGS(fl); NEXT; } while (0)
-#define FOP_XN(expr) do { FS_CHECK(); unsigned fl = 0; RD = (expr); FLAGS(fl); NEXT; } while (0)
-        case OP_FADD_S: FOP_S(fpu_f32_add(F_S1, F_S2, rm, &fl));
-        case OP_FSUB_S: FOP_S(fpu_f32_sub(F_S1, F_S2, rm, &fl));
-        case OP_FMUL_S: FOP_S(fpu_f32_mul(F_S1, F_S2, rm, &fl));
-        case OP_FDIV_S: FOP_S(fpu_f32_div(F_S1, F_S2, rm, &fl));
-        case OP_FSQRT_S: FOP_S(fpu_f32_sqrt(F_S1, rm, &fl));
-        case OP_FMIN_S: FOP_S(fpu_f32_min(F_S1, F_S2, &fl));
-        case OP_FMAX_S: FOP_S(fpu_f32_max(F_S1, F_S2, &fl));
-        case OP_FMADD_S: case OP_FMSUB_S: case OP_FNMSUB_S: case OP_FNMADD_S:
-            FOP_S(fpu_f32_fma(F_S1, F_S2, F_S3, (enum fpu_fma_op)(d->op - OP_FMADD_S), rm, &fl));
-        case OP_FADD_D: FOP_D(fpu_f64_add(F_D1, F_D2, rm, &fl));
-        case OP_FSUB_D: FOP_D(fpu_f64_sub(F_D1, F_D2, rm, &fl));
-        case OP_FMUL_D: FOP_D(fpu_f64_mul(F_D1, F_D2, rm, &fl));
-        case OP_FDIV_D: FOP_D(fpu_f64_div(F_D1, F_D2, rm, &fl));
-        case OP_FSQRT_D: FOP_D(fpu_f64_sqrt(F_D1, rm, &fl));
-        case OP_FMIN_D: FOP_D(fpu_f64_min(F_D1, F_D2, &fl));
-        case OP_FMAX_D: FOP_D(fpu_f64_max(F_D1, F_D2, &fl));
-        case OP_FMADD_D: case OP_FMSUB_D: case OP_FNMSUB_D: case OP_FNMADD_D:
-            FOP_D(fpu_f64_fma(F_D1, F_D2, F_D3, (enum fpu_fma_op)(d->op - OP_FMADD_D), rm, &fl));
-        case OP_FCVT_S_D: FOP_S(fpu_f64_to_f32(F_D1, rm, &fl));
-        case OP_FCVT_D_S: FOP_D(fpu_f32_to_f64(F_S1, &fl));
-        case OP_FCVT_W_S: FOP_X((uint64_t)(int64_t)fpu_f32_to_i32(F_S1, rm, &fl));
-        case OP_FCVT_WU_S: FOP_X(sext32(fpu_f32_to_u32(F_S1, rm, &fl)));
-        case OP_FCVT_L_S: FOP_X((uint64_t)fpu_f32_to_i64(F_S1, rm, &fl));
-        case OP_FCVT_LU_S: FOP_X(fpu_f32_to_u64(F_S1, rm, &fl));
-        case OP_FCVT_W_D: FOP_X((uint64_t)(int64_t)fpu_f64_to_i32(F_D1, rm, &fl));
-        case OP_FCVT_WU_D: FOP_X(sext32(fpu_f64_to_u32(F_D1, rm, &fl)));
-        case OP_FCVT_L_D: FOP_X((uint64_t)fpu_f64_to_i64(F_D1, rm, &fl));
-        case OP_FCVT_LU_D: FOP_X(fpu_f64_to_u64(F_D1, rm, &fl));
-        case OP_FCVT_S_W: FOP_S(fpu_i32_to_f32((int32_t)RS1, rm, &fl));
-        case OP_FCVT_S_WU: FOP_S(fpu_u32_to_f32((uint32_t)RS1, rm, &fl));
-        case OP_FCVT_S_L: FOP_S(fpu_i64_to_f32((int64_t)RS1, rm, &fl));
-        case OP_FCVT_S_LU: FOP_S(fpu_u64_to_f32(RS1, rm, &fl));
-        case OP_FCVT_D_W: FOP_D(fpu_i32_to_f64((int32_t)RS1, rm, &fl));
-        case OP_FCVT_D_WU: FOP_D(fpu_u32_to_f64((uint32_t)RS1, rm, &fl));
-        case OP_FCVT_D_L: FOP_D(fpu_i64_to_f64((int64_t)RS1, rm, &fl));
-        case OP_FCVT_D_LU: FOP_D(fpu_u64_to_f64(RS1, rm, &fl));
-        case OP_FEQ_S: FOP_XN((uint64_t)fpu_f32_eq(F_S1, F_S2, &fl));
-        case OP_FLT_S: FOP_XN((uint64_t)fpu_f32_lt(F_S1, F_S2, &fl));
-        case OP_FLE_S: FOP_XN((uint64_t)fpu_f32_le(F_S1, F_S2, &fl));
-        case OP_FEQ_D: FOP_XN((uint64_t)fpu_f64_eq(F_D1, F_D2, &fl));
-        case OP_FLT_D: FOP_XN((uint64_t)fpu_f64_lt(F_D1, F_D2, &fl));
-        case OP_FLE_D: FOP_XN((uint64_t)fpu_f64_le(F_D1, F_D2, &fl));
-        case OP_FCLASS_S: FS_CHECK(); RD = fpu_f32_class(F_S1); NEXT;
-        case OP_FCLASS_D: FS_CHECK(); RD = fpu_f64_class(F_D1); NEXT;
+#define F_S1 unbox32(f[op->rs1])
+#define F_S2 unbox32(f[op->rs2])
+#define F_S3 unbox32(f[op->rs3])
+#define F_D1 f[op->rs1]
+#define F_D2 f[op->rs2]
+#define F_D3 f[op->rs3]
+#define FOP_S(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = box32(expr); \
+                         FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)
+#define FOP_D(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = (expr); \
+                         FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)
+#define FOP_X(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; RD = (expr); FLAGS(fl); NEXT(); } while (0)
+#define FOP_XN(expr) do { FS_CHECK(); unsigned fl = 0; RD = (expr); FLAGS(fl); NEXT(); } while (0)
+        op_FADD_S: FOP_S(fpu_f32_add(F_S1, F_S2, rm, &fl));
+        op_FSUB_S: FOP_S(fpu_f32_sub(F_S1, F_S2, rm, &fl));
+        op_FMUL_S: FOP_S(fpu_f32_mul(F_S1, F_S2, rm, &fl));
+        op_FDIV_S: FOP_S(fpu_f32_div(F_S1, F_S2, rm, &fl));
+        op_FSQRT_S: FOP_S(fpu_f32_sqrt(F_S1, rm, &fl));
+        op_FMIN_S: FOP_S(fpu_f32_min(F_S1, F_S2, &fl));
+        op_FMAX_S: FOP_S(fpu_f32_max(F_S1, F_S2, &fl));
+        op_FMADD_S: op_FMSUB_S: op_FNMSUB_S: op_FNMADD_S:
+            FOP_S(fpu_f32_fma(F_S1, F_S2, F_S3, (enum fpu_fma_op)(op->opc - OP_FMADD_S), rm, &fl));
+        op_FADD_D: FOP_D(fpu_f64_add(F_D1, F_D2, rm, &fl));
+        op_FSUB_D: FOP_D(fpu_f64_sub(F_D1, F_D2, rm, &fl));
+        op_FMUL_D: FOP_D(fpu_f64_mul(F_D1, F_D2, rm, &fl));
+        op_FDIV_D: FOP_D(fpu_f64_div(F_D1, F_D2, rm, &fl));
+        op_FSQRT_D: FOP_D(fpu_f64_sqrt(F_D1, rm, &fl));
+        op_FMIN_D: FOP_D(fpu_f64_min(F_D1, F_D2, &fl));
+        op_FMAX_D: FOP_D(fpu_f64_max(F_D1, F_D2, &fl));
+        op_FMADD_D: op_FMSUB_D: op_FNMSUB_D: op_FNMADD_D:
+            FOP_D(fpu_f64_fma(F_D1, F_D2, F_D3, (enum fpu_fma_op)(op->opc - OP_FMADD_D), rm, &fl));
+        op_FCVT_S_D: FOP_S(fpu_f64_to_f32(F_D1, rm, &fl));
+        op_FCVT_D_S: FOP_D(fpu_f32_to_f64(F_S1, &fl));
+        op_FCVT_W_S: FOP_X((uint64_t)(int64_t)fpu_f32_to_i32(F_S1, rm, &fl));
+        op_FCVT_WU_S: FOP_X(sext32(fpu_f32_to_u32(F_S1, rm, &fl)));
+        op_FCVT_L_S: FOP_X((uint64_t)fpu_f32_to_i64(F_S1, rm, &fl));
+        op_FCVT_LU_S: FOP_X(fpu_f32_to_u64(F_S1, rm, &fl));
+        op_FCVT_W_D: FOP_X((uint64_t)(int64_t)fpu_f64_to_i32(F_D1, rm, &fl));
+        op_FCVT_WU_D: FOP_X(sext32(fpu_f64_to_u32(F_D1, rm, &fl)));
+        op_FCVT_L_D: FOP_X((uint64_t)fpu_f64_to_i64(F_D1, rm, &fl));
+        op_FCVT_LU_D: FOP_X(fpu_f64_to_u64(F_D1, rm, &fl));
+        op_FCVT_S_W: FOP_S(fpu_i32_to_f32((int32_t)RS1, rm, &fl));
+        op_FCVT_S_WU: FOP_S(fpu_u32_to_f32((uint32_t)RS1, rm, &fl));
+        op_FCVT_S_L: FOP_S(fpu_i64_to_f32((int64_t)RS1, rm, &fl));
+        op_FCVT_S_LU: FOP_S(fpu_u64_to_f32(RS1, rm, &fl));
+        op_FCVT_D_W: FOP_D(fpu_i32_to_f64((int32_t)RS1, rm, &fl));
+        op_FCVT_D_WU: FOP_D(fpu_u32_to_f64((uint32_t)RS1, rm, &fl));
+        op_FCVT_D_L: FOP_D(fpu_i64_to_f64((int64_t)RS1, rm, &fl));
+        op_FCVT_D_LU: FOP_D(fpu_u64_to_f64(RS1, rm, &fl));
+        op_FEQ_S: FOP_XN((uint64_t)fpu_f32_eq(F_S1, F_S2, &fl));
+        op_FLT_S: FOP_XN((uint64_t)fpu_f32_lt(F_S1, F_S2, &fl));
+        op_FLE_S: FOP_XN((uint64_t)fpu_f32_le(F_S1, F_S2, &fl));
+        op_FEQ_D: FOP_XN((uint64_t)fpu_f64_eq(F_D1, F_D2, &fl));
+        op_FLT_D: FOP_XN((uint64_t)fpu_f64_lt(F_D1, F_D2, &fl));
+        op_FLE_D: FOP_XN((uint64_t)fpu_f64_le(F_D1, F_D2, &fl));
+        op_FCLASS_S: FS_CHECK(); RD = fpu_f32_class(F_S1); NEXT();
+        op_FCLASS_D: FS_CHECK(); RD = fpu_f64_class(F_D1); NEXT();
 
-        default:
-            goto illegal;
-        }
 
-next_insn:
-        pc += d->len;
-retired:
-        h->instret++;
-        continue;
+op_ILLEGAL:
 illegal:
-        hart_raise(h, CAUSE_ILLEGAL, d->raw);
+    hart_raise(h, CAUSE_ILLEGAL, op->raw);
 exception:
-        h->pc = pc;
-        if (take_trap(h, h->exc_cause, h->exc_tval))
-            return HART_EXIT_CRASH;
-        pc = h->pc;
-        fvpage = 1;
-        slice = 0;
-        continue;
+    /* The instructions before op in the block retired; op did not. */
+    h->instret += op->idx;
+    h->pc = OPC;
+    if (take_trap(h, h->exc_cause, h->exc_tval))
+        return HART_EXIT_CRASH;
+    pc = h->pc;
+    goto boundary;
 system_done:
-        /* The instruction may have changed what is enabled or mapped. */
-        pc += d->len;
-        h->instret++;
-        fvpage = 1;
-        slice = 0;
-        continue;
-    }
+    /* The instruction (alone in its block) may have changed what is
+     * enabled or mapped. */
+    pc = bpc + op->len;
+    h->instret++;
+    goto boundary;
+store_exit:
+    h->code_dirty = 0;
+    h->instret += op->idx + 1u;
+    pc = OPC + op->len;
+    goto boundary;
+op_EXIT:
+    /* Ran off the end of the block without a taken branch. */
+    TAKEN_STATIC(bpc + op->pcoff, op->idx);
 }
 
 /* ---- waiting, interrupts from other threads ---- */
@@ -954,9 +1331,9 @@ void hart_service_flush(struct hart *h)
     uint64_t req = atomic_load_explicit(&h->flush_requested, memory_order_acquire);
     if (req == atomic_load_explicit(&h->flush_done, memory_order_relaxed))
         return;
-    /* The decode cache is tagged by instruction bits, so remote fence.i
-     * needs nothing beyond dropping the fetch translations. */
+    /* Remote fence.i and sfence.vma: drop translations and decoded code. */
     mmu_flush(h);
+    code_flush_all(h);
     atomic_store_explicit(&h->flush_done, req, memory_order_release);
 }
 

@@ -123,11 +123,38 @@ enum hart_exit {
 };
 
 #define HART_TLB_SIZE 512
-#define HART_DCACHE_BITS 13
+/* Entries of the jump cache (virtual pc -> decoded block); a power of 2. */
+#define HART_JCACHE_SIZE 1024
+/* TLB and jump-cache fills remembered for a cheap flush (see mmu.h). */
+#define HART_FLUSH_LOG 64
 
 struct hart_tlb_entry {
     uint64_t vpage;      /* virtual page (va & ~0xfff); ~0 when empty */
     uintptr_t addend;    /* host address = addend + va */
+};
+
+/* One pre-decoded instruction of a block (see hart.c). */
+struct hart_op {
+    const void *handler; /* the interpreter's code for it (a label address) */
+    int32_t imm;
+    union {
+        uint32_t raw;    /* the instruction bits, for mtval/stval */
+        int32_t link;    /* branches, jal, block ends: byte offset from this op to
+                          * the block they lead to (same page), 0 = not known */
+    };
+    uint16_t opc;        /* enum decode_op, for handlers several operations share */
+    uint16_t pcoff;      /* byte offset from the start of the block */
+    uint8_t rd, rs1, rs2, rs3;
+    uint8_t rm, len;
+    uint8_t idx;         /* instructions before this one in the block */
+};
+
+struct hart_block;
+struct hart_code;
+
+struct hart_jcache_entry {
+    uint64_t pc;         /* virtual pc; ~0 when empty (pcs are even) */
+    struct hart_block *blk;
 };
 
 struct hart {
@@ -145,7 +172,11 @@ struct hart {
     uint32_t mcounteren, scounteren, mcountinhibit;
     uint64_t menvcfg, senvcfg;
     uint64_t stvec, sscratch, sepc, scause, stval, satp, stimecmp;
-    uint64_t instret, cycle_delta;
+    /* instret: instructions this hart retired, counted by the run loop
+     * (budgets, hart_instret, crash detection). The guest's minstret and
+     * mcycle are derived from it through instret_delta and cycle_delta,
+     * so guest writes and mcountinhibit need not touch instret itself. */
+    uint64_t instret, cycle_delta, instret_delta;
     uint32_t fflags, frm;
     uint8_t pmpcfg[64];
     uint64_t pmpaddr[64];
@@ -185,7 +216,24 @@ struct hart {
     struct hart_tlb_entry tlb_fetch[HART_TLB_SIZE];
     struct hart_tlb_entry tlb_load[HART_TLB_SIZE];
     struct hart_tlb_entry tlb_store[HART_TLB_SIZE];
-    struct insn dcache[1u << HART_DCACHE_BITS];
+    /* Slots filled since the last flush, so that a flush (every trap and
+     * xret changes the privilege and flushes) clears only those; a count
+     * above HART_FLUSH_LOG means the log overflowed: clear everything.
+     * fetch_log: tlb_fetch index, or jcache index | 0x8000; data_log:
+     * tlb_load index, or tlb_store index | 0x8000. */
+    uint16_t fetch_log[HART_FLUSH_LOG], data_log[HART_FLUSH_LOG];
+    unsigned fetch_log_n, data_log_n;
+
+    /* Decoded code (see hart.c). The jump cache maps virtual pcs to blocks
+     * under the current translation, so mmu_flush empties it along with
+     * the fetch TLB. code_mask has one word per RAM page: bit i set when
+     * bytes [64i, 64i+64) of the page hold instructions this hart decoded;
+     * such pages never enter the store TLB, so every store to them reaches
+     * hart_code_store. */
+    struct hart_jcache_entry jcache[HART_JCACHE_SIZE];
+    struct hart_code *code;
+    uint64_t *code_mask;
+    int code_dirty;      /* a store dropped decoded code: end the block */
 };
 
 int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);
@@ -249,5 +297,10 @@ void hart_dump(const struct hart *h, char *buf, size_t len);
 /* Used by the other cpu/ modules. */
 void hart_raise(struct hart *h, uint64_t cause, uint64_t tval);
 uint64_t hart_pending_irqs(struct hart *h);
+/* The store slow path calls this for every store (and AMO/SC) that lands
+ * in RAM at physical pa: it drops the decoded code the store overwrites.
+ * Returns 1 while the page still holds decoded code, so the caller must
+ * not put it in the store TLB. */
+int hart_code_store(struct hart *h, uint64_t pa, unsigned size);
 
 #endif

@@ -18,15 +18,38 @@ static const uint64_t access_fault_cause[3] = { CAUSE_FETCH_ACCESS, CAUSE_LOAD_A
 
 void mmu_flush(struct hart *h)
 {
-    memset(h->tlb_fetch, 0xff, sizeof h->tlb_fetch);
-    memset(h->tlb_load, 0xff, sizeof h->tlb_load);
-    memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+    /* The jump cache holds fetch translations too (virtual pc -> block). */
+    if (h->fetch_log_n > HART_FLUSH_LOG) {
+        memset(h->jcache, 0xff, sizeof h->jcache);
+        memset(h->tlb_fetch, 0xff, sizeof h->tlb_fetch);
+    } else {
+        for (unsigned i = 0; i < h->fetch_log_n; i++) {
+            unsigned v = h->fetch_log[i];
+            if (v & 0x8000)
+                h->jcache[v & 0x7fff].pc = ~0ull;
+            else
+                h->tlb_fetch[v].vpage = ~0ull;
+        }
+    }
+    h->fetch_log_n = 0;
+    mmu_flush_data(h);
 }
 
 void mmu_flush_data(struct hart *h)
 {
-    memset(h->tlb_load, 0xff, sizeof h->tlb_load);
-    memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+    if (h->data_log_n > HART_FLUSH_LOG) {
+        memset(h->tlb_load, 0xff, sizeof h->tlb_load);
+        memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+    } else {
+        for (unsigned i = 0; i < h->data_log_n; i++) {
+            unsigned v = h->data_log[i];
+            if (v & 0x8000)
+                h->tlb_store[v & 0x7fff].vpage = ~0ull;
+            else
+                h->tlb_load[v].vpage = ~0ull;
+        }
+    }
+    h->data_log_n = 0;
 }
 
 /* Host pointer for [pa, pa+len) if it is all RAM. */
@@ -78,7 +101,7 @@ int mmu_pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum mmu_acc
     if (!h->pmp_active)
         return priv == PRIV_M;
     uint64_t end = pa + len; /* exclusive; the ranges we check never wrap */
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < PMP_ENTRIES; i++) {
         uint64_t lo, hi;
         if (!pmp_range(h, i, &lo, &hi) || lo >= hi)
             continue;
@@ -159,6 +182,11 @@ restart:;
             goto page_fault; /* misaligned superpage */
         uint64_t want = pte | PTE_A | (acc == MMU_STORE ? PTE_D : 0);
         if (want != pte) {
+            /* The A/D update is an implicit S-mode store, checked by PMP. */
+            if (!mmu_pmp_allows(h, pte_pa, 8, MMU_STORE, PRIV_S)) {
+                hart_raise(h, access_fault_cause[acc], va);
+                return -1;
+            }
             /* Another hart may change the PTE between our read and the
              * update: only update the exact PTE we checked, else walk again. */
             if (!__atomic_compare_exchange_n(pte_host, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -174,9 +202,20 @@ page_fault:
 
 /* ---- data accesses ---- */
 
-static inline void tlb_fill(struct hart_tlb_entry *tlb, uint64_t va, uint8_t *host_page)
+static inline void tlb_fill(struct hart *h, enum mmu_access acc, uint64_t va, uint8_t *host_page)
 {
-    struct hart_tlb_entry *e = &tlb[(va >> 12) & (HART_TLB_SIZE - 1)];
+    unsigned i = (unsigned)(va >> 12) & (HART_TLB_SIZE - 1);
+    struct hart_tlb_entry *e;
+    if (acc == MMU_FETCH) {
+        e = &h->tlb_fetch[i];
+        mmu_log_fill(h->fetch_log, &h->fetch_log_n, i);
+    } else if (acc == MMU_LOAD) {
+        e = &h->tlb_load[i];
+        mmu_log_fill(h->data_log, &h->data_log_n, i);
+    } else {
+        e = &h->tlb_store[i];
+        mmu_log_fill(h->data_log, &h->data_log_n, i | 0x8000);
+    }
     e->vpage = va & PAGE_MASK;
     e->addend = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
 }
@@ -199,7 +238,7 @@ static int phys_load(struct hart *h, uint64_t va, uint64_t pa, unsigned size, ui
         *val = v;
         uint64_t page = pa & PAGE_MASK;
         if (ram_ptr(h, page, 4096) && mmu_pmp_allows(h, page, 4096, MMU_LOAD, priv))
-            tlb_fill(h->tlb_load, va, p - (pa & 0xfff));
+            tlb_fill(h, MMU_LOAD, va, p - (pa & 0xfff));
         return 0;
     }
     if (h->bus.load && h->bus.load(h->bus.opaque, pa, size, val) == 0)
@@ -219,16 +258,18 @@ static int phys_store(struct hart *h, uint64_t va, uint64_t pa, unsigned size, u
         memcpy(p, &val, size);
         /* Dirty-page tracking for snapshots hooks here and at the store
          * TLB fill below: a page is only ever writable through the fast
-         * path after it passed this point once. */
+         * path after it passed this point once. So does the decoded-code
+         * cache: pages holding decoded code stay out of the store TLB. */
+        int code = hart_code_store(h, pa, size);
         if (overlaps_watch(h, pa, size)) {
             if (h->bus.watch)
                 h->bus.watch(h->bus.watch_opaque, pa, size, val);
             return 0;
         }
         uint64_t page = pa & PAGE_MASK;
-        if (fill && ram_ptr(h, page, 4096) && !overlaps_watch(h, page, 4096) &&
+        if (fill && !code && ram_ptr(h, page, 4096) && !overlaps_watch(h, page, 4096) &&
             mmu_pmp_allows(h, page, 4096, MMU_STORE, priv))
-            tlb_fill(h->tlb_store, va, p - (pa & 0xfff));
+            tlb_fill(h, MMU_STORE, va, p - (pa & 0xfff));
         return 0;
     }
     if (h->bus.store && h->bus.store(h->bus.opaque, pa, size, val) == 0)
@@ -238,14 +279,40 @@ fault:
     return -1;
 }
 
+/* An access that crosses a page: translates both parts and checks them
+ * against the PMP before any byte moves, so a fault on the second page
+ * leaves memory untouched. A fault names the first address of the part
+ * that faulted (the second page's first byte when it is that one), as
+ * QEMU reports it. */
+static int cross_prepare(struct hart *h, uint64_t va, unsigned size, enum mmu_access acc, uint64_t *pa1,
+                         uint64_t *pa2)
+{
+    uint64_t va2 = (va + 4096) & PAGE_MASK;
+    uint64_t n1 = va2 - va;
+    if (mmu_translate(h, va, acc, pa1) || mmu_translate(h, va2, acc, pa2))
+        return -1;
+    if (!mmu_pmp_allows(h, *pa1, n1, acc, h->priv_ls)) {
+        hart_raise(h, access_fault_cause[acc], va);
+        return -1;
+    }
+    if (!mmu_pmp_allows(h, *pa2, size - n1, acc, h->priv_ls)) {
+        hart_raise(h, access_fault_cause[acc], va2);
+        return -1;
+    }
+    return 0;
+}
+
 int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
     if ((va & 0xfff) + size > 4096) {
-        /* Crosses a page: byte by byte, so a fault names the byte's page. */
-        uint64_t v = 0;
+        uint64_t va2 = (va + 4096) & PAGE_MASK;
+        uint64_t pa1, pa2, v = 0;
+        if (cross_prepare(h, va, size, MMU_LOAD, &pa1, &pa2))
+            return -1;
         for (unsigned i = 0; i < size; i++) {
-            uint64_t b;
-            if (mmu_load_slow(h, va + i, 1, &b))
+            uint64_t bva = va + i, b;
+            uint64_t bpa = bva < va2 ? pa1 + i : pa2 + (bva - va2);
+            if (phys_load(h, bva, bpa, 1, &b))
                 return -1;
             v |= b << (8 * i);
         }
@@ -261,11 +328,9 @@ int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
     if ((va & 0xfff) + size > 4096) {
-        /* Translate both pages before writing anything, so a fault on the
-         * second page leaves memory untouched. */
         uint64_t va2 = (va + 4096) & PAGE_MASK;
         uint64_t pa1, pa2;
-        if (mmu_translate(h, va, MMU_STORE, &pa1) || mmu_translate(h, va2, MMU_STORE, &pa2))
+        if (cross_prepare(h, va, size, MMU_STORE, &pa1, &pa2))
             return -1;
         for (unsigned i = 0; i < size; i++) {
             uint64_t bva = va + i;
@@ -296,6 +361,8 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void *
         hart_raise(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, va);
         return -1;
     }
+    if (!is_lr)
+        hart_code_store(h, *pa, size); /* SC and AMOs write (SC may not, which is harmless) */
     *ptr = p;
     return 0;
 }
@@ -315,7 +382,7 @@ int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host)
     uint64_t page = pa & PAGE_MASK;
     uint8_t *p = ram_ptr(h, page, 4096);
     if (p && mmu_pmp_allows(h, page, 4096, MMU_FETCH, h->priv)) {
-        tlb_fill(h->tlb_fetch, va, p);
+        tlb_fill(h, MMU_FETCH, va, p);
         *host = p;
         return 0;
     }

@@ -35,6 +35,9 @@ enum mmu_access { MMU_FETCH = 0, MMU_LOAD = 1, MMU_STORE = 2 };
  * page table if satp asks for it. Does not check PMP and fills no TLB. */
 int mmu_translate(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa);
 
+/* PMP entries implemented: 0-15 (the CSRs of 16-63 do not exist). */
+#define PMP_ENTRIES 16
+
 /* 1 if the PMP lets privilege priv do acc on all of [pa, pa+len), else 0. */
 int mmu_pmp_allows(const struct hart *h, uint64_t pa, uint64_t len, enum mmu_access acc, unsigned priv);
 
@@ -54,7 +57,19 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void *
 int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host);
 int mmu_fetch16(struct hart *h, uint64_t va, uint32_t *half);
 
+/* Drop cached translations: all of them (with the jump cache, which holds
+ * fetch translations too), or those of loads and stores. */
 void mmu_flush(struct hart *h);
 void mmu_flush_data(struct hart *h);
+
+/* Remembers a filled TLB or jump-cache slot (v as in struct hart's logs)
+ * so the next flush clears just the filled slots. */
+static inline void mmu_log_fill(uint16_t *log, unsigned *n, unsigned v)
+{
+    if (*n < HART_FLUSH_LOG)
+        log[*n] = (uint16_t)v;
+    if (*n <= HART_FLUSH_LOG)
+        (*n)++;
+}
 
 #endif

@@ -1,7 +1,12 @@
 /* Virtual memory: Sv39, Sv48 and Sv57 walks with 4 KiB pages and 2 MiB,
  * 1 GiB, 512 GiB and 256 TiB superpages; hardware A/D updates; R/W/X and
  * U permission faults (with the faulting address in mtval); MXR and SUM;
- * misaligned superpages, invalid PTEs and non-canonical addresses. */
+ * misaligned superpages, invalid PTEs and non-canonical addresses;
+ * reserved PTE bits (bits 60:54, N without Svnapot, PBMT unless
+ * menvcfg.PBMTE, PBMT 3, PBMT in a pointer), a pointer at the last level,
+ * switching satp from Sv57 straight to Sv39, sfence.vma after a PTE
+ * change, A set by a fetch, a leaf that maps nothing (access fault), and
+ * PMP checking the A/D update as a store. */
 #include "harness.h"
 #define PTE_V 1
 #define PTE_R 2
@@ -222,6 +227,174 @@ s39:
     csrc mstatus, t0
     CHECK a0, 0x1234
     csrw satp, zero
+
+    /* More leaves in pt_l0 (VA 0x40000000 + i * 4 KiB for entry i) */
+    la a2, page_a
+    la a3, page_b
+    li t0, 0x5678
+    sd t0, 8(a3)
+    li t2, 1 << 54          /* a reserved bit */
+    SETPTE pt_l0, 6, a2, PTE_V|PTE_R|PTE_A
+    ld t0, 48(t1)
+    or t0, t0, t2
+    sd t0, 48(t1)
+    li t2, 1 << 63          /* N without Svnapot */
+    SETPTE pt_l0, 7, a2, PTE_V|PTE_R|PTE_A
+    ld t0, 56(t1)
+    or t0, t0, t2
+    sd t0, 56(t1)
+    li t2, 1 << 61          /* PBMT = NC */
+    SETPTE pt_l0, 8, a2, PTE_V|PTE_R|PTE_A
+    ld t0, 64(t1)
+    or t0, t0, t2
+    sd t0, 64(t1)
+    li t2, 3 << 61          /* PBMT = 3, reserved */
+    SETPTE pt_l0, 9, a2, PTE_V|PTE_R|PTE_A
+    ld t0, 72(t1)
+    or t0, t0, t2
+    sd t0, 72(t1)
+    la a1, pt_l0            /* a pointer with PBMT: reserved */
+    SETPTE pt_l1, 3, a1, PTE_V
+    li t2, 1 << 61
+    ld t0, 24(t1)
+    or t0, t0, t2
+    sd t0, 24(t1)
+    la a1, pt_l1            /* a pointer at the last level */
+    SETPTE pt_l0, 10, a1, PTE_V
+    SETPTE pt_l0, 11, a2, PTE_V|PTE_R|PTE_A
+    SETPTE pt_l0, 12, a2, PTE_V|PTE_X                   /* A clear */
+    li a1, 0x200000         /* nothing there */
+    SETPTE pt_l0, 13, a1, PTE_V|PTE_R|PTE_W|PTE_A|PTE_D
+    SETPTE pt_l0, 14, a2, PTE_V|PTE_R|PTE_W             /* A, D clear */
+
+    TEST 50                 /* Sv57 straight to Sv39 */
+    la t5, trap_info
+    li t4, -1
+    sd t4, TI_CAUSE(t5)
+    la t0, pt57
+    srli t0, t0, 12
+    li t1, 10 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    ENTER_MODE 1, 1f
+1:  sfence.vma
+    li t0, 0x1000080000000
+    lw a0, 0(t0)
+    CHECK_TRAP -1
+    BACK_TO_M 1f
+1:  CHECK_TRAP 9
+    la t0, pt39
+    srli t0, t0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    ENTER_MODE 1, 1f
+1:  sfence.vma
+    li s1, 0x40000000
+    ld a0, 8(s1)
+    CHECK a0, 0x1234
+    li t0, 0x1000080000000  /* not canonical under Sv39 */
+    lw a0, 0(t0)
+    CHECK_TRAP 13
+    TEST 51                 /* reserved PTE bits, N without Svnapot */
+    li t0, 0x40006000
+    lw a0, 0(t0)
+    CHECK_TRAP 13
+    li t0, 0x40007000
+    lw a0, 0(t0)
+    CHECK_TRAP 13
+    TEST 52                 /* PBMT needs menvcfg.PBMTE; 3 and PBMT in pointers never work */
+    li s2, 0x40008000
+    lw a0, 8(s2)
+    CHECK_TRAP 13
+    li s3, 0x40009000
+    lw a0, 8(s3)
+    CHECK_TRAP 13
+    li s4, 0x40600000
+    lw a0, 8(s4)
+    CHECK_TRAP 13
+    BACK_TO_M 1f
+1:  CHECK_TRAP 9
+    li t0, 1 << 62
+    csrs menvcfg, t0
+    ENTER_MODE 1, 1f
+1:  sfence.vma
+    lw a0, 8(s2)
+    CHECK a0, 0x1234
+    lw a0, 8(s3)
+    CHECK_TRAP 13
+    lw a0, 8(s4)
+    CHECK_TRAP 13
+    BACK_TO_M 1f
+1:  CHECK_TRAP 9
+    li t0, 1 << 62
+    csrc menvcfg, t0
+    ENTER_MODE 1, 1f
+1:  sfence.vma
+    lw a0, 8(s2)
+    CHECK_TRAP 13
+    TEST 53                 /* a pointer at level 0 */
+    li t0, 0x4000a000
+    lw a0, 0(t0)
+    CHECK_TRAP 13
+    TEST 54                 /* sfence.vma makes a changed PTE visible */
+    li s2, 0x4000b000
+    ld a0, 8(s2)
+    CHECK a0, 0x1234
+    la t1, pt_l0
+    la t0, page_b
+    MKPTE t0, PTE_V|PTE_R|PTE_A
+    sd t0, 88(t1)
+    sfence.vma s2, zero
+    ld a0, 8(s2)
+    CHECK a0, 0x5678
+    TEST 55                 /* a fetch sets A */
+    li t0, 0x4000c000
+    jalr ra, 0(t0)
+    CHECK_TRAP -1
+    la t1, pt_l0
+    ld t0, 96(t1)
+    andi t0, t0, PTE_A|PTE_D
+    CHECK t0, PTE_A
+    TEST 56                 /* a leaf that maps nothing: access fault, not page fault */
+    li s2, 0x4000d008
+    ld a0, 0(s2)
+    CHECK_TRAP 5
+    la t5, trap_info
+    ld t4, TI_TVAL(t5)
+    bne t4, s2, fail
+    sd a0, 0(s2)
+    CHECK_TRAP 7
+    BACK_TO_M 1f
+1:  CHECK_TRAP 9
+    TEST 57                 /* the A/D update is a store PMP must allow */
+    IF_QEMU 2f              /* QEMU 7.2 updates A/D without asking PMP */
+    la t0, pt_l0            /* entry 0: pt_l0 read-only; entry 1: the rest */
+    srli t0, t0, 2
+    ori t0, t0, 0x1ff
+    csrw pmpaddr0, t0
+    li t0, -1
+    csrw pmpaddr1, t0
+    li t0, (0x1f << 8) | 0x19
+    csrw pmpcfg0, t0
+    ENTER_MODE 1, 1f
+1:  sfence.vma
+    li s2, 0x4000e000
+    ld a0, 8(s2)
+    CHECK_TRAP 5
+    la t1, pt_l0
+    ld t0, 112(t1)
+    andi t0, t0, PTE_A
+    CHECK t0, 0
+    ld a0, 8(s1)            /* A already set: no update, no fault */
+    CHECK a0, 0x1234
+    BACK_TO_M 1f
+1:  CHECK_TRAP 9
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+2:  csrw satp, zero
     j pass
 
     .bss
@@ -232,3 +405,4 @@ pt_l0: .space 4096
 pt48: .space 4096
 pt57: .space 4096
 page_a: .space 4096
+page_b: .space 4096

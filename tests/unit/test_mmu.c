@@ -1,6 +1,8 @@
 /* Unit tests for cpu/mmu: the page walker on tables built in a small RAM
  * (Sv39 4 KiB and superpages, Sv48, A/D updates, permission faults with
- * their causes, SUM/MXR, non-canonical addresses) and PMP matching. */
+ * their causes, SUM/MXR, non-canonical addresses) and PMP matching. Also
+ * the priority of all six interrupts, which needs interrupt lines (MEI,
+ * MSI, MTI) the bare-metal test board (tests/cpu) does not have. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +188,63 @@ static void pmp_matching(void **state)
     assert_false(mmu_pmp_allows(h, RAM_BASE, 8, MMU_STORE, PRIV_M));
 }
 
+/* Runs one instruction from RAM_BASE in privilege priv with mstatus mstatus
+ * and returns mcause (0 when no trap went to M). */
+static uint64_t run_one(struct hart *h, unsigned priv, uint64_t mstatus)
+{
+    assert_int_equal(hart_write_csr(h, CSR_MSTATUS, mstatus), 0);
+    assert_int_equal(hart_write_csr(h, CSR_MCAUSE, 0), 0);
+    h->pc = RAM_BASE;
+    h->priv = priv;
+    csr_update_priv_ls(h);
+    mmu_flush(h);
+    hart_run(h, 1);
+    return h->mcause;
+}
+
+static void irq_priority(void **state)
+{
+    struct fixture *f = *state;
+    struct hart *h = f->h;
+    const uint64_t irq = 1ull << 63;
+    uint32_t loop = 0x0000006f; /* j . */
+    memcpy(f->ram, &loop, 4);
+    memcpy(f->ram + 0x100, &loop, 4);
+    h->satp = 0;
+    assert_int_equal(hart_write_csr(h, CSR_MTVEC, RAM_BASE + 0x100), 0);
+    assert_int_equal(hart_write_csr(h, CSR_STVEC, RAM_BASE + 0x100), 0);
+    assert_int_equal(hart_write_csr(h, CSR_MIE, MIP_MEIP | MIP_MSIP | MIP_MTIP | MIP_SEIP | MIP_SSIP | MIP_STIP), 0);
+    assert_int_equal(hart_write_csr(h, CSR_MIP, MIP_STIP), 0);
+    hart_set_irq(h, MIP_MEIP | MIP_MSIP | MIP_SEIP | MIP_SSIP, 1);
+    hart_set_mtimecmp(h, 0);
+    /* In M-mode nothing is taken while MIE is off. */
+    assert_int_equal(run_one(h, PRIV_M, 0), 0);
+    /* MEI > MSI > MTI > SEI > SSI > STI */
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), irq | 11);
+    hart_set_irq(h, MIP_MEIP, 0);
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), irq | 3);
+    hart_set_irq(h, MIP_MSIP, 0);
+    /* An interrupt for M is taken in S and U whatever MIE says. */
+    assert_int_equal(run_one(h, PRIV_S, 0), irq | 7);
+    assert_int_equal((h->mstatus & MSTATUS_MPP) >> 11, PRIV_S);
+    assert_int_equal(run_one(h, PRIV_U, 0), irq | 7);
+    hart_set_mtimecmp(h, UINT64_MAX);
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), irq | 9);
+    hart_set_irq(h, MIP_SEIP, 0);
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), irq | 1);
+    assert_int_equal(hart_write_csr(h, CSR_MIP, MIP_STIP), 0); /* clears SSIP */
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), irq | 5);
+    /* Delegated to S: never taken in M, taken in U whatever SIE says, and
+     * an interrupt for M goes first whatever the numbers. */
+    assert_int_equal(hart_write_csr(h, CSR_MIDELEG, MIP_STIP), 0);
+    assert_int_equal(run_one(h, PRIV_M, MSTATUS_MIE), 0);
+    assert_int_equal(run_one(h, PRIV_U, 0), 0);
+    assert_int_equal(h->scause, irq | 5);
+    assert_int_equal(h->priv, PRIV_S);
+    hart_set_irq(h, MIP_MSIP, 1);
+    assert_int_equal(run_one(h, PRIV_S, MSTATUS_SIE), irq | 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +254,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(invalid_and_noncanonical, setup, teardown),
         cmocka_unit_test_setup_teardown(sv48_on_top_of_sv39_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(pmp_matching, setup, teardown),
+        cmocka_unit_test_setup_teardown(irq_priority, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
