@@ -79,6 +79,7 @@ int elf_image_load_buffer(const char *name, const uint8_t *data, uint64_t len, c
                               len, ram->size);
         memcpy(ram->host, data, len);
         info->entry = ram->base;
+        info->end = ram->base + len;
         return 0;
     }
     Elf64_Ehdr eh;
@@ -117,6 +118,8 @@ int elf_image_load_buffer(const char *name, const uint8_t *data, uint64_t len, c
                 uint8_t *dst = ram->host + (ph.p_paddr - ram->base);
                 memcpy(dst, data + ph.p_offset, ph.p_filesz);
                 memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+                if (ph.p_paddr + ph.p_memsz > info->end)
+                    info->end = ph.p_paddr + ph.p_memsz;
                 loaded++;
             }
         }

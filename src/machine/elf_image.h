@@ -14,6 +14,7 @@
 
 struct elf_image_info {
     uint64_t entry;
+    uint64_t end;       /* first guest physical byte after everything loaded */
     int has_tohost, has_fromhost;
     uint64_t tohost, fromhost;
 };

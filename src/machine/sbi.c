@@ -64,7 +64,7 @@ static struct sbi_ret base_call(uint64_t fid, const uint64_t a[6])
     }
 }
 
-static struct sbi_ret rfence_call(struct sbi *sbi, uint64_t fid, const uint64_t a[6])
+static struct sbi_ret rfence_call(struct sbi *sbi, unsigned hart, uint64_t fid, const uint64_t a[6])
 {
     static const enum sbi_fence kinds[] = {SBI_FENCE_I, SBI_FENCE_VMA, SBI_FENCE_VMA_ASID};
     if (fid > 2)
@@ -73,7 +73,7 @@ static struct sbi_ret rfence_call(struct sbi *sbi, uint64_t fid, const uint64_t 
     int e = resolve_targets(sbi, a[0], a[1], &targets);
     if (e)
         return err(e);
-    sbi->ops.remote_fence(sbi->ops.opaque, targets, kinds[fid], a[2], a[3], a[4]);
+    sbi->ops.remote_fence(sbi->ops.opaque, hart, targets, kinds[fid], a[2], a[3], a[4]);
     return ok(0);
 }
 
@@ -192,7 +192,7 @@ struct sbi_ret sbi_call(struct sbi *sbi, unsigned hart, uint64_t ext, uint64_t f
         sbi->ops.send_ipi(sbi->ops.opaque, targets);
         return ok(0);
     case SBI_EXT_RFENCE:
-        return rfence_call(sbi, fid, a);
+        return rfence_call(sbi, hart, fid, a);
     case SBI_EXT_HSM:
         return hsm_call(sbi, hart, fid, a);
     case SBI_EXT_SRST:

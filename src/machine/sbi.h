@@ -70,7 +70,7 @@ enum sbi_counter {
 struct sbi_ops {
     void (*set_timer)(void *opaque, unsigned hart, uint64_t stime_value);
     void (*send_ipi)(void *opaque, uint64_t targets);
-    void (*remote_fence)(void *opaque, uint64_t targets, enum sbi_fence kind,
+    void (*remote_fence)(void *opaque, unsigned hart, uint64_t targets, enum sbi_fence kind,
                          uint64_t start, uint64_t size, uint64_t asid);
     int (*hart_start)(void *opaque, unsigned target, uint64_t start_addr, uint64_t arg);
     int (*hart_stop)(void *opaque, unsigned hart);

@@ -27,7 +27,8 @@ case $mode in
   initramfs)
     "${qemu[@]}" -initrd "$guest/initramfs.cpio.gz" \
       -append 'console=ttyS0 minnow.cmd="echo hello; exit 3"' </dev/null >"$log" 2>&1 \
-      || fail "qemu exited with status $? (124: the guest did not power off)"
+      && fail "qemu exited with status 0, expected the command's status 3" \
+      || { st=$?; [ $st = 3 ] || fail "qemu exited with status $st, expected 3 (124: the guest did not power off)"; }
     expect_line "minnow-guest: init ready"
     expect_line "hello"
     expect_line "minnow-guest: exit 3"
@@ -37,7 +38,8 @@ case $mode in
     "${qemu[@]}" -drive "file=$work/root.ext4,if=none,id=d0,format=raw" -device virtio-blk-device,drive=d0 \
       -append 'console=ttyS0 root=/dev/vda rw minnow.cmd="echo hello; echo written-by-guest > /proof; exit 3"' \
       </dev/null >"$log" 2>&1 \
-      || fail "qemu exited with status $? (124: the guest did not power off)"
+      && fail "qemu exited with status 0, expected the command's status 3" \
+      || { st=$?; [ $st = 3 ] || fail "qemu exited with status $st, expected 3 (124: the guest did not power off)"; }
     expect_line "minnow-guest: init ready"
     expect_line "hello"
     expect_line "minnow-guest: exit 3"

@@ -29,9 +29,11 @@ struct fake {
 
 static void f_set_timer(void *o, unsigned hart, uint64_t v) { ((struct fake *)o)->timer[hart] = v; }
 static void f_send_ipi(void *o, uint64_t t) { ((struct fake *)o)->ipi_targets = t; }
-static void f_fence(void *o, uint64_t t, enum sbi_fence k, uint64_t s, uint64_t z, uint64_t a)
+static void f_fence(void *o, unsigned hart, uint64_t t, enum sbi_fence k, uint64_t s, uint64_t z,
+                    uint64_t a)
 {
     struct fake *f = o;
+    (void)hart;
     f->fences++;
     f->fence_targets = t;
     f->fence_kind = k;
