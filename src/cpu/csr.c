@@ -227,6 +227,13 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     return -1;
 }
 
+uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read)
+{
+    if (csr == CSR_MIP)
+        return (read & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP);
+    return read;
+}
+
 int csr_write(struct hart *h, unsigned csr, uint64_t v)
 {
     if (h->priv < ((csr >> 8) & 3) || ((csr >> 10) & 3) == 3)

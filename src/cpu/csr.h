@@ -85,6 +85,11 @@
 
 int csr_read(struct hart *h, unsigned csr, uint64_t *val);
 int csr_write(struct hart *h, unsigned csr, uint64_t val);
+/* What csrrs/csrrc modify, given what csr_read returned: the same value,
+ * except mip.SEIP, where a read-modify-write sees only the software-
+ * writable bit and not the PLIC's line ORed into reads (else setting
+ * another bit would latch a passing external interrupt forever). */
+uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read);
 
 /* Recomputes what depends on mstatus and priv (the load/store privilege). */
 void csr_update_priv_ls(struct hart *h);

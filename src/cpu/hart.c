@@ -1126,7 +1126,8 @@ fetch_fault:
             if (csr_read(h, (unsigned)op->imm, &old))
                 goto illegal;
             if (op->rs1 != 0) {
-                uint64_t n = (op->opc == OP_CSRRS || op->opc == OP_CSRRSI) ? old | src : old & ~src;
+                uint64_t base = csr_rmw_base(h, (unsigned)op->imm, old);
+                uint64_t n = (op->opc == OP_CSRRS || op->opc == OP_CSRRSI) ? base | src : base & ~src;
                 if (csr_write(h, (unsigned)op->imm, n))
                     goto illegal;
             }

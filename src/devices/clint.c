@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -26,7 +27,10 @@ struct clint {
     struct clint_ops ops;
     unsigned nharts;
     uint64_t start_ns;    /* CLOCK_MONOTONIC at creation: mtime's origin */
-    uint64_t offset;      /* mtime = ticks since start + offset (mod 2^64) */
+    /* mtime = ticks since start + offset (mod 2^64). Atomic so that the
+     * time can be read without the lock: harts read it while holding
+     * their own wait lock, and the lock order is clint -> hart. */
+    _Atomic uint64_t offset;
     struct clint_hart *hart;
 };
 
@@ -39,7 +43,7 @@ static uint64_t mono_ns(void)
 
 static uint64_t mtime_at(const struct clint *c, uint64_t now_ns)
 {
-    return (now_ns - c->start_ns) / NS_PER_TICK + c->offset;
+    return (now_ns - c->start_ns) / NS_PER_TICK + atomic_load_explicit(&c->offset, memory_order_relaxed);
 }
 
 static void set_mtip(struct clint *c, unsigned h, uint64_t mtime)
@@ -61,10 +65,7 @@ static void update_all(struct clint *c)
 
 uint64_t clint_time(struct clint *c)
 {
-    pthread_mutex_lock(&c->lock);
-    uint64_t t = mtime_at(c, mono_ns());
-    pthread_mutex_unlock(&c->lock);
-    return t;
+    return mtime_at(c, mono_ns());
 }
 
 uint64_t clint_time_read(void *opaque)
@@ -173,7 +174,7 @@ static void clint_write(void *opaque, uint64_t offset, uint64_t value, unsigned 
     } else if (offset < OFF_MTIME + 8 && valid_wide(offset, size)) {
         uint64_t now = mono_ns();
         uint64_t t = merge(mtime_at(c, now), value, size, (unsigned)(offset & 4));
-        c->offset = t - (now - c->start_ns) / NS_PER_TICK;
+        atomic_store_explicit(&c->offset, t - (now - c->start_ns) / NS_PER_TICK, memory_order_relaxed);
         update_all(c);
     }
     pthread_mutex_unlock(&c->lock);

@@ -12,7 +12,8 @@
  * a timer thread). A board whose harts compare mtimecmp themselves can
  * follow the register through the optional mtimecmp_changed callback.
  *
- * Locking: one mutex; callbacks are called with it held and must not call
+ * Locking: one mutex (clint_time reads the clock without it); callbacks
+ * are called with it held and must not call
  * back into the CLINT. Lock order: clint -> hart. */
 #ifndef MINNOW_DEVICES_CLINT_H
 #define MINNOW_DEVICES_CLINT_H
