@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/device_spec.h"
 #include "cpu/hart.h"
 #include "machine/baremetal.h"
 #include "machine/ram.h"
@@ -47,6 +48,24 @@ static const char run_usage[] =
     "  --mem SIZE         guest RAM, e.g. 64M or 1G (default 256M; 128M bare metal)\n"
     "  --bios FILE        firmware to boot the kernel with, or the bare-metal program\n"
     "  --dump-dtb FILE    write the guest's device tree to FILE and exit\n"
+    "\n"
+    "devices (virtio-mmio, up to 8, one slot each in the order given; the first\n"
+    "drive is /dev/vda):\n"
+    "  --drive path=FILE[,ro][,serial=TEXT][,engine=auto|uring|sync]\n"
+    "                     a raw disk image (repeatable)\n"
+    "  --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=MAC]\n"
+    "                     user-mode networking (slirp: DHCP, DNS, NAT; no root)\n"
+    "  --net tap=NAME[,mac=MAC]\n"
+    "                     an existing host TAP device\n"
+    "  --vsock cid=N,uds=PATH\n"
+    "                     virtio-vsock; the host connects through the Unix socket\n"
+    "                     PATH (\"CONNECT <port>\" as in Firecracker), guest\n"
+    "                     connections to host port P go to PATH_P\n"
+    "  --console2 PATH|pty\n"
+    "                     a second console (hvc0) on a Unix socket or a pty\n"
+    "  --rng              virtio-rng, from the host's getrandom()\n"
+    "  --balloon[=[target=SIZE][,stats][,deflate-on-oom]]\n"
+    "                     virtio-balloon, inflated to SIZE at start\n"
     "  --max-insns N      bare metal: end with a hart report after N instructions\n"
     "  --stats            bare metal: print instructions, time and MIPS at exit\n"
     "  -h, --help         print this text and exit\n"
@@ -68,7 +87,40 @@ struct run_opts {
     unsigned cpus;       /* 0: not given */
     uint64_t max_insns;
     int stats;
+    struct virt_device_config devices[VIRT_MAX_DEVICES];
+    unsigned ndevices;
 };
+
+/* Parses one device option into the next slot. */
+static int add_device(struct run_opts *o, const char *opt, char *spec)
+{
+    struct errmsg e = { "" };
+    if (o->ndevices == VIRT_MAX_DEVICES) {
+        fprintf(stderr, "minnow run: %s: too many devices (the board has %u virtio slots)\n", opt,
+                VIRT_MAX_DEVICES);
+        return -1;
+    }
+    struct virt_device_config *d = &o->devices[o->ndevices];
+    int r;
+    if (!strcmp(opt, "--drive"))
+        r = device_spec_drive(spec, d, &e);
+    else if (!strcmp(opt, "--net"))
+        r = device_spec_net(spec, d, &e);
+    else if (!strcmp(opt, "--vsock"))
+        r = device_spec_vsock(spec, d, &e);
+    else if (!strcmp(opt, "--console2"))
+        r = device_spec_console2(spec, d, &e);
+    else if (!strcmp(opt, "--rng"))
+        r = device_spec_rng(d);
+    else
+        r = device_spec_balloon(spec, d, &e);
+    if (r) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
+        return -1;
+    }
+    o->ndevices++;
+    return 0;
+}
 
 static double now_s(void)
 {
@@ -166,6 +218,18 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
         } else if (!strcmp(a, "--stats")) {
             o->stats = 1;
+        } else if (is_option(a, "--drive") || is_option(a, "--net") || is_option(a, "--vsock") ||
+                   is_option(a, "--console2")) {
+            const char *opt = is_option(a, "--drive") ? "--drive" : is_option(a, "--net") ? "--net"
+                            : is_option(a, "--vsock") ? "--vsock" : "--console2";
+            if (!(v = option_value(argc, argv, &i, opt)) || add_device(o, opt, (char *)v))
+                return -1;
+        } else if (!strcmp(a, "--rng")) {
+            if (add_device(o, "--rng", NULL))
+                return -1;
+        } else if (!strcmp(a, "--balloon") || !strncmp(a, "--balloon=", 10)) {
+            if (add_device(o, "--balloon", a[9] == '=' ? (char *)a + 10 : NULL))
+                return -1;
         } else {
             fprintf(stderr, "minnow run: unknown option '%s' (try 'minnow run --help')\n", a);
             return -1;
@@ -207,7 +271,7 @@ static int run_baremetal(const struct run_opts *o)
 {
     const char *bios = o->bios;
     const char *board_only = o->initrd ? "--initrd" : o->append ? "--append" : o->cpus ? "--cpus"
-                           : o->dump_dtb ? "--dump-dtb" : NULL;
+                           : o->dump_dtb ? "--dump-dtb" : o->ndevices ? "a device option" : NULL;
     if (board_only) {
         fprintf(stderr, "minnow run: %s needs a kernel to boot (--kernel); a bare-metal --bios program runs alone\n",
                 board_only);
@@ -303,6 +367,8 @@ static int run_board(const struct run_opts *o)
         .initrd = o->initrd,
         .bootargs = o->append,
         .firmware = o->bios,
+        .devices = o->devices,
+        .ndevices = o->ndevices,
     };
     if (!o->kernel) {
         if (default_guest(dir, sizeof dir)) {

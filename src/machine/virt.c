@@ -322,6 +322,7 @@ static int build_fdt(struct virt *v, struct errmsg *e)
         .isa_extensions = isa_extensions,
         .n_isa_extensions = sizeof isa_extensions / sizeof isa_extensions[0],
         .mmu_type = "riscv,sv57",
+        .virtio_slots = virt_devices_slots(v),
     };
     if (getrandom(seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) {
         fc.rng_seed = seed;
@@ -401,7 +402,8 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     if (r)
         goto fail;
     bus_init(&v->bus, &v->ram);
-    if ((r = map_devices(v, e)) || (r = load_images(v, e)) || (r = build_fdt(v, e)))
+    if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)) || (r = load_images(v, e)) ||
+        (r = build_fdt(v, e)))
         goto fail;
     rom_build(v, v->ram.base, v->kernel_entry);
     if ((r = virt_harts_create(v, e)))
@@ -418,6 +420,7 @@ void virt_destroy(struct virt *v)
     if (!v)
         return;
     virt_harts_destroy(v);
+    virt_devices_destroy(v);
     uart_destroy(v->uart);
     rtc_destroy(v->rtc);
     syscon_destroy(v->syscon);

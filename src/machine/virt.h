@@ -33,6 +33,7 @@
 #include "machine/bus.h"
 #include "machine/console_watch.h"
 #include "machine/sbi.h"
+#include "machine/virt_devices.h"
 #include "util/errmsg.h"
 
 #define VIRT_RAM_BASE 0x80000000ull
@@ -50,6 +51,9 @@ struct virt_config {
     const char *initrd;       /* NULL: none */
     const char *bootargs;     /* NULL: none */
     const char *firmware;     /* NULL: direct boot with minnow's SBI */
+    /* Paravirtual devices, one virtio-mmio slot each, in this order. */
+    const struct virt_device_config *devices;
+    unsigned ndevices;
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
     void *console_opaque;
@@ -97,6 +101,11 @@ struct virt {
     struct console_watch watch;
     unsigned nharts;
     struct virt_hart harts[VIRT_MAX_HARTS];
+    struct virt_device devices[VIRT_MAX_DEVICES];
+    unsigned ndevices;
+    /* What the I/O thread must watch (virt_devices.c fills it). */
+    struct virt_io_fd io_fds[2 * VIRT_MAX_DEVICES];
+    unsigned n_io_fds;
 
     uint64_t kernel_entry, fdt_addr, initrd_start, initrd_end;
     uint8_t fdt[64 * 1024];

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include "backends/term.h"
+#include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
 
 struct vm {
     struct virt *board;
+    struct event_loop *io;    /* the I/O thread: device work */
     struct term *term;
     pthread_t hart_threads[VIRT_MAX_HARTS];
     unsigned started;
@@ -111,6 +113,13 @@ int vm_run(const struct virt_config *cfg, const char *dump_dtb, struct vm_result
         r = virt_dump_dtb(vm.board, dump_dtb, e);
         goto out;
     }
+    if ((r = event_loop_create(&vm.io, e)))
+        goto out;
+    for (unsigned i = 0; i < vm.board->n_io_fds; i++) {
+        const struct virt_io_fd *f = &vm.board->io_fds[i];
+        if ((r = event_loop_add_fd(vm.io, f->fd, f->fn, f->opaque, e)))
+            goto out;
+    }
 
     /* Every thread from here on inherits the blocked set; only the
      * signal thread takes these signals. */
@@ -126,6 +135,8 @@ int vm_run(const struct virt_config *cfg, const char *dump_dtb, struct vm_result
         goto out;
     }
 
+    if ((r = event_loop_start(vm.io, e)))
+        goto stop_signals;
     struct term_ops tops = { .input = console_in, .quit = quit, .opaque = &vm };
     r = term_open(&vm.term, STDIN_FILENO, STDOUT_FILENO, &tops, e);
     if (r)
@@ -158,6 +169,7 @@ stop_signals:
     pthread_join(vm.sig_thread, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
+    event_loop_destroy(vm.io); /* before the devices its callbacks use */
     virt_destroy(vm.board);
     pthread_mutex_destroy(&vm.report_lock);
     return r;

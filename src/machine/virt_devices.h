@@ -1,0 +1,65 @@
+/* The virt board's paravirtual devices: one virtio-mmio slot each (slot n
+ * at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE, PLIC source 1 + n), in the
+ * order the configuration lists them, so the first disk is /dev/vda. The
+ * board creates them with their host backends and lists the fds their
+ * work waits on; the vmm layer runs those on its I/O thread. */
+#ifndef MINNOW_MACHINE_VIRT_DEVICES_H
+#define MINNOW_MACHINE_VIRT_DEVICES_H
+
+#include <stdint.h>
+
+#include "backends/net_spec.h"
+#include "devices/virtio_balloon.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
+#include "devices/virtio_vsock.h"
+#include "util/errmsg.h"
+
+#define VIRT_MAX_DEVICES 8u
+
+enum virt_device_kind {
+    VIRT_DEV_BLK,
+    VIRT_DEV_NET,
+    VIRT_DEV_CONSOLE,
+    VIRT_DEV_VSOCK,
+    VIRT_DEV_RNG,
+    VIRT_DEV_BALLOON,
+};
+
+struct virt_device_config {
+    enum virt_device_kind kind;
+    union {
+        struct virtio_blk_options blk;
+        struct net_spec net;
+        struct virtio_console_options console;
+        struct virtio_vsock_options vsock;
+        struct virtio_balloon_options balloon;
+    };
+};
+
+/* An fd whose readiness the I/O thread turns into fn(opaque). */
+struct virt_io_fd {
+    int fd;
+    void (*fn)(void *opaque);
+    void *opaque;
+};
+
+struct virtio_mmio;
+
+struct virt_device {
+    enum virt_device_kind kind;
+    void *dev;                  /* struct virtio_blk *, struct virtio_net *, ... */
+    struct virtio_mmio *mmio;
+};
+
+struct virt;
+
+/* Creates cfg's devices on v's bus and PLIC; fills v->devices and
+ * v->io_fds. An error names the device (e.g. "drive 2: ..."). */
+int virt_devices_create(struct virt *v, struct errmsg *e);
+void virt_devices_destroy(struct virt *v);
+/* Bit n set: slot n holds a device (for the FDT). */
+uint32_t virt_devices_slots(const struct virt *v);
+const char *virt_device_kind_name(enum virt_device_kind k);
+
+#endif
