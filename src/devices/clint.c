@@ -31,6 +31,9 @@ struct clint {
      * time can be read without the lock: harts read it while holding
      * their own wait lock, and the lock order is clint -> hart. */
     _Atomic uint64_t offset;
+    /* While the VM is paused, mtime stands at this value (UINT64_MAX: it
+     * runs). */
+    _Atomic uint64_t frozen;
     struct clint_hart *hart;
 };
 
@@ -43,6 +46,9 @@ static uint64_t mono_ns(void)
 
 static uint64_t mtime_at(const struct clint *c, uint64_t now_ns)
 {
+    uint64_t f = atomic_load_explicit(&c->frozen, memory_order_acquire);
+    if (f != UINT64_MAX)
+        return f;
     return (now_ns - c->start_ns) / NS_PER_TICK + atomic_load_explicit(&c->offset, memory_order_relaxed);
 }
 
@@ -66,6 +72,28 @@ static void update_all(struct clint *c)
 uint64_t clint_time(struct clint *c)
 {
     return mtime_at(c, mono_ns());
+}
+
+void clint_freeze(struct clint *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (atomic_load(&c->frozen) == UINT64_MAX) {
+        uint64_t t = mtime_at(c, mono_ns());
+        atomic_store(&c->frozen, t);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void clint_thaw(struct clint *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t f = atomic_load(&c->frozen);
+    if (f != UINT64_MAX) {
+        /* Carry on from where time stood: the pause never happened. */
+        atomic_store(&c->offset, f - (mono_ns() - c->start_ns) / NS_PER_TICK);
+        atomic_store(&c->frozen, UINT64_MAX);
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 uint64_t clint_time_read(void *opaque)
@@ -208,6 +236,7 @@ int clint_create(struct clint **out, unsigned nharts, const struct clint_ops *op
         c->hart[h].mtimecmp = UINT64_MAX;
     if (ops)
         c->ops = *ops;
+    atomic_init(&c->frozen, UINT64_MAX);
     c->start_ns = mono_ns();
     *out = c;
     return 0;

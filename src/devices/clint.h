@@ -45,6 +45,10 @@ void clint_destroy(struct clint *c);
 
 /* The current mtime. */
 uint64_t clint_time(struct clint *c);
+/* Stops mtime where it stands (the VM is paused) / lets it run on from
+ * there, so the guest sees no time pass while paused. */
+void clint_freeze(struct clint *c);
+void clint_thaw(struct clint *c);
 /* clint_time with an opaque pointer: fits struct hart_clock.read. */
 uint64_t clint_time_read(void *opaque);
 

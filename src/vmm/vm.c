@@ -5,24 +5,41 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backends/term.h"
+#include "devices/clint.h"
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
+
+struct hart_thread {
+    struct vm *vm;
+    unsigned id;
+    pthread_t thread;
+};
 
 struct vm {
     struct virt *board;
     struct event_loop *io;    /* the I/O thread: device work */
     struct term *term;
-    pthread_t hart_threads[VIRT_MAX_HARTS];
-    unsigned started;
-    struct vm_result *res;
-    pthread_mutex_t report_lock;
+    struct hart_thread harts[VIRT_MAX_HARTS];
+    unsigned started;         /* hart threads running */
+    int running;              /* vm_start succeeded, vm_wait not yet done */
+    char crash_report[4096];  /* the first crashed hart's state */
+
+    /* Pause: lock guards paused, in_guest and crash_report; cond
+     * announces changes of both counters. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int paused;
+    unsigned in_guest;        /* hart threads inside vcpu_run */
+
     /* The signal thread (sigwait on the set blocked in every thread). */
     pthread_t sig_thread;
-    sigset_t sigs;
+    int sig_started;
+    sigset_t sigs, old_sigs;
     _Atomic int sig_quit;
 };
 
@@ -49,38 +66,70 @@ static void quit(void *opaque)
     virt_finish(vm->board, VIRT_STOPPED, 0);
 }
 
-struct hart_thread_arg {
-    struct vm *vm;
-    unsigned id;
-};
+/* ---- hart threads ---- */
+
+/* Waits while the VM is paused; 0 when the run has ended instead. */
+static int enter_guest(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    while (vm->paused && virt_end_reason(vm->board) == VIRT_RUNNING)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    int go = virt_end_reason(vm->board) == VIRT_RUNNING;
+    if (go)
+        vm->in_guest++;
+    pthread_mutex_unlock(&vm->lock);
+    return go;
+}
+
+static void leave_guest(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    vm->in_guest--;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void record_crash(struct vm *vm, unsigned id, struct hart *h)
+{
+    pthread_mutex_lock(&vm->lock);
+    if (!vm->crash_report[0]) {
+        int n = snprintf(vm->crash_report, sizeof vm->crash_report, "hart %u: %s\n", id, hart_crash_reason(h));
+        if (n > 0 && (size_t)n < sizeof vm->crash_report)
+            hart_dump(h, vm->crash_report + n, sizeof vm->crash_report - (size_t)n);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    virt_finish(vm->board, VIRT_CRASH, id);
+}
 
 static void *hart_thread(void *p)
 {
-    struct hart_thread_arg *a = p;
-    struct vm *vm = a->vm;
-    unsigned id = a->id;
+    struct hart_thread *t = p;
+    struct vm *vm = t->vm;
     struct virt *v = vm->board;
-    struct hart *h = v->harts[id].hart;
+    struct hart *h = v->harts[t->id].hart;
     struct vcpu_opts o = { 0 };
-    while (virt_hart_wait_start(v, id) == 0) {
-        enum vcpu_end end = vcpu_run(h, &o);
-        if (end == VCPU_END_STOP && virt_hart_stopped_itself(v, id))
-            continue;
-        if (end == VCPU_END_CRASH) {
-            pthread_mutex_lock(&vm->report_lock);
-            if (!vm->res->report[0]) {
-                int n = snprintf(vm->res->report, sizeof vm->res->report, "hart %u: %s\n", id,
-                                 hart_crash_reason(h));
-                if (n > 0 && (size_t)n < sizeof vm->res->report)
-                    hart_dump(h, vm->res->report + n, sizeof vm->res->report - (size_t)n);
+    /* Outer loop: each SBI HSM start; inner: runs between pauses. */
+    while (virt_hart_wait_start(v, t->id) == 0) {
+        for (;;) {
+            if (!enter_guest(vm))
+                return NULL;
+            enum vcpu_end end = vcpu_run(h, &o);
+            leave_guest(vm);
+            if (end == VCPU_END_CRASH) {
+                record_crash(vm, t->id, h);
+                return NULL;
             }
-            pthread_mutex_unlock(&vm->report_lock);
-            virt_finish(v, VIRT_CRASH, id);
+            if (virt_end_reason(v) != VIRT_RUNNING)
+                return NULL;
+            if (virt_hart_stopped_itself(v, t->id))
+                break;
+            /* otherwise a pause stopped it: enter_guest parks it */
         }
-        break;
     }
     return NULL;
 }
+
+/* ---- signals ---- */
 
 static void *signal_thread(void *p)
 {
@@ -92,85 +141,188 @@ static void *signal_thread(void *p)
         if (atomic_load(&vm->sig_quit))
             return NULL;
         virt_finish(vm->board, VIRT_STOPPED, 0);
+        vm_resume(vm); /* a paused VM must be able to end */
     }
+}
+
+static void stop_signal_thread(struct vm *vm)
+{
+    if (!vm->sig_started)
+        return;
+    atomic_store(&vm->sig_quit, 1);
+    pthread_kill(vm->sig_thread, SIGUSR1);
+    pthread_join(vm->sig_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &vm->old_sigs, NULL);
+    vm->sig_started = 0;
+}
+
+/* ---- lifetime ---- */
+
+int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
+{
+    struct vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return errmsg_set(e, -ENOMEM, "out of memory for the VM");
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    struct virt_config bc = *cfg;
+    bc.console_out = console_out;
+    bc.console_opaque = vm;
+    int r = virt_create(&vm->board, &bc, e);
+    if (!r)
+        r = event_loop_create(&vm->io, e);
+    for (unsigned i = 0; !r && i < vm->board->n_io_fds; i++) {
+        const struct virt_io_fd *f = &vm->board->io_fds[i];
+        r = event_loop_add_fd(vm->io, f->fd, f->fn, f->opaque, e);
+    }
+    if (r) {
+        vm_destroy(vm);
+        return r;
+    }
+    *out = vm;
+    return 0;
+}
+
+struct virt *vm_board(struct vm *vm)
+{
+    return vm->board;
+}
+
+int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e)
+{
+    return virt_dump_dtb(vm->board, path, e);
+}
+
+int vm_start(struct vm *vm, struct errmsg *e)
+{
+    int r;
+    /* Every thread from here on inherits the blocked set; only the
+     * signal thread takes these signals. */
+    sigemptyset(&vm->sigs);
+    sigaddset(&vm->sigs, SIGINT);
+    sigaddset(&vm->sigs, SIGTERM);
+    sigaddset(&vm->sigs, SIGHUP);
+    sigaddset(&vm->sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &vm->sigs, &vm->old_sigs);
+    if (pthread_create(&vm->sig_thread, NULL, signal_thread, vm)) {
+        pthread_sigmask(SIG_SETMASK, &vm->old_sigs, NULL);
+        return errmsg_set(e, -EAGAIN, "cannot create a thread");
+    }
+    vm->sig_started = 1;
+    if ((r = event_loop_start(vm->io, e)))
+        goto fail;
+    struct term_ops tops = { .input = console_in, .quit = quit, .opaque = vm };
+    if ((r = term_open(&vm->term, STDIN_FILENO, STDOUT_FILENO, &tops, e)))
+        goto fail;
+    vm->running = 1;
+    for (unsigned i = 0; i < vm->board->nharts; i++) {
+        vm->harts[i] = (struct hart_thread){ vm, i, 0 };
+        if (pthread_create(&vm->harts[i].thread, NULL, hart_thread, &vm->harts[i])) {
+            /* The harts already started are ended by vm_wait. */
+            virt_finish(vm->board, VIRT_STOPPED, 0);
+            return errmsg_set(e, -EAGAIN, "cannot create the thread for hart %u", i);
+        }
+        vm->started++;
+    }
+    return 0;
+fail:
+    stop_signal_thread(vm);
+    return r;
+}
+
+void vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int was = vm->paused;
+    vm->paused = 1;
+    pthread_mutex_unlock(&vm->lock);
+    if (was)
+        return;
+    clint_freeze(vm->board->clint);
+    for (unsigned i = 0; i < vm->board->nharts; i++)
+        hart_request_stop(vm->board->harts[i].hart);
+    pthread_mutex_lock(&vm->lock);
+    while (vm->in_guest)
+        pthread_cond_wait(&vm->cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int was = vm->paused;
+    vm->paused = 0;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    if (was)
+        clint_thaw(vm->board->clint);
+}
+
+int vm_is_paused(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int p = vm->paused;
+    pthread_mutex_unlock(&vm->lock);
+    return p;
+}
+
+void vm_stop(struct vm *vm)
+{
+    virt_finish(vm->board, VIRT_STOPPED, 0);
+    vm_resume(vm);
+}
+
+void vm_wait(struct vm *vm, struct vm_result *res)
+{
+    memset(res, 0, sizeof *res);
+    while (vm->running && virt_end_reason(vm->board) == VIRT_RUNNING) {
+        virt_wait(vm->board, virt_next_timer(vm->board));
+        virt_poll_timers(vm->board);
+    }
+    /* Parked harts must see the end too. */
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < vm->started; i++)
+        pthread_join(vm->harts[i].thread, NULL);
+    vm->started = 0;
+    vm->running = 0;
+    term_close(vm->term);
+    vm->term = NULL;
+    stop_signal_thread(vm);
+    res->end = virt_end_reason(vm->board);
+    res->code = vm->board->end_code;
+    memcpy(res->report, vm->crash_report, sizeof res->report);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->running) {
+        struct vm_result res;
+        vm_stop(vm);
+        vm_wait(vm, &res);
+    }
+    stop_signal_thread(vm);
+    event_loop_destroy(vm->io); /* before the devices its callbacks use */
+    virt_destroy(vm->board);
+    pthread_cond_destroy(&vm->cond);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
 }
 
 int vm_run(const struct virt_config *cfg, const char *dump_dtb, struct vm_result *res, struct errmsg *e)
 {
-    struct vm vm;
-    sigset_t old;
-    memset(&vm, 0, sizeof vm);
+    struct vm *vm;
     memset(res, 0, sizeof *res);
-    vm.res = res;
-    pthread_mutex_init(&vm.report_lock, NULL);
-    struct virt_config bc = *cfg;
-    bc.console_out = console_out;
-    bc.console_opaque = &vm;
-    int r = virt_create(&vm.board, &bc, e);
+    int r = vm_create(&vm, cfg, e);
     if (r)
-        goto out;
-    if (dump_dtb) {
-        r = virt_dump_dtb(vm.board, dump_dtb, e);
-        goto out;
-    }
-    if ((r = event_loop_create(&vm.io, e)))
-        goto out;
-    for (unsigned i = 0; i < vm.board->n_io_fds; i++) {
-        const struct virt_io_fd *f = &vm.board->io_fds[i];
-        if ((r = event_loop_add_fd(vm.io, f->fd, f->fn, f->opaque, e)))
-            goto out;
-    }
-
-    /* Every thread from here on inherits the blocked set; only the
-     * signal thread takes these signals. */
-    sigemptyset(&vm.sigs);
-    sigaddset(&vm.sigs, SIGINT);
-    sigaddset(&vm.sigs, SIGTERM);
-    sigaddset(&vm.sigs, SIGHUP);
-    sigaddset(&vm.sigs, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &vm.sigs, &old);
-    if (pthread_create(&vm.sig_thread, NULL, signal_thread, &vm)) {
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        r = errmsg_set(e, -EAGAIN, "cannot create a thread");
-        goto out;
-    }
-
-    if ((r = event_loop_start(vm.io, e)))
-        goto stop_signals;
-    struct term_ops tops = { .input = console_in, .quit = quit, .opaque = &vm };
-    r = term_open(&vm.term, STDIN_FILENO, STDOUT_FILENO, &tops, e);
-    if (r)
-        goto stop_signals;
-
-    struct hart_thread_arg args[VIRT_MAX_HARTS];
-    for (unsigned i = 0; i < vm.board->nharts; i++) {
-        args[i] = (struct hart_thread_arg){ &vm, i };
-        if (pthread_create(&vm.hart_threads[i], NULL, hart_thread, &args[i])) {
-            r = errmsg_set(e, -EAGAIN, "cannot create the thread for hart %u", i);
-            virt_finish(vm.board, VIRT_STOPPED, 0);
-            break;
-        }
-        vm.started++;
-    }
-    while (virt_end_reason(vm.board) == VIRT_RUNNING) {
-        virt_wait(vm.board, virt_next_timer(vm.board));
-        virt_poll_timers(vm.board);
-    }
-    for (unsigned i = 0; i < vm.started; i++)
-        pthread_join(vm.hart_threads[i], NULL);
-    term_close(vm.term);
-    vm.term = NULL;
-    res->end = virt_end_reason(vm.board);
-    res->code = vm.board->end_code;
-
-stop_signals:
-    atomic_store(&vm.sig_quit, 1);
-    pthread_kill(vm.sig_thread, SIGUSR1);
-    pthread_join(vm.sig_thread, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-out:
-    event_loop_destroy(vm.io); /* before the devices its callbacks use */
-    virt_destroy(vm.board);
-    pthread_mutex_destroy(&vm.report_lock);
+        return r;
+    if (dump_dtb)
+        r = vm_dump_dtb(vm, dump_dtb, e);
+    else if (!(r = vm_start(vm, e)))
+        vm_wait(vm, res);
+    vm_destroy(vm);
     return r;
 }

@@ -1,8 +1,14 @@
-/* Running a virt-board VM to its end: one host thread per hart (each runs
- * its hart with vcpu_run, sleeping in wfi), the host terminal wired to the
- * guest console, SIGINT/SIGTERM/SIGHUP turned into an orderly stop (the
- * terminal mode is always restored), and the board's timers (RTC alarm,
- * panic grace period) on the calling thread. */
+/* A virt-board VM's lifetime: one host thread per hart (each runs its hart
+ * with vcpu_run, sleeping in wfi), the I/O thread for device work, the
+ * host terminal wired to the guest console, SIGINT/SIGTERM/SIGHUP turned
+ * into an orderly stop (the terminal mode is always restored), and the
+ * board's timers (RTC alarm, panic grace period) on the thread that waits.
+ *
+ *     vm_create -> [vm_dump_dtb] -> vm_start -> [vm_pause/vm_resume]... ->
+ *     vm_wait -> vm_destroy           (vm_run does all of it)
+ *
+ * Pausing parks every hart thread outside the guest and stops the guest's
+ * clock, so a paused guest sees no time pass and no instruction retire. */
 #ifndef MINNOW_VMM_VM_H
 #define MINNOW_VMM_VM_H
 
@@ -17,10 +23,30 @@ struct vm_result {
     char report[4096];        /* VIRT_CRASH: the crashed hart's state */
 };
 
-/* Builds the board from cfg (console_out is set by the VM), runs it until
- * it ends and fills *res. If dump_dtb is set, writes the FDT there and
- * returns without running. Returns 0, or a negative code with a message
- * when the VM could not be built or started. */
+struct vm;
+
+/* Builds the board from cfg (console_out is set by the VM). */
+int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e);
+/* Stops a started VM first (as vm_stop + vm_wait). */
+void vm_destroy(struct vm *vm);
+struct virt *vm_board(struct vm *vm);
+int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
+
+/* Starts the I/O thread, the console, signal handling and the harts, and
+ * returns. */
+int vm_start(struct vm *vm, struct errmsg *e);
+/* Returns once every hart is parked and the guest clock stands still. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+int vm_is_paused(struct vm *vm);
+/* Ends the run from the host (the result says VIRT_STOPPED). */
+void vm_stop(struct vm *vm);
+/* Blocks until the run ends, joins the threads and fills *res. */
+void vm_wait(struct vm *vm, struct vm_result *res);
+
+/* vm_create, optionally vm_dump_dtb (then no run), vm_start, vm_wait,
+ * vm_destroy. Returns 0, or a negative code with a message when the VM
+ * could not be built or started. */
 int vm_run(const struct virt_config *cfg, const char *dump_dtb, struct vm_result *res, struct errmsg *e);
 
 #endif

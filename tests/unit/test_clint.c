@@ -130,6 +130,26 @@ static void mtime_advances_at_10mhz(void **state)
     assert_true(clint_time_read(f->c) >= t1);
 }
 
+/* A paused VM sees no time pass: frozen mtime stands still, and after the
+ * thaw it runs on from where it stood, not from the host clock. */
+static void freeze_and_thaw(void **state)
+{
+    struct fixture *f = *state;
+    clint_freeze(f->c);
+    uint64_t t0 = clint_time(f->c);
+    sleep_ns(30000000);   /* 30 ms */
+    assert_int_equal(clint_time(f->c), t0);
+    assert_int_equal(clint_mmio_ops.read(f->c, 0xbff8, 8), t0);
+    uint64_t na = mono_ns();
+    clint_thaw(f->c);
+    uint64_t t1 = clint_time(f->c);
+    uint64_t nb = mono_ns();
+    assert_true(t1 >= t0);
+    assert_true(t1 - t0 <= (nb - na) / 100 + 1);  /* only what passed since the thaw */
+    sleep_ns(10000000);
+    assert_true(clint_time(f->c) >= t1 + 100000 - 1);  /* and it runs again */
+}
+
 static void mtime_write_moves_offset(void **state)
 {
     struct fixture *f = *state;
@@ -229,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(msip_sets_msip, setup, teardown),
         cmocka_unit_test_setup_teardown(mtime_advances_at_10mhz, setup, teardown),
         cmocka_unit_test_setup_teardown(mtime_write_moves_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(freeze_and_thaw, setup, teardown),
         cmocka_unit_test_setup_teardown(mtimecmp_past_raises_mtip, setup, teardown),
         cmocka_unit_test_setup_teardown(mtimecmp_future_and_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(mtimecmp_halves, setup, teardown),
