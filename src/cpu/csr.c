@@ -78,6 +78,7 @@ void csr_update_priv_ls(struct hart *h)
         h->priv_ls = (unsigned)((h->mstatus & MSTATUS_MPP) >> 11);
     else
         h->priv_ls = h->priv;
+    mmu_select_context(h);
 }
 
 static uint64_t mstatus_read(const struct hart *h)
@@ -95,10 +96,10 @@ static void mstatus_write(struct hart *h, uint64_t v, uint64_t writable)
     if (((n & MSTATUS_MPP) >> 11) == 2)
         n = (n & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
     h->mstatus = n;
-    if ((old ^ n) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR)) {
+    /* Translations are cached per context (see mmu.h): a change of what
+     * loads and stores may access only picks other TLB sets. */
+    if ((old ^ n) & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR))
         csr_update_priv_ls(h);
-        mmu_flush_data(h);
-    }
 }
 
 /* Counter CSRs (cycle, time, instret, hpmcounterN) in S and U mode depend
@@ -124,6 +125,9 @@ static void pmp_recompute(struct hart *h)
         if (h->pmpcfg[i] & 0x18)
             active = 1;
     h->pmp_active = active;
+    uint64_t base = h->mem.base, size = h->mem.size;
+    h->pmp_ram_rw = size && mmu_pmp_allows(h, base, size, MMU_LOAD, PRIV_S) &&
+                    mmu_pmp_allows(h, base, size, MMU_STORE, PRIV_S);
     mmu_flush(h);
 }
 

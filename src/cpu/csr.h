@@ -3,8 +3,9 @@
  * Sstc's STCE) and their WARL rules. The run loop calls csr_read and
  * csr_write for the CSR instructions; both return 0, or -1 when the access
  * is illegal (the caller raises an illegal-instruction exception). A write
- * applies its side effects itself: TLB flushes for satp, mstatus
- * MPRV/MPP/SUM/MXR, PMP and menvcfg.PBMTE changes. */
+ * applies its side effects itself: TLB flushes for satp, PMP and
+ * menvcfg.PBMTE changes, a switch of translation context for mstatus
+ * MPRV/MPP/SUM/MXR. */
 #ifndef MINNOW_CPU_CSR_H
 #define MINNOW_CPU_CSR_H
 
@@ -91,7 +92,8 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val);
  * another bit would latch a passing external interrupt forever). */
 uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read);
 
-/* Recomputes what depends on mstatus and priv (the load/store privilege). */
+/* Recomputes what depends on mstatus and priv: the load/store privilege
+ * and the translation context (mmu_select_context). */
 void csr_update_priv_ls(struct hart *h);
 
 #endif

@@ -10,8 +10,10 @@
  * target lies in the same page link to the target block directly. The
  * budget and the slice (how often asynchronous events are looked at) are
  * checked when a block is entered, and a block that would overrun the
- * budget is shortened, so the budget is exact. Loads and stores hit a
- * direct-mapped software TLB holding host addends, with one compare.
+ * budget is shortened, so the budget is exact. Loads, stores and atomics
+ * hit a direct-mapped software TLB holding host addends, with one compare.
+ * TLBs and jump caches are kept per translation context (see mmu.h), so
+ * traps, xrets and SUM changes do not drop them.
  *
  * Asynchronous events (interrupt lines, timers, stop requests, remote
  * fences) are looked at every HART_SLICE instructions or so and right after
@@ -45,6 +47,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "guest memory is acces
 static int code_init(struct hart *h);
 static void code_free(struct hart *h);
 static void code_flush_all(struct hart *h);
+static void code_fence(struct hart *h);
 
 static uint64_t host_ns(void)
 {
@@ -91,7 +94,10 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&h->wait_lock, NULL);
     /* Nothing is logged yet: the first flush clears every slot. */
-    h->fetch_log_n = h->data_log_n = HART_FLUSH_LOG + 1;
+    for (unsigned i = 0; i < HART_FCTX_N; i++)
+        h->ftlb[i].log = (struct hart_tlb_log){ .lo = 0, .hi = UINT64_MAX, .n = HART_FLUSH_LOG + 1 };
+    for (unsigned i = 0; i < HART_DCTX_N; i++)
+        h->dtlb[i].log = (struct hart_tlb_log){ .lo = 0, .hi = UINT64_MAX, .n = HART_FLUSH_LOG + 1 };
     if (code_init(h)) {
         hart_destroy(h);
         return errmsg_set(e, -ENOMEM, "hart %u: out of memory for its decoded-code cache", cfg->hartid);
@@ -128,7 +134,7 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     h->fflags = h->frm = 0;
     memset(h->pmpcfg, 0, sizeof h->pmpcfg);
     memset(h->pmpaddr, 0, sizeof h->pmpaddr);
-    h->pmp_active = 0;
+    h->pmp_active = h->pmp_ram_rw = 0;
     h->resv_valid = 0;
     h->trapped_once = 0;
     h->exc_repeat = 0;
@@ -185,12 +191,10 @@ static uint64_t irq_to_take(struct hart *h)
     return 0;
 }
 
+/* Cached translations stay: the new privilege uses its own TLB sets. */
 static void set_priv(struct hart *h, unsigned priv)
 {
-    if (h->priv != priv) {
-        h->priv = priv;
-        mmu_flush(h);
-    }
+    h->priv = priv;
     csr_update_priv_ls(h);
 }
 
@@ -260,7 +264,7 @@ static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
  * STORE macro of the run loop). */
 static inline int store_u(struct hart *h, uint64_t va, unsigned size, uint64_t v)
 {
-    const struct hart_tlb_entry *e = &h->tlb_store[(va >> 12) & (HART_TLB_SIZE - 1)];
+    const struct hart_tlb_entry *e = &h->dt->store[(va >> 12) & (HART_TLB_SIZE - 1)];
     if (likely(e->vpage == (va & (~0xfffull | (size - 1))))) {
         memcpy((void *)(e->addend + (uintptr_t)va), &v, size);
         return 0;
@@ -351,8 +355,9 @@ static inline uint64_t box32(uint32_t v)
  * never crosses a page, so the bytes it was decoded from are one piece of
  * one RAM page. Blocks live in a bump arena (emptied as a whole when full)
  * and are found through a hash table on that physical address; the jump
- * cache in struct hart maps virtual pcs to blocks under the current
- * translation and is emptied by mmu_flush.
+ * caches (one per privilege, in struct hart_fetch_tlb) map virtual pcs to
+ * blocks under that context's translation and are emptied with it by
+ * mmu_flush and mmu_flush_page.
  *
  * Keeping the cache coherent with guest memory: a page that holds decoded
  * code is marked in h->code_mask (per 64-byte chunk) and never enters the
@@ -361,7 +366,13 @@ static inline uint64_t box32(uint32_t v)
  * page and ends the current block (h->code_dirty), so self-modifying code
  * works with or without fence.i. Code that other harts or devices (DMA)
  * write is picked up at fence.i and at remote fences (hart_service_flush),
- * which drop everything: that is what the ISA requires software to do. */
+ * as the ISA requires software to ask for. Linux runs fence.i often (each
+ * time it maps a page of user code), so a fence does not drop the decoded
+ * code: it starts a new epoch and empties the jump caches, and a page's
+ * blocks are used again only after block_lookup has compared its decoded
+ * chunks with the copy taken when they were decoded (code_validate);
+ * where they differ, the page's blocks are dropped. Every way into a block
+ * after the fence goes through block_lookup (links stay within a page). */
 
 #define BLOCK_MAX_INSNS 64
 #define CODE_ARENA_BYTES (4u << 20)
@@ -386,6 +397,14 @@ struct hart_code {
     struct hart_block *scratch;       /* uncached blocks: MMIO, page-crossing, end of budget */
     uint32_t npages;
     uint32_t pages[CODE_MAX_PAGES];   /* RAM pages whose code_mask may be nonzero */
+    /* Slot k of pages[]: snap holds (at k * 4096) the bytes of the page's
+     * decoded chunks as they were when decoded, and checked[k] the fence
+     * epoch in which they were last known to match memory. slot[p] is the
+     * slot of RAM page p while its code_mask is nonzero. */
+    uint64_t epoch;
+    uint64_t checked[CODE_MAX_PAGES];
+    uint8_t *snap;
+    uint16_t *slot;
 };
 
 static int code_init(struct hart *h)
@@ -396,8 +415,10 @@ static int code_init(struct hart *h)
     c->arena = malloc(CODE_ARENA_BYTES);
     c->scratch = malloc(BLOCK_BYTES(BLOCK_MAX_INSNS));
     h->code_mask = calloc(h->mem.size / 4096 + 1, sizeof *h->code_mask);
+    c->snap = malloc((size_t)CODE_MAX_PAGES * 4096);
+    c->slot = calloc(h->mem.size / 4096 + 1, sizeof *c->slot);
     h->code = c;
-    if (!c->arena || !c->scratch || !h->code_mask)
+    if (!c->arena || !c->scratch || !h->code_mask || !c->snap || !c->slot)
         return -1;
     return 0;
 }
@@ -407,6 +428,8 @@ static void code_free(struct hart *h)
     if (h->code) {
         free(h->code->arena);
         free(h->code->scratch);
+        free(h->code->snap);
+        free(h->code->slot);
         free(h->code);
     }
     free(h->code_mask);
@@ -422,7 +445,15 @@ static void code_flush_all(struct hart *h)
     for (uint32_t i = 0; i < c->npages; i++)
         h->code_mask[c->pages[i]] = 0;
     c->npages = 0;
-    memset(h->jcache, 0xff, sizeof h->jcache);
+    mmu_flush_jcache(h);
+}
+
+/* fence.i: decoded code must be checked against memory before it runs
+ * again (see above). */
+static void code_fence(struct hart *h)
+{
+    h->code->epoch++;
+    mmu_flush_jcache(h);
 }
 
 static inline uint64_t chunk_bits(unsigned off, unsigned len)
@@ -439,17 +470,23 @@ static void code_mark(struct hart *h, uint64_t pa, unsigned len)
     uint64_t off = pa - h->mem.base;
     uint64_t page = off >> 12;
     uint64_t *m = &h->code_mask[page];
+    struct hart_code *c = h->code;
     if (!*m) {
-        struct hart_code *c = h->code;
+        c->slot[page] = (uint16_t)c->npages;
+        c->checked[c->npages] = c->epoch;
         c->pages[c->npages++] = (uint32_t)page;
         /* From now on stores to the page must take the slow path: drop
          * the store TLB entries that map it (under any virtual address). */
-        uintptr_t host = (uintptr_t)(h->mem.host + (page << 12));
-        for (unsigned i = 0; i < HART_TLB_SIZE; i++) {
-            struct hart_tlb_entry *e = &h->tlb_store[i];
-            if (e->vpage != ~0ull && e->addend + (uintptr_t)e->vpage == host)
-                e->vpage = ~0ull;
-        }
+        mmu_drop_store_page(h, h->mem.host + (page << 12));
+    }
+    /* Copy the chunks decoded for the first time (a chunk decoded before
+     * keeps the copy its older blocks were decoded from). */
+    uint64_t fresh = chunk_bits((unsigned)(off & 0xfff), len) & ~*m;
+    uint8_t *snap = c->snap + (size_t)c->slot[page] * 4096;
+    const uint8_t *ram = h->mem.host + (page << 12);
+    for (; fresh; fresh &= fresh - 1) {
+        unsigned k = (unsigned)__builtin_ctzll(fresh);
+        memcpy(snap + 64 * k, ram + 64 * k, 64);
     }
     *m |= chunk_bits((unsigned)(off & 0xfff), len);
 }
@@ -457,6 +494,22 @@ static void code_mark(struct hart *h, uint64_t pa, unsigned len)
 static inline unsigned code_hash(uint64_t pa)
 {
     return (unsigned)((pa >> 1) ^ (pa >> 13)) & (CODE_HASH_SIZE - 1);
+}
+
+/* Drops every block of the RAM page holding pa. */
+static void code_drop_page(struct hart *h, uint64_t pa)
+{
+    struct hart_code *c = h->code;
+    uint64_t page = pa >> 12;
+    for (unsigned i = 0; i < CODE_HASH_SIZE; i++)
+        for (struct hart_block **p = &c->hash[i]; *p;) {
+            if ((*p)->pa >> 12 == page)
+                *p = (*p)->next;
+            else
+                p = &(*p)->next;
+        }
+    h->code_mask[(pa - h->mem.base) >> 12] = 0;
+    mmu_flush_jcache(h);
 }
 
 int hart_code_store(struct hart *h, uint64_t pa, unsigned size)
@@ -467,20 +520,28 @@ int hart_code_store(struct hart *h, uint64_t pa, unsigned size)
         return 0;
     if (!(*m & chunk_bits((unsigned)(off & 0xfff), size)))
         return 1;
-    /* The store overwrote decoded instructions: drop the page's blocks. */
-    struct hart_code *c = h->code;
-    uint64_t page = pa >> 12;
-    for (unsigned i = 0; i < CODE_HASH_SIZE; i++)
-        for (struct hart_block **p = &c->hash[i]; *p;) {
-            if ((*p)->pa >> 12 == page)
-                *p = (*p)->next;
-            else
-                p = &(*p)->next;
-        }
-    *m = 0;
-    memset(h->jcache, 0xff, sizeof h->jcache);
+    /* The store overwrote decoded instructions. */
+    code_drop_page(h, pa);
     h->code_dirty = 1;
     return 0;
+}
+
+/* Before the blocks of the RAM page at pa run in a new fence epoch: drops
+ * them unless the bytes they were decoded from are unchanged. */
+static void code_validate(struct hart *h, uint64_t pa)
+{
+    struct hart_code *c = h->code;
+    uint64_t page = (pa - h->mem.base) >> 12;
+    unsigned k = c->slot[page];
+    const uint8_t *snap = c->snap + (size_t)k * 4096, *ram = h->mem.host + (page << 12);
+    for (uint64_t m = h->code_mask[page]; m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        if (memcmp(snap + 64 * i, ram + 64 * i, 64)) {
+            code_drop_page(h, pa);
+            return;
+        }
+    }
+    c->checked[k] = c->epoch;
 }
 
 /* Operations that must be alone in their block (see above). */
@@ -625,6 +686,9 @@ static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *
         return block_scratch(h, pc, 1, handlers);
     struct hart_code *c = h->code;
     uint64_t pa = h->mem.base + (uint64_t)(page - h->mem.host) + (pc & 0xfff);
+    uint64_t rp = (uint64_t)(page - h->mem.host) >> 12;
+    if (h->code_mask[rp] && c->checked[c->slot[rp]] != c->epoch)
+        code_validate(h, pa);
     unsigned hi = code_hash(pa);
     struct hart_block *b;
     for (b = c->hash[hi]; b; b = b->next)
@@ -641,9 +705,7 @@ static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *
     code_mark(h, pa, b->nbytes);
 found:;
     unsigned ji = (unsigned)(pc >> 1) & (HART_JCACHE_SIZE - 1);
-    h->jcache[ji].pc = pc;
-    h->jcache[ji].blk = b;
-    mmu_log_fill(h->fetch_log, &h->fetch_log_n, ji | 0x8000);
+    mmu_jcache_fill(h, ji, pc, b);
     return b;
 }
 
@@ -703,7 +765,7 @@ boundary:
 
 next_block:
     {
-        const struct hart_jcache_entry *j = &h->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+        const struct hart_jcache_entry *j = &h->ft->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
         if (likely(j->pc == pc))
             blk = j->blk;
         else if (!(blk = block_lookup(h, pc, handlers)))
@@ -747,7 +809,7 @@ fetch_fault:
  * the slice) is expanded at every exit so each has its own indirect jump,
  * which the host predicts better than one shared jump. */
 #define ENTER_BLOCK() do { \
-        const struct hart_jcache_entry *j_ = &h->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)]; \
+        const struct hart_jcache_entry *j_ = &h->ft->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)]; \
         if (likely(j_->pc == pc) && likely(REACHED(slice_end, h->instret + j_->blk->ninsns))) { \
             bpc = pc; \
             op = j_->blk->ops; \
@@ -781,7 +843,7 @@ fetch_fault:
 #define TLB_HIT(e, va, sz) ((e)->vpage == ((va) & (~0xfffull | ((sz) - 1))))
 #define LOAD_VAL(sz, T, out) do { \
         uint64_t va_ = RS1 + IMM; \
-        const struct hart_tlb_entry *e_ = &h->tlb_load[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
+        const struct hart_tlb_entry *e_ = &h->dt->load[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
         if (likely(TLB_HIT(e_, va_, sz))) { \
             memcpy(&(out), (const void *)(e_->addend + (uintptr_t)va_), sz); \
         } else { \
@@ -789,6 +851,20 @@ fetch_fault:
             if (mmu_load_slow(h, va_, sz, &w_)) \
                 goto exception; \
             (out) = (T)w_; \
+        } \
+    } while (0)
+/* Host pointer p and physical address pa for an atomic access of sz bytes
+ * at RS1: a hit in the load TLB (LR) or the store TLB (SC, AMOs) has all
+ * that mmu_atomic_ptr checks done (RAM, PMP, translation; store entries
+ * never map decoded code or the watched range) and fails when misaligned. */
+#define ATOMIC_PTR(sz, is_lr, p, pa) do { \
+        uint64_t va_ = RS1; \
+        const struct hart_tlb_entry *e_ = &((is_lr) ? h->dt->load : h->dt->store)[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
+        if (likely(TLB_HIT(e_, va_, sz))) { \
+            (p) = (void *)(e_->addend + (uintptr_t)va_); \
+            (pa) = h->mem.base + (uint64_t)((uint8_t *)(p) - h->mem.host); \
+        } else if (mmu_atomic_ptr(h, va_, sz, is_lr, &(p), &(pa))) { \
+            goto exception; \
         } \
     } while (0)
 #define LOAD(sz, T) do { T v_; LOAD_VAL(sz, T, v_); RD = (uint64_t)(int64_t)v_; NEXT(); } while (0)
@@ -802,7 +878,7 @@ fetch_fault:
 #define STORE(sz, T, val) do { \
         uint64_t va_ = RS1 + IMM; \
         T v_ = (T)(val); \
-        const struct hart_tlb_entry *e_ = &h->tlb_store[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
+        const struct hart_tlb_entry *e_ = &h->dt->store[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
         if (likely(TLB_HIT(e_, va_, sz))) { \
             memcpy((void *)(e_->addend + (uintptr_t)va_), &v_, sz); \
         } else { \
@@ -953,8 +1029,7 @@ fetch_fault:
             unsigned sz = op->opc == OP_LR_W ? 4 : 8;
             void *p;
             uint64_t pa;
-            if (mmu_atomic_ptr(h, RS1, sz, 1, &p, &pa))
-                goto exception;
+            ATOMIC_PTR(sz, 1, p, pa);
             uint64_t v = sz == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)
                                  : __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
             h->resv_pa = pa;
@@ -967,8 +1042,7 @@ fetch_fault:
             unsigned sz = op->opc == OP_SC_W ? 4 : 8;
             void *p;
             uint64_t pa;
-            if (mmu_atomic_ptr(h, RS1, sz, 0, &p, &pa))
-                goto exception;
+            ATOMIC_PTR(sz, 0, p, pa);
             int ok = 0;
             /* The reservation holds if memory still has the value LR saw:
              * a compare-and-swap makes the check and the store one step
@@ -993,8 +1067,7 @@ fetch_fault:
         op_AMOMIN_W: op_AMOMAX_W: op_AMOMINU_W: op_AMOMAXU_W: {
             void *p;
             uint64_t pa;
-            if (mmu_atomic_ptr(h, RS1, 4, 0, &p, &pa))
-                goto exception;
+            ATOMIC_PTR(4, 0, p, pa);
             RD = sext32(amo32(op->opc, (uint32_t *)p, (uint32_t)RS2));
             AFTER_SLOW_STORE();
             NEXT();
@@ -1003,8 +1076,7 @@ fetch_fault:
         op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             void *p;
             uint64_t pa;
-            if (mmu_atomic_ptr(h, RS1, 8, 0, &p, &pa))
-                goto exception;
+            ATOMIC_PTR(8, 0, p, pa);
             RD = amo64(op->opc, (uint64_t *)p, RS2);
             AFTER_SLOW_STORE();
             NEXT();
@@ -1017,7 +1089,7 @@ fetch_fault:
              * for code that DMA or other harts wrote. */
             pc = bpc + op->len;
             h->instret++;
-            code_flush_all(h);
+            code_fence(h);
             goto boundary;
         op_CBO_INVAL: op_CBO_CLEAN: op_CBO_FLUSH: op_CBO_ZERO: {
             uint64_t bit = op->opc == OP_CBO_ZERO ? MENVCFG_CBZE
@@ -1104,9 +1176,13 @@ fetch_fault:
         op_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
-            /* TLB entries cache 4 KiB pieces of superpages too, so a
-             * flush by address could miss some: flush everything. */
-            mmu_flush(h);
+            /* By address: that page in every context (mmu_flush_page knows
+             * about superpages). An ASID only narrows what must go, so it
+             * is ignored: more is dropped than needed, never less. */
+            if (op->rs1)
+                mmu_flush_page(h, RS1);
+            else
+                mmu_flush(h);
             goto system_done;
 
         op_CSRRW: op_CSRRWI: {
@@ -1332,9 +1408,9 @@ void hart_service_flush(struct hart *h)
     uint64_t req = atomic_load_explicit(&h->flush_requested, memory_order_acquire);
     if (req == atomic_load_explicit(&h->flush_done, memory_order_relaxed))
         return;
-    /* Remote fence.i and sfence.vma: drop translations and decoded code. */
+    /* Remote fence.i and sfence.vma: drop translations, check decoded code. */
     mmu_flush(h);
-    code_flush_all(h);
+    code_fence(h);
     atomic_store_explicit(&h->flush_done, req, memory_order_release);
 }
 

@@ -124,7 +124,7 @@ enum hart_exit {
 
 #define HART_TLB_SIZE 512
 /* Entries of the jump cache (virtual pc -> decoded block); a power of 2. */
-#define HART_JCACHE_SIZE 1024
+#define HART_JCACHE_SIZE 4096
 /* TLB and jump-cache fills remembered for a cheap flush (see mmu.h). */
 #define HART_FLUSH_LOG 64
 
@@ -157,6 +157,46 @@ struct hart_jcache_entry {
     struct hart_block *blk;
 };
 
+/* Cached translations are kept per translation context, so that a change
+ * of privilege (a trap, sret, mret) or of mstatus.SUM only switches to
+ * another set instead of dropping them (see mmu.h). Each set remembers
+ * the slots filled since it was last cleared (log: a count above
+ * HART_FLUSH_LOG means it overflowed and a clear must wipe everything)
+ * and the span of virtual pages they map ([lo, hi], empty when lo > hi),
+ * so that clearing a set, or one page of it, costs little. */
+struct hart_tlb_log {
+    uint64_t lo, hi;
+    unsigned n;
+    uint16_t slot[HART_FLUSH_LOG];
+};
+
+/* Fetch context (one per privilege): instruction pages and the jump cache,
+ * which maps virtual pcs to blocks under this context's translation. Log
+ * entries: fetch index, or jcache index | 0x8000. jpages has bit
+ * (page number % 1024) set for every page with jump-cache entries, so a
+ * flush of one page rarely needs to search the jump cache. */
+struct hart_fetch_tlb {
+    struct hart_tlb_entry fetch[HART_TLB_SIZE];
+    struct hart_jcache_entry jcache[HART_JCACHE_SIZE];
+    struct hart_tlb_log log;
+    uint64_t jpages[16];
+};
+
+/* Data context: loads and stores. Log entries: load index, or store
+ * index | 0x8000. */
+struct hart_data_tlb {
+    struct hart_tlb_entry load[HART_TLB_SIZE];
+    struct hart_tlb_entry store[HART_TLB_SIZE];
+    struct hart_tlb_log log;
+};
+
+/* Fetch contexts are indexed by privilege (U, S, M); data contexts by the
+ * effective load/store privilege and the mstatus bits that change what it
+ * may access. MXR is rare, so all its combinations share one set that is
+ * cleared when entered under another (priv_ls, SUM) than it was filled. */
+enum { HART_FCTX_U, HART_FCTX_S, HART_FCTX_M, HART_FCTX_N };
+enum { HART_DCTX_U, HART_DCTX_S, HART_DCTX_S_SUM, HART_DCTX_M, HART_DCTX_MXR, HART_DCTX_N };
+
 struct hart {
     /* Architectural state. x[32] is a write sink for rd = x0. */
     uint64_t x[33];
@@ -181,6 +221,7 @@ struct hart {
     uint8_t pmpcfg[64];
     uint64_t pmpaddr[64];
     int pmp_active;      /* some entry has A != OFF */
+    int pmp_ram_rw;      /* PMP lets S-mode read and write all of RAM (page walks skip their checks) */
     uint64_t mhartid;
 
     /* LR/SC reservation (physical address and the value LR saw). */
@@ -213,24 +254,23 @@ struct hart {
     int trapped_once;
     char crash_reason[160];
 
-    struct hart_tlb_entry tlb_fetch[HART_TLB_SIZE];
-    struct hart_tlb_entry tlb_load[HART_TLB_SIZE];
-    struct hart_tlb_entry tlb_store[HART_TLB_SIZE];
-    /* Slots filled since the last flush, so that a flush (every trap and
-     * xret changes the privilege and flushes) clears only those; a count
-     * above HART_FLUSH_LOG means the log overflowed: clear everything.
-     * fetch_log: tlb_fetch index, or jcache index | 0x8000; data_log:
-     * tlb_load index, or tlb_store index | 0x8000. */
-    uint16_t fetch_log[HART_FLUSH_LOG], data_log[HART_FLUSH_LOG];
-    unsigned fetch_log_n, data_log_n;
+    /* Cached translations (see struct hart_tlb_log): ft and dt point at
+     * the sets of the current context, chosen by csr_update_priv_ls.
+     * super_lo/super_hi span the virtual addresses of every superpage
+     * translation since the last full flush (empty when lo > hi): an
+     * sfence.vma by address inside it drops everything, since entries
+     * hold 4 KiB pieces of superpages. */
+    struct hart_fetch_tlb *ft;
+    struct hart_data_tlb *dt;
+    struct hart_fetch_tlb ftlb[HART_FCTX_N];
+    struct hart_data_tlb dtlb[HART_DCTX_N];
+    unsigned mxr_key;    /* what the MXR set was filled under */
+    uint64_t super_lo, super_hi;
 
-    /* Decoded code (see hart.c). The jump cache maps virtual pcs to blocks
-     * under the current translation, so mmu_flush empties it along with
-     * the fetch TLB. code_mask has one word per RAM page: bit i set when
-     * bytes [64i, 64i+64) of the page hold instructions this hart decoded;
-     * such pages never enter the store TLB, so every store to them reaches
-     * hart_code_store. */
-    struct hart_jcache_entry jcache[HART_JCACHE_SIZE];
+    /* Decoded code (see hart.c). code_mask has one word per RAM page: bit
+     * i set when bytes [64i, 64i+64) of the page hold instructions this
+     * hart decoded; such pages never enter a store TLB, so every store to
+     * them reaches hart_code_store. */
     struct hart_code *code;
     uint64_t *code_mask;
     int code_dirty;      /* a store dropped decoded code: end the block */

@@ -16,40 +16,161 @@
 static const uint64_t page_fault_cause[3] = { CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE };
 static const uint64_t access_fault_cause[3] = { CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS };
 
-void mmu_flush(struct hart *h)
+/* ---- cached translations ---- */
+
+static void log_reset(struct hart_tlb_log *log)
 {
-    /* The jump cache holds fetch translations too (virtual pc -> block). */
-    if (h->fetch_log_n > HART_FLUSH_LOG) {
-        memset(h->jcache, 0xff, sizeof h->jcache);
-        memset(h->tlb_fetch, 0xff, sizeof h->tlb_fetch);
-    } else {
-        for (unsigned i = 0; i < h->fetch_log_n; i++) {
-            unsigned v = h->fetch_log[i];
-            if (v & 0x8000)
-                h->jcache[v & 0x7fff].pc = ~0ull;
-            else
-                h->tlb_fetch[v].vpage = ~0ull;
-        }
-    }
-    h->fetch_log_n = 0;
-    mmu_flush_data(h);
+    log->n = 0;
+    log->lo = UINT64_MAX;
+    log->hi = 0;
 }
 
-void mmu_flush_data(struct hart *h)
+static void fetch_tlb_clear(struct hart_fetch_tlb *t)
 {
-    if (h->data_log_n > HART_FLUSH_LOG) {
-        memset(h->tlb_load, 0xff, sizeof h->tlb_load);
-        memset(h->tlb_store, 0xff, sizeof h->tlb_store);
+    if (!t->log.n)
+        return;
+    if (t->log.n > HART_FLUSH_LOG) {
+        memset(t->fetch, 0xff, sizeof t->fetch);
+        memset(t->jcache, 0xff, sizeof t->jcache);
+        memset(t->jpages, 0, sizeof t->jpages);
     } else {
-        for (unsigned i = 0; i < h->data_log_n; i++) {
-            unsigned v = h->data_log[i];
+        for (unsigned i = 0; i < t->log.n; i++) {
+            unsigned v = t->log.slot[i];
             if (v & 0x8000)
-                h->tlb_store[v & 0x7fff].vpage = ~0ull;
+                t->jcache[v & 0x7fff].pc = ~0ull;
             else
-                h->tlb_load[v].vpage = ~0ull;
+                t->fetch[v].vpage = ~0ull;
+        }
+        memset(t->jpages, 0, sizeof t->jpages);
+    }
+    log_reset(&t->log);
+}
+
+static void data_tlb_clear(struct hart_data_tlb *t)
+{
+    if (!t->log.n)
+        return;
+    if (t->log.n > HART_FLUSH_LOG) {
+        memset(t->load, 0xff, sizeof t->load);
+        memset(t->store, 0xff, sizeof t->store);
+    } else {
+        for (unsigned i = 0; i < t->log.n; i++) {
+            unsigned v = t->log.slot[i];
+            if (v & 0x8000)
+                t->store[v & 0x7fff].vpage = ~0ull;
+            else
+                t->load[v].vpage = ~0ull;
         }
     }
-    h->data_log_n = 0;
+    log_reset(&t->log);
+}
+
+void mmu_flush(struct hart *h)
+{
+    for (unsigned i = 0; i < HART_FCTX_N; i++)
+        fetch_tlb_clear(&h->ftlb[i]);
+    for (unsigned i = 0; i < HART_DCTX_N; i++)
+        data_tlb_clear(&h->dtlb[i]);
+    h->super_lo = UINT64_MAX;
+    h->super_hi = 0;
+}
+
+static inline void entry_drop_page(struct hart_tlb_entry *e, uint64_t page)
+{
+    if (e->vpage == page)
+        e->vpage = ~0ull;
+}
+
+void mmu_flush_page(struct hart *h, uint64_t va)
+{
+    uint64_t page = va & PAGE_MASK;
+    if (page >= h->super_lo && page <= h->super_hi) {
+        mmu_flush(h);
+        return;
+    }
+    unsigned idx = (unsigned)(page >> 12) & (HART_TLB_SIZE - 1);
+    for (unsigned c = 0; c < HART_FCTX_N; c++) {
+        struct hart_fetch_tlb *t = &h->ftlb[c];
+        if (!t->log.n || page < t->log.lo || page > t->log.hi)
+            continue; /* the set maps nothing there */
+        entry_drop_page(&t->fetch[idx], page);
+        unsigned bit = mmu_jpage_bit(page);
+        if (!(t->jpages[bit / 64] & (1ull << (bit % 64)))) {
+            /* no jump-cache entry in the page */
+        } else if (t->log.n <= HART_FLUSH_LOG) {
+            for (unsigned i = 0; i < t->log.n; i++) {
+                unsigned v = t->log.slot[i];
+                if ((v & 0x8000) && (t->jcache[v & 0x7fff].pc & PAGE_MASK) == page)
+                    t->jcache[v & 0x7fff].pc = ~0ull;
+            }
+        } else {
+            for (unsigned i = 0; i < HART_JCACHE_SIZE; i++)
+                if ((t->jcache[i].pc & PAGE_MASK) == page)
+                    t->jcache[i].pc = ~0ull;
+        }
+    }
+    for (unsigned c = 0; c < HART_DCTX_N; c++) {
+        struct hart_data_tlb *t = &h->dtlb[c];
+        if (!t->log.n || page < t->log.lo || page > t->log.hi)
+            continue;
+        entry_drop_page(&t->load[idx], page);
+        entry_drop_page(&t->store[idx], page);
+    }
+}
+
+void mmu_flush_jcache(struct hart *h)
+{
+    for (unsigned c = 0; c < HART_FCTX_N; c++)
+        if (h->ftlb[c].log.n) { /* else nothing was filled since it was cleared */
+            memset(h->ftlb[c].jcache, 0xff, sizeof h->ftlb[c].jcache);
+            memset(h->ftlb[c].jpages, 0, sizeof h->ftlb[c].jpages);
+        }
+}
+
+void mmu_drop_store_page(struct hart *h, const uint8_t *host_page)
+{
+    uintptr_t host = (uintptr_t)host_page;
+    for (unsigned c = 0; c < HART_DCTX_N; c++) {
+        struct hart_data_tlb *t = &h->dtlb[c];
+        if (!t->log.n)
+            continue;
+        if (t->log.n <= HART_FLUSH_LOG) {
+            for (unsigned i = 0; i < t->log.n; i++) {
+                unsigned v = t->log.slot[i];
+                struct hart_tlb_entry *e = &t->store[v & 0x7fff];
+                if ((v & 0x8000) && e->vpage != ~0ull && e->addend + (uintptr_t)e->vpage == host)
+                    e->vpage = ~0ull;
+            }
+        } else {
+            for (unsigned i = 0; i < HART_TLB_SIZE; i++) {
+                struct hart_tlb_entry *e = &t->store[i];
+                if (e->vpage != ~0ull && e->addend + (uintptr_t)e->vpage == host)
+                    e->vpage = ~0ull;
+            }
+        }
+    }
+}
+
+void mmu_select_context(struct hart *h)
+{
+    static const unsigned fctx[4] = { HART_FCTX_U, HART_FCTX_S, HART_FCTX_S, HART_FCTX_M };
+    h->ft = &h->ftlb[fctx[h->priv & 3]];
+    unsigned d;
+    if (h->priv_ls == PRIV_M) {
+        d = HART_DCTX_M; /* no translation: SUM and MXR do not matter */
+    } else if (h->mstatus & MSTATUS_MXR) {
+        unsigned key = 8 | h->priv_ls | ((h->mstatus & MSTATUS_SUM) ? 4 : 0);
+        if (h->mxr_key != key) {
+            data_tlb_clear(&h->dtlb[HART_DCTX_MXR]);
+            h->mxr_key = key;
+        }
+        d = HART_DCTX_MXR;
+    } else if (h->priv_ls == PRIV_U) {
+        d = HART_DCTX_U; /* SUM does not apply to U */
+    } else {
+        d = (h->mstatus & MSTATUS_SUM) ? HART_DCTX_S_SUM : HART_DCTX_S;
+    }
+    h->dt = &h->dtlb[d];
 }
 
 /* Host pointer for [pa, pa+len) if it is all RAM. */
@@ -139,9 +260,8 @@ restart:;
     for (int i = (int)levels - 1; i >= 0; i--) {
         uint64_t vpn = (va >> (12 + 9 * i)) & 0x1ff;
         uint64_t pte_pa = table + vpn * 8;
-        uint64_t *pte_host;
-        if (!mmu_pmp_allows(h, pte_pa, 8, MMU_LOAD, PRIV_S) ||
-            !(pte_host = (uint64_t *)ram_ptr(h, pte_pa, 8))) {
+        uint64_t *pte_host = (uint64_t *)ram_ptr(h, pte_pa, 8);
+        if (!pte_host || (!h->pmp_ram_rw && !mmu_pmp_allows(h, pte_pa, 8, MMU_LOAD, PRIV_S))) {
             hart_raise(h, access_fault_cause[acc], va);
             return -1;
         }
@@ -183,7 +303,7 @@ restart:;
         uint64_t want = pte | PTE_A | (acc == MMU_STORE ? PTE_D : 0);
         if (want != pte) {
             /* The A/D update is an implicit S-mode store, checked by PMP. */
-            if (!mmu_pmp_allows(h, pte_pa, 8, MMU_STORE, PRIV_S)) {
+            if (!h->pmp_ram_rw && !mmu_pmp_allows(h, pte_pa, 8, MMU_STORE, PRIV_S)) {
                 hart_raise(h, access_fault_cause[acc], va);
                 return -1;
             }
@@ -191,6 +311,15 @@ restart:;
              * update: only update the exact PTE we checked, else walk again. */
             if (!__atomic_compare_exchange_n(pte_host, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 goto restart;
+        }
+        if (i) {
+            /* TLB entries will hold 4 KiB pieces of this superpage: see
+             * mmu_flush_page. */
+            uint64_t lo = va & ~((4096ull << (9 * i)) - 1), hi = lo | (((4096ull << (9 * i)) - 1) & PAGE_MASK);
+            if (lo < h->super_lo)
+                h->super_lo = lo;
+            if (hi > h->super_hi)
+                h->super_hi = hi;
         }
         *pa = (((ppn & ~low) | ((va >> 12) & low)) << 12) | (va & 0xfff);
         return 0;
@@ -207,14 +336,14 @@ static inline void tlb_fill(struct hart *h, enum mmu_access acc, uint64_t va, ui
     unsigned i = (unsigned)(va >> 12) & (HART_TLB_SIZE - 1);
     struct hart_tlb_entry *e;
     if (acc == MMU_FETCH) {
-        e = &h->tlb_fetch[i];
-        mmu_log_fill(h->fetch_log, &h->fetch_log_n, i);
+        e = &h->ft->fetch[i];
+        mmu_log_fill(&h->ft->log, i, va);
     } else if (acc == MMU_LOAD) {
-        e = &h->tlb_load[i];
-        mmu_log_fill(h->data_log, &h->data_log_n, i);
+        e = &h->dt->load[i];
+        mmu_log_fill(&h->dt->log, i, va);
     } else {
-        e = &h->tlb_store[i];
-        mmu_log_fill(h->data_log, &h->data_log_n, i | 0x8000);
+        e = &h->dt->store[i];
+        mmu_log_fill(&h->dt->log, i | 0x8000, va);
     }
     e->vpage = va & PAGE_MASK;
     e->addend = (uintptr_t)host_page - (uintptr_t)(va & PAGE_MASK);
@@ -371,7 +500,7 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void *
 
 int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host)
 {
-    struct hart_tlb_entry *e = &h->tlb_fetch[(va >> 12) & (HART_TLB_SIZE - 1)];
+    struct hart_tlb_entry *e = &h->ft->fetch[(va >> 12) & (HART_TLB_SIZE - 1)];
     if (e->vpage == (va & PAGE_MASK)) {
         *host = (uint8_t *)(e->addend + (va & PAGE_MASK));
         return 0;

@@ -1,7 +1,8 @@
 /* Address translation for one hart: the Sv39/Sv48/Sv57 page walker (with
  * hardware A/D updates by compare-and-swap on the PTE), PMP checks, the
  * software TLBs (virtual page -> host pointer, one array each for fetch,
- * load and store) and the slow paths of loads and stores (TLB misses,
+ * load and store, one set of arrays per translation context) and the
+ * slow paths of loads and stores (TLB misses,
  * page-crossing accesses, MMIO through the bus).
  *
  * All functions that can fault return 0 on success or -1 after recording
@@ -57,19 +58,54 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void *
 int mmu_fetch_page(struct hart *h, uint64_t va, uint8_t **host);
 int mmu_fetch16(struct hart *h, uint64_t va, uint32_t *half);
 
-/* Drop cached translations: all of them (with the jump cache, which holds
- * fetch translations too), or those of loads and stores. */
+/* Cached translations. The TLB sets and the jump cache are kept per
+ * translation context (struct hart: ft, dt), so nothing is dropped when
+ * the privilege or mstatus.SUM/MXR/MPRV change; csr_update_priv_ls picks
+ * the sets. What invalidates them: mmu_flush (satp writes, sfence.vma
+ * without an address, PMP and menvcfg.PBMTE changes, remote fences) drops
+ * every context; mmu_flush_page (sfence.vma with an address) drops the
+ * page in every context, or everything when va lies where superpages were
+ * translated. */
 void mmu_flush(struct hart *h);
-void mmu_flush_data(struct hart *h);
+void mmu_flush_page(struct hart *h, uint64_t va);
+/* Points h->ft and h->dt at the sets of the current context (h->priv,
+ * h->priv_ls, mstatus SUM and MXR). */
+void mmu_select_context(struct hart *h);
+/* Empties the jump caches of every context (decoded code was dropped). */
+void mmu_flush_jcache(struct hart *h);
+/* Drops store TLB entries (of every context) that map the RAM page at
+ * host address host_page: it now holds decoded code. */
+void mmu_drop_store_page(struct hart *h, const uint8_t *host_page);
 
-/* Remembers a filled TLB or jump-cache slot (v as in struct hart's logs)
- * so the next flush clears just the filled slots. */
-static inline void mmu_log_fill(uint16_t *log, unsigned *n, unsigned v)
+static inline unsigned mmu_jpage_bit(uint64_t va)
 {
-    if (*n < HART_FLUSH_LOG)
-        log[*n] = (uint16_t)v;
-    if (*n <= HART_FLUSH_LOG)
-        (*n)++;
+    return (unsigned)(va >> 12) & 1023;
+}
+
+/* Remembers a filled TLB or jump-cache slot v (encoded as the log of its
+ * set says) for virtual address va, so the next clear of the set wipes
+ * just the filled slots. */
+static inline void mmu_log_fill(struct hart_tlb_log *log, unsigned v, uint64_t va)
+{
+    uint64_t page = va & ~(uint64_t)0xfff;
+    if (log->n < HART_FLUSH_LOG)
+        log->slot[log->n] = (uint16_t)v;
+    if (log->n <= HART_FLUSH_LOG)
+        log->n++;
+    if (page < log->lo)
+        log->lo = page;
+    if (page > log->hi)
+        log->hi = page;
+}
+
+/* Fills jump-cache slot ji of the current fetch context with pc -> blk. */
+static inline void mmu_jcache_fill(struct hart *h, unsigned ji, uint64_t pc, struct hart_block *blk)
+{
+    struct hart_fetch_tlb *t = h->ft;
+    t->jcache[ji].pc = pc;
+    t->jcache[ji].blk = blk;
+    mmu_log_fill(&t->log, ji | 0x8000, pc);
+    t->jpages[mmu_jpage_bit(pc) / 64] |= 1ull << (mmu_jpage_bit(pc) % 64);
 }
 
 #endif

@@ -101,9 +101,11 @@ static void sbi_remote_fence(void *opaque, unsigned self, uint64_t targets, enum
     for (unsigned i = 0; i < v->nharts; i++) {
         if (!(targets & (1ull << i)))
             continue;
-        if (i == self)
-            hart_flush_tlb(v->harts[i].hart);
-        else if (hart_running(v, i))
+        if (i == self) {
+            /* Honour it here and now, as a remote hart would. */
+            hart_request_flush(v->harts[i].hart);
+            hart_service_flush(v->harts[i].hart);
+        } else if (hart_running(v, i))
             tickets[i] = hart_request_flush(v->harts[i].hart);
     }
     for (unsigned i = 0; i < v->nharts; i++) {
