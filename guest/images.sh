@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Packs busybox and guest/init into the two userland images of the default
-# guest: a gzip'd newc initramfs (made with the kernel's gen_init_cpio, so
-# /dev/console needs no root) and an ext4 root (mke2fs -d, no root needed).
+# Packs busybox, guest/init and guest/udhcpc.script (udhcpc's default
+# script) into the two userland images of the default guest: a gzip'd newc
+# initramfs (made with the kernel's gen_init_cpio, so /dev/console needs no
+# root) and an ext4 root (mke2fs -d, no root needed).
 # Usage: images.sh BUSYBOX_DIR; prints the initramfs and the rootfs paths.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +15,7 @@ kver=$(pkg_version linux-source-6.1)
 ksrc=$MINNOW_CACHE/src/linux-source-6.1-${kver//:/_}
 [ -f "$ksrc/.extracted" ] || die "kernel source $ksrc is missing; build the kernel first (guest/build)"
 
-key=$(input_hash "$bb/busybox" "$bb/busybox.links" "$GUEST_DIR/init" "$0" "$GUEST_DIR/lib.sh" "$kver" "$(pkg_version e2fsprogs)")
+key=$(input_hash "$bb/busybox" "$bb/busybox.links" "$GUEST_DIR/init" "$GUEST_DIR/udhcpc.script" "$0" "$GUEST_DIR/lib.sh" "$kver" "$(pkg_version e2fsprogs)")
 out=$MINNOW_CACHE/images/$key
 if [ -f "$out/initramfs.cpio.gz" ] && [ -f "$out/rootfs.ext4" ]; then
   echo "$out/initramfs.cpio.gz"; echo "$out/rootfs.ext4"; exit 0
@@ -28,6 +29,8 @@ dirs="bin sbin usr usr/bin usr/sbin proc sys dev dev/pts tmp run root etc mnt"
 for d in $dirs; do mkdir -p "$root/$d"; done
 install -m 755 "$bb/busybox" "$root/bin/busybox"
 install -m 755 "$GUEST_DIR/init" "$root/init"
+mkdir -p "$root/usr/share/udhcpc"
+install -m 755 "$GUEST_DIR/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 while read -r link; do
   [ -n "$link" ] && [ "$link" != /bin/busybox ] || continue
   rel=$(realpath -m --relative-to="$(dirname "$root$link")" "$root/bin/busybox")

@@ -6,6 +6,8 @@
 
 static const char usage[] =
     "usage: minnow <command> [options]\n"
+    "       minnow --api-sock PATH [--config-file FILE] [--id ID]\n"
+    "       minnow --no-api --config-file FILE [--id ID]\n"
     "\n"
     "minnow is a virtual machine monitor for RISC-V guests.\n"
     "\n"
@@ -13,6 +15,11 @@ static const char usage[] =
     "  run            boot a guest, or run a bare-metal program (see 'minnow run --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
+    "\n"
+    "Firecracker's command line: --api-sock serves its REST API on a Unix\n"
+    "socket (configure, then PUT /actions InstanceStart); --config-file boots\n"
+    "at once from its VM configuration JSON; --no-api serves no API. See\n"
+    "'minnow --api-sock --help' for the endpoints and minnow's JSON additions.\n"
     "\n"
     "options:\n"
     "  -h, --help     print this text and exit\n"
@@ -35,6 +42,9 @@ int cli_main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cli_run(argc, argv);
+    if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
+        !strcmp(cmd, "--id"))
+        return cli_api(argc, argv);
     fprintf(stderr, "minnow: unknown command '%s' (try 'minnow --help')\n", cmd);
     return CLI_EXIT_USAGE;
 }

@@ -4,6 +4,10 @@
 #ifndef MINNOW_API_CLI_H
 #define MINNOW_API_CLI_H
 
+#include <stdint.h>
+
+#include "vmm/vm.h"
+
 /* Exit statuses of the minnow process. 1..CLI_EXIT_GUEST_MAX is the
  * guest's own failure code (a syscon (code << 16) | 0x3333 write, which the
  * default guest makes with minnow.cmd's status, or a bare-metal program's
@@ -22,5 +26,16 @@ int cli_main(int argc, char **argv);
 
 /* `minnow run` (cli_run.c). */
 int cli_run(int argc, char **argv);
+
+/* `minnow --api-sock PATH [--config-file FILE]`, `minnow --no-api
+ * --config-file FILE` (cli_api.c): argv[1] is the first option. */
+int cli_api(int argc, char **argv);
+
+/* The exit status for how a run ended, with a line on stderr for every
+ * outcome but a clean poweroff (cli_exit.c). */
+int cli_exit_status(const struct vm_result *res);
+/* A guest's failure code as an exit status (0 counts as 1; codes above
+ * CLI_EXIT_GUEST_MAX give CLI_EXIT_GUEST_MAX, with a note). */
+int cli_exit_guest_code(uint64_t code, const char *who);
 
 #endif

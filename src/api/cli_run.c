@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "api/device_spec.h"
+#include "api/vm_config.h"
+#include "api/vm_config_json.h"
 #include "cpu/hart.h"
 #include "machine/baremetal.h"
 #include "machine/ram.h"
@@ -48,6 +50,9 @@ static const char run_usage[] =
     "  --mem SIZE         guest RAM, e.g. 64M or 1G (default 256M; 128M bare metal)\n"
     "  --bios FILE        firmware to boot the kernel with, or the bare-metal program\n"
     "  --dump-dtb FILE    write the guest's device tree to FILE and exit\n"
+    "  --config-file FILE boot from a Firecracker VM configuration (JSON, as\n"
+    "                     GET /vm/config returns it; see 'minnow --help'); the\n"
+    "                     other options override it and add devices\n"
     "\n"
     "devices (virtio-mmio, up to 8, one slot each in the order given; the first\n"
     "drive is /dev/vda):\n"
@@ -62,7 +67,8 @@ static const char run_usage[] =
     "                     PATH (\"CONNECT <port>\" as in Firecracker), guest\n"
     "                     connections to host port P go to PATH_P\n"
     "  --console2 PATH|pty\n"
-    "                     a second console (hvc0) on a Unix socket or a pty\n"
+    "                     a second console (hvc1 in the default guest, whose\n"
+    "                     hvc0 is the SBI console) on a Unix socket or a pty\n"
     "  --rng              virtio-rng, from the host's getrandom()\n"
     "  --balloon[=[target=SIZE][,stats][,deflate-on-oom]]\n"
     "                     virtio-balloon, inflated to SIZE at start\n"
@@ -82,38 +88,103 @@ static const char run_usage[] =
     "  124      stopped from the host (Ctrl-A x or a signal)\n";
 
 struct run_opts {
-    const char *kernel, *initrd, *append, *bios, *dump_dtb;
-    uint64_t mem;        /* 0: the default */
+    const char *kernel, *initrd, *append, *bios, *dump_dtb, *config_file;
+    uint64_t mem;        /* 0: not given */
     unsigned cpus;       /* 0: not given */
     uint64_t max_insns;
     int stats;
-    struct virt_device_config devices[VIRT_MAX_DEVICES];
-    unsigned ndevices;
+    unsigned ndevices;   /* device options given */
+    /* What the board is built from: --config-file's contents, with the
+     * device options added as they come. */
+    struct vm_config cfg;
 };
 
-/* Parses one device option into the next slot. */
+/* An id for a device from the command line that no config-file device has. */
+static void cli_id(char *buf, size_t len, const char *prefix, unsigned n, const struct vm_config *c, bool drive)
+{
+    for (;; n++) {
+        snprintf(buf, len, "%s%u", prefix, n);
+        bool used = false;
+        for (unsigned i = 0; drive && i < c->ndrives; i++)
+            used |= !strcmp(c->drives[i].drive_id, buf);
+        for (unsigned i = 0; !drive && i < c->nnets; i++)
+            used |= !strcmp(c->nets[i].iface_id, buf);
+        if (!used)
+            return;
+    }
+}
+
+/* A parsed device option into the configuration. */
+static int config_device(struct vm_config *c, const char *opt, const struct virt_device_config *d, struct errmsg *e)
+{
+    char id[32];
+    switch (d->kind) {
+    case VIRT_DEV_BLK: {
+        cli_id(id, sizeof id, "drive", c->ndrives, c, true);
+        struct vm_config_drive v = { .drive_id = id, .path_on_host = (char *)d->blk.path,
+                                     .is_read_only = d->blk.read_only, .serial = (char *)d->blk.serial,
+                                     .engine = d->blk.engine, .cache_type = VM_CONFIG_CACHE_WRITEBACK };
+        return vm_config_put_drive(c, &v, e);
+    }
+    case VIRT_DEV_NET: {
+        cli_id(id, sizeof id, "net", c->nnets, c, false);
+        struct vm_config_net v = { .iface_id = id, .spec = d->net };
+        return vm_config_put_net(c, &v, e);
+    }
+    case VIRT_DEV_VSOCK: {
+        if (c->vsock.present)
+            return errmsg_set(e, -EINVAL, "%s: only one vsock device per machine", opt);
+        struct vm_config_vsock v = { .guest_cid = d->vsock.guest_cid, .uds_path = (char *)d->vsock.uds_path };
+        return vm_config_set_vsock(c, &v, e);
+    }
+    case VIRT_DEV_RNG:
+        if (c->entropy)
+            return errmsg_set(e, -EINVAL, "%s: only one entropy device per machine", opt);
+        return vm_config_set_entropy(c, e);
+    case VIRT_DEV_BALLOON: {
+        if (c->balloon.present)
+            return errmsg_set(e, -EINVAL, "%s: only one balloon per machine", opt);
+        if (d->balloon.target_pages % 256)
+            return errmsg_set(e, -EINVAL, "%s: target: expected a whole number of MiB", opt);
+        /* The configuration enables statistics by a polling interval. */
+        struct vm_config_balloon v = { .amount_mib = d->balloon.target_pages / 256,
+                                       .deflate_on_oom = d->balloon.deflate_on_oom,
+                                       .stats_polling_interval_s = d->balloon.stats ? 1 : 0 };
+        return vm_config_set_balloon(c, &v, e);
+    }
+    case VIRT_DEV_CONSOLE: {
+        if (c->console2.present)
+            return errmsg_set(e, -EINVAL, "%s: only one second console per machine", opt);
+        struct vm_config_console2 v = { .pty = d->console.chardev.kind == CHARDEV_PTY,
+                                        .uds_path = (char *)d->console.chardev.path };
+        return vm_config_set_console2(c, &v, e);
+    }
+    }
+    return errmsg_set(e, -EINVAL, "%s: unknown device", opt);
+}
+
+/* Parses one device option and adds it to the configuration. */
 static int add_device(struct run_opts *o, const char *opt, char *spec)
 {
     struct errmsg e = { "" };
-    if (o->ndevices == VIRT_MAX_DEVICES) {
-        fprintf(stderr, "minnow run: %s: too many devices (the board has %u virtio slots)\n", opt,
-                VIRT_MAX_DEVICES);
-        return -1;
-    }
-    struct virt_device_config *d = &o->devices[o->ndevices];
+    struct virt_device_config d;
     int r;
     if (!strcmp(opt, "--drive"))
-        r = device_spec_drive(spec, d, &e);
+        r = device_spec_drive(spec, &d, &e);
     else if (!strcmp(opt, "--net"))
-        r = device_spec_net(spec, d, &e);
+        r = device_spec_net(spec, &d, &e);
     else if (!strcmp(opt, "--vsock"))
-        r = device_spec_vsock(spec, d, &e);
+        r = device_spec_vsock(spec, &d, &e);
     else if (!strcmp(opt, "--console2"))
-        r = device_spec_console2(spec, d, &e);
+        r = device_spec_console2(spec, &d, &e);
     else if (!strcmp(opt, "--rng"))
-        r = device_spec_rng(d);
+        r = device_spec_rng(&d);
     else
-        r = device_spec_balloon(spec, d, &e);
+        r = device_spec_balloon(spec, &d, &e);
+    if (!r && vm_config_ndevices(&o->cfg) == VIRT_MAX_DEVICES)
+        r = errmsg_set(&e, -EINVAL, "%s: too many devices (the board has %u virtio slots)", opt, VIRT_MAX_DEVICES);
+    if (!r)
+        r = config_device(&o->cfg, opt, &d, &e);
     if (r) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return -1;
@@ -163,19 +234,47 @@ static int parse_count(const char *opt, const char *v, uint64_t max, uint64_t *o
     return 0;
 }
 
+/* --config-file comes first whatever its place, so that the other options
+ * add to it and override it. Returns -1 after printing the error. */
+static int load_config_file(int argc, char **argv, struct run_opts *o)
+{
+    for (int i = 2; i < argc; i++) {
+        if (!is_option(argv[i], "--config-file"))
+            continue;
+        const char *v = option_value(argc, argv, &i, "--config-file");
+        if (!v)
+            return -1;
+        if (o->config_file) {
+            fprintf(stderr, "minnow run: --config-file given twice\n");
+            return -1;
+        }
+        o->config_file = v;
+        struct errmsg e = { "" };
+        if (vm_config_json_load_file(&o->cfg, v, &e)) {
+            fprintf(stderr, "minnow run: %s\n", e.text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Returns -1 after printing the error, 1 for --help, 0 otherwise. */
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     struct errmsg e = { "" };
     memset(o, 0, sizeof *o);
+    vm_config_init(&o->cfg);
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    if (load_config_file(argc, argv, o))
+        return -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
         const char **str = NULL;
         const char *name = NULL;
         static const char *const string_opts[] = { "--kernel", "--initrd", "--append", "--bios", "--dump-dtb" };
         const char **slots[] = { &o->kernel, &o->initrd, &o->append, &o->bios, &o->dump_dtb };
-        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-            return 1;
         for (size_t k = 0; k < sizeof string_opts / sizeof string_opts[0]; k++)
             if (is_option(a, string_opts[k])) {
                 name = string_opts[k];
@@ -189,6 +288,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
             }
             *str = v;
+        } else if (is_option(a, "--config-file")) {
+            option_value(argc, argv, &i, "--config-file"); /* loaded above */
         } else if (is_option(a, "--mem")) {
             if (!(v = option_value(argc, argv, &i, "--mem")))
                 return -1;
@@ -255,23 +356,12 @@ static void report_hart(const struct hart *h)
     fputs(buf, stderr);
 }
 
-static int guest_code(uint64_t code, const char *who)
-{
-    if (code == 0)
-        return 1;
-    if (code > CLI_EXIT_GUEST_MAX) {
-        fprintf(stderr, "minnow run: %s's failure code %" PRIu64 " is above %d: exiting with %d\n", who, code,
-                CLI_EXIT_GUEST_MAX, CLI_EXIT_GUEST_MAX);
-        return CLI_EXIT_GUEST_MAX;
-    }
-    return (int)code;
-}
-
 static int run_baremetal(const struct run_opts *o)
 {
     const char *bios = o->bios;
     const char *board_only = o->initrd ? "--initrd" : o->append ? "--append" : o->cpus ? "--cpus"
-                           : o->dump_dtb ? "--dump-dtb" : o->ndevices ? "a device option" : NULL;
+                           : o->dump_dtb ? "--dump-dtb" : o->ndevices ? "a device option"
+                           : o->config_file ? "--config-file" : NULL;
     if (board_only) {
         fprintf(stderr, "minnow run: %s needs a kernel to boot (--kernel); a bare-metal --bios program runs alone\n",
                 board_only);
@@ -299,7 +389,7 @@ static int run_baremetal(const struct run_opts *o)
             break;
         case BAREMETAL_FAIL:
             fprintf(stderr, "minnow run: %s reported failure: code %" PRIu64 "\n", bios, m->code);
-            rc = guest_code(m->code, bios);
+            rc = cli_exit_guest_code(m->code, bios);
             break;
         case BAREMETAL_BAD_HTIF:
             fprintf(stderr, "minnow run: %s wrote HTIF command %#" PRIx64 " to tohost, which minnow does not implement\n",
@@ -352,7 +442,52 @@ static int default_guest(char *dir, size_t len)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-static int run_board(const struct run_opts *o)
+/* The command line's boot and machine options over the configuration. */
+static int config_boot(struct run_opts *o, char *dir, size_t dirlen, char *kernel, char *initrd, size_t len)
+{
+    struct errmsg e = { "" };
+    struct vm_config_boot b = o->cfg.boot;
+    if (o->kernel)
+        b.kernel_image_path = (char *)o->kernel;
+    if (o->initrd)
+        b.initrd_path = (char *)o->initrd;
+    if (o->append)
+        b.boot_args = (char *)o->append;
+    if (o->bios)
+        b.firmware_path = (char *)o->bios;
+    if (!b.kernel_image_path) {
+        if (default_guest(dir, dirlen)) {
+            fprintf(stderr, "minnow run: cannot locate the default guest (no HOME or XDG_CACHE_HOME); give --kernel\n");
+            return CLI_EXIT_USAGE;
+        }
+        snprintf(kernel, len, "%s/Image", dir);
+        snprintf(initrd, len, "%s/initramfs.cpio.gz", dir);
+        if (access(kernel, R_OK)) {
+            fprintf(stderr, "minnow run: the default guest is not built (%s is missing): run guest/build, "
+                            "or give --kernel\n", kernel);
+            return CLI_EXIT_ERROR;
+        }
+        b.kernel_image_path = kernel;
+        if (!b.initrd_path)
+            b.initrd_path = initrd;
+        if (!b.boot_args)
+            b.boot_args = "console=ttyS0";
+    }
+    struct vm_config_machine m = o->cfg.machine;
+    if (o->cpus)
+        m.vcpu_count = o->cpus;
+    if (o->mem)
+        m.mem_size = o->mem;
+    else if (!o->config_file)
+        m.mem_size = 256ull << 20;  /* the command line's default */
+    if (vm_config_set_boot(&o->cfg, &b, &e) || vm_config_set_machine(&o->cfg, &m, &e)) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int run_board(struct run_opts *o)
 {
     if (o->max_insns || o->stats) {
         fprintf(stderr, "minnow run: %s applies to bare-metal programs (--bios without --kernel)\n",
@@ -360,78 +495,37 @@ static int run_board(const struct run_opts *o)
         return CLI_EXIT_USAGE;
     }
     char dir[4096], kernel[4200], initrd[4200];
-    struct virt_config cfg = {
-        .nharts = o->cpus ? o->cpus : 1,
-        .mem_size = o->mem ? o->mem : 256ull << 20,
-        .kernel = o->kernel,
-        .initrd = o->initrd,
-        .bootargs = o->append,
-        .firmware = o->bios,
-        .devices = o->devices,
-        .ndevices = o->ndevices,
-    };
-    if (!o->kernel) {
-        if (default_guest(dir, sizeof dir)) {
-            fprintf(stderr, "minnow run: cannot locate the default guest (no HOME or XDG_CACHE_HOME); give --kernel\n");
-            return CLI_EXIT_USAGE;
-        }
-        snprintf(kernel, sizeof kernel, "%s/Image", dir);
-        snprintf(initrd, sizeof initrd, "%s/initramfs.cpio.gz", dir);
-        if (access(kernel, R_OK)) {
-            fprintf(stderr, "minnow run: the default guest is not built (%s is missing): run guest/build, "
-                            "or give --kernel\n", kernel);
-            return CLI_EXIT_ERROR;
-        }
-        cfg.kernel = kernel;
-        if (!cfg.initrd)
-            cfg.initrd = initrd;
-        if (!cfg.bootargs)
-            cfg.bootargs = "console=ttyS0";
-    }
+    int rc = config_boot(o, dir, sizeof dir, kernel, initrd, sizeof kernel);
+    if (rc)
+        return rc;
     struct errmsg e = { "" };
+    struct vm_build build;
+    if (vm_config_build(&o->cfg, &build, &e)) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
+        return CLI_EXIT_USAGE;
+    }
     struct vm_result res;
-    if (vm_run(&cfg, o->dump_dtb, &res, &e)) {
+    if (vm_run(&build.virt, o->dump_dtb, &res, &e)) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return CLI_EXIT_ERROR;
     }
     if (o->dump_dtb)
         return CLI_EXIT_OK;
-    switch (res.end) {
-    case VIRT_POWEROFF:
-        return CLI_EXIT_OK;
-    case VIRT_FAIL:
-        fprintf(stderr, "minnow: the guest powered off with failure code %u\n", res.code);
-        return guest_code(res.code, "the guest");
-    case VIRT_REBOOT:
-        fprintf(stderr, "minnow: the guest asked for a reboot\n");
-        return CLI_EXIT_REBOOT;
-    case VIRT_PANIC:
-        fprintf(stderr, "minnow: the guest kernel panicked\n");
-        return CLI_EXIT_PANIC;
-    case VIRT_CRASH:
-        fprintf(stderr, "minnow: the guest crashed: %s", res.report);
-        return CLI_EXIT_ERROR;
-    case VIRT_STOPPED:
-        fprintf(stderr, "minnow: stopped\n");
-        return CLI_EXIT_STOPPED;
-    case VIRT_RUNNING:
-        break;
-    }
-    fprintf(stderr, "minnow: the machine stopped for no recorded reason\n");
-    return CLI_EXIT_ERROR;
+    return cli_exit_status(&res);
 }
 
 int cli_run(int argc, char **argv)
 {
     struct run_opts o;
     int r = parse(argc, argv, &o);
-    if (r < 0)
-        return CLI_EXIT_USAGE;
-    if (r > 0) {
+    if (r > 0)
         fputs(run_usage, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (o.bios && !o.kernel)
-        return run_baremetal(&o);
-    return run_board(&o);
+    if (r)
+        r = r < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    else if (o.bios && !o.kernel && !o.cfg.boot.kernel_image_path)
+        r = run_baremetal(&o);
+    else
+        r = run_board(&o);
+    vm_config_free(&o.cfg);
+    return r;
 }

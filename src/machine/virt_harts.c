@@ -38,6 +38,9 @@ static void reset_for_direct_boot(struct virt_hart *vh)
     hart_write_csr(h, CSR_MEDELEG, DIRECT_MEDELEG);
     hart_write_csr(h, CSR_MIDELEG, MIP_SSIP | MIP_STIP | MIP_SEIP);
     hart_write_csr(h, CSR_MCOUNTEREN, 7);  /* cycle, time, instret */
+    /* And for U-mode too, as OpenSBI leaves it: Linux 6.1 never sets
+     * scounteren, and its vDSO reads the time with rdtime. */
+    hart_write_csr(h, CSR_SCOUNTEREN, 7);
     hart_write_csr(h, CSR_MENVCFG, MENVCFG_STCE | MENVCFG_PBMTE | MENVCFG_CBZE | MENVCFG_CBCFE | MENVCFG_CBIE);
 }
 

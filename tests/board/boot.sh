@@ -3,7 +3,8 @@
 # printed and how minnow exited. Usage: boot.sh MINNOW MODE [ATOMICS_PROGRAM]
 #   cmd       kernel + initramfs with minnow.cmd="echo hello; exit 3": the
 #             command's status (3) is minnow's exit status
-#   default   the short form `minnow run` boots the default guest
+#   default   the short form `minnow run` boots the default guest, and a
+#             user program reading the clock (vDSO rdtime) works
 #   smp2/4    2 or 4 harts: the guest sees them all, and the atomics program
 #             (LR/SC, AMOs, a spinlock across threads) loses no update
 #   opensbi   Debian's OpenSBI (fw_dynamic) in M-mode boots the same kernel
@@ -45,7 +46,8 @@ case $mode in
     expect_line "minnow-guest: exit 3"
     ;;
   default)
-    run_status 0 "$minnow" run --append 'console=ttyS0 minnow.cmd="echo default-guest-$((6*7))"'
+    # dd reads the clock through the vDSO: rdtime from U-mode must work
+    run_status 0 "$minnow" run --append 'console=ttyS0 minnow.cmd="dd if=/dev/zero of=/dev/null count=1 && echo default-guest-$((6*7))"'
     expect_line "minnow-guest: init ready"
     expect_line "default-guest-42"
     ;;

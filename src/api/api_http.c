@@ -1,0 +1,117 @@
+/* The REST API over HTTP with libmicrohttpd (see api_http.h). */
+#include "api/api_http.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+struct api_http {
+    struct MHD_Daemon *daemon;
+    struct api_vmm *vmm;
+};
+
+/* One request's body as it arrives. */
+struct request {
+    char *buf;
+    size_t len;
+    bool too_big;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, char *body)
+{
+    size_t len = body ? strlen(body) : 0;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                                             body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    if (body)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+    struct api_http *h = cls;
+    (void)version;
+    struct request *q = *ctx;
+    if (!q) {
+        if (!(q = calloc(1, sizeof *q)))
+            return MHD_NO;
+        *ctx = q;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (q->too_big || q->len + n > API_HTTP_MAX_BODY) {
+            q->too_big = true;
+            return MHD_YES;
+        }
+        char *b = realloc(q->buf, q->len + n + 1);
+        if (!b)
+            return MHD_NO;
+        memcpy(b + q->len, upload, n);
+        q->buf = b;
+        q->len += n;
+        q->buf[q->len] = 0;
+        return MHD_YES;
+    }
+    if (q->too_big) {
+        char *msg = strdup("{\"fault_message\":\"the request body is larger than the limit of 51200 bytes\"}");
+        return respond(c, 413, msg);
+    }
+    struct api_reply rep;
+    api_vmm_handle(h->vmm, method, url, q->buf, q->len, &rep);
+    return respond(c, rep.status, rep.body);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode why)
+{
+    (void)cls, (void)c, (void)why;
+    struct request *q = *ctx;
+    if (q) {
+        free(q->buf);
+        free(q);
+        *ctx = NULL;
+    }
+}
+
+int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, struct errmsg *e)
+{
+    struct api_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        close(listen_fd);
+        return errmsg_set(e, -ENOMEM, "out of memory for the API server");
+    }
+    h->vmm = vmm;
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, h,
+                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_END);
+    if (!h->daemon) {
+        close(listen_fd);
+        free(h);
+        return errmsg_set(e, -EIO, "cannot start the HTTP server on the API socket");
+    }
+    *out = h;
+    return 0;
+}
+
+void api_http_stop(struct api_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

@@ -1,0 +1,21 @@
+/* HTTP/1.1 for the REST API: libmicrohttpd on an already listening Unix
+ * socket, one internal thread, each request's body collected (at most
+ * API_HTTP_MAX_BODY bytes, else 413) and handed to api_vmm_handle. */
+#ifndef MINNOW_API_API_HTTP_H
+#define MINNOW_API_API_HTTP_H
+
+#include "api/api_vmm.h"
+#include "util/errmsg.h"
+
+#define API_HTTP_MAX_BODY 51200u   /* Firecracker's default payload limit */
+
+struct api_http;
+
+/* Serves listen_fd (which the server then owns and closes) until
+ * api_http_stop. Start it with SIGINT/SIGTERM/SIGHUP blocked: its thread
+ * inherits the mask. */
+int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, struct errmsg *e);
+/* Waits for the request in progress, then stops. NULL is fine. */
+void api_http_stop(struct api_http *h);
+
+#endif

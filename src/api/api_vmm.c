@@ -1,0 +1,416 @@
+/* The REST API's resources (see api_vmm.h). */
+#include "api/api_vmm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/json_fields.h"
+#include "api/vm_config_json.h"
+#include "devices/virtio_balloon.h"
+
+struct api_vmm {
+    pthread_mutex_t lock;
+    char id[VM_CONFIG_ID_MAX + 1];
+    struct vm_config cfg;
+    struct vm_build build;    /* what the VM was built from; outlives it */
+    struct vm *vm;            /* NULL before InstanceStart */
+    int started_fd;           /* eventfd, written once at start */
+};
+
+int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
+{
+    struct api_vmm *a = calloc(1, sizeof *a);
+    if (!a)
+        return errmsg_set(e, -ENOMEM, "out of memory for the API");
+    a->started_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (a->started_fd < 0) {
+        int err = errno;
+        free(a);
+        return errmsg_set(e, -err, "eventfd: %s", strerror(err));
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    snprintf(a->id, sizeof a->id, "%s", id ? id : "minnow");
+    vm_config_init(&a->cfg);
+    *out = a;
+    return 0;
+}
+
+void api_vmm_destroy(struct api_vmm *a)
+{
+    if (!a)
+        return;
+    vm_destroy(a->vm);
+    vm_config_free(&a->cfg);
+    close(a->started_fd);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+void api_vmm_configure(struct api_vmm *a, struct vm_config *cfg)
+{
+    pthread_mutex_lock(&a->lock);
+    vm_config_free(&a->cfg);
+    a->cfg = *cfg;
+    vm_config_init(cfg);
+    pthread_mutex_unlock(&a->lock);
+}
+
+int api_vmm_started_fd(const struct api_vmm *a)
+{
+    return a->started_fd;
+}
+
+struct vm *api_vmm_vm(struct api_vmm *a)
+{
+    pthread_mutex_lock(&a->lock);
+    struct vm *vm = a->vm;
+    pthread_mutex_unlock(&a->lock);
+    return vm;
+}
+
+/* Under the lock. */
+static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
+{
+    *config_error = 0;
+    if (a->vm)
+        return errmsg_set(e, -EBUSY, "InstanceStart: the microVM is already started");
+    int r = vm_config_build(&a->cfg, &a->build, e);
+    if (r) {
+        *config_error = 1;
+        return r;
+    }
+    struct vm *vm;
+    if ((r = vm_create(&vm, &a->build.virt, e)))
+        return r;
+    if ((r = vm_start(vm, e))) {
+        vm_destroy(vm);
+        return r;
+    }
+    a->vm = vm;
+    uint64_t one = 1;
+    ssize_t w = write(a->started_fd, &one, sizeof one);
+    (void)w;
+    return 0;
+}
+
+int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e)
+{
+    pthread_mutex_lock(&a->lock);
+    int r = start_locked(a, config_error, e);
+    pthread_mutex_unlock(&a->lock);
+    return r;
+}
+
+/* ---- replies ---- */
+
+static void reply_json(struct api_reply *out, unsigned status, json_t *j)
+{
+    out->status = status;
+    out->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (j && !out->body)
+        out->status = 500;
+}
+
+static void reply_error(struct api_reply *out, unsigned status, const char *msg)
+{
+    reply_json(out, status, json_pack("{s:s}", "fault_message", msg));
+}
+
+/* ---- routes ---- */
+
+typedef int route_fn(struct api_vmm *a, const json_t *body, const char *id, struct api_reply *out,
+                     struct errmsg *e);
+
+static int get_info(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)b, (void)id, (void)e;
+    const char *state = !a->vm ? "Not started" : vm_is_paused(a->vm) ? "Paused" : "Running";
+    reply_json(out, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", a->id, "state", state, "vmm_version",
+                                   MINNOW_VERSION, "app_name", "minnow"));
+    return 0;
+}
+
+static int get_version(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)a, (void)b, (void)id, (void)e;
+    /* Firecracker's field name, so its clients find it; the value is minnow's version. */
+    reply_json(out, 200, json_pack("{s:s}", "firecracker_version", MINNOW_VERSION));
+    return 0;
+}
+
+static int put_boot(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_boot_source(&a->cfg, b, e);
+}
+
+static int get_machine(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)b, (void)id, (void)e;
+    reply_json(out, 200, vm_config_json_machine_dump(&a->cfg));
+    return 0;
+}
+
+static int put_machine(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_machine(&a->cfg, b, false, e);
+}
+
+static int patch_machine(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                         struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_machine(&a->cfg, b, true, e);
+}
+
+static int put_drive(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)out;
+    return vm_config_json_drive(&a->cfg, b, id, e);
+}
+
+static int put_net(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)out;
+    return vm_config_json_net(&a->cfg, b, id, e);
+}
+
+static int put_vsock(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_vsock(&a->cfg, b, e);
+}
+
+static int put_entropy(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_entropy(&a->cfg, b, e);
+}
+
+static int put_balloon(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_balloon(&a->cfg, b, e);
+}
+
+static int get_balloon(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)b, (void)id;
+    if (!a->cfg.balloon.present)
+        return errmsg_set(e, -ENOENT, "balloon: no balloon device is configured");
+    reply_json(out, 200, vm_config_json_balloon_dump(&a->cfg));
+    return 0;
+}
+
+static int patch_balloon(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                         struct errmsg *e)
+{
+    (void)id, (void)out;
+    uint64_t mib = 0;
+    if (!a->cfg.balloon.present)
+        return errmsg_set(e, -ENOENT, "balloon: no balloon device is configured");
+    const char *const fields[] = { "amount_mib", NULL };
+    int r = json_fields_check("balloon", b, fields, e);
+    if (!r)
+        r = json_fields_uint("balloon", b, "amount_mib", true, 0, UINT32_MAX / 256, &mib, NULL, e);
+    if (r)
+        return r;
+    if ((mib << 20) > a->cfg.machine.mem_size)
+        return errmsg_set(e, -EINVAL, "balloon: amount_mib %llu is more than the guest's %llu MiB of memory",
+                          (unsigned long long)mib, (unsigned long long)(a->cfg.machine.mem_size >> 20));
+    if (a->vm) {
+        struct virt *v = vm_board(a->vm);
+        for (unsigned i = 0; i < v->ndevices; i++)
+            if (v->devices[i].kind == VIRT_DEV_BALLOON) {
+                struct errmsg why = { "" };
+                if ((r = virtio_balloon_set_target(v->devices[i].dev, (uint32_t)(mib * 256), &why)))
+                    return errmsg_set(e, r, "balloon: amount_mib: %s", why.text);
+            }
+    }
+    a->cfg.balloon.amount_mib = (uint32_t)mib;
+    return 0;
+}
+
+static int put_console2(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                        struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_console2(&a->cfg, b, e);
+}
+
+static int put_action(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                      struct errmsg *e)
+{
+    (void)id, (void)out;
+    const char *type = NULL;
+    const char *const fields[] = { "action_type", NULL };
+    int r = json_fields_check("actions", b, fields, e);
+    if (!r)
+        r = json_fields_string("actions", b, "action_type", true, &type, NULL, e);
+    if (r)
+        return r;
+    if (!strcmp(type, "InstanceStart")) {
+        int config_error;
+        return start_locked(a, &config_error, e);
+    }
+    if (!strcmp(type, "FlushMetrics"))
+        return errmsg_set(e, -ENOTSUP, "actions: action_type FlushMetrics: minnow has no metrics yet");
+    if (!strcmp(type, "SendCtrlAltDel"))
+        return errmsg_set(e, -ENOTSUP, "actions: action_type SendCtrlAltDel: not supported by minnow yet");
+    return errmsg_set(e, -EINVAL,
+                      "actions: action_type: expected \"InstanceStart\", \"FlushMetrics\" or \"SendCtrlAltDel\", "
+                      "got '%s'", type);
+}
+
+static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    const char *state = NULL;
+    const char *const fields[] = { "state", NULL };
+    int r = json_fields_check("vm", b, fields, e);
+    if (!r)
+        r = json_fields_string("vm", b, "state", true, &state, NULL, e);
+    if (r)
+        return r;
+    bool pause = !strcmp(state, "Paused");
+    if (!pause && strcmp(state, "Resumed"))
+        return errmsg_set(e, -EINVAL, "vm: state: expected \"Paused\" or \"Resumed\", got '%s'", state);
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "vm: the microVM is not started yet (PUT /actions InstanceStart first)");
+    if (pause)
+        vm_pause(a->vm);
+    else
+        vm_resume(a->vm);
+    return 0;
+}
+
+static int get_vm_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                         struct errmsg *e)
+{
+    (void)b, (void)id, (void)e;
+    reply_json(out, 200, vm_config_json_dump(&a->cfg));
+    return 0;
+}
+
+enum when { ANY, PRE_BOOT };
+
+struct route {
+    const char *method, *path;   /* a path ending in '/' takes an id after it */
+    route_fn *fn;
+    bool body;                   /* needs a JSON body */
+    enum when when;
+};
+
+static const struct route routes[] = {
+    { "GET", "/", get_info, false, ANY },
+    { "GET", "/version", get_version, false, ANY },
+    { "PUT", "/boot-source", put_boot, true, PRE_BOOT },
+    { "GET", "/machine-config", get_machine, false, ANY },
+    { "PUT", "/machine-config", put_machine, true, PRE_BOOT },
+    { "PATCH", "/machine-config", patch_machine, true, PRE_BOOT },
+    { "PUT", "/drives/", put_drive, true, PRE_BOOT },
+    { "PUT", "/network-interfaces/", put_net, true, PRE_BOOT },
+    { "PUT", "/vsock", put_vsock, true, PRE_BOOT },
+    { "PUT", "/entropy", put_entropy, true, PRE_BOOT },
+    { "GET", "/balloon", get_balloon, false, ANY },
+    { "PUT", "/balloon", put_balloon, true, PRE_BOOT },
+    { "PATCH", "/balloon", patch_balloon, true, ANY },
+    { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT },
+    { "PUT", "/actions", put_action, true, ANY },
+    { "PATCH", "/vm", patch_vm, true, ANY },
+    { "GET", "/vm/config", get_vm_config, false, ANY },
+};
+
+/* The route's path matches: exactly, or as prefix + a non-empty id. */
+static bool path_matches(const char *pattern, const char *path, const char **id)
+{
+    size_t n = strlen(pattern);
+    *id = NULL;
+    if (n > 1 && pattern[n - 1] == '/') {
+        if (strncmp(path, pattern, n) || !path[n] || strchr(path + n, '/'))
+            return false;
+        *id = path + n;
+        return true;
+    }
+    return !strcmp(pattern, path);
+}
+
+static void handle_locked(struct api_vmm *a, const char *method, const char *path, const char *body, size_t len,
+                          struct api_reply *out)
+{
+    char msg[640];
+    const struct route *rt = NULL;
+    bool path_known = false;
+    const char *id = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
+        const char *rid;
+        if (!path_matches(routes[i].path, path, &rid))
+            continue;
+        path_known = true;
+        if (!strcmp(routes[i].method, method)) {
+            rt = &routes[i];
+            id = rid;
+        }
+    }
+    if (!rt) {
+        snprintf(msg, sizeof msg, "Invalid request method and/or path: %s %.200s%s", method, path,
+                 path_known ? " (the path takes other methods)" : "");
+        reply_error(out, path_known ? 405 : 404, msg);
+        return;
+    }
+    if (rt->when == PRE_BOOT && a->vm) {
+        snprintf(msg, sizeof msg, "%s %.200s: the requested operation is not supported after starting the "
+                 "microVM (pre-boot only)", method, path);
+        reply_error(out, 400, msg);
+        return;
+    }
+    struct errmsg e = { "" };
+    json_t *j = NULL;
+    if (rt->body) {
+        if (!len) {
+            snprintf(msg, sizeof msg, "%s %.200s: the request needs a JSON body", method, path);
+            reply_error(out, 400, msg);
+            return;
+        }
+        if (!(j = json_fields_parse(body, len, &e))) {
+            reply_error(out, 400, e.text);
+            return;
+        }
+    }
+    out->status = 204;
+    out->body = NULL;
+    int r = rt->fn(a, j, id, out, &e);
+    json_decref(j);
+    if (r) {
+        free(out->body);
+        out->body = NULL;
+        reply_error(out, r == -ENOMEM ? 500 : 400, e.text);
+    }
+}
+
+void api_vmm_handle(struct api_vmm *a, const char *method, const char *path, const char *body, size_t len,
+                    struct api_reply *out)
+{
+    out->status = 500;
+    out->body = NULL;
+    pthread_mutex_lock(&a->lock);
+    handle_locked(a, method, path, body, len, out);
+    pthread_mutex_unlock(&a->lock);
+}

@@ -1,0 +1,56 @@
+/* The REST API's resources and state, without HTTP: a request (method,
+ * path, body) in, a status and a JSON body out, with Firecracker's
+ * semantics. Before InstanceStart the PUT/PATCH requests fill one
+ * struct vm_config (through vm_config_json, as --config-file does);
+ * InstanceStart builds and starts the VM from it; after that the pre-boot
+ * resources are refused and PATCH /vm pauses and resumes.
+ *
+ * Routes: GET /, GET /version, PUT /boot-source, GET|PUT|PATCH
+ * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id}, PUT
+ * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, PUT /minnow-console2, PUT
+ * /actions (InstanceStart), PATCH /vm (Paused | Resumed), GET /vm/config.
+ * Success is 200 with a body or 204; every error is 400 with
+ * {"fault_message": "..."} naming the resource and field (Firecracker's
+ * convention), except an unknown path or method (404 / 405).
+ *
+ * Thread-safe: every request runs under the object's lock. */
+#ifndef MINNOW_API_API_VMM_H
+#define MINNOW_API_API_VMM_H
+
+#include <stddef.h>
+
+#include "api/vm_config.h"
+#include "util/errmsg.h"
+#include "vmm/vm.h"
+
+struct api_reply {
+    unsigned status;
+    char *body;       /* JSON text (malloc'd), NULL for no body */
+};
+
+struct api_vmm;
+
+/* id names the instance in GET / (NULL: "minnow"). */
+int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e);
+/* Destroys the VM too (stopping it if it still runs). */
+void api_vmm_destroy(struct api_vmm *a);
+
+/* Replaces the configuration (before start); takes ownership of *cfg and
+ * leaves it empty. */
+void api_vmm_configure(struct api_vmm *a, struct vm_config *cfg);
+
+/* InstanceStart. *config_error is set when the configuration itself was
+ * the problem (as opposed to building or starting the VM). */
+int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e);
+
+/* An fd that becomes readable once the VM has started (for poll()). */
+int api_vmm_started_fd(const struct api_vmm *a);
+/* The VM once started, else NULL. */
+struct vm *api_vmm_vm(struct api_vmm *a);
+
+/* One request. body may be NULL when len is 0. The caller frees
+ * out->body. */
+void api_vmm_handle(struct api_vmm *a, const char *method, const char *path, const char *body, size_t len,
+                    struct api_reply *out);
+
+#endif

@@ -1,0 +1,203 @@
+/* `minnow --api-sock PATH [--config-file FILE] [--id ID]` and
+ * `minnow --no-api --config-file FILE`: Firecracker's command line. The
+ * REST API is served on the socket until the guest's run ends; with
+ * --config-file the VM boots from the file at once (and the API serves
+ * the running VM). The process then exits as `minnow run` would.
+ *
+ * Before the VM starts the main thread waits for InstanceStart or a
+ * signal (SIGINT, SIGTERM, SIGHUP end the process with status 124); once
+ * it has started, it waits for the run's end like vm_run does. */
+#include "api/cli.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api/api_http.h"
+#include "api/api_socket.h"
+#include "api/api_vmm.h"
+#include "api/vm_config_json.h"
+
+static const char api_usage[] =
+    "usage: minnow --api-sock PATH [--config-file FILE] [--id ID]\n"
+    "       minnow --no-api --config-file FILE [--id ID]\n"
+    "\n"
+    "Serves Firecracker's REST API (HTTP/1.1, JSON) on the Unix socket PATH,\n"
+    "created with mode 0600 and removed on exit; a stale socket left by a dead\n"
+    "process is replaced, one another process serves is refused. Configure the\n"
+    "VM with PUT /boot-source, /machine-config, /drives/{id},\n"
+    "/network-interfaces/{id}, /vsock, /entropy, /balloon, then PUT /actions\n"
+    "{\"action_type\": \"InstanceStart\"}; PATCH /vm {\"state\": \"Paused\"|\"Resumed\"}\n"
+    "pauses and resumes it; GET /vm/config returns the configuration in the\n"
+    "--config-file format. The guest console is this terminal.\n"
+    "\n"
+    "options:\n"
+    "  --api-sock PATH     the API socket\n"
+    "  --config-file FILE  boot at once from FILE (Firecracker's VM configuration\n"
+    "                      JSON: boot-source, machine-config, drives,\n"
+    "                      network-interfaces, vsock, entropy, balloon, and\n"
+    "                      minnow's additions: boot-source.firmware_path,\n"
+    "                      \"minnow_user\"/\"minnow_hostfwd\" on a network\n"
+    "                      interface, \"minnow_serial\" on a drive, a\n"
+    "                      \"minnow-console2\" section)\n"
+    "  --no-api            no API socket: boot from --config-file only\n"
+    "  --id ID             the instance id GET / reports (default \"minnow\")\n"
+    "  -h, --help          print this text and exit\n"
+    "\n"
+    "The exit status is minnow run's (see 'minnow run --help'): 0 when the\n"
+    "guest powered off, the guest's failure code, 120-124 for reboot, panic,\n"
+    "bad command line, monitor error, stopped from the host.\n";
+
+struct api_opts {
+    const char *api_sock, *config_file, *id;
+    int no_api;
+};
+
+static int parse(int argc, char **argv, struct api_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = !strcmp(a, "--api-sock") ? &o->api_sock : !strcmp(a, "--config-file") ? &o->config_file
+                          : !strcmp(a, "--id") ? &o->id : NULL;
+        if (!strcmp(a, "--no-api")) {
+            o->no_api = 1;
+        } else if (slot) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                fprintf(stderr, "minnow: %s needs a value (try 'minnow --help')\n", a);
+                return -1;
+            }
+            *slot = argv[++i];
+        } else {
+            fprintf(stderr, "minnow: unknown option '%s' (try 'minnow --help')\n", a);
+            return -1;
+        }
+    }
+    struct errmsg e = { "" };
+    if (o->id && vm_config_check_id("--id", o->id, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        return -1;
+    }
+    if (o->no_api && o->api_sock) {
+        fprintf(stderr, "minnow: --no-api and --api-sock exclude each other\n");
+        return -1;
+    }
+    if (o->no_api && !o->config_file) {
+        fprintf(stderr, "minnow: --no-api needs --config-file (there is nothing else to boot from)\n");
+        return -1;
+    }
+    if (!o->no_api && !o->api_sock) {
+        fprintf(stderr, "minnow: give --api-sock PATH, or --no-api with --config-file\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits for the VM to start (0) or a signal (-1). */
+static int wait_for_start(struct api_vmm *a, int sig_fd)
+{
+    struct pollfd p[2] = { { .fd = api_vmm_started_fd(a), .events = POLLIN }, { .fd = sig_fd, .events = POLLIN } };
+    for (;;) {
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return -1;
+        if (p[0].revents)
+            return 0;
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            ssize_t n = read(sig_fd, &si, sizeof si);
+            (void)n;
+            return -1;
+        }
+    }
+}
+
+static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
+{
+    struct errmsg e = { "" };
+    struct api_vmm *a = NULL;
+    struct api_http *http = NULL;
+    int rc = CLI_EXIT_ERROR, listen_fd = -1;
+    if (o->api_sock && (listen_fd = api_socket_listen(o->api_sock, &e)) < 0) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        return CLI_EXIT_ERROR;
+    }
+    if (api_vmm_create(&a, o->id, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        if (listen_fd >= 0)
+            close(listen_fd);
+        goto out;
+    }
+    api_vmm_configure(a, cfg);
+    if (o->config_file) {
+        int config_error;
+        if (api_vmm_start(a, &config_error, &e)) {
+            fprintf(stderr, "minnow: %s\n", e.text);
+            rc = config_error ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+            if (listen_fd >= 0)
+                close(listen_fd);
+            goto out;
+        }
+    }
+    if (listen_fd >= 0 && api_http_start(&http, listen_fd, a, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        goto out;
+    }
+    if (wait_for_start(a, sig_fd)) {
+        fprintf(stderr, "minnow: stopped before the microVM started\n");
+        rc = CLI_EXIT_STOPPED;
+        goto out;
+    }
+    struct vm_result res;
+    vm_wait(api_vmm_vm(a), &res);
+    rc = cli_exit_status(&res);
+out:
+    api_http_stop(http);
+    api_vmm_destroy(a);
+    if (o->api_sock && listen_fd >= 0)
+        unlink(o->api_sock);
+    return rc;
+}
+
+int cli_api(int argc, char **argv)
+{
+    struct api_opts o;
+    int r = parse(argc, argv, &o);
+    if (r) {
+        if (r > 0)
+            fputs(api_usage, stdout);
+        return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    struct errmsg e = { "" };
+    struct vm_config cfg;
+    vm_config_init(&cfg);
+    if (o.config_file && vm_config_json_load_file(&cfg, o.config_file, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        return CLI_EXIT_USAGE;
+    }
+    /* Blocked before any thread starts, so every thread inherits it; the
+     * signals arrive on sig_fd until the VM's own signal thread takes over. */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    if (sig_fd < 0) {
+        fprintf(stderr, "minnow: signalfd: %s\n", strerror(errno));
+        r = CLI_EXIT_ERROR;
+    } else {
+        r = serve(&o, &cfg, sig_fd);
+        close(sig_fd);
+    }
+    vm_config_free(&cfg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}

@@ -1,0 +1,130 @@
+/* A VM's configuration as the control plane sees it, in Firecracker's
+ * shape (boot source, machine config, drives and network interfaces by id,
+ * one vsock, entropy and balloon device), plus minnow's own additions
+ * (firmware path, user-mode networking, a second console). The CLI options,
+ * the --config-file JSON and the REST API all fill this one struct through
+ * the setters below, and vm_config_build turns it into the board's
+ * struct virt_config, so the three front ends cannot drift apart.
+ *
+ * The struct owns copies of every string. Setters validate what they can
+ * without touching the host (ranges, ids, duplicates, the slot count);
+ * vm_config_build checks the rest that needs the whole picture (a kernel
+ * is set, the balloon fits in RAM). Errors name the resource and field. */
+#ifndef MINNOW_API_VM_CONFIG_H
+#define MINNOW_API_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backends/block_file.h"
+#include "backends/chardev.h"
+#include "backends/net_spec.h"
+#include "machine/virt.h"
+#include "util/errmsg.h"
+
+#define VM_CONFIG_ID_MAX 64u               /* drive_id / iface_id length */
+#define VM_CONFIG_DEFAULT_MEM_MIB 128u     /* Firecracker's default */
+#define VM_CONFIG_BOOTARGS_MAX 4096u
+
+struct vm_config_boot {
+    char *kernel_image_path;   /* NULL: not set */
+    char *initrd_path;         /* NULL: none */
+    char *boot_args;           /* NULL: none */
+    char *firmware_path;       /* minnow: NULL = direct boot under minnow's SBI */
+};
+
+struct vm_config_machine {
+    unsigned vcpu_count;       /* 1..VIRT_MAX_HARTS */
+    uint64_t mem_size;         /* bytes (the JSON says MiB; the CLI allows 4K steps) */
+};
+
+enum vm_config_cache { VM_CONFIG_CACHE_UNSAFE, VM_CONFIG_CACHE_WRITEBACK };
+
+struct vm_config_drive {
+    char *drive_id;
+    char *path_on_host;
+    bool is_root_device;
+    bool is_read_only;
+    char *partuuid;            /* NULL: root=/dev/vda */
+    enum vm_config_cache cache_type;
+    enum block_file_engine engine;  /* io_engine; AUTO when not given */
+    char *serial;              /* minnow: GET_ID answer, NULL: none */
+};
+
+struct vm_config_net {
+    char *iface_id;
+    struct net_spec spec;      /* tap (host_dev_name) or minnow user-mode */
+};
+
+struct vm_config_vsock {
+    bool present;
+    uint64_t guest_cid;
+    char *uds_path;
+    char *vsock_id;            /* Firecracker's deprecated id, kept for round trips */
+};
+
+struct vm_config_balloon {
+    bool present;
+    uint32_t amount_mib;
+    bool deflate_on_oom;
+    uint32_t stats_polling_interval_s;
+};
+
+struct vm_config_console2 {
+    bool present;
+    bool pty;
+    char *uds_path;            /* !pty: the socket to listen on */
+};
+
+struct vm_config {
+    struct vm_config_boot boot;
+    struct vm_config_machine machine;
+    struct vm_config_drive drives[VIRT_MAX_DEVICES];
+    unsigned ndrives;
+    struct vm_config_net nets[VIRT_MAX_DEVICES];
+    unsigned nnets;
+    struct vm_config_vsock vsock;
+    bool entropy;
+    struct vm_config_balloon balloon;
+    struct vm_config_console2 console2;
+};
+
+/* Firecracker's defaults: 1 vCPU, 128 MiB, no devices. */
+void vm_config_init(struct vm_config *c);
+void vm_config_free(struct vm_config *c);
+/* Deep copy (dst is initialised here). */
+int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct errmsg *e);
+
+/* Devices the board would get (each takes one of VIRT_MAX_DEVICES slots). */
+unsigned vm_config_ndevices(const struct vm_config *c);
+
+/* The setters replace the resource whole (PUT semantics); the strings are
+ * copied. A failed setter leaves c unchanged. */
+int vm_config_set_boot(struct vm_config *c, const struct vm_config_boot *b, struct errmsg *e);
+int vm_config_set_machine(struct vm_config *c, const struct vm_config_machine *m, struct errmsg *e);
+/* Adds the drive, or replaces the one with the same drive_id in place. */
+int vm_config_put_drive(struct vm_config *c, const struct vm_config_drive *d, struct errmsg *e);
+int vm_config_put_net(struct vm_config *c, const struct vm_config_net *n, struct errmsg *e);
+int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, struct errmsg *e);
+int vm_config_set_entropy(struct vm_config *c, struct errmsg *e);
+int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b, struct errmsg *e);
+int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 *k, struct errmsg *e);
+
+/* Checks an id: 1..VM_CONFIG_ID_MAX of [A-Za-z0-9_]. `what` names it. */
+int vm_config_check_id(const char *what, const char *id, struct errmsg *e);
+
+/* What the board is built from. Points into the vm_config, which must
+ * outlive it (and the VM built from it). */
+struct vm_build {
+    struct virt_config virt;
+    struct virt_device_config devices[VIRT_MAX_DEVICES];
+    char bootargs[VM_CONFIG_BOOTARGS_MAX];
+};
+
+/* Devices take slots in this order: the root drive, the other drives,
+ * network interfaces, vsock, entropy, balloon, console2. A root drive
+ * appends "root=/dev/vda" (or root=PARTUUID=...) and "ro"/"rw" to the
+ * boot arguments, as Firecracker does. */
+int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errmsg *e);
+
+#endif

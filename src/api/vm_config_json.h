@@ -1,0 +1,66 @@
+/* Firecracker's JSON for a VM configuration, read into and written from a
+ * struct vm_config. The same readers serve the REST API (one resource per
+ * request body) and --config-file (all resources in one document):
+ *
+ *   { "boot-source":        { "kernel_image_path", "initrd_path", "boot_args",
+ *                              "firmware_path" (minnow) },
+ *     "machine-config":     { "vcpu_count", "mem_size_mib", "smt", "cpu_template",
+ *                              "track_dirty_pages", "huge_pages" },
+ *     "drives":             [ { "drive_id", "path_on_host", "is_root_device",
+ *                              "is_read_only", "partuuid", "cache_type", "io_engine",
+ *                              "rate_limiter", "minnow_serial" (minnow) } ],
+ *     "network-interfaces": [ { "iface_id", "host_dev_name", "guest_mac",
+ *                              "rx_rate_limiter", "tx_rate_limiter",
+ *                              "minnow_user", "minnow_hostfwd" (minnow) } ],
+ *     "vsock":              { "guest_cid", "uds_path", "vsock_id" },
+ *     "entropy":            { "rate_limiter" },
+ *     "balloon":            { "amount_mib", "deflate_on_oom", "stats_polling_interval_s",
+ *                              "free_page_hinting", "free_page_reporting" },
+ *     "minnow-console2":    { "uds_path" } | { "pty": true }   (minnow) }
+ *
+ * minnow's additions: boot-source.firmware_path boots the kernel under
+ * that firmware (e.g. OpenSBI's fw_dynamic.bin) instead of minnow's SBI; a
+ * network interface with "minnow_user": true (and no host_dev_name) uses
+ * user-mode networking (slirp), with "minnow_hostfwd" a list of
+ * "[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT" forwards; drives take
+ * "minnow_serial" (the GET_ID answer, up to 20 bytes); "minnow-console2" is
+ * a second console (hvc0) on a Unix socket or a pty.
+ *
+ * Fields that cannot apply to a RISC-V software VM are refused with the
+ * reason (smt, cpu_template, huge_pages, dirty page tracking, vhost-user),
+ * as are what minnow does not have yet (rate limiters, an MTU, free page
+ * hinting/reporting); their "off" values (false, "None", null) are
+ * accepted. io_engine "Sync" is minnow's sync engine, "Async" io_uring;
+ * without it minnow picks (io_uring when the host has it). */
+#ifndef MINNOW_API_VM_CONFIG_JSON_H
+#define MINNOW_API_VM_CONFIG_JSON_H
+
+#include <jansson.h>
+
+#include "api/vm_config.h"
+#include "util/errmsg.h"
+
+/* One resource each (PUT semantics: the resource is replaced whole). A
+ * path id (PUT /drives/{id}) must match the body's id; NULL: none. */
+int vm_config_json_boot_source(struct vm_config *c, const json_t *j, struct errmsg *e);
+/* patch: only the fields given change (PATCH /machine-config). */
+int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, struct errmsg *e);
+int vm_config_json_drive(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
+int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
+int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e);
+int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e);
+int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e);
+int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e);
+
+/* A whole document (the --config-file format) into a fresh config; c is
+ * initialised here and left empty on error. */
+int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struct errmsg *e);
+int vm_config_json_load_file(struct vm_config *c, const char *path, struct errmsg *e);
+
+/* The whole document (GET /vm/config), and machine-config alone; NULL
+ * only when out of memory. */
+json_t *vm_config_json_dump(const struct vm_config *c);
+json_t *vm_config_json_machine_dump(const struct vm_config *c);
+json_t *vm_config_json_balloon_dump(const struct vm_config *c);
+
+#endif

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The REST API on its Unix socket, driven with curl --unix-socket, and
+# --config-file. Usage: api.sh MINNOW MODE
+#   lifecycle   configure, InstanceStart, the guest prints /proc/uptime,
+#               Pause for 3 s (GET / says Paused), Resume: the guest's
+#               clock advanced less than 2 s of those 3; the guest powers
+#               off and minnow exits 0, removing its socket
+#   bad         bad bodies and wrong states get the right 4xx and a
+#               fault_message naming the field; minnow keeps serving
+#   config      --config-file (and --no-api) boot the same guest, and
+#               GET /vm/config returns what the file said (round trip)
+#   socket      the socket is mode 0600; a live socket is refused, a stale
+#               one replaced; a non-socket file is left alone
+set -euo pipefail
+minnow=${1:?usage: api.sh MINNOW MODE}
+mode=${2:?usage: api.sh MINNOW MODE}
+guest=$("$(cd "$(dirname "$0")/../.." && pwd)/guest/build" -q)
+work=$(mktemp -d)
+sock=$work/api.sock
+log=$work/console.log
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL ($mode): $*" >&2
+  echo "--- console ---" >&2; tr -d '\r' <"$log" >&2 2>/dev/null || true
+  echo "--- stderr ---" >&2; cat "$work/err" >&2 2>/dev/null || true
+  exit 1
+}
+# start_minnow ARGS...: minnow in the background, console to the log.
+start_minnow() {
+  "$minnow" "$@" </dev/null >"$log" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 100); do [ -S "$sock" ] && return; sleep 0.05; done
+  fail "the API socket did not appear"
+}
+# wait_minnow WANT: minnow's exit status must be WANT (within 120 s).
+wait_minnow() {
+  local st=0
+  for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "minnow did not finish within 120 s"
+  wait "$pid" || st=$?
+  pid=
+  [ "$st" = "$1" ] || fail "minnow exited with status $st, expected $1"
+}
+# api METHOD PATH [BODY]: sets $code and $body.
+api() {
+  local out
+  out=$(curl -s --max-time 60 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+        ${3+-H 'Content-Type: application/json' --data-binary "$3"} "http://localhost$2") || fail "curl $1 $2 failed"
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
+}
+# expect METHOD PATH BODY CODE [TEXT]: the reply has CODE and contains TEXT.
+expect() {
+  api "$1" "$2" "$3"
+  [ "$code" = "$4" ] || fail "$1 $2 $3: status $code, expected $4 (body: $body)"
+  if [ -n "${5:-}" ]; then
+    grep -qF -- "$5" <<<"$body" || fail "$1 $2 $3: the reply '$body' does not contain '$5'"
+    grep -q '"fault_message"' <<<"$body" || fail "$1 $2: the error has no fault_message: $body"
+  fi
+}
+wait_console() {
+  for _ in $(seq 1200); do grep -qE "$1" <(tr -d '\r' <"$log") && return; sleep 0.1; done
+  fail "the guest did not print /$1/"
+}
+
+boot_json() {
+  local cmd=$1
+  python3 -c 'import json,sys; print(json.dumps({"kernel_image_path": sys.argv[1] + "/Image",
+    "initrd_path": sys.argv[1] + "/initramfs.cpio.gz",
+    "boot_args": "console=ttyS0 minnow.cmd=\"" + sys.argv[2] + "\""}))' "$guest" "$cmd"
+}
+
+case $mode in
+  lifecycle)
+    start_minnow --api-sock "$sock"
+    [ "$(stat -c %a "$sock")" = 600 ] || fail "the socket's mode is $(stat -c %a "$sock"), not 600"
+    expect GET / "" 200
+    grep -q '"state":"Not started"' <<<"$body" || fail "GET / before start: $body"
+    expect PUT /boot-source "$(boot_json 'cat /proc/uptime; sleep 4; cat /proc/uptime; echo lifecycle-done')" 204
+    expect PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}' 204
+    expect PATCH /machine-config '{"vcpu_count": 1}' 204
+    expect PUT /entropy '{}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    expect GET / "" 200
+    grep -q '"state":"Running"' <<<"$body" || fail "GET / after start: $body"
+    wait_console '^[0-9]+\.[0-9]+ [0-9]+\.[0-9]+$'
+    expect PATCH /vm '{"state": "Paused"}' 204
+    expect GET / "" 200
+    grep -q '"state":"Paused"' <<<"$body" || fail "GET / while paused: $body"
+    sleep 3
+    expect PATCH /vm '{"state": "Resumed"}' 204
+    expect PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "/dev/null", "is_root_device": false}' 400 \
+      "not supported after starting"
+    wait_minnow 0
+    grep -qxF "lifecycle-done" <(tr -d '\r' <"$log") || fail "the guest did not finish its command"
+    mapfile -t up < <(tr -d '\r' <"$log" | grep -E '^[0-9]+\.[0-9]+ [0-9]+\.[0-9]+$' | cut -d' ' -f1)
+    [ "${#up[@]}" = 2 ] || fail "expected two /proc/uptime lines, got ${#up[@]}"
+    python3 -c 'import sys; d = float(sys.argv[2]) - float(sys.argv[1]); print(f"guest time across sleep 4 + 3 s pause: {d:.2f} s"); sys.exit(0 if d < 4 + 2 else 1)' \
+      "${up[0]}" "${up[1]}" || fail "the guest's clock ran on while paused"
+    [ -e "$sock" ] && fail "the socket $sock was not removed"
+    ;;
+  bad)
+    start_minnow --api-sock "$sock"
+    expect PUT /machine-config '{"vcpu_count": 2, ' 400 "malformed JSON"
+    expect PUT /machine-config '' 400 "needs a JSON body"
+    expect PUT /machine-config '[1]' 400 "machine-config: expected an object"
+    expect PUT /machine-config '{"vcpu_count": "2", "mem_size_mib": 256}' 400 "vcpu_count: expected an integer"
+    expect PUT /machine-config '{"vcpu_count": 2.5, "mem_size_mib": 256}' 400 "vcpu_count: expected an integer"
+    expect PUT /machine-config '{"vcpu_count": 0, "mem_size_mib": 256}' 400 "vcpu_count: expected an integer from 1 to 16, got 0"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": -5}' 400 "mem_size_mib"
+    expect PUT /machine-config '{"vcpu_count": 1}' 400 "missing required field 'mem_size_mib'"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "turbo": true}' 400 "unknown field 'turbo'"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}' 400 "smt: true is not supported"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}' 400 "cpu_template"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "2M"}' 400 "huge_pages"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "vcpu_count": 2}' 400 "duplicate"
+    expect PUT /boot-source '{"initrd_path": "/x"}' 400 "kernel_image_path"
+    expect PUT /boot-source '{"kernel_image_path": 7}' 400 "kernel_image_path: expected a string"
+    expect PUT /drives/a '{"drive_id": "b", "path_on_host": "/dev/null", "is_root_device": false}' 400 "does not match"
+    expect PUT /drives/a-b '{"drive_id": "a-b", "path_on_host": "/dev/null", "is_root_device": false}' 400 "drive_id"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null"}' 400 "is_root_device"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "io_engine": "Fast"}' 400 "io_engine"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}' 400 "rate limiters"
+    truncate -s 1M "$work/disk.img"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "'"$work"'/disk.img", "is_root_device": true}' 204
+    expect PUT /drives/b '{"drive_id": "b", "path_on_host": "/dev/null", "is_root_device": true}' 400 "already the root device"
+    expect PUT /network-interfaces/n '{"iface_id": "n"}' 400 "host_dev_name"
+    expect PUT /network-interfaces/n '{"iface_id": "n", "host_dev_name": "tap0", "guest_mac": "zz"}' 400 "MAC"
+    expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::99999-:80"]}' 400 "99999"
+    expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::8080-:80"]}' 204
+    expect PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/x.sock"}' 400 "guest_cid: expected an integer from 3"
+    expect PUT /balloon '{"amount_mib": 16}' 400 "deflate_on_oom"
+    expect PUT /balloon '{"amount_mib": 16, "deflate_on_oom": "yes"}' 400 "deflate_on_oom: expected a boolean"
+    expect GET /balloon "" 400 "no balloon"
+    expect PUT /actions '{"action_type": "Reboot"}' 400 "action_type"
+    expect PUT /actions '{}' 400 "action_type"
+    expect PATCH /vm '{"state": "Paused"}' 400 "not started"
+    expect PATCH /vm '{"state": "Sleeping"}' 400 "state"
+    expect GET /nowhere "" 404 "Invalid request method and/or path"
+    expect DELETE /machine-config "" 405 "Invalid request method and/or path"
+    big=$(python3 -c 'print("{\"boot_args\": \"" + "x" * 60000 + "\"}")')
+    expect PUT /boot-source "$big" 413 "larger than the limit"
+    # No kernel: InstanceStart refuses, and the API keeps serving.
+    expect PUT /actions '{"action_type": "InstanceStart"}' 400 "kernel_image_path is not set"
+    expect PUT /boot-source '{"kernel_image_path": "/nonexistent/Image"}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 400 "/nonexistent/Image"
+    expect GET / "" 200
+    grep -q '"state":"Not started"' <<<"$body" || fail "GET / after failed starts: $body"
+    kill -TERM "$pid"
+    wait_minnow 124
+    [ -e "$sock" ] && fail "the socket $sock was not removed"
+    ;;
+  config)
+    # Configure through the API, read it back, boot it with --config-file.
+    start_minnow --api-sock "$sock"
+    expect PUT /boot-source "$(boot_json 'echo config-$((6*7)); grep -c ^processor /proc/cpuinfo; exit 5')" 204
+    expect PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192}' 204
+    expect PUT /drives/disk0 '{"drive_id": "disk0", "path_on_host": "'"$guest"'/rootfs.ext4", "is_root_device": false, "is_read_only": true, "minnow_serial": "serial-9"}' 204
+    expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "minnow_user": true, "guest_mac": "52:54:00:12:34:77"}' 204
+    expect PUT /entropy '{}' 204
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true}' 204
+    expect GET /vm/config "" 200
+    printf '%s\n' "$body" >"$work/vm.json"
+    kill -TERM "$pid"; wait_minnow 124
+    "$minnow" run --config-file "$work/vm.json" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 5 ] || fail "minnow run --config-file exited with $st, expected 5"
+    grep -qxF "config-42" <(tr -d '\r' <"$log") || fail "the guest did not run its command"
+    grep -qxF "2" <(tr -d '\r' <"$log") || fail "the guest did not see 2 harts"
+    "$minnow" --no-api --config-file "$work/vm.json" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 5 ] || fail "minnow --no-api --config-file exited with $st, expected 5"
+    grep -qxF "config-42" <(tr -d '\r' <"$log") || fail "--no-api: the guest did not run its command"
+    # --config-file with the API: GET /vm/config gives the file back.
+    python3 - "$work/vm.json" "$work/vm2.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["boot-source"]["boot_args"] = "console=ttyS0 minnow.cmd=\"sleep 30\""
+json.dump(c, open(sys.argv[2], "w"))
+PY
+    start_minnow --api-sock "$sock" --config-file "$work/vm2.json"
+    expect GET /vm/config "" 200
+    python3 -c 'import json,sys; a = json.load(open(sys.argv[1])); b = json.loads(sys.argv[2]); sys.exit(0 if a == b else 1)' \
+      "$work/vm2.json" "$body" || fail "GET /vm/config differs from the config file: $body"
+    expect GET / "" 200
+    grep -q '"state":"Running"' <<<"$body" || fail "GET / after --config-file: $body"
+    kill -TERM "$pid"; wait_minnow 124
+    # Bad files name the field.
+    echo '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "smt": 1}}' >"$work/bad.json"
+    "$minnow" run --config-file "$work/bad.json" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "a bad config file gave status $st, expected 122"
+    grep -qF "machine-config: smt: expected a boolean" "$work/err" || fail "bad config file: $(cat "$work/err")"
+    echo '{"drives": [{"drive_id": "x", "is_root_device": false, "path_on_host": "/dev/null", "speed": 1}]}' >"$work/bad.json"
+    "$minnow" --no-api --config-file "$work/bad.json" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "a bad config file gave status $st, expected 122"
+    grep -qF "drives[0]: drives: unknown field 'speed'" "$work/err" || fail "bad config file: $(cat "$work/err")"
+    ;;
+  socket)
+    start_minnow --api-sock "$sock"
+    [ "$(stat -c %a "$sock")" = 600 ] || fail "the socket's mode is $(stat -c %a "$sock"), not 600"
+    "$minnow" --api-sock "$sock" </dev/null >/dev/null 2>"$work/err2" && st=0 || st=$?
+    [ "$st" = 123 ] || fail "a second minnow on a live socket exited $st, expected 123"
+    grep -qF "another process is serving this socket" "$work/err2" || fail "live socket: $(cat "$work/err2")"
+    expect GET / "" 200
+    # SIGKILL leaves a stale socket file: the next minnow replaces it.
+    kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    [ -S "$sock" ] || fail "expected a stale socket after SIGKILL"
+    start_minnow --api-sock "$sock"
+    expect GET / "" 200
+    kill -TERM "$pid"; wait_minnow 124
+    echo precious >"$work/file"
+    "$minnow" --api-sock "$work/file" </dev/null >/dev/null 2>"$work/err2" && st=0 || st=$?
+    [ "$st" = 123 ] || fail "a socket path on a regular file exited $st, expected 123"
+    grep -qxF precious "$work/file" || fail "the regular file was touched"
+    "$minnow" --no-api </dev/null >/dev/null 2>"$work/err2" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "--no-api without --config-file exited $st, expected 122"
+    ;;
+  *) echo "api.sh: unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "ok ($mode)"

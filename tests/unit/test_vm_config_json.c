@@ -1,0 +1,256 @@
+/* Unit tests for api/vm_config, api/vm_config_json and api/api_vmm: the
+ * Firecracker JSON read into the configuration (good documents, and bad
+ * ones refused with a message naming the field, asserted word for word),
+ * written back out (a round trip gives the same document), converted to
+ * the board's configuration, and the REST routes without HTTP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_vmm.h"
+#include "api/vm_config.h"
+#include "api/vm_config_json.h"
+
+static const char full[] =
+    "{\"boot-source\": {\"kernel_image_path\": \"/k/Image\", \"initrd_path\": \"/k/initrd\","
+    "   \"boot_args\": \"console=ttyS0\", \"firmware_path\": \"/fw.bin\"},"
+    " \"machine-config\": {\"vcpu_count\": 4, \"mem_size_mib\": 512, \"smt\": false,"
+    "   \"track_dirty_pages\": false, \"huge_pages\": \"None\", \"cpu_template\": \"None\"},"
+    " \"drives\": [{\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", \"is_root_device\": false,"
+    "              \"is_read_only\": true, \"io_engine\": \"Sync\", \"minnow_serial\": \"s1\"},"
+    "             {\"drive_id\": \"root\", \"path_on_host\": \"/r.img\", \"is_root_device\": true,"
+    "              \"cache_type\": \"Writeback\", \"rate_limiter\": null}],"
+    " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+    "                          \"guest_mac\": \"52:54:00:12:34:56\"},"
+    "                         {\"iface_id\": \"eth1\", \"minnow_user\": true,"
+    "                          \"minnow_hostfwd\": [\"tcp::2222-:22\", \"udp:0.0.0.0:5353-10.0.2.15:53\"]}],"
+    " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\"},"
+    " \"entropy\": {},"
+    " \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 5},"
+    " \"logger\": null}";
+
+static void test_load_full(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    struct errmsg e = { "" };
+    assert_int_equal(vm_config_json_load(&c, full, strlen(full), &e), 0);
+    assert_string_equal(c.boot.kernel_image_path, "/k/Image");
+    assert_string_equal(c.boot.firmware_path, "/fw.bin");
+    assert_int_equal(c.machine.vcpu_count, 4);
+    assert_int_equal(c.machine.mem_size, 512ull << 20);
+    assert_int_equal(c.ndrives, 2);
+    assert_true(c.drives[0].is_read_only);
+    assert_int_equal(c.drives[0].engine, BLOCK_FILE_ENGINE_SYNC);
+    assert_string_equal(c.drives[0].serial, "s1");
+    assert_int_equal(c.drives[1].engine, BLOCK_FILE_ENGINE_AUTO);
+    assert_int_equal(c.nnets, 2);
+    assert_int_equal(c.nets[0].spec.kind, NET_SPEC_TAP);
+    assert_string_equal(c.nets[0].spec.tap_name, "tap0");
+    assert_true(c.nets[0].spec.has_mac);
+    assert_int_equal(c.nets[1].spec.kind, NET_SPEC_USER);
+    assert_int_equal(c.nets[1].spec.n_hostfwd, 2);
+    assert_true(c.nets[1].spec.hostfwd[1].udp);
+    assert_true(c.vsock.present);
+    assert_int_equal(c.vsock.guest_cid, 3);
+    assert_true(c.entropy);
+    assert_int_equal(c.balloon.amount_mib, 64);
+    assert_int_equal(c.balloon.stats_polling_interval_s, 5);
+
+    /* The board gets the root drive first and root= on its command line. */
+    struct vm_build b;
+    assert_int_equal(vm_config_build(&c, &b, &e), 0);
+    assert_int_equal(b.virt.nharts, 4);
+    assert_int_equal(b.virt.ndevices, 7);
+    assert_int_equal(b.devices[0].kind, VIRT_DEV_BLK);
+    assert_string_equal(b.devices[0].blk.path, "/r.img");
+    assert_string_equal(b.devices[1].blk.path, "/d.img");
+    assert_int_equal(b.devices[2].kind, VIRT_DEV_NET);
+    assert_int_equal(b.devices[4].kind, VIRT_DEV_VSOCK);
+    assert_int_equal(b.devices[5].kind, VIRT_DEV_RNG);
+    assert_int_equal(b.devices[6].kind, VIRT_DEV_BALLOON);
+    assert_int_equal(b.devices[6].balloon.target_pages, 64 * 256);
+    assert_true(b.devices[6].balloon.stats);
+    assert_string_equal(b.virt.bootargs, "console=ttyS0 root=/dev/vda rw");
+    vm_config_free(&c);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct vm_config c, d;
+    struct errmsg e = { "" };
+    assert_int_equal(vm_config_json_load(&c, full, strlen(full), &e), 0);
+    json_t *j1 = vm_config_json_dump(&c);
+    char *text = json_dumps(j1, 0);
+    assert_non_null(text);
+    assert_int_equal(vm_config_json_load(&d, text, strlen(text), &e), 0);
+    json_t *j2 = vm_config_json_dump(&d);
+    assert_true(json_equal(j1, j2));
+    json_t *fwd = json_object_get(json_array_get(json_object_get(j1, "network-interfaces"), 1), "minnow_hostfwd");
+    assert_string_equal(json_string_value(json_array_get(fwd, 0)), "tcp:127.0.0.1:2222-10.0.2.15:22");
+    json_decref(j1);
+    json_decref(j2);
+    free(text);
+    vm_config_free(&c);
+    vm_config_free(&d);
+}
+
+/* Loads doc and expects it refused with exactly msg. */
+static void refused(const char *doc, const char *msg)
+{
+    struct vm_config c;
+    struct errmsg e = { "" };
+    assert_int_not_equal(vm_config_json_load(&c, doc, strlen(doc), &e), 0);
+    assert_string_equal(e.text, msg);
+    assert_int_equal(c.ndrives, 0);
+}
+
+static void test_bad_documents(void **state)
+{
+    (void)state;
+    refused("{\"boot-source\": ", "malformed JSON at line 1, column 16: unexpected token near end of file");
+    refused("{\"machine\": {}}", "the configuration: unknown field 'machine'");
+    refused("{\"metrics\": {\"metrics_path\": \"/m\"}}",
+            "metrics: not supported by minnow yet (give null or leave it out)");
+    refused("{\"machine-config\": {\"vcpu_count\": 17, \"mem_size_mib\": 64}}",
+            "machine-config: vcpu_count: expected an integer from 1 to 16, got 17");
+    refused("{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": \"64\"}}",
+            "machine-config: mem_size_mib: expected an integer from 1 to 1048576, got a string");
+    refused("{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"track_dirty_pages\": true}}",
+            "machine-config: track_dirty_pages: true is not supported: minnow does not track dirty pages "
+            "(no diff snapshots yet)");
+    refused("{\"drives\": {}}", "drives: expected an array, got an object");
+    refused("{\"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false}]}",
+            "drives[0]: drives: missing required field 'path_on_host'");
+    refused("{\"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false, \"path_on_host\": \"/x\","
+            " \"socket\": \"/s\"}]}",
+            "drives[0]: drives: socket: vhost-user block devices are not supported by minnow (its devices run "
+            "in-process); give path_on_host");
+    refused("{\"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false, \"path_on_host\": \"/x\"},"
+            " {\"drive_id\": \"b\", \"is_root_device\": false, \"path_on_host\": \"/y\", \"partuuid\": \"p\"}]}",
+            "drives[1]: drives 'b': partuuid applies only to the root device (is_root_device)");
+    refused("{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", \"minnow_user\": true}]}",
+            "network-interfaces[0]: network-interfaces: host_dev_name and minnow_user: give a TAP device or "
+            "user-mode networking, not both");
+    refused("{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\"},"
+            " {\"iface_id\": \"b\", \"host_dev_name\": \"tap0\"}]}",
+            "network-interfaces[1]: network-interfaces 'b': host_dev_name 'tap0' is already used by 'a'");
+    refused("{\"vsock\": {\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}",
+            "vsock: guest_cid: expected an integer from 3 to 4294967294, got 4294967295");
+    refused("{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}}",
+            "balloon: free_page_reporting: true is not supported: minnow's balloon has no free page reporting yet");
+    refused("{\"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}}",
+            "entropy: rate_limiter: rate limiters are not implemented in minnow yet");
+}
+
+static void test_slots_and_build_checks(void **state)
+{
+    (void)state;
+    struct vm_config c;
+    struct errmsg e = { "" };
+    vm_config_init(&c);
+    assert_int_equal(c.machine.mem_size, 128ull << 20);
+    for (unsigned i = 0; i < VIRT_MAX_DEVICES; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "d%u", i);
+        struct vm_config_drive d = { .drive_id = id, .path_on_host = "/x" };
+        assert_int_equal(vm_config_put_drive(&c, &d, &e), 0);
+    }
+    /* Replacing one in place needs no slot; a ninth device does. */
+    struct vm_config_drive d = { .drive_id = "d3", .path_on_host = "/y" };
+    assert_int_equal(vm_config_put_drive(&c, &d, &e), 0);
+    assert_string_equal(c.drives[3].path_on_host, "/y");
+    assert_int_not_equal(vm_config_set_entropy(&c, &e), 0);
+    assert_string_equal(e.text, "entropy: too many devices (the board has 8 virtio slots)");
+    struct vm_build b;
+    assert_int_not_equal(vm_config_build(&c, &b, &e), 0);
+    assert_string_equal(e.text, "boot-source: kernel_image_path is not set (PUT /boot-source first)");
+    vm_config_free(&c);
+
+    struct vm_config_balloon bal = { .amount_mib = 200 };
+    struct vm_config_boot boot = { .kernel_image_path = "/k" };
+    assert_int_equal(vm_config_set_boot(&c, &boot, &e), 0);
+    assert_int_equal(vm_config_set_balloon(&c, &bal, &e), 0);
+    assert_int_not_equal(vm_config_build(&c, &b, &e), 0);
+    assert_string_equal(e.text, "balloon: amount_mib 200 is more than the guest's 128 MiB of memory");
+    assert_null(b.virt.bootargs);
+    vm_config_free(&c);
+}
+
+/* One request; returns the status, the body in *body (freed by the caller). */
+static unsigned req(struct api_vmm *a, const char *method, const char *path, const char *json, char **body)
+{
+    struct api_reply r;
+    api_vmm_handle(a, method, path, json, json ? strlen(json) : 0, &r);
+    *body = r.body;
+    return r.status;
+}
+
+static void expect_reply(struct api_vmm *a, const char *method, const char *path, const char *json,
+                         unsigned status, const char *text)
+{
+    char *body;
+    assert_int_equal(req(a, method, path, json, &body), status);
+    if (text)
+        assert_string_equal(body, text);
+    else
+        assert_null(body);
+    free(body);
+}
+
+static void test_api_routes(void **state)
+{
+    (void)state;
+    struct api_vmm *a;
+    struct errmsg e = { "" };
+    assert_int_equal(api_vmm_create(&a, "vm1", &e), 0);
+    expect_reply(a, "GET", "/", NULL, 200,
+                 "{\"id\":\"vm1\",\"state\":\"Not started\",\"vmm_version\":\"" MINNOW_VERSION "\","
+                 "\"app_name\":\"minnow\"}");
+    expect_reply(a, "GET", "/machine-config", NULL, 200,
+                 "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"track_dirty_pages\":false,"
+                 "\"huge_pages\":\"None\"}");
+    expect_reply(a, "PATCH", "/machine-config", "{\"mem_size_mib\": 64}", 204, NULL);
+    expect_reply(a, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", 204, NULL);
+    expect_reply(a, "GET", "/machine-config", NULL, 200,
+                 "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
+                 "\"huge_pages\":\"None\"}");
+    expect_reply(a, "PUT", "/machine-config", "{\"vcpu_count\": 1}", 400,
+                 "{\"fault_message\":\"machine-config: missing required field 'mem_size_mib'\"}");
+    expect_reply(a, "PUT", "/drives/x", "{\"drive_id\": \"y\", \"path_on_host\": \"/p\", \"is_root_device\": false}",
+                 400, "{\"fault_message\":\"drives: drive_id 'y' in the body does not match 'x' in the path\"}");
+    expect_reply(a, "PUT", "/drives/", "{}", 404,
+                 "{\"fault_message\":\"Invalid request method and/or path: PUT /drives/\"}");
+    expect_reply(a, "PUT", "/vsock", "", 400, "{\"fault_message\":\"PUT /vsock: the request needs a JSON body\"}");
+    expect_reply(a, "PUT", "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": false}", 204, NULL);
+    expect_reply(a, "PATCH", "/balloon", "{\"amount_mib\": 16}", 204, NULL);
+    expect_reply(a, "GET", "/balloon", NULL, 200,
+                 "{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}");
+    expect_reply(a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
+                 "{\"fault_message\":\"boot-source: kernel_image_path is not set (PUT /boot-source first)\"}");
+    expect_reply(a, "PATCH", "/vm", "{\"state\": \"Resumed\"}", 400,
+                 "{\"fault_message\":\"vm: the microVM is not started yet (PUT /actions InstanceStart first)\"}");
+    expect_reply(a, "GET", "/vm/config", NULL, 200,
+                 "{\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,"
+                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\"},\"drives\":[],\"network-interfaces\":[],"
+                 "\"balloon\":{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}}");
+    api_vmm_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_full),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_documents),
+        cmocka_unit_test(test_slots_and_build_checks),
+        cmocka_unit_test(test_api_routes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
