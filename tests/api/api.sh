@@ -32,8 +32,14 @@ fail() {
 start_minnow() {
   "$minnow" "$@" </dev/null >"$log" 2>"$work/err" &
   pid=$!
-  for _ in $(seq 100); do [ -S "$sock" ] && return; sleep 0.05; done
-  fail "the API socket did not appear"
+  # Wait until it answers: a stale socket file from a killed minnow exists
+  # before the new one has replaced it.
+  for _ in $(seq 200); do
+    [ -S "$sock" ] && curl -s -o /dev/null --unix-socket "$sock" http://localhost/ && return
+    kill -0 "$pid" 2>/dev/null || fail "minnow exited before its API socket answered: $(cat "$work/err")"
+    sleep 0.05
+  done
+  fail "the API socket did not answer within 10 s"
 }
 # wait_minnow WANT: minnow's exit status must be WANT (within 120 s).
 wait_minnow() {
