@@ -9,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "api/api_observe.h"
 #include "api/json_fields.h"
 #include "api/vm_config_json.h"
 #include "devices/virtio_balloon.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 
 struct api_vmm {
     pthread_mutex_t lock;
@@ -24,6 +28,8 @@ struct api_vmm {
     struct vm_build build;    /* what the VM was built from; outlives it */
     struct vm *vm;            /* NULL before InstanceStart */
     int started_fd;           /* eventfd, written once at start */
+    struct logger *log;       /* PUT /logger */
+    struct metrics *metrics;  /* PUT /metrics */
 };
 
 int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
@@ -37,8 +43,16 @@ int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
         free(a);
         return errmsg_set(e, -err, "eventfd: %s", strerror(err));
     }
-    pthread_mutex_init(&a->lock, NULL);
     snprintf(a->id, sizeof a->id, "%s", id ? id : "minnow");
+    int r = logger_create(&a->log, a->id, e);
+    if (!r && (r = metrics_create(&a->metrics, API_VMM_METRICS_PERIOD_MS, e)))
+        logger_destroy(a->log);
+    if (r) {
+        close(a->started_fd);
+        free(a);
+        return r;
+    }
+    pthread_mutex_init(&a->lock, NULL);
     vm_config_init(&a->cfg);
     *out = a;
     return 0;
@@ -48,7 +62,9 @@ void api_vmm_destroy(struct api_vmm *a)
 {
     if (!a)
         return;
+    metrics_destroy(a->metrics);  /* its timer reads the VM */
     vm_destroy(a->vm);
+    logger_destroy(a->log);
     vm_config_free(&a->cfg);
     close(a->started_fd);
     pthread_mutex_destroy(&a->lock);
@@ -91,11 +107,17 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
     struct vm *vm;
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
+    vm_config_apply_rate_limiters(&a->cfg, vm);
     if ((r = vm_start(vm, e))) {
         vm_destroy(vm);
         return r;
     }
     a->vm = vm;
+    metrics_attach_vm(a->metrics, vm);
+    LOG_INFO(a->log, "the microVM started: %u vCPUs, %llu MiB", a->build.virt.nharts,
+             (unsigned long long)(a->build.virt.mem_size >> 20));
+    if (metrics_configured(a->metrics))
+        metrics_flush(a->metrics, "start", NULL);
     uint64_t one = 1;
     ssize_t w = write(a->started_fd, &one, sizeof one);
     (void)w;
@@ -189,6 +211,44 @@ static int put_net(struct api_vmm *a, const json_t *b, const char *id, struct ap
     return vm_config_json_net(&a->cfg, b, id, e);
 }
 
+/* PATCH /drives/{id} and /network-interfaces/{id}: after InstanceStart
+ * only (as in Firecracker); the new limits reach the running device. */
+static int patch_drive(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)out;
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "drives: PATCH is only supported after starting the microVM (use PUT)");
+    unsigned i;
+    struct rate_limiter_config u;
+    int r = vm_config_json_drive_patch(&a->cfg, b, id, &i, &u, e);
+    if (r)
+        return r;
+    struct virt *v = vm_board(a->vm);
+    unsigned slot = vm_config_drive_slot(&a->cfg, i);
+    if (slot < v->ndevices && v->devices[slot].kind == VIRT_DEV_BLK)
+        virtio_blk_set_rate_limiter(v->devices[slot].dev, &u);
+    return 0;
+}
+
+static int patch_net(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)out;
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "network-interfaces: PATCH is only supported after starting the microVM "
+                          "(use PUT)");
+    unsigned i;
+    struct rate_limiter_config rx, tx;
+    int r = vm_config_json_net_patch(&a->cfg, b, id, &i, &rx, &tx, e);
+    if (r)
+        return r;
+    struct virt *v = vm_board(a->vm);
+    unsigned slot = vm_config_net_slot(&a->cfg, i);
+    if (slot < v->ndevices && v->devices[slot].kind == VIRT_DEV_NET)
+        virtio_net_set_rate_limiters(v->devices[slot].dev, &rx, &tx);
+    return 0;
+}
+
 static int put_vsock(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)id, (void)out;
@@ -270,8 +330,15 @@ static int put_action(struct api_vmm *a, const json_t *b, const char *id, struct
         int config_error;
         return start_locked(a, &config_error, e);
     }
-    if (!strcmp(type, "FlushMetrics"))
-        return errmsg_set(e, -ENOTSUP, "actions: action_type FlushMetrics: minnow has no metrics yet");
+    if (!strcmp(type, "FlushMetrics")) {
+        if (!a->vm)
+            return errmsg_set(e, -EINVAL, "actions: action_type FlushMetrics: the microVM is not started yet "
+                              "(as in Firecracker, metrics are flushed only after InstanceStart)");
+        struct errmsg why = { "" };
+        if ((r = metrics_flush(a->metrics, "FlushMetrics", &why)))
+            return errmsg_set(e, r, "actions: action_type FlushMetrics: %s", why.text);
+        return 0;
+    }
     if (!strcmp(type, "SendCtrlAltDel"))
         return errmsg_set(e, -ENOTSUP, "actions: action_type SendCtrlAltDel: not supported by minnow yet");
     return errmsg_set(e, -EINVAL,
@@ -298,7 +365,21 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
         vm_pause(a->vm);
     else
         vm_resume(a->vm);
+    LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
+}
+
+static int put_logger(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    return api_observe_logger(a->log, b, e);
+}
+
+static int put_metrics(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id, (void)out;
+    return api_observe_metrics(a->metrics, b, a->id, e);
 }
 
 static int get_vm_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
@@ -327,12 +408,16 @@ static const struct route routes[] = {
     { "PATCH", "/machine-config", patch_machine, true, PRE_BOOT },
     { "PUT", "/drives/", put_drive, true, PRE_BOOT },
     { "PUT", "/network-interfaces/", put_net, true, PRE_BOOT },
+    { "PATCH", "/drives/", patch_drive, true, ANY },
+    { "PATCH", "/network-interfaces/", patch_net, true, ANY },
     { "PUT", "/vsock", put_vsock, true, PRE_BOOT },
     { "PUT", "/entropy", put_entropy, true, PRE_BOOT },
     { "GET", "/balloon", get_balloon, false, ANY },
     { "PUT", "/balloon", put_balloon, true, PRE_BOOT },
     { "PATCH", "/balloon", patch_balloon, true, ANY },
     { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT },
+    { "PUT", "/logger", put_logger, true, PRE_BOOT },
+    { "PUT", "/metrics", put_metrics, true, PRE_BOOT },
     { "PUT", "/actions", put_action, true, ANY },
     { "PATCH", "/vm", patch_vm, true, ANY },
     { "GET", "/vm/config", get_vm_config, false, ANY },
@@ -410,7 +495,28 @@ void api_vmm_handle(struct api_vmm *a, const char *method, const char *path, con
 {
     out->status = 500;
     out->body = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&a->lock);
     handle_locked(a, method, path, body, len, out);
     pthread_mutex_unlock(&a->lock);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    metrics_record_api(a->metrics, out->status, ns);
+    /* Errors at Warning with the reason, so a quiet log still shows them. */
+    if (out->status >= 400)
+        LOG_WARN(a->log, "API %s %.200s: %u %s", method, path, out->status, out->body ? out->body : "");
+    else
+        LOG_INFO(a->log, "API %s %.200s: %u (%llu us)", method, path, out->status,
+                 (unsigned long long)(ns / 1000));
+}
+
+struct logger *api_vmm_logger(struct api_vmm *a)
+{
+    return a->log;
+}
+
+struct metrics *api_vmm_metrics(struct api_vmm *a)
+{
+    return a->metrics;
 }

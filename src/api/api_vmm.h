@@ -6,9 +6,11 @@
  * resources are refused and PATCH /vm pauses and resumes.
  *
  * Routes: GET /, GET /version, PUT /boot-source, GET|PUT|PATCH
- * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id}, PUT
+ * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id} (PATCH
+ * both after start: rate limiters, see vm_config_json_drive_patch), PUT
  * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, PUT /minnow-console2, PUT
- * /actions (InstanceStart), PATCH /vm (Paused | Resumed), GET /vm/config.
+ * /logger, PUT /metrics, PUT /actions (InstanceStart, FlushMetrics),
+ * PATCH /vm (Paused | Resumed), GET /vm/config.
  * Success is 200 with a body or 204; every error is 400 with
  * {"fault_message": "..."} naming the resource and field (Firecracker's
  * convention), except an unknown path or method (404 / 405).
@@ -21,7 +23,12 @@
 
 #include "api/vm_config.h"
 #include "util/errmsg.h"
+#include "util/log.h"
+#include "vmm/metrics.h"
 #include "vmm/vm.h"
+
+/* How often the metrics are written once PUT /metrics set their path. */
+#define API_VMM_METRICS_PERIOD_MS 60000u
 
 struct api_reply {
     unsigned status;
@@ -48,7 +55,13 @@ int api_vmm_started_fd(const struct api_vmm *a);
 /* The VM once started, else NULL. */
 struct vm *api_vmm_vm(struct api_vmm *a);
 
-/* One request. body may be NULL when len is 0. The caller frees
+/* The logger and metrics PUT /logger and PUT /metrics configure (the CLI's
+ * --log-path / --metrics-path too); they live as long as a. */
+struct logger *api_vmm_logger(struct api_vmm *a);
+struct metrics *api_vmm_metrics(struct api_vmm *a);
+
+/* One request (logged at Info, or Warning when it failed, and counted in
+ * the metrics). body may be NULL when len is 0. The caller frees
  * out->body. */
 void api_vmm_handle(struct api_vmm *a, const char *method, const char *path, const char *body, size_t len,
                     struct api_reply *out);

@@ -23,15 +23,16 @@
 #include "api/vm_config_json.h"
 
 static const char api_usage[] =
-    "usage: minnow --api-sock PATH [--config-file FILE] [--id ID]\n"
-    "       minnow --no-api --config-file FILE [--id ID]\n"
+    "usage: minnow --api-sock PATH [--config-file FILE] [--id ID] [LOG/METRICS OPTIONS]\n"
+    "       minnow --no-api --config-file FILE [--id ID] [LOG/METRICS OPTIONS]\n"
     "\n"
     "Serves Firecracker's REST API (HTTP/1.1, JSON) on the Unix socket PATH,\n"
     "created with mode 0600 and removed on exit; a stale socket left by a dead\n"
     "process is replaced, one another process serves is refused. Configure the\n"
     "VM with PUT /boot-source, /machine-config, /drives/{id},\n"
-    "/network-interfaces/{id}, /vsock, /entropy, /balloon, then PUT /actions\n"
-    "{\"action_type\": \"InstanceStart\"}; PATCH /vm {\"state\": \"Paused\"|\"Resumed\"}\n"
+    "/network-interfaces/{id}, /vsock, /entropy, /balloon, /logger, /metrics,\n"
+    "then PUT /actions {\"action_type\": \"InstanceStart\"} (\"FlushMetrics\" writes\n"
+    "a metrics line at once); PATCH /vm {\"state\": \"Paused\"|\"Resumed\"}\n"
     "pauses and resumes it; GET /vm/config returns the configuration in the\n"
     "--config-file format. The guest console is this terminal.\n"
     "\n"
@@ -46,6 +47,13 @@ static const char api_usage[] =
     "                      \"minnow-console2\" section)\n"
     "  --no-api            no API socket: boot from --config-file only\n"
     "  --id ID             the instance id GET / reports (default \"minnow\")\n"
+    "  --log-path PATH     log to PATH (a file, appended to, or a FIFO someone\n"
+    "                      reads), as PUT /logger's log_path\n"
+    "  --level LEVEL       Error, Warning, Info (default), Debug, Trace or Off\n"
+    "  --show-level        put the level in each log line\n"
+    "  --show-log-origin   put the source file and line in each log line\n"
+    "  --metrics-path PATH write metrics (one JSON object a line) to PATH at\n"
+    "                      start, every 60 s, on FlushMetrics and at exit\n"
     "  -h, --help          print this text and exit\n"
     "\n"
     "The exit status is minnow run's (see 'minnow run --help'): 0 when the\n"
@@ -54,7 +62,8 @@ static const char api_usage[] =
 
 struct api_opts {
     const char *api_sock, *config_file, *id;
-    int no_api;
+    const char *log_path, *level, *metrics_path, *module;
+    int no_api, show_level, show_origin;
 };
 
 static int parse(int argc, char **argv, struct api_opts *o)
@@ -66,9 +75,15 @@ static int parse(int argc, char **argv, struct api_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = !strcmp(a, "--api-sock") ? &o->api_sock : !strcmp(a, "--config-file") ? &o->config_file
-                          : !strcmp(a, "--id") ? &o->id : NULL;
+                          : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
+                          : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
+                          : !strcmp(a, "--module") ? &o->module : NULL;
         if (!strcmp(a, "--no-api")) {
             o->no_api = 1;
+        } else if (!strcmp(a, "--show-level")) {
+            o->show_level = 1;
+        } else if (!strcmp(a, "--show-log-origin")) {
+            o->show_origin = 1;
         } else if (slot) {
             if (i + 1 >= argc || !*argv[i + 1]) {
                 fprintf(stderr, "minnow: %s needs a value (try 'minnow --help')\n", a);
@@ -85,6 +100,19 @@ static int parse(int argc, char **argv, struct api_opts *o)
         fprintf(stderr, "minnow: %s\n", e.text);
         return -1;
     }
+    enum log_level lv;
+    if (o->level && log_level_parse(o->level, &lv)) {
+        fprintf(stderr, "minnow: --level: expected Error, Warning, Info, Debug, Trace or Off, got '%s'\n", o->level);
+        return -1;
+    }
+    if (o->module) {
+        fprintf(stderr, "minnow: --module: minnow's log has no module filter\n");
+        return -1;
+    }
+    if (!o->log_path && (o->level || o->show_level || o->show_origin)) {
+        fprintf(stderr, "minnow: --level, --show-level and --show-log-origin need --log-path\n");
+        return -1;
+    }
     if (o->no_api && o->api_sock) {
         fprintf(stderr, "minnow: --no-api and --api-sock exclude each other\n");
         return -1;
@@ -96,6 +124,39 @@ static int parse(int argc, char **argv, struct api_opts *o)
     if (!o->no_api && !o->api_sock) {
         fprintf(stderr, "minnow: give --api-sock PATH, or --no-api with --config-file\n");
         return -1;
+    }
+    return 0;
+}
+
+static const char *end_name(enum virt_end end)
+{
+    switch (end) {
+    case VIRT_RUNNING: return "still running";
+    case VIRT_POWEROFF: return "the guest powered off";
+    case VIRT_FAIL: return "the guest powered off with a failure code";
+    case VIRT_REBOOT: return "the guest asked for a reboot";
+    case VIRT_PANIC: return "the guest kernel panicked";
+    case VIRT_CRASH: return "the guest crashed";
+    case VIRT_STOPPED: return "stopped from the host";
+    }
+    return "unknown";
+}
+
+/* --log-path and --metrics-path: as PUT /logger and PUT /metrics would. */
+static int observe(const struct api_opts *o, struct api_vmm *a, struct errmsg *e)
+{
+    if (o->log_path) {
+        struct log_options lo = { .level = LOG_INFO, .show_level = o->show_level, .show_origin = o->show_origin };
+        if (o->level)
+            log_level_parse(o->level, &lo.level);
+        struct errmsg why = { "" };
+        if (logger_configure(api_vmm_logger(a), o->log_path, &lo, &why))
+            return errmsg_set(e, -EINVAL, "--log-path: %s", why.text);
+    }
+    if (o->metrics_path) {
+        struct errmsg why = { "" };
+        if (metrics_configure(api_vmm_metrics(a), o->metrics_path, NULL, &why))
+            return errmsg_set(e, -EINVAL, "--metrics-path: %s", why.text);
     }
     return 0;
 }
@@ -134,6 +195,15 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
             close(listen_fd);
         goto out;
     }
+    if (observe(o, a, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        rc = CLI_EXIT_USAGE;
+        if (listen_fd >= 0)
+            close(listen_fd);
+        goto out;
+    }
+    LOG_INFO(api_vmm_logger(a), "minnow %s starting%s%s", MINNOW_VERSION, o->api_sock ? ": API on " : "",
+             o->api_sock ? o->api_sock : "");
     api_vmm_configure(a, cfg);
     if (o->config_file) {
         int config_error;
@@ -157,6 +227,9 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
     struct vm_result res;
     vm_wait(api_vmm_vm(a), &res);
     rc = cli_exit_status(&res);
+    LOG_INFO(api_vmm_logger(a), "the microVM ended: %s (code %u), exit status %d", end_name(res.end), res.code, rc);
+    if (metrics_configured(api_vmm_metrics(a)))
+        metrics_flush(api_vmm_metrics(a), "exit", NULL);
 out:
     api_http_stop(http);
     api_vmm_destroy(a);

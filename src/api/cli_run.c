@@ -504,8 +504,20 @@ static int run_board(struct run_opts *o)
         fprintf(stderr, "minnow run: %s\n", e.text);
         return CLI_EXIT_USAGE;
     }
-    struct vm_result res;
-    if (vm_run(&build.virt, o->dump_dtb, &res, &e)) {
+    /* vm_run, with the rate limiters given to the devices before the
+     * guest starts. */
+    struct vm_result res = { 0 };
+    struct vm *vm;
+    int r = vm_create(&vm, &build.virt, &e);
+    if (!r) {
+        vm_config_apply_rate_limiters(&o->cfg, vm);
+        if (o->dump_dtb)
+            r = vm_dump_dtb(vm, o->dump_dtb, &e);
+        else if (!(r = vm_start(vm, &e)))
+            vm_wait(vm, &res);
+        vm_destroy(vm);
+    }
+    if (r) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return CLI_EXIT_ERROR;
     }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "machine/ram.h"
 
 /* strdup that keeps NULL; *ok cleared on allocation failure. */
@@ -424,4 +426,50 @@ int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errm
         d->console.chardev.path = c->console2.uds_path;
     }
     return 0;
+}
+
+/* ---- rate limiters ---- */
+
+void vm_config_merge_rate_limiter(struct rate_limiter_config *c, const struct rate_limiter_config *u)
+{
+    if (u->bandwidth.present)
+        c->bandwidth = u->bandwidth;
+    if (u->ops.present)
+        c->ops = u->ops;
+}
+
+unsigned vm_config_drive_slot(const struct vm_config *c, unsigned i)
+{
+    /* The root drive comes first, the others keep their order. */
+    if (c->drives[i].is_root_device)
+        return 0;
+    unsigned slot = 0;
+    for (unsigned k = 0; k < c->ndrives; k++)
+        if (c->drives[k].is_root_device)
+            slot = 1;
+    for (unsigned k = 0; k < i; k++)
+        if (!c->drives[k].is_root_device)
+            slot++;
+    return slot;
+}
+
+unsigned vm_config_net_slot(const struct vm_config *c, unsigned i)
+{
+    return c->ndrives + i;
+}
+
+void vm_config_apply_rate_limiters(const struct vm_config *c, struct vm *vm)
+{
+    struct virt *v = vm_board(vm);
+    for (unsigned i = 0; i < c->ndrives; i++) {
+        unsigned slot = vm_config_drive_slot(c, i);
+        if (slot < v->ndevices && v->devices[slot].kind == VIRT_DEV_BLK)
+            virtio_blk_set_rate_limiter(v->devices[slot].dev, &c->drives[i].rate_limiter);
+    }
+    for (unsigned i = 0; i < c->nnets; i++) {
+        unsigned slot = vm_config_net_slot(c, i);
+        if (slot < v->ndevices && v->devices[slot].kind == VIRT_DEV_NET)
+            virtio_net_set_rate_limiters(v->devices[slot].dev, &c->nets[i].rx_rate_limiter,
+                                         &c->nets[i].tx_rate_limiter);
+    }
 }

@@ -20,7 +20,9 @@
 #include "backends/chardev.h"
 #include "backends/net_spec.h"
 #include "machine/virt.h"
+#include "vmm/vm.h"
 #include "util/errmsg.h"
+#include "util/rate_limiter.h"
 
 #define VM_CONFIG_ID_MAX 64u               /* drive_id / iface_id length */
 #define VM_CONFIG_DEFAULT_MEM_MIB 128u     /* Firecracker's default */
@@ -49,11 +51,13 @@ struct vm_config_drive {
     enum vm_config_cache cache_type;
     enum block_file_engine engine;  /* io_engine; AUTO when not given */
     char *serial;              /* minnow: GET_ID answer, NULL: none */
+    struct rate_limiter_config rate_limiter;   /* buckets absent: no limit */
 };
 
 struct vm_config_net {
     char *iface_id;
     struct net_spec spec;      /* tap (host_dev_name) or minnow user-mode */
+    struct rate_limiter_config rx_rate_limiter, tx_rate_limiter;
 };
 
 struct vm_config_vsock {
@@ -110,6 +114,10 @@ int vm_config_set_entropy(struct vm_config *c, struct errmsg *e);
 int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b, struct errmsg *e);
 int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 *k, struct errmsg *e);
 
+/* Merges a rate limiter update into a configuration (PATCH semantics: the
+ * buckets present in u replace those of c). */
+void vm_config_merge_rate_limiter(struct rate_limiter_config *c, const struct rate_limiter_config *u);
+
 /* Checks an id: 1..VM_CONFIG_ID_MAX of [A-Za-z0-9_]. `what` names it. */
 int vm_config_check_id(const char *what, const char *id, struct errmsg *e);
 
@@ -126,5 +134,14 @@ struct vm_build {
  * appends "root=/dev/vda" (or root=PARTUUID=...) and "ro"/"rw" to the
  * boot arguments, as Firecracker does. */
 int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errmsg *e);
+
+/* The board's slot of drive i / network interface i of c, in the order
+ * vm_config_build gives them. */
+unsigned vm_config_drive_slot(const struct vm_config *c, unsigned i);
+unsigned vm_config_net_slot(const struct vm_config *c, unsigned i);
+
+/* Gives the devices of a VM built from c (before vm_start) their rate
+ * limiters. */
+void vm_config_apply_rate_limiters(const struct vm_config *c, struct vm *vm);
 
 #endif

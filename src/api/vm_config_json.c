@@ -35,21 +35,69 @@ static int only_none(const char *what, const json_t *j, const char *name, const 
     return r;
 }
 
-/* A rate limiter is accepted only when it limits nothing. */
-static int no_rate_limiter(const char *what, const json_t *j, const char *name, struct errmsg *e)
+/* Firecracker's RateLimiter {"bandwidth", "ops"}, each a TokenBucket
+ * {"size", "one_time_burst", "refill_time"}; absent or null: no bucket. */
+static int rate_limiter_read(const char *what, const json_t *j, const char *name, struct rate_limiter_config *out,
+                             struct errmsg *e)
 {
+    memset(out, 0, sizeof *out);
     const json_t *v = json_object_get(j, name);
     if (!v || json_is_null(v))
         return 0;
-    char sub[128];
+    char sub[160];
     snprintf(sub, sizeof sub, "%s: %s", what, name);
     int r = json_fields_check(sub, v, F("bandwidth", "ops"), e);
-    if (r)
-        return r;
-    const json_t *b = json_object_get(v, "bandwidth"), *o = json_object_get(v, "ops");
-    if ((b && !json_is_null(b)) || (o && !json_is_null(o)))
-        return errmsg_set(e, -EINVAL, "%s: rate limiters are not implemented in minnow yet", sub);
-    return 0;
+    const char *const buckets[2] = { "bandwidth", "ops" };
+    struct rate_limiter_bucket *dst[2] = { &out->bandwidth, &out->ops };
+    for (int i = 0; !r && i < 2; i++) {
+        const json_t *b = json_object_get(v, buckets[i]);
+        if (!b || json_is_null(b))
+            continue;
+        char bw[200];
+        snprintf(bw, sizeof bw, "%s: %s", sub, buckets[i]);
+        struct token_bucket_config *c = &dst[i]->cfg;
+        r = json_fields_check(bw, b, F("size", "one_time_burst", "refill_time"), e);
+        if (!r)
+            r = json_fields_uint(bw, b, "size", true, 0, TOKEN_BUCKET_MAX, &c->size, NULL, e);
+        if (!r)
+            r = json_fields_uint(bw, b, "one_time_burst", false, 0, TOKEN_BUCKET_MAX, &c->one_time_burst, NULL, e);
+        if (!r)
+            r = json_fields_uint(bw, b, "refill_time", true, 0, TOKEN_BUCKET_MAX, &c->refill_time_ms, NULL, e);
+        dst[i]->present = !r;
+    }
+    return r;
+}
+
+/* The entropy device has no limiter yet: one that limits nothing is fine. */
+static int no_rate_limiter(const char *what, const json_t *j, const char *name, struct errmsg *e)
+{
+    struct rate_limiter_config rl;
+    int r = rate_limiter_read(what, j, name, &rl, e);
+    if (!r && rate_limiter_config_limits(&rl))
+        r = errmsg_set(e, -EINVAL, "%s: %s: minnow's entropy device has no rate limiter yet", what, name);
+    return r;
+}
+
+static json_t *rate_limiter_dump(const struct rate_limiter_config *c)
+{
+    if (!c->bandwidth.present && !c->ops.present)
+        return NULL;
+    json_t *o = json_object();
+    const char *const names[2] = { "bandwidth", "ops" };
+    const struct rate_limiter_bucket *b[2] = { &c->bandwidth, &c->ops };
+    for (int i = 0; o && i < 2; i++)
+        if (b[i]->present)
+            json_object_set_new(o, names[i], json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b[i]->cfg.size,
+                                                       "one_time_burst", (json_int_t)b[i]->cfg.one_time_burst,
+                                                       "refill_time", (json_int_t)b[i]->cfg.refill_time_ms));
+    return o;
+}
+
+static void set_limiter(json_t *o, const char *k, const struct rate_limiter_config *c)
+{
+    json_t *v = rate_limiter_dump(c);
+    if (v)
+        json_object_set_new(o, k, v);
 }
 
 /* ---- boot-source ---- */
@@ -155,7 +203,7 @@ int vm_config_json_drive(struct vm_config *c, const json_t *j, const char *path_
     if (!r)
         r = json_fields_string(w, j, "minnow_serial", false, (const char **)&d.serial, NULL, e);
     if (!r)
-        r = no_rate_limiter(w, j, "rate_limiter", e);
+        r = rate_limiter_read(w, j, "rate_limiter", &d.rate_limiter, e);
     if (r)
         return r;
     if (!strcmp(cache, "Unsafe"))
@@ -184,6 +232,7 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
     const char *w = "network-interfaces";
     const char *id = NULL, *tap = NULL, *mac = NULL;
     bool user = false;
+    struct rate_limiter_config rx, tx;
     int r = json_fields_check(w, j, F("iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter",
                                       "tx_rate_limiter", "mtu", "minnow_user", "minnow_hostfwd"), e);
     if (!r)
@@ -197,9 +246,9 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
     if (!r)
         r = json_fields_string(w, j, "guest_mac", false, &mac, NULL, e);
     if (!r)
-        r = no_rate_limiter(w, j, "rx_rate_limiter", e);
+        r = rate_limiter_read(w, j, "rx_rate_limiter", &rx, e);
     if (!r)
-        r = no_rate_limiter(w, j, "tx_rate_limiter", e);
+        r = rate_limiter_read(w, j, "tx_rate_limiter", &tx, e);
     if (!r && json_object_get(j, "mtu") && !json_is_null(json_object_get(j, "mtu")))
         r = errmsg_set(e, -EINVAL, "network-interfaces: mtu: minnow's virtio-net does not offer an MTU yet");
     if (r)
@@ -238,11 +287,69 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
     }
     if (n >= sizeof spec)
         return errmsg_set(e, -EINVAL, "network-interfaces: the interface's settings are too long");
-    struct vm_config_net net = { .iface_id = (char *)id };
+    struct vm_config_net net = { .iface_id = (char *)id, .rx_rate_limiter = rx, .tx_rate_limiter = tx };
     struct errmsg why = { "" };
     if (net_spec_parse(&net.spec, spec, &why))
         return errmsg_set(e, -EINVAL, "network-interfaces '%s': %s", id, why.text);
     return vm_config_put_net(c, &net, e);
+}
+
+/* ---- PATCH of drives and network interfaces ---- */
+
+int vm_config_json_drive_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                               struct rate_limiter_config *update, struct errmsg *e)
+{
+    const char *w = "drives", *id = NULL, *path = NULL;
+    int r = json_fields_check(w, j, F("drive_id", "path_on_host", "rate_limiter"), e);
+    if (!r)
+        r = json_fields_string(w, j, "drive_id", true, &id, NULL, e);
+    if (!r)
+        r = path_id_matches(w, "drive_id", id, path_id, e);
+    if (!r)
+        r = json_fields_string(w, j, "path_on_host", false, &path, NULL, e);
+    if (!r)
+        r = rate_limiter_read(w, j, "rate_limiter", update, e);
+    if (r)
+        return r;
+    for (unsigned i = 0; i < c->ndrives; i++) {
+        struct vm_config_drive *d = &c->drives[i];
+        if (strcmp(d->drive_id, id))
+            continue;
+        if (path && strcmp(path, d->path_on_host))
+            return errmsg_set(e, -EINVAL, "drives '%s': path_on_host: minnow cannot change a running drive's "
+                              "backing file yet (it is '%s')", id, d->path_on_host);
+        vm_config_merge_rate_limiter(&d->rate_limiter, update);
+        *index = i;
+        return 0;
+    }
+    return errmsg_set(e, -EINVAL, "drives: drive_id: no drive '%s' is configured", id);
+}
+
+int vm_config_json_net_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                             struct rate_limiter_config *rx, struct rate_limiter_config *tx, struct errmsg *e)
+{
+    const char *w = "network-interfaces", *id = NULL;
+    int r = json_fields_check(w, j, F("iface_id", "rx_rate_limiter", "tx_rate_limiter"), e);
+    if (!r)
+        r = json_fields_string(w, j, "iface_id", true, &id, NULL, e);
+    if (!r)
+        r = path_id_matches(w, "iface_id", id, path_id, e);
+    if (!r)
+        r = rate_limiter_read(w, j, "rx_rate_limiter", rx, e);
+    if (!r)
+        r = rate_limiter_read(w, j, "tx_rate_limiter", tx, e);
+    if (r)
+        return r;
+    for (unsigned i = 0; i < c->nnets; i++) {
+        struct vm_config_net *n = &c->nets[i];
+        if (strcmp(n->iface_id, id))
+            continue;
+        vm_config_merge_rate_limiter(&n->rx_rate_limiter, rx);
+        vm_config_merge_rate_limiter(&n->tx_rate_limiter, tx);
+        *index = i;
+        return 0;
+    }
+    return errmsg_set(e, -EINVAL, "network-interfaces: iface_id: no interface '%s' is configured", id);
 }
 
 /* ---- vsock, entropy, balloon, console2 ---- */
@@ -451,6 +558,7 @@ static json_t *drive_dump(const struct vm_config_drive *d)
     if (d->engine != BLOCK_FILE_ENGINE_AUTO)
         set_str(o, "io_engine", d->engine == BLOCK_FILE_ENGINE_SYNC ? "Sync" : "Async");
     set_str(o, "minnow_serial", d->serial);
+    set_limiter(o, "rate_limiter", &d->rate_limiter);
     return o;
 }
 
@@ -482,6 +590,8 @@ static json_t *net_dump(const struct vm_config_net *n)
                  s->mac[4], s->mac[5]);
         set_str(o, "guest_mac", mac);
     }
+    set_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
+    set_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
     return o;
 }
 

@@ -28,9 +28,11 @@
  *
  * Fields that cannot apply to a RISC-V software VM are refused with the
  * reason (smt, cpu_template, huge_pages, dirty page tracking, vhost-user),
- * as are what minnow does not have yet (rate limiters, an MTU, free page
- * hinting/reporting); their "off" values (false, "None", null) are
- * accepted. io_engine "Sync" is minnow's sync engine, "Async" io_uring;
+ * as are what minnow does not have yet (the entropy device's rate
+ * limiter, an MTU, free page hinting/reporting); their "off" values
+ * (false, "None", null) are accepted. Rate limiters are Firecracker's
+ * {"bandwidth", "ops"} pair of {"size", "one_time_burst", "refill_time"
+ * (ms)} token buckets. io_engine "Sync" is minnow's sync engine, "Async" io_uring;
  * without it minnow picks (io_uring when the host has it). */
 #ifndef MINNOW_API_VM_CONFIG_JSON_H
 #define MINNOW_API_VM_CONFIG_JSON_H
@@ -47,6 +49,15 @@ int vm_config_json_boot_source(struct vm_config *c, const json_t *j, struct errm
 int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, struct errmsg *e);
 int vm_config_json_drive(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
 int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
+/* PATCH /drives/{id} ("drive_id", "path_on_host" only unchanged,
+ * "rate_limiter") and PATCH /network-interfaces/{id} ("iface_id",
+ * "rx_rate_limiter", "tx_rate_limiter"): the limiter buckets given are
+ * merged into the configuration of drive / interface *index and returned
+ * in *update / *rx / *tx for the running device. */
+int vm_config_json_drive_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                               struct rate_limiter_config *update, struct errmsg *e);
+int vm_config_json_net_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                             struct rate_limiter_config *rx, struct rate_limiter_config *tx, struct errmsg *e);
 int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/rate_limiter.h"
+
 /* Requests taken from the ring before their I/O is handed to the backend
  * in one batch: enough to keep an io_uring busy, small enough that the
  * first completion is not delayed much. */
@@ -29,7 +31,11 @@ struct virtio_blk {
     uint64_t capacity;                 /* sectors */
     char serial[VIRTIO_BLK_ID_BYTES];  /* NUL-padded */
     uint8_t config[VIRTIO_BLK_CFG_SIZE];
-    /* Batch state, used only on the I/O thread. */
+    struct rate_limiter limiter;       /* bytes read/written, requests */
+    /* Batch state, used only on the I/O thread. A request the limiter
+     * refused is popped already: it waits here for the retry. */
+    struct virtq_chain held;
+    bool has_held;
     struct blk_req req[BATCH];
     struct block_file_req io[BATCH + 1];
     struct iovec iov[BATCH][VIRTQ_CHAIN_MAX];
@@ -181,6 +187,49 @@ static bool parse(struct virtio_blk *b, unsigned slot, unsigned *nio, uint64_t f
     return true;
 }
 
+/* What a request costs the rate limiter: its data bytes (reads and
+ * writes; 0 for the others) and one operation. Read before parsing, from
+ * the chain's lengths and the header's type only; parse checks the rest. */
+static uint64_t request_bytes(const struct virtq_chain *c)
+{
+    if (c->readable_len < 16)
+        return 0;
+    uint32_t type;
+    virtq_chain_read(c, 0, &type, 4);
+    type = le32toh(type);
+    if (type == VIRTIO_BLK_T_IN)
+        return c->writable_len ? c->writable_len - 1 : 0;
+    if (type == VIRTIO_BLK_T_OUT)
+        return c->readable_len - 16;
+    return 0;
+}
+
+/* The next request the limiter lets through into b->req[n].chain: the
+ * held one first. 1: got one, 0: nothing (or throttled; a retry is then
+ * armed), negative: ring error. */
+static int next_request(struct virtio_blk *b, unsigned queue, unsigned n)
+{
+    struct virtq_chain *c = &b->req[n].chain;
+    if (b->has_held) {
+        b->has_held = false;
+        /* A reset since it was popped: it belongs to rings that are gone. */
+        if (!virtio_mmio_chain_current(b->t, &b->held))
+            return next_request(b, queue, n);
+        *c = b->held;
+    } else {
+        int rc = virtio_mmio_pop(b->t, queue, c);
+        if (rc <= 0)
+            return rc;
+    }
+    uint64_t wait;
+    if (rate_limiter_consume(&b->limiter, request_bytes(c), 1, rate_limiter_now(), &wait))
+        return 1;
+    b->held = *c;
+    b->has_held = true;
+    virtio_mmio_retry(b->t, queue, wait);
+    return 0;
+}
+
 static void blk_queue_notify(void *opaque, unsigned queue)
 {
     struct virtio_blk *b = opaque;
@@ -192,7 +241,7 @@ static void blk_queue_notify(void *opaque, unsigned queue)
     while (more) {
         unsigned n = 0, nio = 0;
         while (n < BATCH) {
-            int rc = virtio_mmio_pop(b->t, queue, &b->req[n].chain);
+            int rc = next_request(b, queue, n);
             if (rc <= 0) {
                 more = false;
                 break;
@@ -253,9 +302,11 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_options *
         return errmsg_set(e, -ENOMEM, "virtio-blk: out of memory");
     if (slen)
         memcpy(b->serial, opts->serial, slen);
+    rate_limiter_init(&b->limiter, NULL, rate_limiter_now());
     b->mem = *mem;
     int rc = block_file_open(&b->file, opts->path, opts->read_only, opts->engine, e);
     if (rc < 0) {
+        rate_limiter_destroy(&b->limiter);
         free(b);
         return rc;
     }
@@ -295,6 +346,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_options *
     rc = virtio_mmio_create(&b->t, &dev, mem, irq, e);
     if (rc < 0) {
         block_file_close(b->file);
+        rate_limiter_destroy(&b->limiter);
         free(b);
         return rc;
     }
@@ -308,7 +360,15 @@ void virtio_blk_destroy(struct virtio_blk *b)
         return;
     virtio_mmio_destroy(b->t);
     block_file_close(b->file);
+    rate_limiter_destroy(&b->limiter);
     free(b);
+}
+
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *u)
+{
+    rate_limiter_update(&b->limiter, u, rate_limiter_now());
+    /* A request held back under the old limits may pass now. */
+    virtio_mmio_kick_queue(b->t, 0);
 }
 
 struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b)

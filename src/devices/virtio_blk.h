@@ -9,6 +9,12 @@
  * breaks the ring rules, or has no byte to put the status in, sets
  * DEVICE_NEEDS_RESET.
  *
+ * A rate limiter (bytes and requests) may throttle the queue: a request it
+ * refuses is held, nothing more is popped, and the transport's retry timer
+ * brings the device back when the tokens are there; the I/O thread never
+ * waits. A request larger than the bandwidth bucket waits for a full
+ * bucket and then puts it in debt, so huge requests do not beat the rate.
+ *
  * To put one on the board:
  *     virtio_blk_create(&blk, &opts, &ram, &irq_line_for_slot, &err);
  *     map &virtio_mmio_ops with opaque virtio_blk_mmio(blk), VIRTIO_MMIO_SIZE bytes;
@@ -25,6 +31,7 @@
 #include "devices/mmio.h"
 #include "devices/virtio_mmio.h"
 #include "util/errmsg.h"
+#include "util/rate_limiter.h"
 
 /* Feature bits (spec 5.2.3) */
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -85,6 +92,11 @@ void virtio_blk_destroy(struct virtio_blk *b);
 
 /* The transport to map (opaque of virtio_mmio_ops) and to register. */
 struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
+/* Changes the rate limiter (PATCH semantics, see rate_limiter.h: the
+ * buckets present in u replace the current ones). A new device limits
+ * nothing. Any thread, also while the guest runs. */
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *u);
+
 /* The engine in use (what AUTO chose), for logs. */
 enum block_file_engine virtio_blk_engine(const struct virtio_blk *b);
 

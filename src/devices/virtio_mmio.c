@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TRANSPORT_FEATURES \
@@ -27,7 +30,14 @@ struct virtio_mmio {
     struct virtio_device dev;
     struct guest_mem mem;
     struct irq_line irq;
-    int kick_fd;
+    /* What the I/O thread watches: an epoll set of the kick eventfd and a
+     * timerfd for queues a device asked to look at again later (throttled
+     * by a rate limiter), so a device needs no fd of its own for that. */
+    int kick_fd;                /* the epoll set */
+    int event_fd;
+    int timer_fd;
+    uint64_t timer_deadline;    /* I/O thread only: CLOCK_MONOTONIC ns armed, 0: none */
+    _Atomic uint32_t deferred;  /* queues to notify when the timer fires */
 
     pthread_mutex_t lock;       /* everything below */
     pthread_cond_t idle;        /* signalled when busy drops to 0 */
@@ -97,7 +107,7 @@ static void kick(struct virtio_mmio *t, uint32_t queues)
     uint64_t one = 1;
     /* An eventfd write only fails when the counter would overflow 2^64-2,
      * and then the fd is already readable: the kick is not lost. */
-    ssize_t r = write(t->kick_fd, &one, sizeof one);
+    ssize_t r = write(t->event_fd, &one, sizeof one);
     (void)r;
 }
 
@@ -113,6 +123,7 @@ static void reset_locked(struct virtio_mmio *t)
     t->status = 0;
     t->gen++;
     atomic_store(&t->pending, 0);
+    atomic_store(&t->deferred, 0);
     /* Let a running handler finish: it sees status 0, pops nothing more and
      * its pushes are dropped by the generation check. */
     while (t->busy)
@@ -149,11 +160,25 @@ int virtio_mmio_create(struct virtio_mmio **out, const struct virtio_device *dev
     struct virtio_mmio *t = calloc(1, sizeof *t);
     if (!t)
         return errmsg_set(e, -ENOMEM, "virtio device %u: out of memory", dev->device_id);
-    t->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (t->kick_fd < 0) {
-        int err = errno;
+    t->kick_fd = epoll_create1(EPOLL_CLOEXEC);
+    t->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    int err = 0;
+    if (t->kick_fd < 0 || t->event_fd < 0 || t->timer_fd < 0)
+        err = errno;
+    for (int i = 0; !err && i < 2; i++) {
+        int fd = i ? t->timer_fd : t->event_fd;
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+        if (epoll_ctl(t->kick_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+            err = errno;
+    }
+    if (err) {
+        int fds[3] = { t->kick_fd, t->event_fd, t->timer_fd };
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
         free(t);
-        return errmsg_set(e, -err, "virtio device %u: eventfd: %s", dev->device_id, strerror(err));
+        return errmsg_set(e, -err, "virtio device %u: kick fds: %s", dev->device_id, strerror(err));
     }
     t->dev = *dev;
     t->mem = *mem;
@@ -172,6 +197,8 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
     if (!t)
         return;
     close(t->kick_fd);
+    close(t->event_fd);
+    close(t->timer_fd);
     pthread_cond_destroy(&t->idle);
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -186,8 +213,12 @@ void virtio_mmio_on_kick(void *transport)
 {
     struct virtio_mmio *t = transport;
     uint64_t n;
-    while (read(t->kick_fd, &n, sizeof n) == (ssize_t)sizeof n)
+    while (read(t->event_fd, &n, sizeof n) == (ssize_t)sizeof n)
         ;
+    if (read(t->timer_fd, &n, sizeof n) == (ssize_t)sizeof n) {
+        t->timer_deadline = 0;
+        atomic_fetch_or_explicit(&t->pending, atomic_exchange(&t->deferred, 0), memory_order_release);
+    }
     pthread_mutex_lock(&t->lock);
     t->busy = true;
     pthread_mutex_unlock(&t->lock);
@@ -199,6 +230,38 @@ void virtio_mmio_on_kick(void *transport)
     t->busy = false;
     pthread_cond_broadcast(&t->idle);
     pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_retry(struct virtio_mmio *t, unsigned queue, uint64_t delay_ns)
+{
+    if (queue >= t->dev.num_queues)
+        return;
+    atomic_fetch_or(&t->deferred, 1u << queue);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t when = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    when = delay_ns > UINT64_MAX / 2 - when ? UINT64_MAX / 2 : when + (delay_ns ? delay_ns : 1);
+    /* One timer for all queues: keep the earlier deadline; a queue woken
+     * early just asks again. */
+    if (t->timer_deadline && t->timer_deadline <= when)
+        return;
+    t->timer_deadline = when;
+    struct itimerspec its = { .it_value = { (time_t)(when / 1000000000u), (long)(when % 1000000000u) } };
+    timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+void virtio_mmio_kick_queue(struct virtio_mmio *t, unsigned queue)
+{
+    if (queue < t->dev.num_queues)
+        kick(t, 1u << queue);
+}
+
+bool virtio_mmio_chain_current(struct virtio_mmio *t, const struct virtq_chain *c)
+{
+    pthread_mutex_lock(&t->lock);
+    bool ok = c->gen == t->gen && live(t);
+    pthread_mutex_unlock(&t->lock);
+    return ok;
 }
 
 int virtio_mmio_pop(struct virtio_mmio *t, unsigned queue, struct virtq_chain *c)

@@ -104,8 +104,9 @@ int virtio_mmio_create(struct virtio_mmio **out, const struct virtio_device *dev
 /* Remove the kick fd from the event loop first. */
 void virtio_mmio_destroy(struct virtio_mmio *t);
 
-/* The eventfd that becomes readable when the driver notifies a queue, and
- * the callback (opaque = the transport) to run on the I/O thread then. */
+/* The fd that becomes readable when the driver notifies a queue (or a
+ * retry is due), and the callback (opaque = the transport) to run on the
+ * I/O thread then. */
 int virtio_mmio_kick_fd(const struct virtio_mmio *t);
 void virtio_mmio_on_kick(void *transport);
 
@@ -113,6 +114,18 @@ void virtio_mmio_on_kick(void *transport);
  * is nothing (or the device is not live), negative when the driver broke the
  * ring rules: the transport has then set DEVICE_NEEDS_RESET. */
 int virtio_mmio_pop(struct virtio_mmio *t, unsigned queue, struct virtq_chain *c);
+/* For a device that must wait (a rate limiter is empty): run queue_notify
+ * for queue again after delay_ns, without blocking the I/O thread. One
+ * timer per transport; the earliest deadline asked for wins. I/O thread
+ * only. */
+void virtio_mmio_retry(struct virtio_mmio *t, unsigned queue, uint64_t delay_ns);
+/* Runs queue_notify for queue on the I/O thread soon, as if the driver had
+ * notified it (e.g. a limit was lifted). Any thread. */
+void virtio_mmio_kick_queue(struct virtio_mmio *t, unsigned queue);
+/* A chain popped earlier still belongs to the rings the driver has now
+ * (no reset or queue setup since, device live): a device that held it
+ * back may still work on it. */
+bool virtio_mmio_chain_current(struct virtio_mmio *t, const struct virtq_chain *c);
 /* Returns a chain; dropped if the device was reset or the queue re-set up
  * since it was popped. */
 void virtio_mmio_push(struct virtio_mmio *t, const struct virtq_chain *c, uint32_t written);

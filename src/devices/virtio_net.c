@@ -14,6 +14,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/rate_limiter.h"
 #include <sys/random.h>
 
 struct held_frame {
@@ -45,6 +47,12 @@ struct virtio_net {
     unsigned hold_head, hold_count;
     bool rx_pushed;              /* used receive chains not yet notified */
     bool backend_rx_on;
+    /* Rate limiters (bytes of frames, frames). The receive side charges a
+     * frame once (rx_paid) even if it then waits for a buffer; the
+     * transmit side holds a chain it refused until the retry. */
+    struct rate_limiter rx_limit, tx_limit;
+    bool rx_paid;
+    bool tx_has_held;
 
     struct virtq_chain tx;
     struct iovec iov[VIRTQ_CHAIN_MAX];
@@ -92,6 +100,8 @@ static void check_reset(struct virtio_net *n)
      * transport would drop them anyway) and waiting frames are lost. */
     n->n_stash = 0;
     n->rx_pushed = false;
+    n->rx_paid = false;
+    n->tx_has_held = false;
     while (n->hold_count)
         hold_drop_front(n);
     backend_rx(n, true);
@@ -212,14 +222,26 @@ static enum rx_result rx_deliver(struct virtio_net *n, const uint8_t *frame, siz
     return RX_DONE;
 }
 
+/* The receive limiter lets a frame of len bytes through (paid once); if
+ * not, the receive queue is looked at again when it would. */
+static bool rx_admit(struct virtio_net *n, size_t len)
+{
+    uint64_t wait;
+    if (n->rx_paid || rate_limiter_consume(&n->rx_limit, len, 1, rate_limiter_now(), &wait))
+        return n->rx_paid = true;
+    virtio_mmio_retry(n->t, VIRTIO_NET_RX, wait);
+    return false;
+}
+
 /* Delivers held frames while the guest has buffers; resumes the backend
  * once none is left waiting. */
 static void rx_flush(struct virtio_net *n)
 {
     while (n->hold_count) {
         struct held_frame *h = &n->hold[n->hold_head];
-        if (rx_deliver(n, h->data, h->len) != RX_DONE)
+        if (!rx_admit(n, h->len) || rx_deliver(n, h->data, h->len) != RX_DONE)
             break;
+        n->rx_paid = false;
         hold_drop_front(n);
     }
     backend_rx(n, n->hold_count == 0);
@@ -244,10 +266,14 @@ static void net_receive(void *opaque, const uint8_t *frame, size_t len)
     }
     if (n->hold_count)
         rx_flush(n);   /* keep the order: older frames first */
-    if (!n->hold_count && rx_deliver(n, frame, len) == RX_DONE)
+    if (!n->hold_count && rx_admit(n, len) && rx_deliver(n, frame, len) == RX_DONE) {
+        n->rx_paid = false;
         return;
+    }
     uint8_t *copy = n->hold_count < VIRTIO_NET_RX_HOLD ? malloc(len) : NULL;
     if (!copy) {
+        if (!n->hold_count)
+            n->rx_paid = false;   /* it paid for this frame, which is lost */
         atomic_fetch_add(&n->rx_dropped, 1);
     } else {
         memcpy(copy, frame, len);
@@ -293,7 +319,22 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
 static void tx_process(struct virtio_net *n)
 {
     bool pushed = false;
-    while (virtio_mmio_pop(n->t, VIRTIO_NET_TX, &n->tx) > 0) {
+    for (;;) {
+        if (n->tx_has_held) {
+            n->tx_has_held = false;
+            if (!virtio_mmio_chain_current(n->t, &n->tx))
+                continue;
+        } else if (virtio_mmio_pop(n->t, VIRTIO_NET_TX, &n->tx) <= 0) {
+            break;
+        }
+        /* Charged as the frame the chain claims to carry; a bad one costs too. */
+        uint64_t bytes = n->tx.readable_len > VIRTIO_NET_HDR_SIZE ? n->tx.readable_len - VIRTIO_NET_HDR_SIZE : 0;
+        uint64_t wait;
+        if (!rate_limiter_consume(&n->tx_limit, bytes, 1, rate_limiter_now(), &wait)) {
+            n->tx_has_held = true;
+            virtio_mmio_retry(n->t, VIRTIO_NET_TX, wait);
+            break;
+        }
         tx_one(n, &n->tx);
         virtio_mmio_push(n->t, &n->tx, 0);
         pushed = true;
@@ -346,6 +387,9 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
     }
     n->be = o->backend;
     n->mem = *mem;
+    uint64_t now = rate_limiter_now();
+    rate_limiter_init(&n->rx_limit, NULL, now);
+    rate_limiter_init(&n->tx_limit, NULL, now);
     n->backend_rx_on = true;
     if (o->has_mac) {
         memcpy(n->mac, o->mac, 6);
@@ -372,6 +416,8 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
     int rc = virtio_mmio_create(&n->t, &dev, mem, irq, e);
     if (rc < 0) {
         net_backend_close(n->be);
+        rate_limiter_destroy(&n->rx_limit);
+        rate_limiter_destroy(&n->tx_limit);
         free(n);
         return rc;
     }
@@ -390,7 +436,23 @@ void virtio_net_destroy(struct virtio_net *n)
         hold_drop_front(n);
     for (unsigned i = 0; i < VIRTIO_NET_QUEUE_SIZE; i++)
         free(n->stash[i]);
+    rate_limiter_destroy(&n->rx_limit);
+    rate_limiter_destroy(&n->tx_limit);
     free(n);
+}
+
+void virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+                                  const struct rate_limiter_config *tx)
+{
+    uint64_t now = rate_limiter_now();
+    if (rx) {
+        rate_limiter_update(&n->rx_limit, rx, now);
+        virtio_mmio_kick_queue(n->t, VIRTIO_NET_RX);
+    }
+    if (tx) {
+        rate_limiter_update(&n->tx_limit, tx, now);
+        virtio_mmio_kick_queue(n->t, VIRTIO_NET_TX);
+    }
 }
 
 struct virtio_mmio *virtio_net_mmio(struct virtio_net *n)

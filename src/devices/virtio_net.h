@@ -14,6 +14,12 @@
  * reading (the frames then wait in the host kernel); a receive-queue
  * notification delivers them and resumes the backend.
  *
+ * Rate limiters (Firecracker's rx_rate_limiter / tx_rate_limiter, bytes
+ * and frames): a received frame the receive limiter refuses is held like
+ * one without a buffer (the backend stops reading); a transmit chain the
+ * transmit limiter refuses is kept until the transport's retry timer says
+ * the tokens are there. The I/O thread never waits for them.
+ *
  * The guest is hostile. A transmit chain with a device-writable buffer, a
  * header shorter than virtio_net_hdr, a frame shorter than an Ethernet
  * header or longer than NET_FRAME_MAX, or offload flags that were not
@@ -50,6 +56,7 @@
 #include "devices/mmio.h"
 #include "devices/virtio_mmio.h"
 #include "util/errmsg.h"
+#include "util/rate_limiter.h"
 
 /* Feature bits (spec 5.1.3) */
 #define VIRTIO_NET_F_CSUM 0
@@ -106,6 +113,12 @@ struct virtio_mmio *virtio_net_mmio(struct virtio_net *n);
 /* The backend's fd and its I/O-thread callback (opaque = the device). */
 int virtio_net_host_fd(const struct virtio_net *n);
 void virtio_net_on_host(void *net);
+
+/* Changes the receive and transmit rate limiters (NULL: leave it; else
+ * PATCH semantics, see rate_limiter.h). A new device limits nothing. Any
+ * thread, also while the guest runs. */
+void virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+                                  const struct rate_limiter_config *tx);
 
 void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6]);
 /* Safe from any thread. */

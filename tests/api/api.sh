@@ -9,6 +9,9 @@
 #               fault_message naming the field; minnow keeps serving
 #   config      --config-file (and --no-api) boot the same guest, and
 #               GET /vm/config returns what the file said (round trip)
+#   ratelimit   a drive limited to 4 MiB/s: a guest dd reads at that rate
+#               (within 10%, timed by the guest's clock); PATCH lifts the
+#               limit while a dd runs, and the next dd is much faster
 #   socket      the socket is mode 0600; a live socket is refused, a stale
 #               one replaced; a non-socket file is left alone
 set -euo pipefail
@@ -129,7 +132,14 @@ case $mode in
     expect PUT /drives/a-b '{"drive_id": "a-b", "path_on_host": "/dev/null", "is_root_device": false}' 400 "drive_id"
     expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null"}' 400 "is_root_device"
     expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "io_engine": "Fast"}' 400 "io_engine"
-    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}' 400 "rate limiters"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"ops": {"size": 1}}}' 400 "drives: rate_limiter: ops: missing required field 'refill_time'"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"bandwidth": {"size": -1, "refill_time": 1}}}' 400 "drives: rate_limiter: bandwidth: size"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"iops": {}}}' 400 "unknown field 'iops'"
+    expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": 5}' 400 "rate_limiter"
+    expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "tx_rate_limiter": {"ops": {"size": 1, "refill_time": "1"}}}' 400 "network-interfaces: tx_rate_limiter: ops: refill_time"
+    expect PUT /entropy '{"rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}' 400 "entropy: rate_limiter"
+    expect PATCH /drives/a '{"drive_id": "a", "rate_limiter": {}}' 400 "only supported after starting"
+    expect PATCH /network-interfaces/n '{"iface_id": "n"}' 400 "only supported after starting"
     truncate -s 1M "$work/disk.img"
     expect PUT /drives/a '{"drive_id": "a", "path_on_host": "'"$work"'/disk.img", "is_root_device": true}' 204
     expect PUT /drives/b '{"drive_id": "b", "path_on_host": "/dev/null", "is_root_device": true}' 400 "already the root device"
@@ -164,8 +174,8 @@ case $mode in
     start_minnow --api-sock "$sock"
     expect PUT /boot-source "$(boot_json 'echo config-$((6*7)); grep -c ^processor /proc/cpuinfo; exit 5')" 204
     expect PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 192}' 204
-    expect PUT /drives/disk0 '{"drive_id": "disk0", "path_on_host": "'"$guest"'/rootfs.ext4", "is_root_device": false, "is_read_only": true, "minnow_serial": "serial-9"}' 204
-    expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "minnow_user": true, "guest_mac": "52:54:00:12:34:77"}' 204
+    expect PUT /drives/disk0 '{"drive_id": "disk0", "path_on_host": "'"$guest"'/rootfs.ext4", "is_root_device": false, "is_read_only": true, "minnow_serial": "serial-9", "rate_limiter": {"bandwidth": {"size": 10485760, "refill_time": 100}, "ops": {"size": 1000, "one_time_burst": 50, "refill_time": 100}}}' 204
+    expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "minnow_user": true, "guest_mac": "52:54:00:12:34:77", "rx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 100}}, "tx_rate_limiter": {"ops": {"size": 100, "refill_time": 10}}}' 204
     expect PUT /entropy '{}' 204
     expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true}' 204
     expect GET /vm/config "" 200
@@ -201,6 +211,45 @@ PY
     "$minnow" --no-api --config-file "$work/bad.json" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
     [ "$st" = 122 ] || fail "a bad config file gave status $st, expected 122"
     grep -qF "drives[0]: drives: unknown field 'speed'" "$work/err" || fail "bad config file: $(cat "$work/err")"
+    ;;
+  ratelimit)
+    # A read-only drive limited to 4 MiB/s; the guest times its own dd
+    # reads (O_DIRECT, so every byte crosses the device) with its clock.
+    truncate -s 64M "$work/disk.img"
+    # (no double quotes: the command sits in minnow.cmd="..." on the kernel command line)
+    dd='dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null'
+    cmd="$dd count=1; read a x </proc/uptime"
+    cmd+="; $dd count=8 skip=1; read b x </proc/uptime; echo RL1 \$a \$b"
+    cmd+="; read a x </proc/uptime; echo RL2-start; $dd count=24 skip=9; read b x </proc/uptime; echo RL2 \$a \$b"
+    cmd+="; read a x </proc/uptime; $dd count=8 skip=33; read b x </proc/uptime; echo RL3 \$a \$b"
+    start_minnow --api-sock "$sock"
+    expect PUT /boot-source "$(boot_json "$cmd")" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /drives/slow '{"drive_id": "slow", "path_on_host": "'"$work"'/disk.img", "is_root_device": false, "is_read_only": true, "rate_limiter": {"bandwidth": {"size": 524288, "refill_time": 125}}}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    expect PATCH /drives/slow '{"drive_id": "slow", "is_read_only": false}' 400 "unknown field 'is_read_only'"
+    expect PATCH /drives/slow '{"drive_id": "slow", "path_on_host": "/elsewhere"}' 400 "path_on_host"
+    expect PATCH /drives/fast '{"drive_id": "fast", "rate_limiter": {}}' 400 "no drive 'fast'"
+    expect PATCH /drives/slow '{"drive_id": "slow", "rate_limiter": {"bandwidth": {"size": "x", "refill_time": 1}}}' 400 "drives: rate_limiter: bandwidth: size"
+    # 24 MiB at 4 MiB/s would take 6 s: lift the limit 1 s into it.
+    wait_console '^RL2-start'
+    sleep 1
+    expect PATCH /drives/slow '{"drive_id": "slow", "path_on_host": "'"$work"'/disk.img", "rate_limiter": {"bandwidth": {"size": 0, "refill_time": 0}}}' 204
+    expect GET /vm/config "" 200
+    grep -qF '"rate_limiter":{"bandwidth":{"size":0' <<<"$body" || fail "GET /vm/config after PATCH: $body"
+    wait_minnow 0
+    rl() { tr -d '\r' <"$log" | awk -v k="$1" '$1 == k { printf "%.2f", $3 - $2 }'; }
+    d1=$(rl RL1) d2=$(rl RL2) d3=$(rl RL3)
+    [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d3" ] || fail "the guest did not print its timings"
+    python3 - "$d1" "$d2" "$d3" <<'PY' || fail "rates off"
+import sys
+d1, d2, d3 = map(float, sys.argv[1:])
+r1 = 8 / d1
+print(f"limited: 8 MiB in {d1:.2f} s = {r1:.2f} MiB/s (limit 4); 24 MiB with the limit lifted after 1 s: {d2:.2f} s "
+      f"(6 s limited); unlimited: 8 MiB in {d3:.2f} s = {8 / d3 if d3 else 0:.1f} MiB/s")
+ok = abs(r1 - 4) <= 0.4 and d2 < 4.5 and d3 < 1.0
+sys.exit(0 if ok else 1)
+PY
     ;;
   socket)
     start_minnow --api-sock "$sock"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The logger and metrics (PUT /logger, PUT /metrics, FlushMetrics, the
+# --log-path/--level/--metrics-path flags). Usage: observe.sh MINNOW MODE
+#   logger    PUT /logger, then requests: the log has their lines with the
+#             level and origin; bad bodies get 400 naming the field; the
+#             CLI flags configure the same logger; a FIFO with no reader is
+#             refused rather than blocking
+#   metrics   PUT /metrics, InstanceStart, FlushMetrics: the metrics file
+#             holds >= 2 lines of valid JSON; after the guest ran, hart 0
+#             retired instructions, the SBI BASE/TIME counters moved, the
+#             RSS is > 0 and the API requests were counted
+set -euo pipefail
+minnow=${1:?usage: observe.sh MINNOW MODE}
+mode=${2:?usage: observe.sh MINNOW MODE}
+work=$(mktemp -d)
+sock=$work/api.sock
+log=$work/console.log
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL ($mode): $*" >&2
+  echo "--- console ---" >&2; tr -d '\r' <"$log" >&2 2>/dev/null || true
+  echo "--- stderr ---" >&2; cat "$work/err" >&2 2>/dev/null || true
+  echo "--- log ---" >&2; cat "$work/minnow.log" >&2 2>/dev/null || true
+  exit 1
+}
+start_minnow() {
+  "$minnow" "$@" </dev/null >"$log" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 100); do [ -S "$sock" ] && return; sleep 0.05; done
+  fail "the API socket did not appear"
+}
+wait_minnow() {
+  local st=0
+  for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "minnow did not finish within 120 s"
+  wait "$pid" || st=$?
+  pid=
+  [ "$st" = "$1" ] || fail "minnow exited with status $st, expected $1"
+}
+api() {
+  local out
+  out=$(curl -s --max-time 60 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+        ${3+-H 'Content-Type: application/json' --data-binary "$3"} "http://localhost$2") || fail "curl $1 $2 failed"
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
+}
+expect() {
+  api "$1" "$2" "$3"
+  [ "$code" = "$4" ] || fail "$1 $2 $3: status $code, expected $4 (body: $body)"
+  if [ -n "${5:-}" ]; then
+    grep -qF -- "$5" <<<"$body" || fail "$1 $2 $3: the reply '$body' does not contain '$5'"
+    grep -q '"fault_message"' <<<"$body" || fail "$1 $2: the error has no fault_message: $body"
+  fi
+}
+# has_line REGEX: the log file has a line matching REGEX.
+has_line() { grep -qE -- "$1" "$work/minnow.log" || fail "the log has no line matching /$1/"; }
+
+case $mode in
+  logger)
+    start_minnow --api-sock "$sock" --id obs1
+    expect PUT /logger '{"log_path": 5}' 400 "logger: log_path: expected a string"
+    expect PUT /logger '{"level": "Loud"}' 400 "logger: level: expected"
+    expect PUT /logger '{"show_level": "yes"}' 400 "logger: show_level: expected a boolean"
+    expect PUT /logger '{"show_log_origin": 1}' 400 "logger: show_log_origin: expected a boolean"
+    expect PUT /logger '{"module": "api_server::request"}' 400 "logger: module"
+    expect PUT /logger '{"colour": true}' 400 "logger: unknown field 'colour'"
+    expect PUT /logger '{"log_path": "/nonexistent/dir/x.log"}' 400 "/nonexistent/dir/x.log"
+    expect PUT /logger '{"log_path": ""}' 400 "logger: log_path"
+    mkfifo "$work/fifo"
+    expect PUT /logger '{"log_path": "'"$work"'/fifo"}' 400 "FIFO no process is reading"
+    expect PUT /metrics '{}' 400 "metrics: missing required field 'metrics_path'"
+    expect PUT /metrics '{"metrics_path": 1}' 400 "metrics_path: expected a string"
+    expect PUT /metrics '{"metrics_path": "'"$work"'/m", "properties": {"a": "b"}}' 400 "metrics: properties"
+    expect PUT /metrics '{"metrics_path": "'"$work"'/m", "emit_id": "no"}' 400 "emit_id: expected a boolean"
+    expect PUT /metrics '{"metrics_path": "/nonexistent/dir/m"}' 400 "/nonexistent/dir/m"
+    expect PUT /actions '{"action_type": "FlushMetrics"}' 400 "not started"
+    # level case-insensitive, as Firecracker's.
+    expect PUT /logger '{"log_path": "'"$work"'/minnow.log", "level": "info", "show_level": true, "show_log_origin": true}' 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}' 204
+    expect PUT /machine-config '{"vcpu_count": 99, "mem_size_mib": 64}' 400 "vcpu_count"
+    expect GET /machine-config "" 200
+    has_line '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z \[obs1:INFO:src/api/[a-z_]+\.c:[0-9]+\] API PUT /machine-config: 204'
+    has_line '\[obs1:INFO:[^]]*\] API GET /machine-config: 200'
+    has_line '\[obs1:WARN:[^]]*\] API PUT /machine-config: 400 .*vcpu_count'
+    # At Warning only failures are written; without show_* the tag is the id alone.
+    expect PUT /logger '{"level": "Warning"}' 204
+    expect GET /version "" 200
+    expect GET /nowhere "" 404
+    grep -q 'GET /version' "$work/minnow.log" && fail "a request was logged at level Warning"
+    has_line '^[0-9T:.Z-]+ \[obs1\] API GET /nowhere: 404'
+    # Off: nothing more.
+    expect PUT /logger '{"level": "Off"}' 204
+    n=$(wc -l <"$work/minnow.log")
+    expect GET /nowhere "" 404
+    [ "$(wc -l <"$work/minnow.log")" = "$n" ] || fail "level Off still wrote lines"
+    # emit_id puts the id on each metrics line.
+    expect PUT /metrics '{"metrics_path": "'"$work"'/m", "emit_id": true}' 204
+    expect PUT /metrics '{"metrics_path": "'"$work"'/m2"}' 400 "already configured"
+    python3 -c 'import json,sys; l = [json.loads(x) for x in open(sys.argv[1])]; sys.exit(0 if l and l[0]["id"] == "obs1" else 1)' \
+      "$work/m" || fail "the metrics line has no id: $(cat "$work/m")"
+    kill -TERM "$pid"; wait_minnow 124
+    # The same from the command line; a bad flag names itself.
+    rm -f "$work/minnow.log"
+    start_minnow --api-sock "$sock" --log-path "$work/minnow.log" --level Debug --show-level
+    expect GET / "" 200
+    has_line '^[0-9T:.Z-]+ \[minnow:INFO\] minnow .* starting: API on '
+    has_line '\[minnow:INFO\] API GET /: 200'
+    kill -TERM "$pid"; wait_minnow 124
+    "$minnow" --api-sock "$sock" --log-path "$work/x.log" --level Loud </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "--level Loud exited $st, expected 122"
+    grep -qF -- "--level: expected" "$work/err" || fail "--level Loud: $(cat "$work/err")"
+    "$minnow" --api-sock "$sock" --level Info </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "--level without --log-path exited $st, expected 122"
+    "$minnow" --api-sock "$sock" --metrics-path /nonexistent/m </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "a bad --metrics-path exited $st, expected 122"
+    grep -qF -- "--metrics-path" "$work/err" || fail "bad --metrics-path: $(cat "$work/err")"
+    [ -e "$sock" ] && fail "the socket was left behind"
+    ;;
+  metrics)
+    guest=$("$(cd "$(dirname "$0")/../.." && pwd)/guest/build" -q)
+    start_minnow --api-sock "$sock"
+    expect PUT /logger '{"log_path": "'"$work"'/minnow.log", "show_level": true}' 204
+    expect PUT /metrics '{"metrics_path": "'"$work"'/metrics.json"}' 204
+    boot=$(python3 -c 'import json,sys; print(json.dumps({"kernel_image_path": sys.argv[1] + "/Image",
+      "initrd_path": sys.argv[1] + "/initramfs.cpio.gz",
+      "boot_args": "console=ttyS0 minnow.cmd=\"echo metrics-ready; sleep 1; echo metrics-done\""}))' "$guest")
+    expect PUT /boot-source "$boot" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "minnow_user": true}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    for _ in $(seq 1200); do grep -q metrics-ready <(tr -d '\r' <"$log") && break; sleep 0.1; done
+    grep -q metrics-ready <(tr -d '\r' <"$log") || fail "the guest did not start its command"
+    expect PUT /actions '{"action_type": "FlushMetrics"}' 204
+    expect PUT /metrics '{"metrics_path": "'"$work"'/other.json"}' 400 "pre-boot only"
+    wait_minnow 0
+    python3 - "$work/metrics.json" <<'PY' || fail "bad metrics: $(cat "$work/metrics.json")"
+import json, sys
+lines = [json.loads(x) for x in open(sys.argv[1])]
+assert len(lines) >= 2, f"{len(lines)} lines"
+reasons = [l["reason"] for l in lines]
+assert "start" in reasons and "FlushMetrics" in reasons and reasons[-1] == "exit", reasons
+f = next(l for l in lines if l["reason"] == "FlushMetrics")
+assert f["harts"][0]["instret"] > 0, f["harts"]
+assert f["sbi"]["base"] > 0 or f["sbi"]["time"] > 0, f["sbi"]
+assert f["monitor"]["rss_bytes"] > 0, f["monitor"]
+assert f["api"]["requests"] >= 6 and f["api"]["latency_us"]["max"] >= f["api"]["latency_us"]["p50"], f["api"]
+assert f["vm"]["state"] == "Running", f["vm"]
+net = [d for d in f["devices"] if d["kind"] == "net"]
+assert net and "rx_frames" in net[0], f["devices"]
+assert lines[-1]["vm"]["state"] == "Ended", lines[-1]["vm"]
+print(f"{len(lines)} metrics lines; hart 0 retired {f['harts'][0]['instret']}; sbi {f['sbi']}; rss {f['monitor']['rss_bytes']}")
+PY
+    has_line '\[minnow:INFO\] the microVM started: 1 vCPUs, 128 MiB'
+    has_line '\[minnow:INFO\] API PUT /actions: 204'
+    has_line '\[minnow:INFO\] the microVM ended: the guest powered off'
+    ;;
+  *) echo "observe.sh: unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "ok ($mode)"
