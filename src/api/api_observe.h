@@ -1,25 +1,18 @@
-/* PUT /logger and PUT /metrics bodies (Firecracker's Logger and Metrics
- * objects) applied to a struct logger / struct metrics. Errors name the
- * object and the field, as the other resources' do.
- *
- *   logger:  log_path (string), level ("Error", "Warning", "Info", "Debug",
- *            "Trace", "Off", any case; default Info), show_level and
- *            show_log_origin (booleans, default false); "module" (a Rust
- *            module filter in Firecracker) is refused: minnow's log has no
- *            modules to filter by.
- *   metrics: metrics_path (string, required), emit_id (boolean: each line
- *            carries the instance id); "properties" is refused. */
+/* Applies Firecracker's logger and metrics settings (PUT /logger, PUT
+ * /metrics, the --config-file sections; read and checked by
+ * vm_config_json_logger_read / _metrics_read) to the monitor's struct
+ * logger / struct metrics. Errors name the object and the field, as the
+ * other resources' do. */
 #ifndef MINNOW_API_API_OBSERVE_H
 #define MINNOW_API_API_OBSERVE_H
 
-#include <jansson.h>
-
+#include "api/vm_config.h"
 #include "util/errmsg.h"
 #include "util/log.h"
 #include "vmm/metrics.h"
 
-int api_observe_logger(struct logger *l, const json_t *body, struct errmsg *e);
+int api_observe_logger(struct logger *l, const struct vm_config_logger *c, struct errmsg *e);
 /* id: the instance id, for emit_id. */
-int api_observe_metrics(struct metrics *m, const json_t *body, const char *id, struct errmsg *e);
+int api_observe_metrics(struct metrics *m, const struct vm_config_metrics *c, const char *id, struct errmsg *e);
 
 #endif

@@ -30,6 +30,18 @@ struct api_vmm {
     int started_fd;           /* eventfd, written once at start */
     struct logger *log;       /* PUT /logger */
     struct metrics *metrics;  /* PUT /metrics */
+
+    /* The balloon statistics poller: a thread that asks the guest for
+     * fresh statistics every stats_polling_interval_s seconds, started at
+     * InstanceStart when the balloon has statistics. plock/pcond guard
+     * the fields below; a PATCH wakes it to poll at once. */
+    struct virtio_balloon *balloon;   /* the running device, or NULL */
+    pthread_t poller;
+    bool poller_started;
+    pthread_mutex_t plock;
+    pthread_cond_t pcond;
+    unsigned poll_interval_s;
+    bool poll_now, poll_quit;
 };
 
 int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
@@ -53,6 +65,12 @@ int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
         return r;
     }
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->plock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->pcond, &ca);
+    pthread_condattr_destroy(&ca);
     vm_config_init(&a->cfg);
     *out = a;
     return 0;
@@ -62,22 +80,37 @@ void api_vmm_destroy(struct api_vmm *a)
 {
     if (!a)
         return;
+    if (a->poller_started) {      /* it asks the VM's balloon */
+        pthread_mutex_lock(&a->plock);
+        a->poll_quit = true;
+        pthread_cond_signal(&a->pcond);
+        pthread_mutex_unlock(&a->plock);
+        pthread_join(a->poller, NULL);
+    }
     metrics_destroy(a->metrics);  /* its timer reads the VM */
     vm_destroy(a->vm);
     logger_destroy(a->log);
     vm_config_free(&a->cfg);
     close(a->started_fd);
+    pthread_cond_destroy(&a->pcond);
+    pthread_mutex_destroy(&a->plock);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
-void api_vmm_configure(struct api_vmm *a, struct vm_config *cfg)
+int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e)
 {
+    int r = 0;
     pthread_mutex_lock(&a->lock);
     vm_config_free(&a->cfg);
     a->cfg = *cfg;
     vm_config_init(cfg);
+    if (a->cfg.logger.present)
+        r = api_observe_logger(a->log, &a->cfg.logger, e);
+    if (!r && a->cfg.metrics.present)
+        r = api_observe_metrics(a->metrics, &a->cfg.metrics, a->id, e);
     pthread_mutex_unlock(&a->lock);
+    return r;
 }
 
 int api_vmm_started_fd(const struct api_vmm *a)
@@ -91,6 +124,40 @@ struct vm *api_vmm_vm(struct api_vmm *a)
     struct vm *vm = a->vm;
     pthread_mutex_unlock(&a->lock);
     return vm;
+}
+
+static struct virtio_balloon *find_balloon(struct vm *vm)
+{
+    struct virt *v = vm_board(vm);
+    for (unsigned i = 0; i < v->ndevices; i++)
+        if (v->devices[i].kind == VIRT_DEV_BALLOON)
+            return v->devices[i].dev;
+    return NULL;
+}
+
+/* Asks for statistics now and then every poll_interval_s. A request the
+ * guest cannot take yet (its driver has not queued a buffer, or has not
+ * answered the last one) is simply tried again next period. */
+static void *balloon_poller(void *p)
+{
+    struct api_vmm *a = p;
+    pthread_mutex_lock(&a->plock);
+    while (!a->poll_quit) {
+        a->poll_now = false;
+        uint64_t period_ns = (uint64_t)a->poll_interval_s * 1000000000u;
+        pthread_mutex_unlock(&a->plock);
+        virtio_balloon_request_stats(a->balloon, NULL);
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t due = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec + period_ns;
+        struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+        pthread_mutex_lock(&a->plock);
+        while (!a->poll_quit && !a->poll_now)
+            if (pthread_cond_timedwait(&a->pcond, &a->plock, &ts) == ETIMEDOUT)
+                break;
+    }
+    pthread_mutex_unlock(&a->plock);
+    return NULL;
 }
 
 /* Under the lock. */
@@ -114,6 +181,14 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
     }
     a->vm = vm;
     metrics_attach_vm(a->metrics, vm);
+    a->balloon = find_balloon(vm);
+    if (a->balloon && a->cfg.balloon.stats_polling_interval_s) {
+        a->poll_interval_s = a->cfg.balloon.stats_polling_interval_s;
+        if (pthread_create(&a->poller, NULL, balloon_poller, a))
+            LOG_WARN(a->log, "balloon: cannot create the statistics thread: no statistics will be polled");
+        else
+            a->poller_started = true;
+    }
     LOG_INFO(a->log, "the microVM started: %u vCPUs, %llu MiB", a->build.virt.nharts,
              (unsigned long long)(a->build.virt.mem_size >> 20));
     if (metrics_configured(a->metrics))
@@ -308,6 +383,76 @@ static int patch_balloon(struct api_vmm *a, const json_t *b, const char *id, str
     return 0;
 }
 
+/* GET /balloon/statistics: the target and actual size, and what the
+ * guest reported last (Firecracker's BalloonStats; a statistic the guest
+ * did not report is left out). */
+static int get_balloon_stats(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                             struct errmsg *e)
+{
+    (void)b, (void)id;
+    static const char *const names[VIRTIO_BALLOON_S_NR] = {
+        [VIRTIO_BALLOON_S_SWAP_IN] = "swap_in", [VIRTIO_BALLOON_S_SWAP_OUT] = "swap_out",
+        [VIRTIO_BALLOON_S_MAJFLT] = "major_faults", [VIRTIO_BALLOON_S_MINFLT] = "minor_faults",
+        [VIRTIO_BALLOON_S_MEMFREE] = "free_memory", [VIRTIO_BALLOON_S_MEMTOT] = "total_memory",
+        [VIRTIO_BALLOON_S_AVAIL] = "available_memory", [VIRTIO_BALLOON_S_CACHES] = "disk_caches",
+        [VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations", [VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+    };
+    if (!a->cfg.balloon.present)
+        return errmsg_set(e, -ENOENT, "balloon: no balloon device is configured");
+    if (!a->cfg.balloon.stats_polling_interval_s)
+        return errmsg_set(e, -EINVAL, "balloon: statistics: not enabled (the balloon was configured with "
+                          "stats_polling_interval_s 0)");
+    if (!a->balloon)
+        return errmsg_set(e, -EINVAL, "balloon: statistics: the microVM is not started yet");
+    struct virtio_balloon_info bi;
+    struct virtio_balloon_stats st;
+    virtio_balloon_info(a->balloon, &bi);
+    virtio_balloon_stats(a->balloon, &st);
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)bi.target_pages, "actual_pages",
+                          (json_int_t)bi.actual_pages, "target_mib", (json_int_t)(bi.target_pages / 256u),
+                          "actual_mib", (json_int_t)(bi.actual_pages / 256u));
+    for (unsigned t = 0; o && t < VIRTIO_BALLOON_S_NR; t++)
+        if (st.valid & (1u << t))
+            json_object_set_new(o, names[t], json_integer((json_int_t)(st.val[t] > INT64_MAX ? INT64_MAX
+                                                                                              : st.val[t])));
+    if (!o)
+        return errmsg_set(e, -ENOMEM, "balloon: statistics: out of memory");
+    reply_json(out, 200, o);
+    return 0;
+}
+
+/* PATCH /balloon/statistics: a new polling interval, before or after
+ * start; after start statistics cannot be turned on or off (the guest
+ * negotiated the statistics queue, or did not, when it booted). */
+static int patch_balloon_stats(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                               struct errmsg *e)
+{
+    (void)id, (void)out;
+    uint64_t s = 0;
+    if (!a->cfg.balloon.present)
+        return errmsg_set(e, -ENOENT, "balloon: no balloon device is configured");
+    const char *const fields[] = { "stats_polling_interval_s", NULL };
+    int r = json_fields_check("balloon statistics", b, fields, e);
+    if (!r)
+        r = json_fields_uint("balloon statistics", b, "stats_polling_interval_s", true, 0, UINT32_MAX, &s, NULL, e);
+    if (r)
+        return r;
+    bool was_on = a->cfg.balloon.stats_polling_interval_s != 0;
+    if (a->vm && was_on != (s != 0))
+        return errmsg_set(e, -EINVAL, "balloon statistics: stats_polling_interval_s: statistics cannot be "
+                          "turned %s after starting the microVM (got %llu, was %u)", was_on ? "off" : "on",
+                          (unsigned long long)s, a->cfg.balloon.stats_polling_interval_s);
+    a->cfg.balloon.stats_polling_interval_s = (uint32_t)s;
+    if (a->poller_started) {
+        pthread_mutex_lock(&a->plock);
+        a->poll_interval_s = (unsigned)s;
+        a->poll_now = true;
+        pthread_cond_signal(&a->pcond);
+        pthread_mutex_unlock(&a->plock);
+    }
+    return 0;
+}
+
 static int put_console2(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
                         struct errmsg *e)
 {
@@ -372,14 +517,22 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
 static int put_logger(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)id, (void)out;
-    return api_observe_logger(a->log, b, e);
+    struct vm_config_logger l;
+    int r = vm_config_json_logger_read(b, &l, e);
+    if (!r)
+        r = api_observe_logger(a->log, &l, e);
+    return r ? r : vm_config_set_logger(&a->cfg, &l, e);
 }
 
 static int put_metrics(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
                        struct errmsg *e)
 {
     (void)id, (void)out;
-    return api_observe_metrics(a->metrics, b, a->id, e);
+    struct vm_config_metrics m;
+    int r = vm_config_json_metrics_read(b, &m, e);
+    if (!r)
+        r = api_observe_metrics(a->metrics, &m, a->id, e);
+    return r ? r : vm_config_set_metrics(&a->cfg, &m, e);
 }
 
 static int get_vm_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
@@ -415,6 +568,8 @@ static const struct route routes[] = {
     { "GET", "/balloon", get_balloon, false, ANY },
     { "PUT", "/balloon", put_balloon, true, PRE_BOOT },
     { "PATCH", "/balloon", patch_balloon, true, ANY },
+    { "GET", "/balloon/statistics", get_balloon_stats, false, ANY },
+    { "PATCH", "/balloon/statistics", patch_balloon_stats, true, ANY },
     { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT },
     { "PUT", "/logger", put_logger, true, PRE_BOOT },
     { "PUT", "/metrics", put_metrics, true, PRE_BOOT },

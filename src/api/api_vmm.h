@@ -8,7 +8,9 @@
  * Routes: GET /, GET /version, PUT /boot-source, GET|PUT|PATCH
  * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id} (PATCH
  * both after start: rate limiters, see vm_config_json_drive_patch), PUT
- * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, PUT /minnow-console2, PUT
+ * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, GET|PATCH
+ * /balloon/statistics (polled by a thread every stats_polling_interval_s
+ * once started), PUT /minnow-console2, PUT
  * /logger, PUT /metrics, PUT /actions (InstanceStart, FlushMetrics),
  * PATCH /vm (Paused | Resumed), GET /vm/config.
  * Success is 200 with a body or 204; every error is 400 with
@@ -43,8 +45,10 @@ int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e);
 void api_vmm_destroy(struct api_vmm *a);
 
 /* Replaces the configuration (before start); takes ownership of *cfg and
- * leaves it empty. */
-void api_vmm_configure(struct api_vmm *a, struct vm_config *cfg);
+ * leaves it empty. Its logger and metrics sections, if any, are applied
+ * as PUT /logger and PUT /metrics would; that can fail (a bad path, the
+ * metrics configured already). */
+int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e);
 
 /* InstanceStart. *config_error is set when the configuration itself was
  * the problem (as opposed to building or starting the VM). */

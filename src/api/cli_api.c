@@ -204,7 +204,13 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
     }
     LOG_INFO(api_vmm_logger(a), "minnow %s starting%s%s", MINNOW_VERSION, o->api_sock ? ": API on " : "",
              o->api_sock ? o->api_sock : "");
-    api_vmm_configure(a, cfg);
+    if (api_vmm_configure(a, cfg, &e)) {
+        fprintf(stderr, "minnow: %s: %s\n", o->config_file ? o->config_file : "configuration", e.text);
+        rc = CLI_EXIT_USAGE;
+        if (listen_fd >= 0)
+            close(listen_fd);
+        goto out;
+    }
     if (o->config_file) {
         int config_error;
         if (api_vmm_start(a, &config_error, &e)) {

@@ -254,6 +254,14 @@ static int load_config_file(int argc, char **argv, struct run_opts *o)
             fprintf(stderr, "minnow run: %s\n", e.text);
             return -1;
         }
+        /* minnow run has no logger or metrics sink: refuse rather than
+         * drop what the file asked for. */
+        if (o->cfg.logger.present || o->cfg.metrics.present) {
+            fprintf(stderr, "minnow run: %s: the %s section needs the API front end (minnow --no-api "
+                    "--config-file FILE); minnow run has no logger or metrics\n", v,
+                    o->cfg.logger.present ? "logger" : "metrics");
+            return -1;
+        }
     }
     return 0;
 }

@@ -63,6 +63,8 @@ void vm_config_free(struct vm_config *c)
         free(c->nets[i].iface_id);
     vsock_free(&c->vsock);
     free(c->console2.uds_path);
+    free(c->logger.log_path);
+    free(c->metrics.metrics_path);
     vm_config_init(c);
 }
 
@@ -136,6 +138,14 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
         r = vsock_dup(&dst->vsock, &src->vsock);
     if (!r)
         r = console2_dup(&dst->console2, &src->console2);
+    if (!r) {
+        bool ok = true;
+        dst->logger = src->logger;
+        dst->logger.log_path = dup_or_null(src->logger.log_path, &ok);
+        dst->metrics = src->metrics;
+        dst->metrics.metrics_path = dup_or_null(src->metrics.metrics_path, &ok);
+        r = ok ? 0 : -ENOMEM;
+    }
     if (r) {
         vm_config_free(dst);
         return oom(e);
@@ -472,4 +482,31 @@ void vm_config_apply_rate_limiters(const struct vm_config *c, struct vm *vm)
             virtio_net_set_rate_limiters(v->devices[slot].dev, &c->nets[i].rx_rate_limiter,
                                          &c->nets[i].tx_rate_limiter);
     }
+}
+
+int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e)
+{
+    bool ok = true;
+    const char *path = l->log_path ? l->log_path : c->logger.log_path;
+    char *p = dup_or_null(path, &ok);
+    if (!ok)
+        return oom(e);
+    free(c->logger.log_path);
+    c->logger = *l;
+    c->logger.log_path = p;
+    c->logger.present = true;
+    return 0;
+}
+
+int vm_config_set_metrics(struct vm_config *c, const struct vm_config_metrics *m, struct errmsg *e)
+{
+    bool ok = true;
+    char *p = dup_or_null(m->metrics_path, &ok);
+    if (!ok)
+        return oom(e);
+    free(c->metrics.metrics_path);
+    c->metrics = *m;
+    c->metrics.metrics_path = p;
+    c->metrics.present = true;
+    return 0;
 }

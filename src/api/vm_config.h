@@ -22,6 +22,7 @@
 #include "machine/virt.h"
 #include "vmm/vm.h"
 #include "util/errmsg.h"
+#include "util/log.h"
 #include "util/rate_limiter.h"
 
 #define VM_CONFIG_ID_MAX 64u               /* drive_id / iface_id length */
@@ -80,6 +81,21 @@ struct vm_config_console2 {
     char *uds_path;            /* !pty: the socket to listen on */
 };
 
+/* Firecracker's logger and metrics sections (PUT /logger, PUT /metrics):
+ * not part of the board, applied to the monitor's logger and metrics. */
+struct vm_config_logger {
+    bool present;
+    char *log_path;            /* NULL: keep the current sink */
+    enum log_level level;
+    bool show_level, show_log_origin;
+};
+
+struct vm_config_metrics {
+    bool present;
+    char *metrics_path;
+    bool emit_id;
+};
+
 struct vm_config {
     struct vm_config_boot boot;
     struct vm_config_machine machine;
@@ -91,6 +107,8 @@ struct vm_config {
     bool entropy;
     struct vm_config_balloon balloon;
     struct vm_config_console2 console2;
+    struct vm_config_logger logger;
+    struct vm_config_metrics metrics;
 };
 
 /* Firecracker's defaults: 1 vCPU, 128 MiB, no devices. */
@@ -113,6 +131,9 @@ int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, st
 int vm_config_set_entropy(struct vm_config *c, struct errmsg *e);
 int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b, struct errmsg *e);
 int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 *k, struct errmsg *e);
+/* A logger without log_path keeps the log_path c had. */
+int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e);
+int vm_config_set_metrics(struct vm_config *c, const struct vm_config_metrics *m, struct errmsg *e);
 
 /* Merges a rate limiter update into a configuration (PATCH semantics: the
  * buckets present in u replace those of c). */

@@ -437,9 +437,75 @@ static int each_in_array(struct vm_config *c, const json_t *a, const char *what,
     return 0;
 }
 
+/* ---- logger, metrics ---- */
+
+int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, struct errmsg *e)
+{
+    const char *path = NULL, *level = NULL, *module = NULL;
+    bool has_module = false;
+    *out = (struct vm_config_logger){ .present = true, .level = LOG_INFO };
+    int r = json_fields_check("logger", j, F("log_path", "level", "show_level", "show_log_origin", "module"), e);
+    if (!r)
+        r = json_fields_string("logger", j, "log_path", false, &path, NULL, e);
+    if (!r)
+        r = json_fields_string("logger", j, "level", false, &level, NULL, e);
+    if (!r)
+        r = json_fields_bool("logger", j, "show_level", false, &out->show_level, NULL, e);
+    if (!r)
+        r = json_fields_bool("logger", j, "show_log_origin", false, &out->show_log_origin, NULL, e);
+    if (!r)
+        r = json_fields_string("logger", j, "module", false, &module, &has_module, e);
+    if (r)
+        return r;
+    if (has_module)
+        return errmsg_set(e, -EINVAL, "logger: module: minnow's log has no module filter (got '%.100s'); "
+                          "leave the field out", module);
+    if (level && log_level_parse(level, &out->level))
+        return errmsg_set(e, -EINVAL, "logger: level: expected \"Error\", \"Warning\", \"Info\", \"Debug\", "
+                          "\"Trace\" or \"Off\", got '%.100s'", level);
+    if (path && !*path)
+        return errmsg_set(e, -EINVAL, "logger: log_path: expected a path, got an empty string");
+    out->log_path = (char *)path;
+    return 0;
+}
+
+int vm_config_json_metrics_read(const json_t *j, struct vm_config_metrics *out, struct errmsg *e)
+{
+    const char *path = NULL;
+    *out = (struct vm_config_metrics){ .present = true };
+    int r = json_fields_check("metrics", j, F("metrics_path", "emit_id", "properties"), e);
+    if (!r)
+        r = json_fields_string("metrics", j, "metrics_path", true, &path, NULL, e);
+    if (!r)
+        r = json_fields_bool("metrics", j, "emit_id", false, &out->emit_id, NULL, e);
+    if (r)
+        return r;
+    const json_t *props = json_object_get(j, "properties");
+    if (props && !json_is_null(props))
+        return errmsg_set(e, -EINVAL, "metrics: properties: not supported by minnow; leave the field out");
+    if (!*path)
+        return errmsg_set(e, -EINVAL, "metrics: metrics_path: expected a path, got an empty string");
+    out->metrics_path = (char *)path;
+    return 0;
+}
+
+static int logger_section(struct vm_config *c, const json_t *j, struct errmsg *e)
+{
+    struct vm_config_logger l;
+    int r = vm_config_json_logger_read(j, &l, e);
+    return r ? r : vm_config_set_logger(c, &l, e);
+}
+
+static int metrics_section(struct vm_config *c, const json_t *j, struct errmsg *e)
+{
+    struct vm_config_metrics m;
+    int r = vm_config_json_metrics_read(j, &m, e);
+    return r ? r : vm_config_set_metrics(c, &m, e);
+}
+
 /* Sections minnow does not have yet; null is accepted for each. */
-static const char *const unsupported_sections[] = { "logger", "metrics", "mmds-config", "cpu-config", "pmem",
-                                                    "memory-hotplug", "serial", NULL };
+static const char *const unsupported_sections[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug",
+                                                    "serial", NULL };
 
 int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struct errmsg *e)
 {
@@ -474,6 +540,10 @@ int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struc
         r = vm_config_json_balloon(c, v, e);
     if (SECTION("minnow-console2"))
         r = vm_config_json_console2(c, v, e);
+    if (SECTION("logger"))
+        r = logger_section(c, v, e);
+    if (SECTION("metrics"))
+        r = metrics_section(c, v, e);
 #undef SECTION
     json_decref(j);
     if (r)
@@ -631,5 +701,15 @@ json_t *vm_config_json_dump(const struct vm_config *c)
     if (c->console2.present)
         json_object_set_new(o, "minnow-console2", c->console2.pty ? json_pack("{s:b}", "pty", 1)
                                                                   : json_pack("{s:s}", "uds_path", c->console2.uds_path));
+    if (c->logger.present) {
+        json_t *l = json_pack("{s:s, s:b, s:b}", "level", log_level_name(c->logger.level), "show_level",
+                              c->logger.show_level, "show_log_origin", c->logger.show_log_origin);
+        if (l)
+            set_str(l, "log_path", c->logger.log_path);
+        json_object_set_new(o, "logger", l);
+    }
+    if (c->metrics.present)
+        json_object_set_new(o, "metrics", json_pack("{s:s, s:b}", "metrics_path", c->metrics.metrics_path,
+                                                    "emit_id", c->metrics.emit_id));
     return o;
 }

@@ -16,7 +16,13 @@
  *     "entropy":            { "rate_limiter" },
  *     "balloon":            { "amount_mib", "deflate_on_oom", "stats_polling_interval_s",
  *                              "free_page_hinting", "free_page_reporting" },
- *     "minnow-console2":    { "uds_path" } | { "pty": true }   (minnow) }
+ *     "minnow-console2":    { "uds_path" } | { "pty": true }   (minnow),
+ *     "logger":             { "log_path", "level", "show_level", "show_log_origin" },
+ *     "metrics":            { "metrics_path", "emit_id" } }
+ *
+ * The logger and metrics sections configure the monitor, not the board:
+ * --config-file applies them as PUT /logger and PUT /metrics would (with
+ * the same checks); GET /vm/config shows what was applied.
  *
  * minnow's additions: boot-source.firmware_path boots the kernel under
  * that firmware (e.g. OpenSBI's fw_dynamic.bin) instead of minnow's SBI; a
@@ -62,6 +68,15 @@ int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e)
 int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e);
+/* PUT /logger and PUT /metrics bodies (Firecracker's Logger and Metrics):
+ * checked and read into *out, whose strings point into j (valid while j
+ * is). logger: log_path, level ("Error", "Warning", "Info", "Debug",
+ * "Trace", "Off", any case; default Info), show_level, show_log_origin;
+ * "module" (a Rust module filter) is refused. metrics: metrics_path
+ * (required), emit_id (minnow: each line carries the instance id);
+ * "properties" is refused. */
+int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, struct errmsg *e);
+int vm_config_json_metrics_read(const json_t *j, struct vm_config_metrics *out, struct errmsg *e);
 
 /* A whole document (the --config-file format) into a fresh config; c is
  * initialised here and left empty on error. */

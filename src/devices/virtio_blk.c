@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ struct blk_req {
     uint32_t written;         /* bytes of the writable part filled, incl. status */
     int io;                   /* index into the backend batch, or -1 */
     bool is_write;
+    uint32_t type;            /* VIRTIO_BLK_T_*, for the counters */
+    uint64_t bytes;           /* data bytes of a read or write */
 };
 
 struct virtio_blk {
@@ -32,6 +35,8 @@ struct virtio_blk {
     char serial[VIRTIO_BLK_ID_BYTES];  /* NUL-padded */
     uint8_t config[VIRTIO_BLK_CFG_SIZE];
     struct rate_limiter limiter;       /* bytes read/written, requests */
+    /* Counters: written on the I/O thread, read from any (virtio_blk_stats). */
+    _Atomic uint64_t read_ops, read_bytes, write_ops, write_bytes, flush_ops, other_ops, errors;
     /* Batch state, used only on the I/O thread. A request the limiter
      * refused is popped already: it waits here for the retry. */
     struct virtq_chain held;
@@ -114,6 +119,8 @@ static bool parse(struct virtio_blk *b, unsigned slot, unsigned *nio, uint64_t f
     struct virtq_chain *c = &r->chain;
     r->io = -1;
     r->is_write = false;
+    r->type = UINT32_MAX;
+    r->bytes = 0;
     r->written = 1;
     r->result = VIRTIO_BLK_S_IOERR;
     if (c->writable_len == 0)
@@ -136,6 +143,8 @@ static bool parse(struct virtio_blk *b, unsigned slot, unsigned *nio, uint64_t f
     type = le32toh(type);
     sector = le64toh(sector);
     uint64_t data_out = c->readable_len - 16;
+    r->type = type;
+    r->bytes = type == VIRTIO_BLK_T_IN ? data_in : type == VIRTIO_BLK_T_OUT ? data_out : 0;
 
     struct block_file_req *io = &b->io[*nio];
     switch (type) {
@@ -230,6 +239,30 @@ static int next_request(struct virtio_blk *b, unsigned queue, unsigned n)
     return 0;
 }
 
+static void count(struct virtio_blk *b, const struct blk_req *r)
+{
+    if (r->result != VIRTIO_BLK_S_OK) {
+        atomic_fetch_add(&b->errors, 1);
+        return;
+    }
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+        atomic_fetch_add(&b->read_ops, 1);
+        atomic_fetch_add(&b->read_bytes, r->bytes);
+        break;
+    case VIRTIO_BLK_T_OUT:
+        atomic_fetch_add(&b->write_ops, 1);
+        atomic_fetch_add(&b->write_bytes, r->bytes);
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        atomic_fetch_add(&b->flush_ops, 1);
+        break;
+    default:
+        atomic_fetch_add(&b->other_ops, 1);
+        break;
+    }
+}
+
 static void blk_queue_notify(void *opaque, unsigned queue)
 {
     struct virtio_blk *b = opaque;
@@ -274,6 +307,7 @@ static void blk_queue_notify(void *opaque, unsigned queue)
                     ok = false;
                 r->result = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
             }
+            count(b, r);
             *r->status = r->result;
             guest_mem_written(&b->mem, r->status_gpa, 1);
             virtio_mmio_push(b->t, &r->chain, r->written);
@@ -379,4 +413,16 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b)
 enum block_file_engine virtio_blk_engine(const struct virtio_blk *b)
 {
     return block_file_engine(b->file);
+}
+
+void virtio_blk_stats(const struct virtio_blk *b, struct virtio_blk_stats *out)
+{
+    struct virtio_blk *m = (struct virtio_blk *)b;   /* atomics only */
+    out->read_ops = atomic_load(&m->read_ops);
+    out->read_bytes = atomic_load(&m->read_bytes);
+    out->write_ops = atomic_load(&m->write_ops);
+    out->write_bytes = atomic_load(&m->write_bytes);
+    out->flush_ops = atomic_load(&m->flush_ops);
+    out->other_ops = atomic_load(&m->other_ops);
+    out->errors = atomic_load(&m->errors);
 }

@@ -83,6 +83,17 @@ struct virtio_blk_options {
     enum block_file_engine engine;   /* AUTO unless the user chose */
 };
 
+/* What the device has done since it was created. An operation counts once
+ * its status is written back: OK ones in *_ops and *_bytes (data bytes),
+ * failed ones (IOERR or UNSUPP, also a malformed request) in errors. */
+struct virtio_blk_stats {
+    uint64_t read_ops, read_bytes;
+    uint64_t write_ops, write_bytes;
+    uint64_t flush_ops;
+    uint64_t other_ops;    /* GET_ID, DISCARD, WRITE_ZEROES */
+    uint64_t errors;
+};
+
 struct virtio_blk;
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_options *opts,
@@ -96,6 +107,9 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
  * buckets present in u replace the current ones). A new device limits
  * nothing. Any thread, also while the guest runs. */
 void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *u);
+
+/* Safe from any thread, also while the guest runs. */
+void virtio_blk_stats(const struct virtio_blk *b, struct virtio_blk_stats *out);
 
 /* The engine in use (what AUTO chose), for logs. */
 enum block_file_engine virtio_blk_engine(const struct virtio_blk *b);

@@ -57,7 +57,7 @@ struct virtio_net {
     struct virtq_chain tx;
     struct iovec iov[VIRTQ_CHAIN_MAX];
 
-    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_bad;
+    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_bad, rx_bytes, tx_bytes;
 };
 
 static uint64_t net_config_read(void *opaque, uint32_t off, unsigned size)
@@ -196,6 +196,7 @@ static enum rx_result rx_deliver(struct virtio_net *n, const uint8_t *frame, siz
             write_span(c, hdr, frame, 0, need);
             virtio_mmio_push(n->t, c, (uint32_t)need);
             atomic_fetch_add(&n->rx_frames, 1);
+            atomic_fetch_add(&n->rx_bytes, len);
         }
         stash_consume(n, 1);
         n->rx_pushed = true;
@@ -219,6 +220,7 @@ static enum rx_result rx_deliver(struct virtio_net *n, const uint8_t *frame, siz
     stash_consume(n, k);
     n->rx_pushed = true;
     atomic_fetch_add(&n->rx_frames, 1);
+    atomic_fetch_add(&n->rx_bytes, len);
     return RX_DONE;
 }
 
@@ -312,8 +314,10 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
     }
     if (net_backend_send(n->be, n->iov, niov) < 0)
         atomic_fetch_add(&n->tx_dropped, 1);
-    else
+    else {
         atomic_fetch_add(&n->tx_frames, 1);
+        atomic_fetch_add(&n->tx_bytes, flen);
+    }
 }
 
 static void tx_process(struct virtio_net *n)
@@ -479,4 +483,6 @@ void virtio_net_stats(const struct virtio_net *n, struct virtio_net_stats *out)
     out->tx_frames = atomic_load(&m->tx_frames);
     out->tx_dropped = atomic_load(&m->tx_dropped);
     out->tx_bad = atomic_load(&m->tx_bad);
+    out->rx_bytes = atomic_load(&m->rx_bytes);
+    out->tx_bytes = atomic_load(&m->tx_bytes);
 }

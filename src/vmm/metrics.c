@@ -213,19 +213,27 @@ static json_t *device_json(unsigned slot, const struct virt_device *d)
     case VIRT_DEV_NET: {
         struct virtio_net_stats s;
         virtio_net_stats(d->dev, &s);
-        json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s.rx_frames,
-                              "rx_dropped", (json_int_t)s.rx_dropped, "rx_held", (json_int_t)s.rx_held,
-                              "tx_frames", (json_int_t)s.tx_frames, "tx_dropped", (json_int_t)s.tx_dropped,
+        json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s.rx_frames,
+                              "rx_bytes", (json_int_t)s.rx_bytes, "rx_dropped", (json_int_t)s.rx_dropped,
+                              "rx_held", (json_int_t)s.rx_held, "tx_frames", (json_int_t)s.tx_frames,
+                              "tx_bytes", (json_int_t)s.tx_bytes, "tx_dropped", (json_int_t)s.tx_dropped,
                               "tx_bad", (json_int_t)s.tx_bad);
         json_object_update(o, c);
         json_decref(c);
         break;
     }
-    case VIRT_DEV_BLK:
-        /* virtio-blk keeps no request counters yet: report what it has. */
+    case VIRT_DEV_BLK: {
+        struct virtio_blk_stats s;
+        virtio_blk_stats(d->dev, &s);
         json_object_set_new(o, "io_engine", json_string(block_file_engine_name(virtio_blk_engine(d->dev))));
-        json_object_set_new(o, "counters", json_string("not collected yet"));
+        json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "read_ops", (json_int_t)s.read_ops,
+                              "read_bytes", (json_int_t)s.read_bytes, "write_ops", (json_int_t)s.write_ops,
+                              "write_bytes", (json_int_t)s.write_bytes, "flush_ops", (json_int_t)s.flush_ops,
+                              "other_ops", (json_int_t)s.other_ops, "errors", (json_int_t)s.errors);
+        json_object_update(o, c);
+        json_decref(c);
         break;
+    }
     case VIRT_DEV_BALLOON: {
         struct virtio_balloon_info bi;
         virtio_balloon_info(d->dev, &bi);

@@ -9,7 +9,10 @@
  *   vm: state (Not started, Running, Paused, Ended), uptime_ms since start,
  *   harts: [{id, instret}],
  *   sbi: calls per extension,
- *   devices: [{slot, kind, ...what the device counts}],
+ *   devices: [{slot, kind, ...what the device counts}]: blk read_ops,
+ *            read_bytes, write_ops, write_bytes, flush_ops, other_ops,
+ *            errors (and io_engine); net rx/tx frames and bytes, drops;
+ *            balloon target/actual/inflated pages,
  *   monitor: rss_bytes (/proc/self/statm), max_rss_bytes (getrusage),
  *            metrics_lines_dropped (a full FIFO, a failed write),
  *   id when asked for (emit_id).

@@ -12,6 +12,10 @@
 #   ratelimit   a drive limited to 4 MiB/s: a guest dd reads at that rate
 #               (within 10%, timed by the guest's clock); PATCH lifts the
 #               limit while a dd runs, and the next dd is much faster
+#   balloon     a balloon with statistics every second: GET
+#               /balloon/statistics gives the guest's memory figures
+#               (non-zero total and free memory); PATCH changes the
+#               interval but cannot turn statistics off after start
 #   socket      the socket is mode 0600; a live socket is refused, a stale
 #               one replaced; a non-socket file is left alone
 set -euo pipefail
@@ -250,6 +254,56 @@ print(f"limited: 8 MiB in {d1:.2f} s = {r1:.2f} MiB/s (limit 4); 24 MiB with the
 ok = abs(r1 - 4) <= 0.4 and d2 < 4.5 and d3 < 1.0
 sys.exit(0 if ok else 1)
 PY
+    ;;
+  balloon)
+    start_minnow --api-sock "$sock"
+    expect GET /balloon/statistics "" 400 "no balloon"
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": 1}' 400 "no balloon"
+    expect PUT /boot-source "$(boot_json 'echo balloon-ready; sleep 5; echo balloon-done')" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false}' 204
+    expect GET /balloon/statistics "" 400 "not enabled"
+    expect PATCH /balloon/statistics '{}' 400 "missing required field 'stats_polling_interval_s'"
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": -1}' 400 "stats_polling_interval_s"
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": "1"}' 400 "stats_polling_interval_s: expected an integer"
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": 1, "x": 1}' 400 "unknown field 'x'"
+    # Before start a PATCH may turn statistics on.
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": 1}' 204
+    expect GET /balloon "" 200
+    grep -q '"stats_polling_interval_s":1' <<<"$body" || fail "GET /balloon after PATCH: $body"
+    expect GET /balloon/statistics "" 400 "not started"
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_console '^balloon-ready'
+    ok=
+    for _ in $(seq 50); do
+      expect GET /balloon/statistics "" 200
+      python3 -c 'import json,sys; s = json.loads(sys.argv[1]); sys.exit(0 if s.get("total_memory", 0) > 0 and s.get("free_memory", 0) > 0 else 1)' "$body" && { ok=1; break; }
+      sleep 0.2
+    done
+    [ -n "$ok" ] || fail "no memory statistics from the guest: $body"
+    python3 - "$body" <<'PY' || fail "bad statistics: $body"
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["target_pages"] == 0 and s["actual_pages"] == 0 and s["target_mib"] == 0 and s["actual_mib"] == 0, s
+assert 64 << 20 < s["total_memory"] <= 128 << 20, s
+assert 0 < s["free_memory"] <= s["total_memory"], s
+assert s["available_memory"] > 0, s
+print("balloon statistics:", s)
+PY
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": 0}' 400 "cannot be turned off after starting"
+    expect PATCH /balloon/statistics '{"stats_polling_interval_s": 2}' 204
+    expect GET /balloon "" 200
+    grep -q '"stats_polling_interval_s":2' <<<"$body" || fail "GET /balloon after PATCH: $body"
+    # A new report follows (the poller asks at once after a PATCH).
+    expect PATCH /balloon '{"amount_mib": 8}' 204
+    for _ in $(seq 50); do
+      expect GET /balloon/statistics "" 200
+      grep -q '"actual_mib":8' <<<"$body" && break
+      sleep 0.2
+    done
+    grep -q '"target_mib":8,"actual_mib":8' <<<"$body" || fail "the balloon did not inflate to 8 MiB: $body"
+    wait_minnow 0
+    grep -qxF balloon-done <(tr -d '\r' <"$log") || fail "the guest did not finish its command"
     ;;
   socket)
     start_minnow --api-sock "$sock"

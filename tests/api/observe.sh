@@ -8,7 +8,12 @@
 #   metrics   PUT /metrics, InstanceStart, FlushMetrics: the metrics file
 #             holds >= 2 lines of valid JSON; after the guest ran, hart 0
 #             retired instructions, the SBI BASE/TIME counters moved, the
-#             RSS is > 0 and the API requests were counted
+#             RSS is > 0 and the API requests were counted; the drive the
+#             guest read and wrote counted its operations and bytes
+#   logconfig the logger and metrics sections of --config-file: applied
+#             as PUT /logger and PUT /metrics are (a booted guest leaves
+#             log and metrics lines), shown by GET /vm/config (also after
+#             PUT /logger), bad sections refused naming the field
 set -euo pipefail
 minnow=${1:?usage: observe.sh MINNOW MODE}
 mode=${2:?usage: observe.sh MINNOW MODE}
@@ -126,13 +131,15 @@ case $mode in
     expect PUT /metrics '{"metrics_path": "'"$work"'/metrics.json"}' 204
     boot=$(python3 -c 'import json,sys; print(json.dumps({"kernel_image_path": sys.argv[1] + "/Image",
       "initrd_path": sys.argv[1] + "/initramfs.cpio.gz",
-      "boot_args": "console=ttyS0 minnow.cmd=\"echo metrics-ready; sleep 1; echo metrics-done\""}))' "$guest")
+      "boot_args": "console=ttyS0 minnow.cmd=\"dd if=/dev/vda of=/dev/null bs=4k count=16 iflag=direct; dd if=/dev/zero of=/dev/vda bs=4k count=4 oflag=direct; sync; echo metrics-ready; sleep 1; echo metrics-done\""}))' "$guest")
     expect PUT /boot-source "$boot" 204
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
     expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "minnow_user": true}' 204
+    truncate -s 1M "$work/disk.img"
+    expect PUT /drives/d0 '{"drive_id": "d0", "path_on_host": "'"$work"'/disk.img", "is_root_device": false}' 204
     expect PUT /actions '{"action_type": "InstanceStart"}' 204
-    for _ in $(seq 1200); do grep -q metrics-ready <(tr -d '\r' <"$log") && break; sleep 0.1; done
-    grep -q metrics-ready <(tr -d '\r' <"$log") || fail "the guest did not start its command"
+    for _ in $(seq 1200); do grep -qx metrics-ready <(tr -d '\r' <"$log") && break; sleep 0.1; done
+    grep -qx metrics-ready <(tr -d '\r' <"$log") || fail "the guest did not start its command"
     expect PUT /actions '{"action_type": "FlushMetrics"}' 204
     expect PUT /metrics '{"metrics_path": "'"$work"'/other.json"}' 400 "pre-boot only"
     wait_minnow 0
@@ -149,13 +156,96 @@ assert f["monitor"]["rss_bytes"] > 0, f["monitor"]
 assert f["api"]["requests"] >= 6 and f["api"]["latency_us"]["max"] >= f["api"]["latency_us"]["p50"], f["api"]
 assert f["vm"]["state"] == "Running", f["vm"]
 net = [d for d in f["devices"] if d["kind"] == "net"]
-assert net and "rx_frames" in net[0], f["devices"]
+assert net and "rx_frames" in net[0] and "tx_bytes" in net[0], f["devices"]
+blk = [d for d in f["devices"] if d["kind"] == "drive"]
+assert blk, f["devices"]
+b = blk[0]
+# The guest read 16 x 4 KiB with O_DIRECT (the kernel reads more on its own, e.g. the partition table)
+# and wrote 4 x 4 KiB.
+assert b["read_ops"] > 0 and b["read_bytes"] >= 16 * 4096, b
+assert b["write_ops"] > 0 and b["write_bytes"] >= 4 * 4096, b
+assert b["errors"] == 0, b
 assert lines[-1]["vm"]["state"] == "Ended", lines[-1]["vm"]
-print(f"{len(lines)} metrics lines; hart 0 retired {f['harts'][0]['instret']}; sbi {f['sbi']}; rss {f['monitor']['rss_bytes']}")
+print(f"{len(lines)} metrics lines; hart 0 retired {f['harts'][0]['instret']}; sbi {f['sbi']}; rss {f['monitor']['rss_bytes']}; drive {b}")
 PY
     has_line '\[minnow:INFO\] the microVM started: 1 vCPUs, 128 MiB'
     has_line '\[minnow:INFO\] API PUT /actions: 204'
     has_line '\[minnow:INFO\] the microVM ended: the guest powered off'
+    ;;
+  logconfig)
+    guest=$("$(cd "$(dirname "$0")/../.." && pwd)/guest/build" -q)
+    python3 - "$guest" "$work" >"$work/vm.json" <<'PY'
+import json, sys
+g, w = sys.argv[1], sys.argv[2]
+print(json.dumps({
+  "boot-source": {"kernel_image_path": g + "/Image", "initrd_path": g + "/initramfs.cpio.gz",
+                  "boot_args": "console=ttyS0 minnow.cmd=\"echo config-obs\""},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+  "logger": {"log_path": w + "/minnow.log", "level": "Info", "show_level": True, "show_log_origin": False},
+  "metrics": {"metrics_path": w + "/metrics.json"}}))
+PY
+    "$minnow" --no-api --config-file "$work/vm.json" --id cfg1 </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 0 ] || fail "--no-api --config-file exited $st"
+    grep -qx config-obs <(tr -d '\r' <"$log") || fail "the guest did not run its command"
+    has_line '\[cfg1:INFO\] the microVM started: 1 vCPUs, 64 MiB'
+    has_line '\[cfg1:INFO\] the microVM ended: the guest powered off'
+    python3 - "$work/metrics.json" <<'PY' || fail "bad metrics: $(cat "$work/metrics.json")"
+import json, sys
+lines = [json.loads(x) for x in open(sys.argv[1])]
+reasons = [l["reason"] for l in lines]
+assert "start" in reasons and reasons[-1] == "exit", reasons
+assert lines[-1]["harts"][0]["instret"] > 0, lines[-1]
+PY
+    # The API shows the sections it was given, and what PUT /logger changed.
+    python3 - "$work/vm.json" "$work" >"$work/vm2.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["boot-source"]["boot_args"] = "console=ttyS0 minnow.cmd=\"sleep 30\""
+c["metrics"] = {"metrics_path": sys.argv[2] + "/metrics2.json", "emit_id": True}
+print(json.dumps(c))
+PY
+    rm -f "$work/minnow.log"
+    start_minnow --api-sock "$sock" --config-file "$work/vm2.json" --id cfg2
+    expect GET /vm/config "" 200
+    python3 -c 'import json,sys; c = json.loads(sys.argv[1]); w = sys.argv[2]
+assert c["logger"] == {"log_path": w + "/minnow.log", "level": "Info", "show_level": True, "show_log_origin": False}, c
+assert c["metrics"] == {"metrics_path": w + "/metrics2.json", "emit_id": True}, c' "$body" "$work" \
+      || fail "GET /vm/config: $body"
+    python3 -c 'import json,sys; l = [json.loads(x) for x in open(sys.argv[1])]; sys.exit(0 if l and l[0]["id"] == "cfg2" else 1)' \
+      "$work/metrics2.json" || fail "the metrics line has no id: $(cat "$work/metrics2.json")"
+    kill -TERM "$pid"; wait_minnow 124
+    # Before start, PUT /logger and PUT /metrics show in GET /vm/config.
+    start_minnow --api-sock "$sock"
+    expect PUT /logger '{"log_path": "'"$work"'/minnow.log", "level": "Warning", "show_log_origin": true}' 204
+    expect PUT /logger '{"level": "Debug"}' 204
+    expect PUT /metrics '{"metrics_path": "'"$work"'/metrics3.json"}' 204
+    expect GET /vm/config "" 200
+    python3 -c 'import json,sys; c = json.loads(sys.argv[1]); w = sys.argv[2]
+assert c["logger"] == {"log_path": w + "/minnow.log", "level": "Debug", "show_level": False, "show_log_origin": False}, c
+assert c["metrics"] == {"metrics_path": w + "/metrics3.json", "emit_id": False}, c' \
+      "$body" "$work" || fail "GET /vm/config after PUT /logger: $body"
+    kill -TERM "$pid"; wait_minnow 124
+    # Bad sections: refused before anything runs, naming the field.
+    bad() {
+      echo "$1" >"$work/bad.json"
+      "$minnow" --no-api --config-file "$work/bad.json" </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+      [ "$st" = 122 ] || fail "config $1: exited $st, expected 122"
+      grep -qF -- "$2" "$work/err" || fail "config $1: $(cat "$work/err")"
+    }
+    bad '{"logger": {"level": "Loud"}}' "logger: level: expected"
+    bad '{"logger": {"log_path": 5}}' "logger: log_path: expected a string"
+    bad '{"logger": {"colour": true}}' "logger: unknown field 'colour'"
+    bad '{"metrics": {"emit_id": true}}' "metrics: missing required field 'metrics_path'"
+    bad '{"metrics": {"metrics_path": "/nonexistent/dir/m"}}' "/nonexistent/dir/m"
+    bad '{"logger": {"log_path": "/nonexistent/dir/l"}}' "/nonexistent/dir/l"
+    # Given twice (flag and file): refused as a second PUT /metrics is.
+    "$minnow" --no-api --config-file "$work/vm.json" --metrics-path "$work/m3" </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "--metrics-path and a metrics section: exited $st, expected 122"
+    grep -qF "already configured" "$work/err" || fail "metrics twice: $(cat "$work/err")"
+    # minnow run has no logger: it says so.
+    "$minnow" run --config-file "$work/vm.json" </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "minnow run with a logger section exited $st, expected 122"
+    grep -qF "the logger section needs the API front end" "$work/err" || fail "minnow run: $(cat "$work/err")"
     ;;
   *) echo "observe.sh: unknown mode $mode" >&2; exit 2 ;;
 esac

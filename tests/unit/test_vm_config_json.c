@@ -32,7 +32,9 @@ static const char full[] =
     " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\"},"
     " \"entropy\": {},"
     " \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 5},"
-    " \"logger\": null}";
+    " \"logger\": {\"log_path\": \"/l.log\", \"level\": \"debug\", \"show_level\": true},"
+    " \"metrics\": {\"metrics_path\": \"/m.json\"},"
+    " \"mmds-config\": null}";
 
 static void test_load_full(void **state)
 {
@@ -61,6 +63,14 @@ static void test_load_full(void **state)
     assert_true(c.entropy);
     assert_int_equal(c.balloon.amount_mib, 64);
     assert_int_equal(c.balloon.stats_polling_interval_s, 5);
+    assert_true(c.logger.present);
+    assert_string_equal(c.logger.log_path, "/l.log");
+    assert_int_equal(c.logger.level, LOG_DEBUG);
+    assert_true(c.logger.show_level);
+    assert_false(c.logger.show_log_origin);
+    assert_true(c.metrics.present);
+    assert_string_equal(c.metrics.metrics_path, "/m.json");
+    assert_false(c.metrics.emit_id);
 
     /* The board gets the root drive first and root= on its command line. */
     struct vm_build b;
@@ -116,8 +126,17 @@ static void test_bad_documents(void **state)
     (void)state;
     refused("{\"boot-source\": ", "malformed JSON at line 1, column 16: unexpected token near end of file");
     refused("{\"machine\": {}}", "the configuration: unknown field 'machine'");
-    refused("{\"metrics\": {\"metrics_path\": \"/m\"}}",
-            "metrics: not supported by minnow yet (give null or leave it out)");
+    refused("{\"serial\": {\"serial_out_path\": \"/s\"}}",
+            "serial: not supported by minnow yet (give null or leave it out)");
+    refused("{\"metrics\": {}}", "metrics: missing required field 'metrics_path'");
+    refused("{\"metrics\": {\"metrics_path\": \"\"}}", "metrics: metrics_path: expected a path, got an empty string");
+    refused("{\"metrics\": {\"metrics_path\": \"/m\", \"properties\": {}}}",
+            "metrics: properties: not supported by minnow; leave the field out");
+    refused("{\"logger\": {\"level\": \"Loud\"}}",
+            "logger: level: expected \"Error\", \"Warning\", \"Info\", \"Debug\", \"Trace\" or \"Off\", got 'Loud'");
+    refused("{\"logger\": {\"show_level\": 1}}", "logger: show_level: expected a boolean, got an integer");
+    refused("{\"logger\": {\"module\": \"x\"}}",
+            "logger: module: minnow's log has no module filter (got 'x'); leave the field out");
     refused("{\"machine-config\": {\"vcpu_count\": 17, \"mem_size_mib\": 64}}",
             "machine-config: vcpu_count: expected an integer from 1 to 16, got 17");
     refused("{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": \"64\"}}",

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs a libFuzzer binary for a bounded time on a copy of its seed corpus
+# (the checked-in corpus is never written). Usage: fuzz.sh FUZZER CORPUS SECONDS
+# Fails on any crash, leak or sanitizer report (libFuzzer's exit status).
+set -euo pipefail
+fuzzer=${1:?usage: fuzz.sh FUZZER CORPUS SECONDS}
+corpus=${2:?usage: fuzz.sh FUZZER CORPUS SECONDS}
+secs=${3:?usage: fuzz.sh FUZZER CORPUS SECONDS}
+fuzzer=$(realpath "$fuzzer")
+corpus=$(realpath "$corpus")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$corpus" "$work/corpus"
+cd "$work"   # crash-* files land here, reported below
+st=0
+"$fuzzer" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$work/corpus" 2>"$work/log" || st=$?
+tail -n 20 "$work/log"
+if [ "$st" != 0 ]; then
+  echo "FAIL: the fuzzer exited $st" >&2
+  grep -A40 -m1 -E "ERROR: |runtime error|deadly signal" "$work/log" >&2 || true
+  for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+    [ -e "$f" ] && { echo "--- input $f:" >&2; od -c "$f" | head -20 >&2; }
+  done
+  exit 1
+fi
+echo "ok (fuzz: $(grep -cE '^#[0-9]+' "$work/log") status lines, corpus $(ls "$work/corpus" | wc -l) inputs)"
