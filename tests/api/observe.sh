@@ -31,35 +31,7 @@ fail() {
   echo "--- log ---" >&2; cat "$work/minnow.log" >&2 2>/dev/null || true
   exit 1
 }
-start_minnow() {
-  "$minnow" "$@" </dev/null >"$log" 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 100); do [ -S "$sock" ] && return; sleep 0.05; done
-  fail "the API socket did not appear"
-}
-wait_minnow() {
-  local st=0
-  for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && fail "minnow did not finish within 120 s"
-  wait "$pid" || st=$?
-  pid=
-  [ "$st" = "$1" ] || fail "minnow exited with status $st, expected $1"
-}
-api() {
-  local out
-  out=$(curl -s --max-time 60 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-        ${3+-H 'Content-Type: application/json' --data-binary "$3"} "http://localhost$2") || fail "curl $1 $2 failed"
-  code=${out##*$'\n'}
-  body=${out%$'\n'*}
-}
-expect() {
-  api "$1" "$2" "$3"
-  [ "$code" = "$4" ] || fail "$1 $2 $3: status $code, expected $4 (body: $body)"
-  if [ -n "${5:-}" ]; then
-    grep -qF -- "$5" <<<"$body" || fail "$1 $2 $3: the reply '$body' does not contain '$5'"
-    grep -q '"fault_message"' <<<"$body" || fail "$1 $2: the error has no fault_message: $body"
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 # has_line REGEX: the log file has a line matching REGEX.
 has_line() { grep -qE -- "$1" "$work/minnow.log" || fail "the log has no line matching /$1/"; }
 
