@@ -26,6 +26,7 @@
 #include "devices/virtio.h"
 #include "devices/virtq.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000u
 #define VIRTIO_MMIO_MAGIC 0x74726976u
@@ -78,6 +79,14 @@ struct virtio_device_ops {
     void (*queue_notify)(void *opaque, unsigned queue);
     /* The driver reset the device (may be NULL). */
     void (*reset)(void *opaque);
+    /* Snapshots (both NULL for a device whose only state is its queues).
+     * save runs on the I/O thread with every hart paused; it first
+     * finishes (or records) the work in flight, so that nothing writes
+     * guest RAM after it returns. load runs on a device just created from
+     * the same configuration, before the VM starts, and checks every value
+     * it reads (see util/snapbuf.h). */
+    int (*save)(void *opaque, struct snap_writer *w);
+    int (*load)(void *opaque, struct snap_reader *r, struct errmsg *e);
 };
 
 struct virtio_device {
@@ -136,6 +145,13 @@ void virtio_mmio_notify(struct virtio_mmio *t, unsigned queue);
 void virtio_mmio_fail(struct virtio_mmio *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The device's config space changed: new generation, config interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+/* Snapshot of the transport (registers, status, features, each queue's
+ * rings and indices, interrupt status) followed by the device model's
+ * save; load restores it on a transport just created for the same device
+ * type and refuses values a transport could never have reached. */
+int virtio_mmio_save(struct virtio_mmio *t, struct snap_writer *w);
+int virtio_mmio_load(struct virtio_mmio *t, struct snap_reader *r, struct errmsg *e);
 
 uint64_t virtio_mmio_driver_features(struct virtio_mmio *t);
 uint32_t virtio_mmio_status(struct virtio_mmio *t);
