@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "api/api_observe.h"
+#include "api/api_snapshot.h"
 #include "api/json_fields.h"
 #include "api/vm_config_json.h"
 #include "devices/virtio_balloon.h"
@@ -27,6 +28,7 @@ struct api_vmm {
     struct vm_config cfg;
     struct vm_build build;    /* what the VM was built from; outlives it */
     struct vm *vm;            /* NULL before InstanceStart */
+    bool configured;          /* a resource was PUT (a snapshot may not load then) */
     int started_fd;           /* eventfd, written once at start */
     struct logger *log;       /* PUT /logger */
     struct metrics *metrics;  /* PUT /metrics */
@@ -160,6 +162,8 @@ static void *balloon_poller(void *p)
     return NULL;
 }
 
+static void attach_locked(struct api_vmm *a, struct vm *vm);
+
 /* Under the lock. */
 static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
 {
@@ -179,6 +183,15 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
         vm_destroy(vm);
         return r;
     }
+    attach_locked(a, vm);
+    LOG_INFO(a->log, "the microVM started: %u vCPUs, %llu MiB", a->build.virt.nharts,
+             (unsigned long long)(a->build.virt.mem_size >> 20));
+    return 0;
+}
+
+/* Under the lock: the VM (started, or restored) is ours now. */
+static void attach_locked(struct api_vmm *a, struct vm *vm)
+{
     a->vm = vm;
     metrics_attach_vm(a->metrics, vm);
     a->balloon = find_balloon(vm);
@@ -189,14 +202,11 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
         else
             a->poller_started = true;
     }
-    LOG_INFO(a->log, "the microVM started: %u vCPUs, %llu MiB", a->build.virt.nharts,
-             (unsigned long long)(a->build.virt.mem_size >> 20));
     if (metrics_configured(a->metrics))
         metrics_flush(a->metrics, "start", NULL);
     uint64_t one = 1;
     ssize_t w = write(a->started_fd, &one, sizeof one);
     (void)w;
-    return 0;
 }
 
 int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e)
@@ -484,8 +494,20 @@ static int put_action(struct api_vmm *a, const json_t *b, const char *id, struct
             return errmsg_set(e, r, "actions: action_type FlushMetrics: %s", why.text);
         return 0;
     }
-    if (!strcmp(type, "SendCtrlAltDel"))
-        return errmsg_set(e, -ENOTSUP, "actions: action_type SendCtrlAltDel: not supported by minnow yet");
+    if (!strcmp(type, "SendCtrlAltDel")) {
+        /* As in Firecracker: keys need a running guest to press them on. */
+        if (!a->vm)
+            return errmsg_set(e, -EINVAL, "actions: action_type SendCtrlAltDel: the microVM is not started yet "
+                              "(PUT /actions InstanceStart first)");
+        struct virt *v = vm_board(a->vm);
+        if (virt_end_reason(v) != VIRT_RUNNING)
+            return errmsg_set(e, -EINVAL, "actions: action_type SendCtrlAltDel: the microVM's run has ended");
+        struct errmsg why = { "" };
+        if ((r = virt_send_ctrl_alt_del(v, &why)))
+            return errmsg_set(e, r, "actions: action_type SendCtrlAltDel: %s", why.text);
+        LOG_INFO(a->log, "sent Ctrl+Alt+Del to the guest's keyboard");
+        return 0;
+    }
     return errmsg_set(e, -EINVAL,
                       "actions: action_type: expected \"InstanceStart\", \"FlushMetrics\" or \"SendCtrlAltDel\", "
                       "got '%s'", type);
@@ -512,6 +534,83 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
         vm_resume(a->vm);
     LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
+}
+
+static int put_snapshot_create(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                               struct errmsg *e)
+{
+    (void)id, (void)out;
+    struct vm_snapshot_params p;
+    int r = api_snapshot_create_read(b, &p, e);
+    if (r)
+        return r;
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "snapshot/create: the microVM is not started yet");
+    json_t *cfg = vm_config_json_dump(&a->cfg);
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    json_decref(cfg);
+    if (!text)
+        return errmsg_set(e, -ENOMEM, "snapshot/create: out of memory");
+    p.config_json = text;
+    struct vm_snapshot_stats st;
+    struct errmsg why = { "" };
+    r = vm_snapshot(a->vm, &p, &st, &why);
+    free(text);
+    if (r)
+        return errmsg_set(e, r, "snapshot/create: %s", why.text);
+    LOG_INFO(a->log, "snapshot (%s) written to %s and %s in %.1f ms: %llu dirty pages, %llu bytes of memory, "
+             "%llu bytes of state", p.diff ? "Diff" : "Full", p.state_path, p.mem_path, st.ns / 1e6,
+             (unsigned long long)st.dirty_pages, (unsigned long long)st.mem_bytes_written,
+             (unsigned long long)st.state_bytes);
+    return 0;
+}
+
+/* Under the lock: before anything was configured, as in Firecracker. */
+static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e)
+{
+    if (a->vm)
+        return errmsg_set(e, -EINVAL, "snapshot/load: the microVM is already running (load a snapshot into a "
+                          "fresh minnow)");
+    if (a->configured)
+        return errmsg_set(e, -EINVAL, "snapshot/load: the microVM was already configured: a snapshot loads only "
+                          "into a fresh minnow, before any other PUT");
+    struct vm_config cfg;
+    struct vm *vm;
+    int r = api_snapshot_restore(p, &cfg, &a->build, &vm, e);
+    if (r) {
+        vm_config_free(&cfg);
+        return r;
+    }
+    /* The logger and metrics this process was given stay (swapped, so
+     * each string is freed once). */
+    struct vm_config_logger l = cfg.logger;
+    struct vm_config_metrics m = cfg.metrics;
+    cfg.logger = a->cfg.logger;
+    cfg.metrics = a->cfg.metrics;
+    a->cfg.logger = l;
+    a->cfg.metrics = m;
+    vm_config_free(&a->cfg);
+    a->cfg = cfg;
+    attach_locked(a, vm);
+    LOG_INFO(a->log, "the microVM was restored from %s (%s)", p->snapshot_path, p->resume ? "running" : "paused");
+    return 0;
+}
+
+int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e)
+{
+    pthread_mutex_lock(&a->lock);
+    int r = restore_locked(a, p, e);
+    pthread_mutex_unlock(&a->lock);
+    return r;
+}
+
+static int put_snapshot_load(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                             struct errmsg *e)
+{
+    (void)id, (void)out;
+    struct api_snapshot_load p;
+    int r = api_snapshot_load_read(b, &p, e);
+    return r ? r : restore_locked(a, &p, e);
 }
 
 static int put_logger(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
@@ -575,6 +674,8 @@ static const struct route routes[] = {
     { "PUT", "/metrics", put_metrics, true, PRE_BOOT },
     { "PUT", "/actions", put_action, true, ANY },
     { "PATCH", "/vm", patch_vm, true, ANY },
+    { "PUT", "/snapshot/create", put_snapshot_create, true, ANY },
+    { "PUT", "/snapshot/load", put_snapshot_load, true, PRE_BOOT },
     { "GET", "/vm/config", get_vm_config, false, ANY },
 };
 
@@ -638,6 +739,8 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     out->body = NULL;
     int r = rt->fn(a, j, id, out, &e);
     json_decref(j);
+    if (!r && rt->when == PRE_BOOT && rt->fn != put_logger && rt->fn != put_metrics && rt->fn != put_snapshot_load)
+        a->configured = true;
     if (r) {
         free(out->body);
         out->body = NULL;

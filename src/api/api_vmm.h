@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "api/api_snapshot.h"
 #include "api/vm_config.h"
 #include "util/errmsg.h"
 #include "util/log.h"
@@ -53,6 +54,10 @@ int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e
 /* InstanceStart. *config_error is set when the configuration itself was
  * the problem (as opposed to building or starting the VM). */
 int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e);
+
+/* PUT /snapshot/load's work, for `minnow restore` too: only into a fresh
+ * instance (nothing configured but the logger and metrics). */
+int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e);
 
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);

@@ -13,6 +13,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run            boot a guest, or run a bare-metal program (see 'minnow run --help')\n"
+    "  restore        run a VM on from a snapshot (see 'minnow restore --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
     "\n"
@@ -42,6 +43,8 @@ int cli_main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cli_run(argc, argv);
+    if (!strcmp(cmd, "restore"))
+        return cli_restore(argc, argv);
     if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
         !strcmp(cmd, "--id"))
         return cli_api(argc, argv);

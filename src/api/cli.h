@@ -30,6 +30,8 @@ int cli_run(int argc, char **argv);
 /* `minnow --api-sock PATH [--config-file FILE]`, `minnow --no-api
  * --config-file FILE` (cli_api.c): argv[1] is the first option. */
 int cli_api(int argc, char **argv);
+/* `minnow restore --snapshot FILE --mem FILE ...` (cli_api.c). */
+int cli_restore(int argc, char **argv);
 
 /* The exit status for how a run ended, with a line on stderr for every
  * outcome but a clean poweroff (cli_exit.c). */

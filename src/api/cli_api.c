@@ -60,15 +60,69 @@ static const char api_usage[] =
     "guest powered off, the guest's failure code, 120-124 for reboot, panic,\n"
     "bad command line, monitor error, stopped from the host.\n";
 
+static const char restore_usage[] =
+    "usage: minnow restore --snapshot FILE --mem FILE [--paused] [--api-sock PATH]\n"
+    "                      [--net-override IFACE=TAP]... [--vsock-override PATH]\n"
+    "                      [--id ID] [LOG/METRICS OPTIONS]\n"
+    "\n"
+    "Restores a VM from a snapshot written by PUT /snapshot/create (the state\n"
+    "file and its memory file) and runs it on from where it was, as PUT\n"
+    "/snapshot/load would: guest RAM is mapped privately from the memory file,\n"
+    "so pages load when the guest touches them and VMs restored from one file\n"
+    "share the pages none of them wrote. The snapshot's configuration is used\n"
+    "(drives by their paths); the guest console is this terminal. A Diff\n"
+    "snapshot's memory file holds only the pages that changed: merge it onto\n"
+    "the memory file of the snapshot before it with 'minnow snapshot-merge'\n"
+    "and restore the Diff state with that file.\n"
+    "\n"
+    "options:\n"
+    "  --snapshot FILE        the state file\n"
+    "  --mem FILE             the memory file\n"
+    "  --paused               stay paused (resume with PATCH /vm on --api-sock)\n"
+    "  --api-sock PATH        serve the REST API on PATH for the restored VM\n"
+    "  --net-override IFACE=TAP  give network interface IFACE the host TAP\n"
+    "                         device TAP instead of its saved backend\n"
+    "  --vsock-override PATH  the vsock device's Unix socket path\n"
+    "  --id, --log-path, --level, --show-level, --show-log-origin,\n"
+    "  --metrics-path         as for 'minnow --api-sock' (see its --help)\n"
+    "  -h, --help             print this text and exit\n"
+    "\n"
+    "The exit status is minnow run's (see 'minnow run --help').\n";
+
 struct api_opts {
     const char *api_sock, *config_file, *id;
     const char *log_path, *level, *metrics_path, *module;
     int no_api, show_level, show_origin;
+    /* minnow restore */
+    int restore;
+    struct api_snapshot_load load;
 };
 
-static int parse(int argc, char **argv, struct api_opts *o)
+/* --net-override IFACE=TAP */
+static int parse_net_override(struct api_opts *o, char *v)
+{
+    char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1] || strlen(eq + 1) > NET_SPEC_TAP_NAME_MAX) {
+        fprintf(stderr, "minnow: --net-override '%s': expected IFACE=TAP (a TAP name of 1 to %u characters)\n", v,
+                NET_SPEC_TAP_NAME_MAX);
+        return -1;
+    }
+    if (o->load.n_net == VIRT_MAX_DEVICES) {
+        fprintf(stderr, "minnow: --net-override: at most %u\n", VIRT_MAX_DEVICES);
+        return -1;
+    }
+    *eq = 0;
+    o->load.net[o->load.n_net].iface_id = v;
+    o->load.net[o->load.n_net].host_dev_name = eq + 1;
+    o->load.n_net++;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct api_opts *o, int restore)
 {
     memset(o, 0, sizeof *o);
+    o->restore = restore;
+    o->load.resume = true;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return 1;
@@ -78,7 +132,18 @@ static int parse(int argc, char **argv, struct api_opts *o)
                           : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
                           : !strcmp(a, "--module") ? &o->module : NULL;
-        if (!strcmp(a, "--no-api")) {
+        if (restore && !slot)
+            slot = !strcmp(a, "--snapshot") ? &o->load.snapshot_path : !strcmp(a, "--mem") ? &o->load.mem_path
+                 : !strcmp(a, "--vsock-override") ? &o->load.vsock_uds : NULL;
+        if (restore && !strcmp(a, "--config-file")) {
+            fprintf(stderr, "minnow: restore: --config-file does not apply (the snapshot has its configuration)\n");
+            return -1;
+        } else if (restore && !strcmp(a, "--paused")) {
+            o->load.resume = false;
+        } else if (restore && !strcmp(a, "--net-override")) {
+            if (i + 1 >= argc || parse_net_override(o, argv[++i]))
+                return -1;
+        } else if (!restore && !strcmp(a, "--no-api")) {
             o->no_api = 1;
         } else if (!strcmp(a, "--show-level")) {
             o->show_level = 1;
@@ -112,6 +177,17 @@ static int parse(int argc, char **argv, struct api_opts *o)
     if (!o->log_path && (o->level || o->show_level || o->show_origin)) {
         fprintf(stderr, "minnow: --level, --show-level and --show-log-origin need --log-path\n");
         return -1;
+    }
+    if (restore) {
+        if (!o->load.snapshot_path || !o->load.mem_path) {
+            fprintf(stderr, "minnow: restore needs --snapshot FILE and --mem FILE\n");
+            return -1;
+        }
+        if (!o->api_sock && !o->load.resume) {
+            fprintf(stderr, "minnow: restore: --paused needs --api-sock (nothing could resume the VM)\n");
+            return -1;
+        }
+        return 0;
     }
     if (o->no_api && o->api_sock) {
         fprintf(stderr, "minnow: --no-api and --api-sock exclude each other\n");
@@ -211,7 +287,14 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
             close(listen_fd);
         goto out;
     }
-    if (o->config_file) {
+    if (o->restore) {
+        if (api_vmm_restore(a, &o->load, &e)) {
+            fprintf(stderr, "minnow: %s\n", e.text);
+            if (listen_fd >= 0)
+                close(listen_fd);
+            goto out;
+        }
+    } else if (o->config_file) {
         int config_error;
         if (api_vmm_start(a, &config_error, &e)) {
             fprintf(stderr, "minnow: %s\n", e.text);
@@ -244,13 +327,13 @@ out:
     return rc;
 }
 
-int cli_api(int argc, char **argv)
+static int api_main(int argc, char **argv, int restore)
 {
     struct api_opts o;
-    int r = parse(argc, argv, &o);
+    int r = parse(argc, argv, &o, restore);
     if (r) {
         if (r > 0)
-            fputs(api_usage, stdout);
+            fputs(restore ? restore_usage : api_usage, stdout);
         return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
     struct errmsg e = { "" };
@@ -279,4 +362,14 @@ int cli_api(int argc, char **argv)
     vm_config_free(&cfg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r;
+}
+
+int cli_api(int argc, char **argv)
+{
+    return api_main(argc, argv, 0);
+}
+
+int cli_restore(int argc, char **argv)
+{
+    return api_main(argc - 1, argv + 1, 1);
 }

@@ -30,6 +30,7 @@
 
 #include "cpu/decode.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 enum hart_priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
 
@@ -63,12 +64,18 @@ enum hart_cause {
 /* Guest RAM: host mapping of guest physical [base, base+size), size a
  * multiple of 4 KiB. Stores that touch [watch_lo, watch_hi) physical are
  * reported to hart_bus.watch after they land (HTIF tohost); those pages are
- * never cached for stores, so the report costs nothing elsewhere. */
+ * never cached for stores, so the report costs nothing elsewhere.
+ * Every write to RAM sets its page's bit in `dirty`: stores mark it on
+ * the slow path before the page may enter the store TLB, so the fast path
+ * needs no check, and whoever clears bits must then drop the harts' TLBs
+ * (hart_flush_tlb, or hart_request_flush while they run) before it reads
+ * the pages it took. */
 struct hart_mem {
     uint8_t *host;
     uint64_t base;
     uint64_t size;
     uint64_t watch_lo, watch_hi;
+    _Atomic uint64_t *dirty;   /* util/dirty_bitmap.h; NULL: not tracked */
 };
 
 /* Physical accesses that are not RAM. load/store return 0, or -1 when
@@ -327,6 +334,14 @@ void hart_set_reg(struct hart *h, unsigned i, uint64_t v);
  * S-mode code. Returns -1 for a CSR that does not exist. Hart's thread,
  * or the hart not running. */
 int hart_write_csr(struct hart *h, unsigned csr, uint64_t v);
+
+/* Snapshots (hart_snapshot.c), with the hart not running: registers, pc,
+ * privilege, counters, mtimecmp and every CSR. The LR reservation is not
+ * kept (an SC after restore fails, as it may after any trap). load checks
+ * what it reads, applies CSR values through their WARL rules and refuses a
+ * state saved for another hart id. */
+int hart_save(struct hart *h, struct snap_writer *w);
+int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e);
 
 uint64_t hart_instret(const struct hart *h);
 const char *hart_crash_reason(const struct hart *h);

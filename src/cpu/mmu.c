@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/dirty_bitmap.h"
+
 #define PAGE_MASK (~(uint64_t)0xfff)
 #define PPN_MASK ((1ull << 44) - 1)
 #define PTE_RESERVED (0x7full << 54)
@@ -182,6 +184,11 @@ static inline uint8_t *ram_ptr(const struct hart *h, uint64_t pa, uint64_t len)
     return h->mem.host + off;
 }
 
+static inline void mark_dirty(const struct hart *h, uint64_t pa, uint64_t len)
+{
+    dirty_bitmap_mark(h->mem.dirty, pa - h->mem.base, len);
+}
+
 /* ---- PMP ---- */
 
 /* Range [lo, hi) matched by entry i, or 0 if it is off. */
@@ -311,6 +318,7 @@ restart:;
              * update: only update the exact PTE we checked, else walk again. */
             if (!__atomic_compare_exchange_n(pte_host, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 goto restart;
+            mark_dirty(h, pte_pa, 8);
         }
         if (i) {
             /* TLB entries will hold 4 KiB pieces of this superpage: see
@@ -385,10 +393,11 @@ static int phys_store(struct hart *h, uint64_t va, uint64_t pa, unsigned size, u
     uint8_t *p = ram_ptr(h, pa, size);
     if (p) {
         memcpy(p, &val, size);
-        /* Dirty-page tracking for snapshots hooks here and at the store
-         * TLB fill below: a page is only ever writable through the fast
-         * path after it passed this point once. So does the decoded-code
-         * cache: pages holding decoded code stay out of the store TLB. */
+        /* A page is only ever writable through the fast path after it
+         * passed this point once, so it is marked dirty here. The same
+         * goes for the decoded-code cache: pages holding decoded code stay
+         * out of the store TLB. */
+        mark_dirty(h, pa, size);
         int code = hart_code_store(h, pa, size);
         if (overlaps_watch(h, pa, size)) {
             if (h->bus.watch)
@@ -490,8 +499,11 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, int is_lr, void *
         hart_raise(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, va);
         return -1;
     }
-    if (!is_lr)
-        hart_code_store(h, *pa, size); /* SC and AMOs write (SC may not, which is harmless) */
+    if (!is_lr) {
+        /* SC and AMOs write (SC may not, which is harmless) */
+        hart_code_store(h, *pa, size);
+        mark_dirty(h, *pa, size);
+    }
     *ptr = p;
     return 0;
 }

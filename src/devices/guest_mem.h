@@ -5,19 +5,21 @@
  * memory outside its RAM.
  *
  * Writes by a device into guest RAM must be reported to guest_mem_written
- * (virtq_push does it for chain data and the used ring). It is a no-op now;
- * it exists so that dirty-page tracking for snapshots and live migration
- * can hook in one place instead of in every device. */
+ * (virtq_push does it for chain data and the used ring): it marks the
+ * pages in the dirty bitmap that Diff snapshots and live migration read. */
 #ifndef MINNOW_DEVICES_GUEST_MEM_H
 #define MINNOW_DEVICES_GUEST_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/dirty_bitmap.h"
+
 struct guest_mem {
     uint8_t *host;  /* host address of guest physical `base` */
     uint64_t base;  /* guest physical address of the first byte of RAM */
     uint64_t size;  /* bytes */
+    _Atomic uint64_t *dirty; /* one bit per page (util/dirty_bitmap.h); NULL: not tracked */
 };
 
 /* Host pointer for guest range [gpa, gpa+len), or NULL unless the whole
@@ -37,9 +39,8 @@ static inline void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uin
  * tracking; see the top of this file. */
 static inline void guest_mem_written(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
-    (void)mem;
-    (void)gpa;
-    (void)len;
+    if (gpa >= mem->base && gpa - mem->base < mem->size && len <= mem->size - (gpa - mem->base))
+        dirty_bitmap_mark(mem->dirty, gpa - mem->base, len);
 }
 
 #endif

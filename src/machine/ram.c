@@ -7,20 +7,60 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
-int ram_create(struct guest_mem *ram, uint64_t base, uint64_t size, struct errmsg *e)
+static int check_size(uint64_t size, struct errmsg *e)
 {
-    memset(ram, 0, sizeof *ram);
     if (size < RAM_MIN_SIZE || size > RAM_MAX_SIZE || (size & 0xfff))
         return errmsg_set(e, -EINVAL,
                           "memory size %" PRIu64 " bytes: expected a multiple of 4 KiB from 1 MiB to 1 TiB",
                           size);
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return 0;
+}
+
+static int map(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, int all_dirty, struct errmsg *e)
+{
+    int flags = MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
     if (p == MAP_FAILED)
         return errmsg_set(e, -errno, "cannot map %" PRIu64 " MiB of guest RAM: %s", size >> 20, strerror(errno));
     ram->host = p;
     ram->base = base;
     ram->size = size;
+    size_t words = ram_dirty_words(ram);
+    ram->dirty = calloc(words, sizeof *ram->dirty);
+    if (!ram->dirty) {
+        ram_destroy(ram);
+        return errmsg_set(e, -ENOMEM, "out of memory for the dirty-page bitmap");
+    }
+    if (all_dirty)
+        for (size_t i = 0; i < words; i++)
+            atomic_init(&ram->dirty[i], ~0ull);
+    return 0;
+}
+
+int ram_create(struct guest_mem *ram, uint64_t base, uint64_t size, struct errmsg *e)
+{
+    memset(ram, 0, sizeof *ram);
+    int r = check_size(size, e);
+    return r ? r : map(ram, base, size, -1, 1, e);
+}
+
+int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, const char *path,
+                 struct errmsg *e)
+{
+    memset(ram, 0, sizeof *ram);
+    int r = check_size(size, e);
+    if (r)
+        return r;
+    struct stat st;
+    if (fstat(fd, &st))
+        return errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+        return errmsg_set(e, -EINVAL, "memory file '%s': %lld bytes, but the snapshot's guest has %" PRIu64
+                          " bytes of RAM", path, (long long)st.st_size, size);
+    if ((r = map(ram, base, size, fd, 0, e)))
+        return errmsg_set(e, r, "memory file '%s': cannot map it: %s", path, strerror(-r));
     return 0;
 }
 
@@ -29,6 +69,14 @@ void ram_destroy(struct guest_mem *ram)
     if (ram->host)
         munmap(ram->host, ram->size);
     ram->host = NULL;
+    free((void *)ram->dirty);
+    ram->dirty = NULL;
+}
+
+void ram_dirty_take(struct guest_mem *ram, uint64_t *out)
+{
+    for (uint64_t i = 0; i < ram_dirty_words(ram); i++)
+        out[i] = atomic_exchange(&ram->dirty[i], 0);
 }
 
 int ram_parse_size(const char *text, uint64_t *size, struct errmsg *e)

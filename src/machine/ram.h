@@ -1,6 +1,12 @@
-/* Guest RAM: one anonymous host mapping that backs guest physical
- * [base, base+size). Pages are only committed when the guest touches them,
- * so a large --mem costs nothing up front. */
+/* Guest RAM: one host mapping that backs guest physical [base, base+size),
+ * anonymous for a booted VM and a private mapping of the memory file for a
+ * restored one (pages load when first touched, and VMs restored from one
+ * file share the pages none of them wrote). Pages are only committed when
+ * the guest touches them, so a large --mem costs nothing up front.
+ *
+ * RAM also owns the dirty-page bitmap (util/dirty_bitmap.h). A booted VM
+ * starts with every page dirty (the board loaded images without marking
+ * them), a restored one with none (RAM equals its memory file). */
 #ifndef MINNOW_MACHINE_RAM_H
 #define MINNOW_MACHINE_RAM_H
 
@@ -15,7 +21,20 @@
 
 /* size must be a multiple of 4 KiB between RAM_MIN_SIZE and RAM_MAX_SIZE. */
 int ram_create(struct guest_mem *ram, uint64_t base, uint64_t size, struct errmsg *e);
+/* RAM of `size` bytes mapped privately from fd (a memory file, which
+ * must be exactly that long; the caller may close fd afterwards). */
+int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, const char *path,
+                 struct errmsg *e);
 void ram_destroy(struct guest_mem *ram);
+
+/* Words in the dirty bitmap (one bit per page). */
+static inline uint64_t ram_dirty_words(const struct guest_mem *ram)
+{
+    return (ram->size / 4096 + 63) / 64;
+}
+/* Moves the dirty bitmap into out (ram_dirty_words long) and clears it.
+ * See struct hart_mem for what the caller must do before reading pages. */
+void ram_dirty_take(struct guest_mem *ram, uint64_t *out);
 
 /* Parses a size like "128M", "1G", "65536" or "64K" (K, M, G are powers of
  * 1024). Returns 0, or -EINVAL naming the text if it is not a size. */

@@ -381,7 +381,7 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
 {
     if (cfg->nharts < 1 || cfg->nharts > VIRT_MAX_HARTS)
         return errmsg_set(e, -EINVAL, "%u harts: the board has 1 to %u", cfg->nharts, VIRT_MAX_HARTS);
-    if (!cfg->kernel)
+    if (!cfg->kernel && !cfg->restore_mem)
         return errmsg_set(e, -EINVAL, "no kernel to boot");
     struct virt *v = calloc(1, sizeof *v);
     if (!v)
@@ -398,14 +398,30 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     atomic_init(&v->end, VIRT_RUNNING);
     console_watch_init(&v->watch);
 
-    int r = ram_create(&v->ram, VIRT_RAM_BASE, cfg->mem_size, e);
+    int r;
+    if (cfg->restore_mem) {
+        /* RAM, the boot ROM and every hart's state come from the snapshot
+         * (virt_load); the images were loaded when the guest booted. */
+        int fd = open(cfg->restore_mem, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            r = errmsg_set(e, -errno, "memory file '%s': %s", cfg->restore_mem, strerror(errno));
+            goto fail;
+        }
+        r = ram_map_file(&v->ram, VIRT_RAM_BASE, cfg->mem_size, fd, cfg->restore_mem, e);
+        close(fd);
+    } else {
+        r = ram_create(&v->ram, VIRT_RAM_BASE, cfg->mem_size, e);
+    }
     if (r)
         goto fail;
     bus_init(&v->bus, &v->ram);
-    if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)) || (r = load_images(v, e)) ||
-        (r = build_fdt(v, e)))
+    if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)))
         goto fail;
-    rom_build(v, v->ram.base, v->kernel_entry);
+    if (!cfg->restore_mem) {
+        if ((r = load_images(v, e)) || (r = build_fdt(v, e)))
+            goto fail;
+        rom_build(v, v->ram.base, v->kernel_entry);
+    }
     if ((r = virt_harts_create(v, e)))
         goto fail;
     *out = v;

@@ -54,6 +54,10 @@ struct virt_config {
     /* Paravirtual devices, one virtio-mmio slot each, in this order. */
     const struct virt_device_config *devices;
     unsigned ndevices;
+    /* Restoring a snapshot: RAM is mapped privately from this memory file
+     * (mem_size bytes) and nothing is loaded into it; kernel, initrd and
+     * firmware are not needed. virt_load then sets the state. NULL: boot. */
+    const char *restore_mem;
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
     void *console_opaque;
@@ -74,6 +78,7 @@ struct plic;
 struct clint;
 struct rtc;
 struct syscon;
+struct virtio_input;
 
 struct virt;
 
@@ -85,6 +90,7 @@ struct virt_hart {
      * begins; guarded by virt.lock, waited on with virt.cond. */
     int state;
     uint64_t start_addr, start_arg;
+    int restored;             /* started, with its state from a snapshot: run it without a reset */
 };
 
 struct virt {
@@ -103,8 +109,10 @@ struct virt {
     struct virt_hart harts[VIRT_MAX_HARTS];
     struct virt_device devices[VIRT_MAX_DEVICES];
     unsigned ndevices;
+    /* The board's keyboard, in its own slot (virt_devices.h). */
+    struct virtio_input *keyboard;
     /* What the I/O thread must watch (virt_devices.c fills it). */
-    struct virt_io_fd io_fds[2 * VIRT_MAX_DEVICES];
+    struct virt_io_fd io_fds[VIRT_MAX_IO_FDS];
     unsigned n_io_fds;
 
     uint64_t kernel_entry, fdt_addr, initrd_start, initrd_end;

@@ -48,11 +48,17 @@ int virt_hart_wait_start(struct virt *v, unsigned i)
 {
     struct virt_hart *vh = &v->harts[i];
     pthread_mutex_lock(&v->lock);
-    while (vh->state != SBI_HART_START_PENDING && atomic_load(&v->end) == VIRT_RUNNING)
+    while (vh->state != SBI_HART_START_PENDING && !vh->restored && atomic_load(&v->end) == VIRT_RUNNING)
         pthread_cond_wait(&v->cond, &v->lock);
     if (atomic_load(&v->end) != VIRT_RUNNING) {
         pthread_mutex_unlock(&v->lock);
         return -1;
+    }
+    if (vh->restored) {
+        /* Runs on from the state a snapshot gave it. */
+        vh->restored = 0;
+        pthread_mutex_unlock(&v->lock);
+        return 0;
     }
     vh->state = SBI_HART_STARTED;
     pthread_mutex_unlock(&v->lock);
@@ -242,7 +248,7 @@ int virt_harts_create(struct virt *v, struct errmsg *e)
         vh->id = i;
         struct hart_config hc = {
             .hartid = i,
-            .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size },
+            .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size, .dirty = v->ram.dirty },
             .bus = { .load = bus_load, .store = bus_store, .opaque = &v->bus },
             .clock = { .read = clint_time_read, .opaque = v->clint, .freq_hz = CLINT_FREQ_HZ },
             /* Without firmware nothing runs in M-mode: a trap that reaches

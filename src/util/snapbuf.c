@@ -109,6 +109,19 @@ size_t snapr_blob(struct snap_reader *r, void *out, size_t max)
     return r->err ? 0 : n;
 }
 
+void snapr_sub(struct snap_reader *r, struct snap_reader *sub)
+{
+    uint32_t n = snapr_u32(r);
+    if (r->err || n > r->len - r->pos) {
+        r->err = true;
+        snapr_init(sub, r->p, 0);
+        sub->err = true;
+        return;
+    }
+    snapr_init(sub, r->p + r->pos, n);
+    r->pos += n;
+}
+
 bool snapr_ok(const struct snap_reader *r)
 {
     return !r->err && r->pos == r->len;

@@ -48,6 +48,8 @@ void snapr_bytes(struct snap_reader *r, void *out, size_t n);
 /* A snapw_blob: its length must be at most max; returns it, with the
  * bytes in out. Longer or missing: 0 and r->err. */
 size_t snapr_blob(struct snap_reader *r, void *out, size_t max);
+/* A snapw_blob read in place: sub reads its bytes (no copy). */
+void snapr_sub(struct snap_reader *r, struct snap_reader *sub);
 /* Every read so far was inside the input, and all of it was read. */
 bool snapr_ok(const struct snap_reader *r);
 

@@ -36,6 +36,7 @@ struct event_loop {
     pthread_cond_t cb_done;
     struct reg *regs;
     struct reg *running;    /* callback running now on the loop thread */
+    pthread_mutex_t hold;   /* held around each callback; event_loop_hold */
 };
 
 int event_loop_create(struct event_loop **out, struct errmsg *e)
@@ -61,6 +62,7 @@ int event_loop_create(struct event_loop **out, struct errmsg *e)
         return errmsg_set(e, -err, "event loop: stop eventfd: %s", strerror(err));
     }
     pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->hold, NULL);
     pthread_cond_init(&l->cb_done, NULL);
     *out = l;
     return 0;
@@ -88,7 +90,9 @@ static void *loop_thread(void *arg)
             }
             l->running = r;
             pthread_mutex_unlock(&l->lock);
+            pthread_mutex_lock(&l->hold);
             r->fn(r->opaque);
+            pthread_mutex_unlock(&l->hold);
             pthread_mutex_lock(&l->lock);
             l->running = NULL;
             pthread_cond_broadcast(&l->cb_done);
@@ -129,6 +133,7 @@ void event_loop_destroy(struct event_loop *l)
     close(l->stop_fd);
     close(l->epfd);
     pthread_cond_destroy(&l->cb_done);
+    pthread_mutex_destroy(&l->hold);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
@@ -241,4 +246,14 @@ void event_loop_remove_kick(struct event_loop *l, struct event_loop_kick *k)
     if (!k->reg.dead)
         kill_reg(l, &k->reg);
     pthread_mutex_unlock(&l->lock);
+}
+
+void event_loop_hold(struct event_loop *l)
+{
+    pthread_mutex_lock(&l->hold);
+}
+
+void event_loop_release(struct event_loop *l)
+{
+    pthread_mutex_unlock(&l->hold);
 }

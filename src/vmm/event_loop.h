@@ -40,4 +40,11 @@ int event_loop_add_kick(struct event_loop *l, event_loop_fn *fn, void *opaque,
 void event_loop_kick(struct event_loop_kick *k);
 void event_loop_remove_kick(struct event_loop *l, struct event_loop_kick *k);
 
+/* Keeps every callback from running (waits for the one running now) until
+ * event_loop_release: while held, another thread may use the devices the
+ * callbacks serve as if it were the loop thread (snapshots do). Not from a
+ * callback. */
+void event_loop_hold(struct event_loop *l);
+void event_loop_release(struct event_loop *l);
+
 #endif

@@ -1,5 +1,6 @@
 /* A VM's threads and lifetime (see vm.h). */
 #include "vmm/vm.h"
+#include "vmm/vm_impl.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,35 +14,6 @@
 #include "devices/clint.h"
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
-
-struct hart_thread {
-    struct vm *vm;
-    unsigned id;
-    pthread_t thread;
-};
-
-struct vm {
-    struct virt *board;
-    struct event_loop *io;    /* the I/O thread: device work */
-    struct term *term;
-    struct hart_thread harts[VIRT_MAX_HARTS];
-    unsigned started;         /* hart threads running */
-    int running;              /* vm_start succeeded, vm_wait not yet done */
-    char crash_report[4096];  /* the first crashed hart's state */
-
-    /* Pause: lock guards paused, in_guest and crash_report; cond
-     * announces changes of both counters. */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int paused;
-    unsigned in_guest;        /* hart threads inside vcpu_run */
-
-    /* The signal thread (sigwait on the set blocked in every thread). */
-    pthread_t sig_thread;
-    int sig_started;
-    sigset_t sigs, old_sigs;
-    _Atomic int sig_quit;
-};
 
 static void console_out(void *opaque, const uint8_t *buf, size_t n)
 {

@@ -44,6 +44,26 @@ void vm_stop(struct vm *vm);
 /* Blocks until the run ends, joins the threads and fills *res. */
 void vm_wait(struct vm *vm, struct vm_result *res);
 
+/* Snapshots (vm_snapshot.c). */
+struct vm_snapshot_params {
+    const char *state_path;   /* the state file (vmm/snapshot_file.h) */
+    const char *mem_path;     /* the memory file */
+    int diff;                 /* only the pages dirtied since the last snapshot */
+    const char *config_json;  /* the configuration to store in the state file */
+};
+struct vm_snapshot_stats {
+    uint64_t ns;              /* wall time it took */
+    uint64_t dirty_pages;     /* pages written since the previous snapshot (or boot) */
+    uint64_t mem_bytes_written, state_bytes;
+};
+/* Writes a snapshot of a paused VM, which stays paused. */
+int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e);
+/* Builds a VM from cfg (with cfg->restore_mem, the memory file) and the
+ * machine state of a snapshot (snapshot_file.h), and starts it paused:
+ * vm_resume lets it run on. */
+int vm_restore(struct vm **out, const struct virt_config *cfg, const uint8_t *state, size_t len,
+               struct errmsg *e);
+
 /* vm_create, optionally vm_dump_dtb (then no run), vm_start, vm_wait,
  * vm_destroy. Returns 0, or a negative code with a message when the VM
  * could not be built or started. */

@@ -1,0 +1,45 @@
+/* struct vm, shared by the files that implement vm.h (vm.c: threads and
+ * lifetime; vm_snapshot.c: snapshots and restore). Nothing else includes
+ * it. */
+#ifndef MINNOW_VMM_VM_IMPL_H
+#define MINNOW_VMM_VM_IMPL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "machine/virt.h"
+#include "vmm/event_loop.h"
+
+struct term;
+
+struct hart_thread {
+    struct vm *vm;
+    unsigned id;
+    pthread_t thread;
+};
+
+struct vm {
+    struct virt *board;
+    struct event_loop *io;    /* the I/O thread: device work */
+    struct term *term;
+    struct hart_thread harts[VIRT_MAX_HARTS];
+    unsigned started;         /* hart threads running */
+    int running;              /* vm_start succeeded, vm_wait not yet done */
+    char crash_report[4096];  /* the first crashed hart's state */
+
+    /* Pause: lock guards paused, in_guest and crash_report; cond
+     * announces changes of both counters. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int paused;
+    unsigned in_guest;        /* hart threads inside vcpu_run */
+
+    /* The signal thread (sigwait on the set blocked in every thread). */
+    pthread_t sig_thread;
+    int sig_started;
+    sigset_t sigs, old_sigs;
+    _Atomic int sig_quit;
+};
+
+#endif

@@ -1,0 +1,169 @@
+/* Snapshots of a paused VM and VMs restored from them (see vm.h).
+ *
+ * Taking one: the harts are parked (the VM is paused) and the I/O thread
+ * is held, so neither a hart nor a device writes guest RAM; the devices
+ * finish their in-flight work inside virt_save. Then the memory file is
+ * written: every page for a Full snapshot (pages of zeros are left as
+ * holes), only the pages dirtied since the previous snapshot for a Diff
+ * one, at their offsets in a sparse file of the RAM's size. The dirty
+ * bitmap is taken (and cleared) in both cases, and every hart's TLB is
+ * dropped, so the next write to a page marks it again (cpu/hart.h: struct
+ * hart_mem). A snapshot that fails gives the bits back. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/clint.h"
+#include "machine/ram.h"
+#include "machine/virt_snapshot.h"
+#include "vmm/snapshot_file.h"
+#include "vmm/vm_impl.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int is_zero_page(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < 4096 / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+#define MAX_RUN_PAGES 4096u /* 16 MiB per write at most */
+
+/* Writes the pages of RAM that `want` selects (all when want is NULL),
+ * skipping pages of zeros when skip_zero, into fd at their offsets, with
+ * one write per run of consecutive pages. Returns the bytes written, or a
+ * negative errno. */
+static int64_t write_pages(int fd, const struct guest_mem *ram, const uint64_t *want, int skip_zero)
+{
+    uint64_t pages = ram->size / 4096, written = 0, run = 0, run_len = 0;
+    for (uint64_t p = 0; p <= pages; p++) {
+        int take = p < pages && (!want || ((want[p / 64] >> (p % 64)) & 1)) &&
+                   !(skip_zero && is_zero_page(ram->host + p * 4096));
+        if (run_len && (!take || p != run + run_len || run_len == MAX_RUN_PAGES)) {
+            int r = pwrite_all(fd, ram->host + run * 4096, run_len * 4096, (off_t)(run * 4096));
+            if (r)
+                return r;
+            written += run_len * 4096;
+            run_len = 0;
+        }
+        if (take) {
+            if (!run_len)
+                run = p;
+            run_len++;
+        }
+    }
+    return (int64_t)written;
+}
+
+static int write_memory(struct vm *vm, const char *path, const uint64_t *dirty, int diff, uint64_t *bytes,
+                        struct errmsg *e)
+{
+    struct guest_mem *ram = &vm->board->ram;
+    char tmp[PATH_MAX];
+    int fd, r;
+    if ((r = snapshot_file_create_tmp(path, tmp, &fd, e)))
+        return r;
+    if (ftruncate(fd, (off_t)ram->size)) {
+        r = errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
+        snapshot_file_abort(fd, tmp);
+        return r;
+    }
+    int64_t n = write_pages(fd, ram, diff ? dirty : NULL, !diff);
+    if (n < 0) {
+        snapshot_file_abort(fd, tmp);
+        return errmsg_set(e, (int)n, "memory file '%s': %s", path, strerror((int)-n));
+    }
+    *bytes = (uint64_t)n;
+    return snapshot_file_commit(fd, tmp, path, e);
+}
+
+int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e)
+{
+    memset(st, 0, sizeof *st);
+    if (!vm_is_paused(vm))
+        return errmsg_set(e, -EINVAL, "the microVM must be paused for a snapshot (PATCH /vm {\"state\": \"Paused\"})");
+    if (virt_end_reason(vm->board) != VIRT_RUNNING)
+        return errmsg_set(e, -EINVAL, "the microVM's run has ended: nothing to snapshot");
+    uint64_t t0 = now_ns();
+    struct virt *v = vm->board;
+    size_t words = ram_dirty_words(&v->ram);
+    uint64_t *dirty = malloc(words * sizeof *dirty);
+    if (!dirty)
+        return errmsg_set(e, -ENOMEM, "out of memory for the dirty-page bitmap");
+    struct snap_writer w;
+    snapw_init(&w);
+    event_loop_hold(vm->io);
+    int r = virt_save(v, &w, e);
+    if (!r) {
+        ram_dirty_take(&v->ram, dirty);
+        for (unsigned i = 0; i < v->nharts; i++)
+            hart_flush_tlb(v->harts[i].hart);
+        st->dirty_pages = 0;
+        for (size_t i = 0; i < words; i++)
+            st->dirty_pages += (uint64_t)__builtin_popcountll(dirty[i]);
+        r = write_memory(vm, p->mem_path, dirty, p->diff, &st->mem_bytes_written, e);
+        if (!r)
+            r = snapshot_file_write(p->state_path, p->diff ? SNAPSHOT_DIFF : 0, v->ram.size, p->config_json,
+                                    w.buf, w.len, e);
+        if (r) /* the next snapshot must still see these pages as dirty */
+            for (size_t i = 0; i < words; i++)
+                atomic_fetch_or(&v->ram.dirty[i], dirty[i]);
+    }
+    event_loop_release(vm->io);
+    st->state_bytes = w.len;
+    st->ns = now_ns() - t0;
+    snapw_free(&w);
+    free(dirty);
+    return r;
+}
+
+int vm_restore(struct vm **out, const struct virt_config *cfg, const uint8_t *state, size_t len,
+               struct errmsg *e)
+{
+    struct vm *vm;
+    int r = vm_create(&vm, cfg, e);
+    if (r)
+        return r;
+    /* Guest time stands still from here until vm_resume: clint_load sets
+     * the saved time into the frozen clock. */
+    clint_freeze(vm->board->clint);
+    vm->paused = 1;
+    struct snap_reader rd;
+    snapr_init(&rd, state, len);
+    if ((r = virt_load(vm->board, &rd, e)) || (r = vm_start(vm, e))) {
+        vm_destroy(vm);
+        return r;
+    }
+    *out = vm;
+    return 0;
+}
