@@ -14,6 +14,7 @@ static const char usage[] =
     "commands:\n"
     "  run            boot a guest, or run a bare-metal program (see 'minnow run --help')\n"
     "  restore        run a VM on from a snapshot (see 'minnow restore --help')\n"
+    "  snapshot-merge apply a Diff snapshot's memory onto the one before it\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
     "\n"
@@ -45,6 +46,8 @@ int cli_main(int argc, char **argv)
         return cli_run(argc, argv);
     if (!strcmp(cmd, "restore"))
         return cli_restore(argc, argv);
+    if (!strcmp(cmd, "snapshot-merge"))
+        return cli_snapshot_merge(argc, argv);
     if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
         !strcmp(cmd, "--id"))
         return cli_api(argc, argv);

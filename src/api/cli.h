@@ -32,6 +32,8 @@ int cli_run(int argc, char **argv);
 int cli_api(int argc, char **argv);
 /* `minnow restore --snapshot FILE --mem FILE ...` (cli_api.c). */
 int cli_restore(int argc, char **argv);
+/* `minnow snapshot-merge` (cli_snapshot.c). */
+int cli_snapshot_merge(int argc, char **argv);
 
 /* The exit status for how a run ended, with a line on stderr for every
  * outcome but a clean poweroff (cli_exit.c). */

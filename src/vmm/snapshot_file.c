@@ -91,19 +91,21 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-int snapshot_file_write(const char *path, uint32_t flags, uint64_t mem_size, const char *config_json,
-                        const uint8_t *machine, size_t machine_len, struct errmsg *e)
+int snapshot_file_write(const char *path, const struct snapshot_file *f, struct errmsg *e)
 {
     struct snap_writer pw;
     snapw_init(&pw);
-    snapw_blob(&pw, config_json, strlen(config_json));
-    snapw_blob(&pw, machine, machine_len);
+    snapw_blob(&pw, f->config_json, strlen(f->config_json));
+    snapw_blob(&pw, f->machine, f->machine_len);
+    snapw_u32(&pw, (uint32_t)(f->pages_words * 8));
+    for (size_t i = 0; i < f->pages_words; i++)
+        snapw_u64(&pw, f->pages[i]);
     struct snap_writer hw;
     snapw_init(&hw);
     snapw_bytes(&hw, magic, sizeof magic);
     snapw_u32(&hw, SNAPSHOT_FORMAT_VERSION);
-    snapw_u32(&hw, flags);
-    snapw_u64(&hw, mem_size);
+    snapw_u32(&hw, f->flags);
+    snapw_u64(&hw, f->mem_size);
     snapw_u64(&hw, pw.len);
     snapw_u32(&hw, pw.err ? 0 : crc_of(pw.buf, pw.len));
     snapw_u32(&hw, 0);
@@ -127,6 +129,15 @@ int snapshot_file_write(const char *path, uint32_t flags, uint64_t mem_size, con
     snapw_free(&pw);
     snapw_free(&hw);
     return r;
+}
+
+/* A blob of the payload, in place. */
+static const uint8_t *blob_at(struct snap_reader *r, size_t *len)
+{
+    struct snap_reader sub;
+    snapr_sub(r, &sub);
+    *len = sub.len;
+    return sub.p;
 }
 
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e)
@@ -194,37 +205,97 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
     }
     struct snap_reader pr;
     snapr_init(&pr, data + HEADER_BYTES, payload);
-    /* The blobs point into data: read their lengths and skip over them.
-     * The JSON is copied to get its terminating NUL. */
-    uint32_t jlen = snapr_u32(&pr);
-    const uint8_t *json = data + HEADER_BYTES + pr.pos;
-    if (!pr.err && jlen <= pr.len - pr.pos)
-        pr.pos += jlen;
-    else
-        pr.err = true;
-    uint32_t mlen = snapr_u32(&pr);
-    const uint8_t *mach = data + HEADER_BYTES + pr.pos;
-    if (!pr.err && mlen <= pr.len - pr.pos)
-        pr.pos += mlen;
-    else
-        pr.err = true;
-    if (!snapr_ok(&pr) || !(out->config_json = malloc((size_t)jlen + 1))) {
+    size_t jlen, plen;
+    const uint8_t *json = blob_at(&pr, &jlen);
+    out->machine = blob_at(&pr, &out->machine_len);
+    const uint8_t *pages = blob_at(&pr, &plen);
+    size_t want_words = (flags & SNAPSHOT_DIFF) ? (mem_size / 4096 + 63) / 64 : 0;
+    char *text = NULL;
+    uint64_t *bits = NULL;
+    if (!snapr_ok(&pr) || plen != want_words * 8 || mem_size % 4096 ||
+        !(text = malloc(jlen + 1)) || (want_words && !(bits = malloc(plen)))) {
+        free(text);
         free(data);
+        memset(out, 0, sizeof *out);
         return errmsg_set(e, -EINVAL, "snapshot '%s': the state inside is malformed", path);
     }
-    memcpy(out->config_json, json, jlen);
-    out->config_json[jlen] = 0;
+    memcpy(text, json, jlen);
+    text[jlen] = 0;
+    struct snap_reader br;
+    snapr_init(&br, pages, plen);
+    for (size_t i = 0; i < want_words; i++)
+        bits[i] = snapr_u64(&br);
+    out->config_json = text;
+    out->pages = bits;
+    out->pages_words = want_words;
     out->flags = flags;
     out->mem_size = mem_size;
-    out->machine = (uint8_t *)mach;
-    out->machine_len = mlen;
     out->data = data;
     return 0;
 }
 
 void snapshot_file_free(struct snapshot_file *f)
 {
-    free(f->config_json);
+    free((void *)f->config_json);
+    free((void *)f->pages);
     free(f->data);
     memset(f, 0, sizeof *f);
+}
+
+static int open_mem(const char *path, int flags, uint64_t size, struct errmsg *e)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+        close(fd);
+        return errmsg_set(e, -EINVAL, "memory file '%s': expected a file of %llu bytes (the snapshot's RAM)",
+                          path, (unsigned long long)size);
+    }
+    return fd;
+}
+
+int snapshot_file_merge(const struct snapshot_file *f, const char *diff_mem, const char *base_mem,
+                        uint64_t *pages_copied, struct errmsg *e)
+{
+    *pages_copied = 0;
+    if (!(f->flags & SNAPSHOT_DIFF))
+        return errmsg_set(e, -EINVAL, "the snapshot is a Full one: its memory file restores as it is");
+    int in = open_mem(diff_mem, O_RDONLY, f->mem_size, e);
+    if (in < 0)
+        return in;
+    int out = open_mem(base_mem, O_RDWR, f->mem_size, e);
+    if (out < 0) {
+        close(in);
+        return out;
+    }
+    static const size_t chunk = 256;  /* pages per copy */
+    uint8_t *buf = malloc(chunk * 4096);
+    int r = buf ? 0 : errmsg_set(e, -ENOMEM, "out of memory");
+    uint64_t pages = f->mem_size / 4096;
+    for (uint64_t p = 0; p < pages && !r;) {
+        if (!((f->pages[p / 64] >> (p % 64)) & 1)) {
+            p++;
+            continue;
+        }
+        uint64_t n = 1;
+        while (p + n < pages && n < chunk && ((f->pages[(p + n) / 64] >> ((p + n) % 64)) & 1))
+            n++;
+        size_t len = (size_t)n * 4096;
+        off_t off = (off_t)(p * 4096);
+        if (pread(in, buf, len, off) != (ssize_t)len)
+            r = errmsg_set(e, -EIO, "memory file '%s': short read at %lld", diff_mem, (long long)off);
+        else if (pwrite(out, buf, len, off) != (ssize_t)len)
+            r = errmsg_set(e, -EIO, "memory file '%s': write failed at %lld: %s", base_mem, (long long)off,
+                           strerror(errno));
+        *pages_copied += n;
+        p += n;
+    }
+    if (!r && fsync(out))
+        r = errmsg_set(e, -errno, "memory file '%s': %s", base_mem, strerror(errno));
+    free(buf);
+    close(in);
+    close(out);
+    return r;
 }

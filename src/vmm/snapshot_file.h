@@ -6,9 +6,11 @@
  *     the memory file holds only the pages dirtied since the previous
  *     snapshot), u64 guest RAM bytes (the memory file's size), u64 payload
  *     bytes, u32 CRC-32 of the payload, u32 zero
- *   payload: blob (util/snapbuf.h) with the VM's configuration as JSON
- *     (the shape of GET /vm/config), then blob with the machine state
- *     (machine/virt_snapshot.h)
+ *   payload: three blobs (util/snapbuf.h): the VM's configuration as JSON
+ *     (the shape of GET /vm/config), the machine state
+ *     (machine/virt_snapshot.h), and for a Diff snapshot the bitmap of
+ *     the pages its memory file holds (one bit per 4 KiB page; empty for
+ *     a Full one), which snapshot-merge uses
  *
  * Reading checks magic, version, sizes and checksum before anything uses
  * the contents, so a truncated, corrupted or foreign file is refused with
@@ -32,19 +34,28 @@
 struct snapshot_file {
     uint32_t flags;
     uint64_t mem_size;
-    char *config_json;          /* NUL-terminated */
-    uint8_t *machine;           /* the machine state blob */
+    const char *config_json;    /* NUL-terminated */
+    const uint8_t *machine;     /* the machine state blob */
     size_t machine_len;
-    void *data;                 /* the whole file, which the above point into */
+    const uint64_t *pages;      /* Diff: the bitmap of pages in the memory file */
+    size_t pages_words;
+    void *data;                 /* read: the allocations the above point into */
 };
 
-/* Writes the state file atomically (temporary name, fsync, rename). */
-int snapshot_file_write(const char *path, uint32_t flags, uint64_t mem_size, const char *config_json,
-                        const uint8_t *machine, size_t machine_len, struct errmsg *e);
+/* Writes f (data unused) to path atomically (temporary name, fsync,
+ * rename). */
+int snapshot_file_write(const char *path, const struct snapshot_file *f, struct errmsg *e);
 /* Reads and checks a state file; on success free it with
  * snapshot_file_free. Errors name the path and what is wrong with it. */
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e);
 void snapshot_file_free(struct snapshot_file *f);
+
+/* Copies the pages a Diff snapshot f holds from its memory file diff_mem
+ * onto base_mem (the memory file of the snapshot it was taken after), in
+ * place: base_mem then restores with f's state. Both must be f->mem_size
+ * bytes long. */
+int snapshot_file_merge(const struct snapshot_file *f, const char *diff_mem, const char *base_mem,
+                        uint64_t *pages_copied, struct errmsg *e);
 
 /* Opens a temporary file next to `path` for writing (its name in tmp,
  * which must hold PATH_MAX bytes); snapshot_file_commit syncs, closes and

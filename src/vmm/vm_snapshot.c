@@ -132,9 +132,12 @@ int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_sna
         for (size_t i = 0; i < words; i++)
             st->dirty_pages += (uint64_t)__builtin_popcountll(dirty[i]);
         r = write_memory(vm, p->mem_path, dirty, p->diff, &st->mem_bytes_written, e);
+        struct snapshot_file f = {
+            .flags = p->diff ? SNAPSHOT_DIFF : 0, .mem_size = v->ram.size, .config_json = p->config_json,
+            .machine = w.buf, .machine_len = w.len, .pages = dirty, .pages_words = p->diff ? words : 0,
+        };
         if (!r)
-            r = snapshot_file_write(p->state_path, p->diff ? SNAPSHOT_DIFF : 0, v->ram.size, p->config_json,
-                                    w.buf, w.len, e);
+            r = snapshot_file_write(p->state_path, &f, e);
         if (r) /* the next snapshot must still see these pages as dirty */
             for (size_t i = 0; i < words; i++)
                 atomic_fetch_or(&v->ram.dirty[i], dirty[i]);

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""Snapshots and restore of the default guest, driven through the REST API
+(curl --unix-socket) and `minnow restore`.
+Usage: snapshot.py MINNOW MODE
+  continuity  root=/dev/vda: a guest loop counts, printing each number and
+              appending it to /count on its disk. Pause, Full snapshot,
+              kill -9, restore: the loop carries on from the next number
+              (no gap, no repeat, on the console and in the file), the
+              guest powers off, minnow exits 0 and the disk is clean
+              (e2fsck -fn)
+  clones      one snapshot of a guest that answers lines on its console;
+              20 VMs restored from it at once all answer; their combined
+              proportional set size (/proc/PID/smaps_rollup Pss) is far
+              below 20 x guest RAM, since they share the memory file
+  diff        Full snapshot A; run on; Diff snapshot B and Full snapshot C
+              at the same moment. B's memory merged onto A's
+              (snapshot-merge) equals C's byte for byte and restores: the
+              guest carries on from where B was taken
+  corrupt     truncated, bit-flipped, wrong-version, foreign, mismatched
+              memory file and missing snapshots are each refused with a
+              message naming the problem, before any guest code runs (by
+              `minnow restore` and by PUT /snapshot/load, after which a good
+              load still works); bad /snapshot/create and /snapshot/load
+              bodies and wrong states get a 400 naming the field
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIMEOUT = 180   # seconds; an ASan build boots a few times slower
+MODE = "?"
+
+
+class Fail(Exception):
+    pass
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+class Minnow:
+    """A minnow process (API server or restore) with its console collected."""
+
+    def __init__(self, args, log_path, stdin=subprocess.DEVNULL, sock=None):
+        self.log = open(log_path, "wb")
+        self.buf = b""
+        self.sock = sock
+        self.cond = threading.Condition()
+        self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.err = b""
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        self.te = threading.Thread(target=self._read_err, daemon=True)
+        self.te.start()
+        if sock:
+            self.wait_socket()
+
+    def _read(self):
+        while True:
+            chunk = self.p.stdout.read1(65536)
+            with self.cond:
+                if not chunk:
+                    self.cond.notify_all()
+                    return
+                self.buf += chunk
+                self.log.write(chunk)
+                self.log.flush()
+                self.cond.notify_all()
+
+    def _read_err(self):
+        self.err = self.p.stderr.read()
+
+    def text(self):
+        with self.cond:
+            return self.buf.decode(errors="replace").replace("\r", "")
+
+    def wait_socket(self):
+        for _ in range(400):
+            if os.path.exists(self.sock) and api(self.sock, "GET", "/", check=False)[0] == 200:
+                return
+            if self.p.poll() is not None:
+                raise Fail(f"minnow exited ({self.p.returncode}) before its API answered: {self.err.decode()}")
+            time.sleep(0.05)
+        raise Fail("the API socket did not answer within 20 s")
+
+    def wait_for(self, pattern, timeout=TIMEOUT):
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        with self.cond:
+            while True:
+                m = rx.search(self.buf.decode(errors="replace").replace("\r", ""))
+                if m:
+                    return m
+                if not self.t.is_alive():
+                    raise Fail(f"minnow ended (status {self.p.poll()}) before the guest printed /{pattern}/; "
+                               f"stderr: {self.err.decode()}")
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Fail(f"no /{pattern}/ on the console within {timeout} s")
+                self.cond.wait(min(left, 1.0))
+
+    def wait_exit(self, timeout=TIMEOUT):
+        try:
+            st = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Fail(f"minnow did not finish within {timeout} s")
+        self.t.join(10)
+        self.te.join(10)
+        return st
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def api(sock, method, path, body=None, check=True):
+    cmd = ["curl", "-s", "--max-time", "120", "--unix-socket", sock, "-X", method, "-w", "\n%{http_code}"]
+    if body is not None:
+        cmd += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+    r = subprocess.run(cmd + ["http://localhost" + path], stdout=subprocess.PIPE, text=True)
+    if r.returncode and check:
+        raise Fail(f"curl {method} {path} failed ({r.returncode})")
+    text, _, code = r.stdout.rpartition("\n")
+    return (int(code) if code.isdigit() else 0), text
+
+
+def expect(sock, method, path, body, code, contains=None):
+    got, text = api(sock, method, path, body)
+    if got != code:
+        raise Fail(f"{method} {path} {body}: status {got}, expected {code} (body: {text})")
+    if contains:
+        if contains not in text:
+            raise Fail(f"{method} {path} {body}: '{text}' does not contain '{contains}'")
+        if "fault_message" not in text:
+            raise Fail(f"{method} {path}: the error has no fault_message: {text}")
+    return text
+
+
+class Test:
+    def __init__(self, minnow, work):
+        self.minnow, self.work = minnow, work
+        guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
+        self.kernel = os.path.join(guest, "Image")
+        self.initrd = os.path.join(guest, "initramfs.cpio.gz")
+        self.rootfs = os.path.join(guest, "rootfs.ext4")
+        self.procs = []
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def config(self, cmd, root=None, mem_mib=128, vcpus=1):
+        boot = {"kernel_image_path": self.kernel, "boot_args": f'console=ttyS0 minnow.cmd="{cmd}"'}
+        cfg = {"boot-source": boot, "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem_mib}}
+        if root:
+            cfg["drives"] = [{"drive_id": "root", "path_on_host": root, "is_root_device": True,
+                              "is_read_only": False}]
+        else:
+            boot["initrd_path"] = self.initrd
+        return cfg
+
+    def boot(self, name, cfg, stdin=subprocess.DEVNULL):
+        """minnow --api-sock with --config-file: the guest boots at once."""
+        cfg_path = self.path(name + ".json")
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+        sock = self.path(name + ".sock")
+        m = Minnow([self.minnow, "--api-sock", sock, "--config-file", cfg_path], self.path(name + ".log"),
+                   stdin=stdin, sock=sock)
+        self.procs.append(m)
+        return m
+
+    def restore(self, name, state, mem, extra=(), stdin=subprocess.DEVNULL, with_api=True):
+        sock = self.path(name + ".sock") if with_api else None
+        args = [self.minnow, "restore", "--snapshot", state, "--mem", mem] + list(extra)
+        if sock:
+            args += ["--api-sock", sock]
+        m = Minnow(args, self.path(name + ".log"), stdin=stdin, sock=sock)
+        self.procs.append(m)
+        return m
+
+    def snapshot(self, m, name, kind="Full"):
+        state, mem = self.path(name + ".state"), self.path(name + ".mem")
+        expect(m.sock, "PUT", "/snapshot/create",
+               {"snapshot_path": state, "mem_file_path": mem, "snapshot_type": kind}, 204)
+        return state, mem
+
+    def cleanup(self):
+        for m in self.procs:
+            m.kill()
+
+    # ---- modes ----
+
+    def continuity(self):
+        img = self.path("root.ext4")
+        shutil.copyfile(self.rootfs, img)
+        n = 120
+        loop = (f"i=0; while [ $i -lt {n} ]; do i=$((i+1)); echo $i >>/count; echo count $i; "
+                "sleep 0.05; done; sync")
+        m = self.boot("vm1", self.config(loop, root=img))
+        m.wait_for(r"^count 30$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        state, mem = self.snapshot(m, "s")
+        before = [int(x) for x in re.findall(r"^count (\d+)$", m.text(), re.M)]
+        os.kill(m.p.pid, signal.SIGKILL)
+        m.wait_exit()
+        print(f"snapshot taken after count {before[-1]}; minnow killed")
+        r = self.restore("vm2", state, mem)
+        st = r.wait_exit()
+        if st != 0:
+            raise Fail(f"the restored minnow exited {st}: {r.err.decode()}")
+        after = [int(x) for x in re.findall(r"^count (\d+)$", r.text(), re.M)]
+        seq = before + after
+        if seq != list(range(1, n + 1)):
+            raise Fail(f"the count across the restore is not 1..{n} once each: ...{before[-3:]} | {after[:3]}...")
+        if "minnow-guest: exit 0" not in r.text():
+            raise Fail("the restored guest did not finish its command")
+        print(f"the restored guest counted on from {after[0]} to {after[-1]}")
+        fsck = run(["e2fsck", "-fn", img])
+        if fsck.returncode:
+            raise Fail(f"e2fsck -fn after the restored run exited {fsck.returncode}:\n{fsck.stdout}")
+        got = subprocess.run(["debugfs", "-R", "cat /count", img], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode().split()
+        if got != [str(i) for i in range(1, n + 1)]:
+            raise Fail(f"/count on the disk is not 1..{n} once each: {got[:5]}...{got[-5:]} ({len(got)} lines)")
+        print(f"/count on the disk holds 1..{n}; e2fsck clean")
+
+    def clones(self):
+        count, mem_mib = 20, 128
+        m = self.boot("base", self.config("while read l; do echo answer-$l; done", mem_mib=mem_mib),
+                      stdin=subprocess.PIPE)
+        m.wait_for(r"minnow-guest: init ready")
+        m.p.stdin.write(b"warm\n")
+        m.p.stdin.flush()
+        m.wait_for(r"^answer-warm$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        state, mem = self.snapshot(m, "base")
+        m.kill()
+        vms = []
+        t0 = time.monotonic()
+        for i in range(count):
+            vms.append(self.restore(f"clone{i}", state, mem, stdin=subprocess.PIPE, with_api=False))
+        for i, v in enumerate(vms):
+            v.p.stdin.write(f"clone{i}\n".encode())
+            v.p.stdin.flush()
+        for i, v in enumerate(vms):
+            v.wait_for(rf"^answer-clone{i}$", timeout=120)
+        print(f"{count} restored VMs answered within {time.monotonic() - t0:.1f} s")
+        pss = rss = 0
+        for v in vms:
+            with open(f"/proc/{v.p.pid}/smaps_rollup") as f:
+                fields = dict(re.findall(r"^(\w+):\s+(\d+) kB", f.read(), re.M))
+            pss += int(fields["Pss"])
+            rss += int(fields["Rss"])
+        guest_total = count * mem_mib * 1024
+        print(f"combined PSS {pss // 1024} MiB, RSS {rss // 1024} MiB, guest RAM {guest_total // 1024} MiB "
+              f"({count} x {mem_mib} MiB); {pss / count / 1024:.1f} MiB PSS per VM")
+        if pss * 4 > guest_total:
+            raise Fail(f"the clones use {pss // 1024} MiB (PSS), not far below {guest_total // 1024} MiB")
+        for v in vms:
+            v.kill()
+
+    def diff(self):
+        loop = "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done"
+        m = self.boot("vm", self.config(loop))
+        m.wait_for(r"^tick 5$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        a_state, a_mem = self.snapshot(m, "a")
+        expect(m.sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+        last = int(re.findall(r"^tick (\d+)$", m.text(), re.M)[-1])
+        m.wait_for(rf"^tick {last + 10}$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        b_state, b_mem = self.snapshot(m, "b", "Diff")
+        c_state, c_mem = self.snapshot(m, "c", "Full")
+        at_b = int(re.findall(r"^tick (\d+)$", m.text(), re.M)[-1])
+        m.kill()
+        du = lambda p: os.stat(p).st_blocks * 512 // 1024
+        print(f"memory files on disk: Full A {du(a_mem)} KiB, Diff B {du(b_mem)} KiB, Full C {du(c_mem)} KiB")
+        if du(b_mem) >= du(c_mem):
+            raise Fail("the Diff memory file is not smaller than a Full one")
+        merged = self.path("merged.mem")
+        shutil.copyfile(a_mem, merged)
+        r = run([self.minnow, "snapshot-merge", "--snapshot", b_state, "--mem", b_mem, "--base-mem", merged])
+        if r.returncode:
+            raise Fail(f"snapshot-merge failed: {r.stdout}")
+        print(r.stdout.strip())
+        if run(["cmp", merged, c_mem]).returncode:
+            raise Fail("A's memory with B's Diff merged differs from the Full snapshot C taken at B's moment")
+        r = run([self.minnow, "snapshot-merge", "--snapshot", c_state, "--mem", c_mem, "--base-mem", merged])
+        if r.returncode == 0 or "Full" not in r.stdout:
+            raise Fail(f"snapshot-merge of a Full snapshot was not refused: {r.stdout}")
+        v = self.restore("restored", b_state, merged)
+        v.wait_for(rf"^tick {at_b + 3}$")
+        ticks = [int(x) for x in re.findall(r"^tick (\d+)$", v.text(), re.M)]
+        if ticks[0] != at_b + 1:
+            raise Fail(f"the Diff restore went on at tick {ticks[0]}, expected {at_b + 1}")
+        print(f"restored from Diff B (merged): ticks went on from {ticks[0]}")
+        v.kill()
+
+    def corrupt(self):
+        m = self.boot("vm", self.config("sleep 1000", mem_mib=64))
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": "/x", "mem_file_path": "/y"}, 400,
+               "must be paused")
+        m.wait_for(r"minnow-guest: init ready")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": self.path("s")}, 400, "mem_file_path")
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": "/a", "mem_file_path": "/b",
+                                                   "snapshot_type": "Half"}, 400, "snapshot_type")
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": "/a", "mem_file_path": "/a"}, 400,
+               "the same file")
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": "/a", "mem_file_path": "/b", "x": 1}, 400,
+               "unknown field 'x'")
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": "/nonexistent/dir/s", "mem_file_path": "/b"},
+               400, "/nonexistent/dir/s")
+        expect(m.sock, "PUT", "/snapshot/load", {"snapshot_path": "/a", "mem_file_path": "/b"}, 400,
+               "not supported after starting")
+        state, mem = self.snapshot(m, "good")
+        m.kill()
+        leftovers = [f for f in os.listdir(self.work) if ".tmp-" in f]
+        if leftovers:
+            raise Fail(f"temporary files were left behind: {leftovers}")
+        data = open(state, "rb").read()
+
+        def variant(name, content):
+            p = self.path(name)
+            with open(p, "wb") as f:
+                f.write(content)
+            return p
+
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0x40
+        version = bytearray(data)
+        version[8] = 99
+        small_mem = self.path("small.mem")
+        with open(small_mem, "wb") as f:
+            f.truncate(32 << 20)
+        cases = [
+            ("truncated", variant("trunc.state", data[:len(data) // 2]), mem, "truncated"),
+            ("header only", variant("head.state", data[:30]), mem, "not the size of a minnow snapshot"),
+            ("bit flipped", variant("flip.state", bytes(flipped)), mem, "checksum mismatch"),
+            ("wrong version", variant("ver.state", bytes(version)), mem, "format version 99"),
+            ("foreign file", self.kernel, mem, "bad magic"),
+            ("memory file of the wrong size", state, small_mem, "bytes of RAM"),
+            ("missing memory file", state, self.path("nothing.mem"), "nothing.mem"),
+            ("missing state file", self.path("nothing.state"), mem, "nothing.state"),
+        ]
+        for what, st, mf, msg in cases:
+            r = Minnow([self.minnow, "restore", "--snapshot", st, "--mem", mf], self.path("bad.log"))
+            code = r.wait_exit(60)
+            err = r.err.decode()
+            if code != 123 or msg not in err:
+                raise Fail(f"{what}: exit {code}, stderr '{err.strip()}' (expected 123 and '{msg}')")
+            if r.text().strip():
+                raise Fail(f"{what}: the guest ran anyway: {r.text()[:200]}")
+            print(f"refused, {what}: {err.strip()}")
+        # The API: refused loads leave the instance fresh; a good one then works.
+        sock = self.path("api.sock")
+        a = Minnow([self.minnow, "--api-sock", sock], self.path("api.log"), sock=sock)
+        self.procs.append(a)
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": self.path("flip.state"),
+                                               "mem_backend": {"backend_type": "File", "backend_path": mem}},
+               400, "checksum mismatch")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_backend": {"backend_type": "Uffd",
+                                                                                       "backend_path": mem}},
+               400, "Uffd")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state}, 400, "mem_backend")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_file_path": mem,
+                                               "network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap0"}]},
+               400, "no network interface 'eth0'")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_file_path": mem,
+                                               "vsock_override": {"uds_path": "/tmp/v.sock"}}, 400, "no vsock")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_backend": {"backend_type": "File",
+                                                                                       "backend_path": mem},
+                                               "resume_vm": False}, 204)
+        body = expect(sock, "GET", "/", None, 200)
+        if '"Paused"' not in body:
+            raise Fail(f"a load without resume_vm should leave the VM paused: {body}")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_file_path": mem}, 400,
+               "not supported after starting")
+        expect(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+        got, text = api(sock, "GET", "/vm/config")
+        if got != 200 or self.kernel not in text:
+            raise Fail(f"GET /vm/config after the load does not give the snapshot's configuration: {text}")
+        a.kill()
+
+
+def main():
+    global MODE
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    minnow, MODE = os.path.abspath(sys.argv[1]), sys.argv[2]
+    work = tempfile.mkdtemp(prefix="minnow-snapshot-")
+    t = Test(minnow, work)
+    try:
+        getattr(t, MODE)()
+    except Fail as e:
+        print(f"FAIL ({MODE}): {e}", file=sys.stderr)
+        for name in sorted(os.listdir(work)):
+            if name.endswith(".log"):
+                print(f"--- {name} (tail) ---", file=sys.stderr)
+                with open(os.path.join(work, name), errors="replace") as f:
+                    print(f.read()[-1500:], file=sys.stderr)
+        return 1
+    finally:
+        t.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"PASS ({MODE})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
