@@ -180,6 +180,7 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     }
     if ((r = apply_overrides(p, cfg, e)) || (r = vm_config_build(cfg, build, e)))
         goto out;
+    build->virt.restore = 1;
     build->virt.restore_mem = p->mem_path;
     struct vm *vm;
     if ((r = vm_restore(&vm, &build->virt, f.machine, f.machine_len, &why))) {

@@ -16,6 +16,7 @@
 
 #include "api/api_observe.h"
 #include "api/api_snapshot.h"
+#include "vmm/migration.h"
 #include "api/json_fields.h"
 #include "api/vm_config_json.h"
 #include "devices/virtio_balloon.h"
@@ -613,6 +614,96 @@ static int put_snapshot_load(struct api_vmm *a, const json_t *b, const char *id,
     return r ? r : restore_locked(a, &p, e);
 }
 
+static int put_migrate(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id, (void)out;
+    const char *const fields[] = { "destination", NULL };
+    const char *dest = NULL;
+    int r = json_fields_check("migrate", b, fields, e);
+    if (!r)
+        r = json_fields_string("migrate", b, "destination", true, &dest, NULL, e);
+    if (r)
+        return r;
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "migrate: the microVM is not started yet");
+    json_t *cfg = vm_config_json_dump(&a->cfg);
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    json_decref(cfg);
+    if (!text)
+        return errmsg_set(e, -ENOMEM, "migrate: out of memory");
+    r = migration_start(a->vm, dest, text, a->log, e);
+    free(text);
+    return r;
+}
+
+static int get_migrate(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)b, (void)id;
+    if (!a->vm)
+        return errmsg_set(e, -EINVAL, "migrate: the microVM is not started yet");
+    struct migration_progress p;
+    migration_get(a->vm, &p);
+    static const char *const states[] = { "None", "Active", "Completed", "Failed" };
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "state", states[p.state],
+                          "destination", p.destination, "round", (json_int_t)p.round,
+                          "pages_sent", (json_int_t)p.pages_sent, "bytes_sent", (json_int_t)p.bytes_sent,
+                          "last_dirty_pages", (json_int_t)p.last_dirty_pages, "dirty_pages_per_s", p.dirty_rate,
+                          "total_ms", p.total_ms, "downtime_ms", p.downtime_ms);
+    if (j && p.error[0])
+        json_object_set_new(j, "error", json_string(p.error));
+    reply_json(out, 200, j);
+    return 0;
+}
+
+/* The configuration an incoming migration brings (migration_configure_fn). */
+static int incoming_configure(void *opaque, const char *json, uint64_t mem_size, const struct virt_config **out,
+                              struct errmsg *e)
+{
+    struct api_vmm *a = opaque;
+    struct vm_config cfg;
+    struct errmsg why = { "" };
+    int r = vm_config_json_load(&cfg, json, strlen(json), &why);
+    if (r)
+        return errmsg_set(e, r, "the configuration sent: %s", why.text);
+    if (cfg.machine.mem_size != mem_size) {
+        vm_config_free(&cfg);
+        return errmsg_set(e, -EPROTO, "the configuration sent has %llu bytes of RAM, the stream %llu",
+                          (unsigned long long)cfg.machine.mem_size, (unsigned long long)mem_size);
+    }
+    /* This process keeps its own logger and metrics. */
+    struct vm_config_logger l = cfg.logger;
+    struct vm_config_metrics m = cfg.metrics;
+    cfg.logger = a->cfg.logger;
+    cfg.metrics = a->cfg.metrics;
+    a->cfg.logger = l;
+    a->cfg.metrics = m;
+    vm_config_free(&a->cfg);
+    a->cfg = cfg;
+    if ((r = vm_config_build(&a->cfg, &a->build, e)))
+        return r;
+    a->build.virt.restore = 1;
+    a->build.virt.restore_mem = NULL;
+    *out = &a->build.virt;
+    return 0;
+}
+
+int api_vmm_incoming(struct api_vmm *a, int listen_fd, struct errmsg *e)
+{
+    pthread_mutex_lock(&a->lock);
+    struct vm *vm;
+    int r = migration_receive(listen_fd, incoming_configure, a, a->log, &vm, e);
+    if (!r) {
+        vm_config_apply_rate_limiters(&a->cfg, vm);
+        vm_resume(vm);
+        attach_locked(a, vm);
+        LOG_INFO(a->log, "the microVM migrated in and runs");
+    }
+    pthread_mutex_unlock(&a->lock);
+    return r;
+}
+
 static int put_logger(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)id, (void)out;
@@ -676,6 +767,8 @@ static const struct route routes[] = {
     { "PATCH", "/vm", patch_vm, true, ANY },
     { "PUT", "/snapshot/create", put_snapshot_create, true, ANY },
     { "PUT", "/snapshot/load", put_snapshot_load, true, PRE_BOOT },
+    { "PUT", "/migrate", put_migrate, true, ANY },
+    { "GET", "/migrate", get_migrate, false, ANY },
     { "GET", "/vm/config", get_vm_config, false, ANY },
 };
 

@@ -59,6 +59,10 @@ int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e);
  * instance (nothing configured but the logger and metrics). */
 int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e);
 
+/* `minnow --incoming`: receives a migrating VM on listen_fd
+ * (vmm/migration.h) and runs it. */
+int api_vmm_incoming(struct api_vmm *a, int listen_fd, struct errmsg *e);
+
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);
 /* The VM once started, else NULL. */

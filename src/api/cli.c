@@ -8,6 +8,7 @@ static const char usage[] =
     "usage: minnow <command> [options]\n"
     "       minnow --api-sock PATH [--config-file FILE] [--id ID]\n"
     "       minnow --no-api --config-file FILE [--id ID]\n"
+    "       minnow --incoming tcp:HOST:PORT|unix:PATH [--api-sock PATH]\n"
     "\n"
     "minnow is a virtual machine monitor for RISC-V guests.\n"
     "\n"
@@ -49,7 +50,7 @@ int cli_main(int argc, char **argv)
     if (!strcmp(cmd, "snapshot-merge"))
         return cli_snapshot_merge(argc, argv);
     if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
-        !strcmp(cmd, "--id"))
+        !strcmp(cmd, "--id") || !strcmp(cmd, "--incoming"))
         return cli_api(argc, argv);
     fprintf(stderr, "minnow: unknown command '%s' (try 'minnow --help')\n", cmd);
     return CLI_EXIT_USAGE;

@@ -21,10 +21,12 @@
 #include "api/api_socket.h"
 #include "api/api_vmm.h"
 #include "api/vm_config_json.h"
+#include "vmm/migration.h"
 
 static const char api_usage[] =
     "usage: minnow --api-sock PATH [--config-file FILE] [--id ID] [LOG/METRICS OPTIONS]\n"
     "       minnow --no-api --config-file FILE [--id ID] [LOG/METRICS OPTIONS]\n"
+    "       minnow --incoming tcp:HOST:PORT|unix:PATH [--api-sock PATH] [...]\n"
     "\n"
     "Serves Firecracker's REST API (HTTP/1.1, JSON) on the Unix socket PATH,\n"
     "created with mode 0600 and removed on exit; a stale socket left by a dead\n"
@@ -34,7 +36,12 @@ static const char api_usage[] =
     "then PUT /actions {\"action_type\": \"InstanceStart\"} (\"FlushMetrics\" writes\n"
     "a metrics line at once); PATCH /vm {\"state\": \"Paused\"|\"Resumed\"}\n"
     "pauses and resumes it; GET /vm/config returns the configuration in the\n"
-    "--config-file format. The guest console is this terminal.\n"
+    "--config-file format. PUT /snapshot/create {\"snapshot_path\",\n"
+    "\"mem_file_path\", \"snapshot_type\": \"Full\"|\"Diff\"} snapshots a paused VM;\n"
+    "PUT /snapshot/load restores one into a fresh minnow (see 'minnow restore\n"
+    "--help'); PUT /migrate {\"destination\": \"tcp:HOST:PORT\"} live-migrates the\n"
+    "running VM to a 'minnow --incoming' there, GET /migrate shows how far it\n"
+    "got. The guest console is this terminal.\n"
     "\n"
     "options:\n"
     "  --api-sock PATH     the API socket\n"
@@ -46,6 +53,10 @@ static const char api_usage[] =
     "                      interface, \"minnow_serial\" on a drive, a\n"
     "                      \"minnow-console2\" section)\n"
     "  --no-api            no API socket: boot from --config-file only\n"
+    "  --incoming ADDR     wait on ADDR (tcp:HOST:PORT or unix:PATH) for a VM that\n"
+    "                      another minnow migrates here (PUT /migrate there, or\n"
+    "                      'minnow migrate'), then run it; disks are opened by the\n"
+    "                      paths the source used\n"
     "  --id ID             the instance id GET / reports (default \"minnow\")\n"
     "  --log-path PATH     log to PATH (a file, appended to, or a FIFO someone\n"
     "                      reads), as PUT /logger's log_path\n"
@@ -90,7 +101,7 @@ static const char restore_usage[] =
     "The exit status is minnow run's (see 'minnow run --help').\n";
 
 struct api_opts {
-    const char *api_sock, *config_file, *id;
+    const char *api_sock, *config_file, *id, *incoming;
     const char *log_path, *level, *metrics_path, *module;
     int no_api, show_level, show_origin;
     /* minnow restore */
@@ -129,6 +140,7 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = !strcmp(a, "--api-sock") ? &o->api_sock : !strcmp(a, "--config-file") ? &o->config_file
+                          : !restore && !strcmp(a, "--incoming") ? &o->incoming
                           : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
                           : !strcmp(a, "--module") ? &o->module : NULL;
@@ -193,6 +205,13 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         fprintf(stderr, "minnow: --no-api and --api-sock exclude each other\n");
         return -1;
     }
+    if (o->incoming && (o->config_file || o->no_api)) {
+        fprintf(stderr, "minnow: --incoming excludes --config-file and --no-api (the VM and its configuration "
+                "come from the source)\n");
+        return -1;
+    }
+    if (o->incoming)
+        return 0;
     if (o->no_api && !o->config_file) {
         fprintf(stderr, "minnow: --no-api needs --config-file (there is nothing else to boot from)\n");
         return -1;
@@ -214,6 +233,7 @@ static const char *end_name(enum virt_end end)
     case VIRT_PANIC: return "the guest kernel panicked";
     case VIRT_CRASH: return "the guest crashed";
     case VIRT_STOPPED: return "stopped from the host";
+    case VIRT_MIGRATED: return "migrated to another minnow";
     }
     return "unknown";
 }
@@ -287,7 +307,19 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
             close(listen_fd);
         goto out;
     }
-    if (o->restore) {
+    if (o->incoming) {
+        int mfd = migration_listen(o->incoming, &e);
+        if (mfd >= 0) {
+            fprintf(stderr, "minnow: waiting on %s for an incoming migration\n", o->incoming);
+            LOG_INFO(api_vmm_logger(a), "waiting on %s for an incoming migration", o->incoming);
+        }
+        if (mfd < 0 || api_vmm_incoming(a, mfd, &e)) {
+            fprintf(stderr, "minnow: %s\n", e.text);
+            if (listen_fd >= 0)
+                close(listen_fd);
+            goto out;
+        }
+    } else if (o->restore) {
         if (api_vmm_restore(a, &o->load, &e)) {
             fprintf(stderr, "minnow: %s\n", e.text);
             if (listen_fd >= 0)

@@ -38,6 +38,9 @@ int cli_exit_status(const struct vm_result *res)
     case VIRT_STOPPED:
         fprintf(stderr, "minnow: stopped\n");
         return CLI_EXIT_STOPPED;
+    case VIRT_MIGRATED:
+        fprintf(stderr, "minnow: the VM migrated and runs on at the target\n");
+        return CLI_EXIT_OK;
     case VIRT_RUNNING:
         break;
     }

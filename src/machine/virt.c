@@ -381,7 +381,7 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
 {
     if (cfg->nharts < 1 || cfg->nharts > VIRT_MAX_HARTS)
         return errmsg_set(e, -EINVAL, "%u harts: the board has 1 to %u", cfg->nharts, VIRT_MAX_HARTS);
-    if (!cfg->kernel && !cfg->restore_mem)
+    if (!cfg->kernel && !cfg->restore)
         return errmsg_set(e, -EINVAL, "no kernel to boot");
     struct virt *v = calloc(1, sizeof *v);
     if (!v)
@@ -417,7 +417,7 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     bus_init(&v->bus, &v->ram);
     if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)))
         goto fail;
-    if (!cfg->restore_mem) {
+    if (!cfg->restore) {
         if ((r = load_images(v, e)) || (r = build_fdt(v, e)))
             goto fail;
         rom_build(v, v->ram.base, v->kernel_entry);

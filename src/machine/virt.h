@@ -54,9 +54,12 @@ struct virt_config {
     /* Paravirtual devices, one virtio-mmio slot each, in this order. */
     const struct virt_device_config *devices;
     unsigned ndevices;
-    /* Restoring a snapshot: RAM is mapped privately from this memory file
-     * (mem_size bytes) and nothing is loaded into it; kernel, initrd and
-     * firmware are not needed. virt_load then sets the state. NULL: boot. */
+    /* Restoring (a snapshot, or a VM migrating in): nothing is loaded into
+     * RAM and kernel, initrd and firmware are not needed; virt_load then
+     * sets the state. RAM is mapped privately from the memory file
+     * restore_mem (mem_size bytes), or is zeroed anonymous memory when it
+     * is NULL (the pages arrive over the migration stream). */
+    int restore;
     const char *restore_mem;
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
@@ -71,6 +74,7 @@ enum virt_end {
     VIRT_PANIC,           /* "Kernel panic - not syncing" on the console */
     VIRT_CRASH,           /* a hart cannot make progress (see end_hart) */
     VIRT_STOPPED,         /* the host asked (Ctrl-A x, a signal) */
+    VIRT_MIGRATED,        /* the VM runs on elsewhere now (vmm/migration.h) */
 };
 
 struct uart;

@@ -6,7 +6,7 @@
  * virt_save runs with every hart parked and the I/O thread held (the vmm
  * layer's vm_snapshot does both), so nothing changes under it; devices
  * finish their in-flight work first. virt_load runs on a board made by
- * virt_create from the same configuration with cfg.restore_mem set, before
+ * virt_create from the same configuration with cfg.restore set, before
  * any hart thread starts; it refuses a state whose shape (harts, RAM size,
  * device kinds) does not match that board, and any value out of range. */
 #ifndef MINNOW_MACHINE_VIRT_SNAPSHOT_H

@@ -271,6 +271,7 @@ void vm_destroy(struct vm *vm)
 {
     if (!vm)
         return;
+    vm_migration_free(vm);
     if (vm->running) {
         struct vm_result res;
         vm_stop(vm);

@@ -58,11 +58,17 @@ struct vm_snapshot_stats {
 };
 /* Writes a snapshot of a paused VM, which stays paused. */
 int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e);
-/* Builds a VM from cfg (with cfg->restore_mem, the memory file) and the
- * machine state of a snapshot (snapshot_file.h), and starts it paused:
- * vm_resume lets it run on. */
+/* Builds a VM from cfg (cfg->restore set; restore_mem the memory file)
+ * and the machine state of a snapshot (snapshot_file.h), and starts it
+ * paused: vm_resume lets it run on. */
 int vm_restore(struct vm **out, const struct virt_config *cfg, const uint8_t *state, size_t len,
                struct errmsg *e);
+/* The same in two steps, for a VM whose RAM is filled in between (an
+ * incoming migration writes it through vm_board(vm)->ram): begin creates
+ * the VM paused, finish loads the machine state and starts it (paused);
+ * if finish fails, vm_destroy it. */
+int vm_restore_begin(struct vm **out, const struct virt_config *cfg, struct errmsg *e);
+int vm_restore_finish(struct vm *vm, const uint8_t *state, size_t len, struct errmsg *e);
 
 /* vm_create, optionally vm_dump_dtb (then no run), vm_start, vm_wait,
  * vm_destroy. Returns 0, or a negative code with a message when the VM

@@ -40,6 +40,13 @@ struct vm {
     int sig_started;
     sigset_t sigs, old_sigs;
     _Atomic int sig_quit;
+
+    struct migration *mig;    /* the last outgoing migration (migration.c) */
 };
+
+/* Waits for an outgoing migration's thread (cutting its connection), and
+ * frees it (migration.c). */
+void vm_migration_join(struct vm *vm);
+void vm_migration_free(struct vm *vm);
 
 #endif

@@ -150,20 +150,36 @@ int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_sna
     return r;
 }
 
-int vm_restore(struct vm **out, const struct virt_config *cfg, const uint8_t *state, size_t len,
-               struct errmsg *e)
+int vm_restore_begin(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
 {
-    struct vm *vm;
-    int r = vm_create(&vm, cfg, e);
+    if (!cfg->restore)
+        return errmsg_set(e, -EINVAL, "internal: vm_restore_begin needs cfg->restore");
+    int r = vm_create(out, cfg, e);
     if (r)
         return r;
     /* Guest time stands still from here until vm_resume: clint_load sets
      * the saved time into the frozen clock. */
-    clint_freeze(vm->board->clint);
-    vm->paused = 1;
+    clint_freeze((*out)->board->clint);
+    (*out)->paused = 1;
+    return 0;
+}
+
+int vm_restore_finish(struct vm *vm, const uint8_t *state, size_t len, struct errmsg *e)
+{
     struct snap_reader rd;
     snapr_init(&rd, state, len);
-    if ((r = virt_load(vm->board, &rd, e)) || (r = vm_start(vm, e))) {
+    int r = virt_load(vm->board, &rd, e);
+    return r ? r : vm_start(vm, e);
+}
+
+int vm_restore(struct vm **out, const struct virt_config *cfg, const uint8_t *state, size_t len,
+               struct errmsg *e)
+{
+    struct vm *vm;
+    int r = vm_restore_begin(&vm, cfg, e);
+    if (r)
+        return r;
+    if ((r = vm_restore_finish(vm, state, len, e))) {
         vm_destroy(vm);
         return r;
     }
