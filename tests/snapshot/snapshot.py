@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Snapshots and restore of the default guest, driven through the REST API
 (curl --unix-socket) and `minnow restore`.
-Usage: snapshot.py MINNOW MODE
+Usage: snapshot.py MINNOW MODE [MEMCHECK]
   continuity  root=/dev/vda: a guest loop counts, printing each number and
               appending it to /count on its disk. Pause, Full snapshot,
               kill -9, restore: the loop carries on from the next number
@@ -22,6 +22,14 @@ Usage: snapshot.py MINNOW MODE
               `minnow restore` and by PUT /snapshot/load, after which a good
               load still works); bad /snapshot/create and /snapshot/load
               bodies and wrong states get a 400 naming the field
+  migrate     live migration on loopback of a guest running MEMCHECK (a
+              buffer under constant random writes with a running checksum
+              it verifies): the source exits 0, the target carries on
+              (verifications go on from the next number, none fails) and
+              exits 0 when the guest powers off
+  migrate-kill  the target is killed (kill -9) during the pre-copy rounds:
+              GET /migrate says Failed, the source keeps running the guest,
+              whose checksums keep verifying, to its end
 """
 import json
 import os
@@ -55,12 +63,11 @@ class Minnow:
         self.buf = b""
         self.sock = sock
         self.cond = threading.Condition()
-        self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.err = b""
+        self.err_path = log_path + ".err"
+        with open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=err)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
-        self.te = threading.Thread(target=self._read_err, daemon=True)
-        self.te.start()
         if sock:
             self.wait_socket()
 
@@ -76,8 +83,10 @@ class Minnow:
                 self.log.flush()
                 self.cond.notify_all()
 
-    def _read_err(self):
-        self.err = self.p.stderr.read()
+    @property
+    def err(self):
+        with open(self.err_path, "rb") as f:
+            return f.read()
 
     def text(self):
         with self.cond:
@@ -115,7 +124,6 @@ class Minnow:
             self.kill()
             raise Fail(f"minnow did not finish within {timeout} s")
         self.t.join(10)
-        self.te.join(10)
         return st
 
     def kill(self):
@@ -148,8 +156,8 @@ def expect(sock, method, path, body, code, contains=None):
 
 
 class Test:
-    def __init__(self, minnow, work):
-        self.minnow, self.work = minnow, work
+    def __init__(self, minnow, work, memcheck=None):
+        self.minnow, self.work, self.memcheck = minnow, work, memcheck
         guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
         self.kernel = os.path.join(guest, "Image")
         self.initrd = os.path.join(guest, "initramfs.cpio.gz")
@@ -159,24 +167,24 @@ class Test:
     def path(self, name):
         return os.path.join(self.work, name)
 
-    def config(self, cmd, root=None, mem_mib=128, vcpus=1):
+    def config(self, cmd, root=None, mem_mib=128, vcpus=1, initrd=None):
         boot = {"kernel_image_path": self.kernel, "boot_args": f'console=ttyS0 minnow.cmd="{cmd}"'}
         cfg = {"boot-source": boot, "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem_mib}}
         if root:
             cfg["drives"] = [{"drive_id": "root", "path_on_host": root, "is_root_device": True,
                               "is_read_only": False}]
         else:
-            boot["initrd_path"] = self.initrd
+            boot["initrd_path"] = initrd or self.initrd
         return cfg
 
-    def boot(self, name, cfg, stdin=subprocess.DEVNULL):
+    def boot(self, name, cfg, stdin=subprocess.DEVNULL, extra=()):
         """minnow --api-sock with --config-file: the guest boots at once."""
         cfg_path = self.path(name + ".json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         sock = self.path(name + ".sock")
-        m = Minnow([self.minnow, "--api-sock", sock, "--config-file", cfg_path], self.path(name + ".log"),
-                   stdin=stdin, sock=sock)
+        m = Minnow([self.minnow, "--api-sock", sock, "--config-file", cfg_path] + list(extra),
+                   self.path(name + ".log"), stdin=stdin, sock=sock)
         self.procs.append(m)
         return m
 
@@ -394,16 +402,108 @@ class Test:
         a.kill()
 
 
+    # ---- live migration ----
+
+    def memcheck_initrd(self):
+        if not self.memcheck:
+            raise Fail("this mode needs the memcheck guest program (third argument)")
+        out = self.path("initramfs-memcheck")
+        subprocess.run(["bash", "-c", f'. "{TOP}/tests/guest/lib.sh"; extend_initramfs "$@"', "-",
+                        self.initrd, out, self.memcheck], check=True)
+        return out
+
+    def target(self, name):
+        """minnow --incoming on a free loopback port; returns it and the address."""
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        addr = f"tcp:127.0.0.1:{port}"
+        t = Minnow([self.minnow, "--incoming", addr, "--api-sock", self.path(name + ".sock")],
+                   self.path(name + ".log"))
+        self.procs.append(t)
+        for _ in range(200):
+            if b"waiting on" in t.err:
+                return t, addr
+            if t.p.poll() is not None:
+                raise Fail(f"the target exited ({t.p.returncode}): {t.err.decode()}")
+            time.sleep(0.05)
+        raise Fail("the target did not start listening")
+
+    @staticmethod
+    def verified(m):
+        return [int(x) for x in re.findall(r"^memcheck: verified (\d+)$", m.text(), re.M)]
+
+    def migrate(self):
+        checks = 40
+        initrd = self.memcheck_initrd()
+        t, addr = self.target("target")
+        src = self.boot("source", self.config(f"memcheck 32 {checks}", mem_mib=256, initrd=initrd),
+                        extra=["--log-path", self.path("source-log.txt")])
+        src.wait_for(r"^memcheck: verified 3$")
+        expect(src.sock, "PUT", "/migrate", {"destination": addr}, 204)
+        st = src.wait_exit(120)
+        if st != 0 or b"migrated" not in src.err:
+            raise Fail(f"the source exited {st}: {src.err.decode()}")
+        with open(self.path("source-log.txt")) as f:
+            line = [l for l in f if "migrated to " in l]
+        print(line[-1].strip() if line else "(no migration line in the source log)")
+        st = t.wait_exit(300)
+        if st != 0:
+            raise Fail(f"the target exited {st}: {t.err.decode()}")
+        a, b = self.verified(src), self.verified(t)
+        if "MISMATCH" in src.text() + t.text():
+            raise Fail("a memory checksum failed")
+        if a + b != list(range(1, checks + 1)):
+            raise Fail(f"the verifications are not 1..{checks} once each: source ...{a[-3:]}, target {b[:3]}...")
+        print(f"source verified 1..{a[-1]}, the target went on from {b[0]} to {b[-1]}; guest exit 0 at the target")
+
+    def migrate_kill(self):
+        checks = 30
+        initrd = self.memcheck_initrd()
+        t, addr = self.target("target")
+        src = self.boot("source", self.config(f"memcheck 32 {checks}", mem_mib=256, initrd=initrd))
+        src.wait_for(r"^memcheck: verified 2$")
+        expect(src.sock, "PUT", "/migrate", {"destination": addr}, 204)
+        for _ in range(400):
+            p = json.loads(expect(src.sock, "GET", "/migrate", None, 200))
+            if p["state"] != "Active" or p["round"] >= 2:
+                break
+            time.sleep(0.02)
+        if p["state"] != "Active":
+            raise Fail(f"the migration was no longer running when the target was to be killed: {p}")
+        t.kill()
+        print(f"target killed during round {p['round']} ({p['pages_sent']} pages sent)")
+        for _ in range(600):
+            p = json.loads(expect(src.sock, "GET", "/migrate", None, 200))
+            if p["state"] != "Active":
+                break
+            time.sleep(0.05)
+        if p["state"] != "Failed" or not p.get("error"):
+            raise Fail(f"GET /migrate after the target died: {p}")
+        print(f"GET /migrate: Failed, {p['error']}")
+        if b"keeps running here" not in src.err:
+            raise Fail(f"the source did not say the VM keeps running: {src.err.decode()}")
+        n = self.verified(src)[-1]
+        src.wait_for(rf"^memcheck: verified {n + 2}$", timeout=120)
+        st = src.wait_exit(300)
+        if st != 0 or "MISMATCH" in src.text():
+            raise Fail(f"the source's guest did not finish cleanly (exit {st})")
+        if self.verified(src) != list(range(1, checks + 1)):
+            raise Fail("the source's verifications are not 1..{checks}")
+        print(f"the source ran on: verifications {n + 1}..{checks} after the failure, guest exit 0")
+
+
 def main():
     global MODE
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     minnow, MODE = os.path.abspath(sys.argv[1]), sys.argv[2]
     work = tempfile.mkdtemp(prefix="minnow-snapshot-")
-    t = Test(minnow, work)
+    t = Test(minnow, work, os.path.abspath(sys.argv[3]) if len(sys.argv) == 4 else None)
     try:
-        getattr(t, MODE)()
+        getattr(t, MODE.replace("-", "_"))()
     except Fail as e:
         print(f"FAIL ({MODE}): {e}", file=sys.stderr)
         for name in sorted(os.listdir(work)):
