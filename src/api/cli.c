@@ -16,6 +16,9 @@ static const char usage[] =
     "  run            boot a guest, or run a bare-metal program (see 'minnow run --help')\n"
     "  restore        run a VM on from a snapshot (see 'minnow restore --help')\n"
     "  snapshot-merge apply a Diff snapshot's memory onto the one before it\n"
+    "  pause, resume  pause or resume a minnow serving --api-sock\n"
+    "  snapshot       snapshot it (see 'minnow snapshot --help')\n"
+    "  migrate        live-migrate it to a 'minnow --incoming' (see 'minnow migrate --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
     "\n"
@@ -49,6 +52,8 @@ int cli_main(int argc, char **argv)
         return cli_restore(argc, argv);
     if (!strcmp(cmd, "snapshot-merge"))
         return cli_snapshot_merge(argc, argv);
+    if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate"))
+        return cli_control(argc, argv);
     if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
         !strcmp(cmd, "--id") || !strcmp(cmd, "--incoming"))
         return cli_api(argc, argv);

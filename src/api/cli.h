@@ -32,6 +32,9 @@ int cli_run(int argc, char **argv);
 int cli_api(int argc, char **argv);
 /* `minnow restore --snapshot FILE --mem FILE ...` (cli_api.c). */
 int cli_restore(int argc, char **argv);
+/* `minnow pause|resume|snapshot|migrate --api-sock PATH` (cli_control.c):
+ * argv[1] is the command. */
+int cli_control(int argc, char **argv);
 /* `minnow snapshot-merge` (cli_snapshot.c). */
 int cli_snapshot_merge(int argc, char **argv);
 

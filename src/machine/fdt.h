@@ -5,7 +5,8 @@
  * really implements, mmu-type, a riscv,cpu-intc child), /memory, /chosen
  * (bootargs, stdout-path, initrd, rng-seed), and under /soc the CLINT,
  * PLIC, UART, goldfish RTC, sifive,test syscon with its poweroff/reboot
- * nodes and one virtio,mmio node per populated slot.
+ * nodes and one virtio,mmio node per populated slot (the keyboard's
+ * included).
  *
  * Phandles are fixed so the blob is reproducible: FDT_PHANDLE_PLIC,
  * FDT_PHANDLE_TEST, and for hart h cpu 3 + 2h and its intc 4 + 2h. */
@@ -19,8 +20,13 @@
 
 #define FDT_MAX_HARTS 16u
 /* virtio-mmio slots: slot n at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE,
- * PLIC source FDT_VIRTIO_IRQ0 + n. */
-#define FDT_VIRTIO_SLOTS 8u
+ * PLIC source FDT_VIRTIO_IRQ0 + n. The first FDT_VIRTIO_USER_SLOTS hold
+ * the devices the configuration lists (QEMU virt's eight); the board's
+ * own virtio keyboard sits in the slot after them, so adding it moved
+ * none of those. */
+#define FDT_VIRTIO_SLOTS 9u
+#define FDT_VIRTIO_USER_SLOTS 8u
+#define FDT_VIRTIO_KEYBOARD_SLOT 8u
 #define FDT_VIRTIO_BASE 0x10001000ull
 #define FDT_VIRTIO_STRIDE 0x1000ull
 #define FDT_VIRTIO_IRQ0 1u

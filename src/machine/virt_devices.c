@@ -3,18 +3,32 @@
 #include "machine/virt_devices.h"
 
 #include <errno.h>
-#include <stdio.h>
 
 #include "backends/net_slirp.h"
 #include "backends/net_tap.h"
 #include "devices/plic.h"
+#include "devices/rtc.h"
+#include "devices/uart.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "machine/fdt.h"
 #include "machine/virt.h"
 
-_Static_assert(VIRT_MAX_DEVICES == FDT_VIRTIO_SLOTS, "one device per virtio slot");
+_Static_assert(VIRT_MAX_DEVICES == FDT_VIRTIO_USER_SLOTS, "one device per user virtio slot");
+_Static_assert(FDT_VIRTIO_KEYBOARD_SLOT >= FDT_VIRTIO_USER_SLOTS && FDT_VIRTIO_KEYBOARD_SLOT < FDT_VIRTIO_SLOTS,
+               "the keyboard has a slot of its own");
+/* The virtio slots' PLIC sources must not reach the UART's and RTC's. */
+_Static_assert(FDT_VIRTIO_IRQ0 + FDT_VIRTIO_SLOTS - 1 < UART_IRQ && UART_IRQ < RTC_IRQ && RTC_IRQ <= PLIC_NDEV,
+               "PLIC sources: virtio slots, then UART and RTC");
+
+/* bus_map keeps the name pointer: one string per slot that lives as long
+ * as the program. */
+static const char *const slot_names[FDT_VIRTIO_SLOTS] = {
+    "virtio slot 0", "virtio slot 1", "virtio slot 2", "virtio slot 3", "virtio slot 4",
+    "virtio slot 5", "virtio slot 6", "virtio slot 7", "virtio slot 8 (keyboard)",
+};
 
 const char *virt_device_kind_name(enum virt_device_kind k)
 {
@@ -101,10 +115,21 @@ static int create_one(struct virt *v, unsigned slot, const struct virt_device_co
     }
     }
     add_io(v, virtio_mmio_kick_fd(d->mmio), virtio_mmio_on_kick, d->mmio);
-    char name[32];
-    snprintf(name, sizeof name, "virtio slot %u", slot);
     return bus_map(&v->bus, FDT_VIRTIO_BASE + slot * FDT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE, &virtio_mmio_ops,
-                   d->mmio, name, e);
+                   d->mmio, slot_names[slot], e);
+}
+
+static int create_keyboard(struct virt *v, struct errmsg *e)
+{
+    struct irq_line irq = { plic_irq_set, v->plic, FDT_VIRTIO_IRQ0 + FDT_VIRTIO_KEYBOARD_SLOT };
+    struct errmsg why = { "" };
+    int r = virtio_input_create(&v->keyboard, &v->ram, &irq, &why);
+    if (r)
+        return errmsg_set(e, r, "keyboard: %s", why.text);
+    struct virtio_mmio *t = virtio_input_mmio(v->keyboard);
+    add_io(v, virtio_mmio_kick_fd(t), virtio_mmio_on_kick, t);
+    return bus_map(&v->bus, FDT_VIRTIO_BASE + FDT_VIRTIO_KEYBOARD_SLOT * FDT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+                   &virtio_mmio_ops, t, slot_names[FDT_VIRTIO_KEYBOARD_SLOT], e);
 }
 
 int virt_devices_create(struct virt *v, struct errmsg *e)
@@ -127,7 +152,7 @@ int virt_devices_create(struct virt *v, struct errmsg *e)
         }
         v->ndevices = i + 1;
     }
-    return 0;
+    return create_keyboard(v, e);
 }
 
 void virt_devices_destroy(struct virt *v)
@@ -147,6 +172,8 @@ void virt_devices_destroy(struct virt *v)
         d->dev = NULL;
     }
     v->ndevices = 0;
+    virtio_input_destroy(v->keyboard);
+    v->keyboard = NULL;
     v->n_io_fds = 0;
 }
 
@@ -156,5 +183,21 @@ uint32_t virt_devices_slots(const struct virt *v)
     for (unsigned i = 0; i < v->ndevices; i++)
         if (v->devices[i].dev)
             m |= 1u << i;
+    if (v->keyboard)
+        m |= 1u << FDT_VIRTIO_KEYBOARD_SLOT;
     return m;
+}
+
+int virt_send_ctrl_alt_del(struct virt *v, struct errmsg *e)
+{
+    static const uint16_t keys[] = { VIRTIO_INPUT_KEY_LEFTCTRL, VIRTIO_INPUT_KEY_LEFTALT, VIRTIO_INPUT_KEY_DELETE };
+    if (!v->keyboard)
+        return errmsg_set(e, -ENODEV, "Ctrl+Alt+Del: the board has no keyboard");
+    int r = virtio_input_send_keys(v->keyboard, keys, sizeof keys / sizeof keys[0]);
+    if (r == -EBUSY)
+        return errmsg_set(e, r, "Ctrl+Alt+Del: the keyboard's queue is full: the guest has not taken the keys "
+                          "sent before (no virtio-input driver, or it is not running yet)");
+    if (r)
+        return errmsg_set(e, r, "Ctrl+Alt+Del: the keyboard refused the keys (error %d)", r);
+    return 0;
 }

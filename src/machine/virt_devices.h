@@ -1,8 +1,10 @@
 /* The virt board's paravirtual devices: one virtio-mmio slot each (slot n
  * at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE, PLIC source 1 + n), in the
- * order the configuration lists them, so the first disk is /dev/vda. The
- * board creates them with their host backends and lists the fds their
- * work waits on; the vmm layer runs those on its I/O thread. */
+ * order the configuration lists them, so the first disk is /dev/vda; and
+ * in slot FDT_VIRTIO_KEYBOARD_SLOT, always, the board's virtio keyboard,
+ * through which the host sends Ctrl+Alt+Del. The board creates them with
+ * their host backends and lists the fds their work waits on; the vmm
+ * layer runs those on its I/O thread. */
 #ifndef MINNOW_MACHINE_VIRT_DEVICES_H
 #define MINNOW_MACHINE_VIRT_DEVICES_H
 
@@ -16,6 +18,9 @@
 #include "util/errmsg.h"
 
 #define VIRT_MAX_DEVICES 8u
+/* At most two fds per device (its kick fd and its backend's), and the
+ * keyboard's kick fd. */
+#define VIRT_MAX_IO_FDS (2 * VIRT_MAX_DEVICES + 1)
 
 enum virt_device_kind {
     VIRT_DEV_BLK,
@@ -54,12 +59,20 @@ struct virt_device {
 
 struct virt;
 
-/* Creates cfg's devices on v's bus and PLIC; fills v->devices and
- * v->io_fds. An error names the device (e.g. "drive 2: ..."). */
+/* Creates cfg's devices and the keyboard on v's bus and PLIC; fills
+ * v->devices, v->keyboard and v->io_fds. An error names the device (e.g.
+ * "drive 2: ..."). */
 int virt_devices_create(struct virt *v, struct errmsg *e);
 void virt_devices_destroy(struct virt *v);
 /* Bit n set: slot n holds a device (for the FDT). */
 uint32_t virt_devices_slots(const struct virt *v);
 const char *virt_device_kind_name(enum virt_device_kind k);
+
+/* Presses Ctrl+Alt+Del on the keyboard (LEFTCTRL, LEFTALT, DELETE, then
+ * their release), as Firecracker's SendCtrlAltDel does on its i8042: a
+ * Linux guest with the VT keyboard handler calls ctrl_alt_del(), which
+ * reboots or signals init. Any thread. Fails with -EBUSY when earlier
+ * keys still wait for the guest's driver to take them. */
+int virt_send_ctrl_alt_del(struct virt *v, struct errmsg *e);
 
 #endif

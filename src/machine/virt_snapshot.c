@@ -10,6 +10,7 @@
 #include "devices/plic.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
+#include "devices/virtio_input.h"
 #include "devices/virtio_mmio.h"
 
 #define VIRT_STATE_VERSION 1u
@@ -71,6 +72,8 @@ int virt_save(struct virt *v, struct snap_writer *w, struct errmsg *e)
         if ((r = save_part(w, save_virtio, v->devices[i].mmio)))
             errmsg_set(e, r, "virtio slot %u (%s): cannot save its state", i,
                        virt_device_kind_name(v->devices[i].kind));
+    if (!r && (r = save_part(w, save_virtio, virtio_input_mmio(v->keyboard))))
+        errmsg_set(e, r, "keyboard: cannot save its state");
     if (!r && w->err)
         r = errmsg_set(e, w->err, "out of memory for the snapshot state");
     return r;
@@ -151,6 +154,8 @@ int virt_load(struct virt *v, struct snap_reader *r, struct errmsg *e)
         if ((rc = load_part(r, what, e, load_virtio, v->devices[i].mmio)))
             return rc;
     }
+    if ((rc = load_part(r, "keyboard", e, load_virtio, virtio_input_mmio(v->keyboard))))
+        return rc;
     if (!snapr_ok(r))
         return errmsg_set(e, -EINVAL, "snapshot state: %s", r->err ? "truncated" : "longer than its format");
     return 0;

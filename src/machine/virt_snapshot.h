@@ -1,6 +1,7 @@
 /* The virt board's state in a snapshot: the boot ROM, each hart's SBI HSM
  * state and registers (cpu/hart.h: hart_save), CLINT, PLIC, UART, RTC and
- * every virtio slot (transport, queues and device, devices/virtio_mmio.h).
+ * every virtio slot (transport, queues and device, devices/virtio_mmio.h)
+ * including the keyboard's.
  * Guest RAM is not in it: the vmm layer writes that to the memory file.
  *
  * virt_save runs with every hart parked and the I/O thread held (the vmm

@@ -18,6 +18,10 @@
 #               interval but cannot turn statistics off after start
 #   socket      the socket is mode 0600; a live socket is refused, a stale
 #               one replaced; a non-socket file is left alone
+#   ctrlaltdel  SendCtrlAltDel is refused before InstanceStart; sent while
+#               the guest's command runs (and again while its shell waits
+#               for input), the guest's init says so and reboots: minnow
+#               exits 120
 set -euo pipefail
 minnow=${1:?usage: api.sh MINNOW MODE}
 mode=${2:?usage: api.sh MINNOW MODE}
@@ -286,6 +290,35 @@ PY
     grep -qxF precious "$work/file" || fail "the regular file was touched"
     "$minnow" --no-api </dev/null >/dev/null 2>"$work/err2" && st=0 || st=$?
     [ "$st" = 122 ] || fail "--no-api without --config-file exited $st, expected 122"
+    ;;
+  ctrlaltdel)
+    start_minnow --api-sock "$sock"
+    expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 400 "not started yet"
+    # init waits for a command that would run for 10 minutes
+    expect PUT /boot-source "$(boot_json 'echo cad-waiting; sleep 600; echo cad-not-reached')" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_console '^minnow-guest: init ready'
+    wait_console '^cad-waiting'
+    expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
+    wait_minnow 120
+    grep -qxF "minnow-guest: ctrl-alt-del" <(tr -d '\r' <"$log") || fail "the guest's init did not see Ctrl+Alt+Del"
+    grep -qxF "cad-not-reached" <(tr -d '\r' <"$log") && fail "the command ran to its end"
+    grep -q "^minnow-guest: exit" <(tr -d '\r' <"$log") && fail "init reported the command's end, not Ctrl+Alt+Del"
+    [ -e "$sock" ] && fail "the socket $sock was not removed"
+    # No command: init waits for the login shell, which waits for input.
+    start_minnow --api-sock "$sock"
+    python3 -c 'import json,sys; print(json.dumps({"kernel_image_path": sys.argv[1] + "/Image",
+      "initrd_path": sys.argv[1] + "/initramfs.cpio.gz", "boot_args": "console=ttyS0"}))' "$guest" >"$work/boot.json"
+    expect PUT /boot-source "$(cat "$work/boot.json")" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_console '^minnow-guest: init ready'
+    sleep 1
+    expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
+    wait_minnow 120
+    # (the line starts after the shell's prompt)
+    grep -q "minnow-guest: ctrl-alt-del$" <(tr -d '\r' <"$log") || fail "shell: the guest's init did not see Ctrl+Alt+Del"
     ;;
   *) echo "api.sh: unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -12,8 +12,9 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               20 VMs restored from it at once all answer; their combined
               proportional set size (/proc/PID/smaps_rollup Pss) is far
               below 20 x guest RAM, since they share the memory file
-  diff        Full snapshot A; run on; Diff snapshot B and Full snapshot C
-              at the same moment. B's memory merged onto A's
+  diff        Full snapshot A; run on; Diff snapshot B (with the CLI:
+              minnow pause, minnow snapshot --diff) and Full snapshot C at
+              the same moment. B's memory merged onto A's
               (snapshot-merge) equals C's byte for byte and restores: the
               guest carries on from where B was taken
   corrupt     truncated, bit-flipped, wrong-version, foreign, mismatched
@@ -22,7 +23,7 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               `minnow restore` and by PUT /snapshot/load, after which a good
               load still works); bad /snapshot/create and /snapshot/load
               bodies and wrong states get a 400 naming the field
-  migrate     live migration on loopback of a guest running MEMCHECK (a
+  migrate     live migration (minnow migrate) on loopback of a guest running MEMCHECK (a
               buffer under constant random writes with a running checksum
               it verifies): the source exits 0, the target carries on
               (verifications go on from the next number, none fails) and
@@ -287,8 +288,14 @@ class Test:
         expect(m.sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
         last = int(re.findall(r"^tick (\d+)$", m.text(), re.M)[-1])
         m.wait_for(rf"^tick {last + 10}$")
-        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
-        b_state, b_mem = self.snapshot(m, "b", "Diff")
+        # The CLI this time: `minnow pause` and `minnow snapshot --diff`.
+        r = run([self.minnow, "pause", "--api-sock", m.sock])
+        if r.returncode:
+            raise Fail(f"minnow pause failed: {r.stdout}")
+        b_state, b_mem = self.path("b.state"), self.path("b.mem")
+        r = run([self.minnow, "snapshot", "--api-sock", m.sock, "--snapshot", b_state, "--mem", b_mem, "--diff"])
+        if r.returncode or "Diff" not in r.stdout:
+            raise Fail(f"minnow snapshot --diff failed: {r.stdout}")
         c_state, c_mem = self.snapshot(m, "c", "Full")
         at_b = int(re.findall(r"^tick (\d+)$", m.text(), re.M)[-1])
         m.kill()
@@ -441,12 +448,15 @@ class Test:
         src = self.boot("source", self.config(f"memcheck 32 {checks}", mem_mib=256, initrd=initrd),
                         extra=["--log-path", self.path("source-log.txt")])
         src.wait_for(r"^memcheck: verified 3$")
-        expect(src.sock, "PUT", "/migrate", {"destination": addr}, 204)
+        r = run([self.minnow, "migrate", "--api-sock", src.sock, "--to", addr])
+        if r.returncode:
+            raise Fail(f"minnow migrate failed: {r.stdout}")
+        print(r.stdout.strip().split("\n")[-1])
         st = src.wait_exit(120)
         if st != 0 or b"migrated" not in src.err:
             raise Fail(f"the source exited {st}: {src.err.decode()}")
         with open(self.path("source-log.txt")) as f:
-            line = [l for l in f if "migrated to " in l]
+            line = [l for l in f if "migrated to " in l and "downtime" in l]
         print(line[-1].strip() if line else "(no migration line in the source log)")
         st = t.wait_exit(300)
         if st != 0:
