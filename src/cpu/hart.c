@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "cpu/csr.h"
@@ -407,15 +408,30 @@ struct hart_code {
     uint16_t *slot;
 };
 
+/* The arena and the page snapshots are large and mostly never touched by
+ * a small or idle guest: mapped, not malloc'd, they cost only the pages
+ * used (which matters with thousands of microVMs per host). */
+static void *lazy_alloc(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void lazy_free(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n);
+}
+
 static int code_init(struct hart *h)
 {
     struct hart_code *c = calloc(1, sizeof *c);
     if (!c)
         return -1;
-    c->arena = malloc(CODE_ARENA_BYTES);
+    c->arena = lazy_alloc(CODE_ARENA_BYTES);
     c->scratch = malloc(BLOCK_BYTES(BLOCK_MAX_INSNS));
     h->code_mask = calloc(h->mem.size / 4096 + 1, sizeof *h->code_mask);
-    c->snap = malloc((size_t)CODE_MAX_PAGES * 4096);
+    c->snap = lazy_alloc((size_t)CODE_MAX_PAGES * 4096);
     c->slot = calloc(h->mem.size / 4096 + 1, sizeof *c->slot);
     h->code = c;
     if (!c->arena || !c->scratch || !h->code_mask || !c->snap || !c->slot)
@@ -426,9 +442,9 @@ static int code_init(struct hart *h)
 static void code_free(struct hart *h)
 {
     if (h->code) {
-        free(h->code->arena);
+        lazy_free(h->code->arena, CODE_ARENA_BYTES);
         free(h->code->scratch);
-        free(h->code->snap);
+        lazy_free(h->code->snap, (size_t)CODE_MAX_PAGES * 4096);
         free(h->code->slot);
         free(h->code);
     }

@@ -250,3 +250,59 @@ void clint_destroy(struct clint *c)
     free(c->hart);
     free(c);
 }
+
+#define SNAP_VERSION 1u
+
+int clint_save(struct clint *c, struct snap_writer *w)
+{
+    pthread_mutex_lock(&c->lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u32(w, c->nharts);
+    snapw_u64(w, mtime_at(c, mono_ns()));
+    for (unsigned h = 0; h < c->nharts; h++) {
+        snapw_u8(w, (uint8_t)c->hart[h].msip);
+        snapw_u64(w, c->hart[h].mtimecmp);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return w->err;
+}
+
+int clint_load(struct clint *c, struct snap_reader *r, struct errmsg *e)
+{
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "clint: state version %u, expected %u", version, SNAP_VERSION);
+    uint32_t nharts = snapr_u32(r);
+    if (!r->err && nharts != c->nharts)
+        return errmsg_set(e, -EINVAL, "clint: state is for %u harts, this CLINT has %u", nharts, c->nharts);
+    uint64_t mtime = snapr_u64(r);
+    uint8_t msip[CLINT_MAX_HARTS];
+    uint64_t cmp[CLINT_MAX_HARTS];
+    for (unsigned h = 0; h < c->nharts; h++) {
+        msip[h] = snapr_u8(r);
+        cmp[h] = snapr_u64(r);
+    }
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "clint: state is truncated or malformed (read %zu of %zu bytes)", r->pos, r->len);
+    for (unsigned h = 0; h < c->nharts; h++)
+        if (msip[h] > 1)
+            return errmsg_set(e, -EINVAL, "clint: hart %u: msip %u, expected 0 or 1", h, msip[h]);
+
+    pthread_mutex_lock(&c->lock);
+    /* Any 64-bit mtime is one the guest could have written, and the clock
+     * wraps like the register does. */
+    if (atomic_load(&c->frozen) != UINT64_MAX)
+        atomic_store(&c->frozen, mtime);
+    else
+        atomic_store(&c->offset, mtime - (mono_ns() - c->start_ns) / NS_PER_TICK);
+    for (unsigned h = 0; h < c->nharts; h++) {
+        c->hart[h].msip = msip[h];
+        c->hart[h].mtimecmp = cmp[h]; /* the register; the harts restore their own copy */
+        /* Pushed whatever the level: the harts are restored on their own. */
+        if (c->ops.set_pending)
+            c->ops.set_pending(c->ops.opaque, h, MIP_MSIP_BIT, msip[h]);
+    }
+    update_all(c);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}

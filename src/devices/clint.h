@@ -22,6 +22,7 @@
 
 #include "devices/mmio.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 #define CLINT_BASE 0x02000000ull
 #define CLINT_MMIO_SIZE 0x10000ull
@@ -59,6 +60,15 @@ uint64_t clint_time_read(void *opaque);
 uint64_t clint_next_deadline(struct clint *c, unsigned hart);
 /* Re-evaluates MTIP of every hart against the current mtime. */
 void clint_update(struct clint *c);
+
+/* Snapshot: mtime (as clint_time gives it: the frozen value while the VM
+ * is paused), the msip bits and the mtimecmp registers (the harts keep
+ * the copy they compare in their own snapshot). load (on a CLINT just created
+ * for the same number of harts, before the VM runs) makes mtime go on
+ * from the saved value: if the CLINT is frozen it stays frozen there, so
+ * clint_thaw continues from it. It then drives every hart's MSIP. */
+int clint_save(struct clint *c, struct snap_writer *w);
+int clint_load(struct clint *c, struct snap_reader *r, struct errmsg *e);
 
 /* Map with opaque = the struct clint, size CLINT_MMIO_SIZE. msip takes
  * 32-bit accesses; mtimecmp and mtime take 32-bit (either half) and

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NWORDS ((PLIC_NDEV + 1 + 31) / 32)
 
@@ -246,4 +247,93 @@ void plic_destroy(struct plic *p)
     pthread_mutex_destroy(&p->lock);
     free(p->ctx);
     free(p);
+}
+
+#define SNAP_VERSION 1u
+
+int plic_save(struct plic *p, struct snap_writer *w)
+{
+    pthread_mutex_lock(&p->lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u32(w, p->nharts);
+    for (unsigned s = 1; s <= PLIC_NDEV; s++)
+        snapw_u8(w, (uint8_t)p->priority[s]);
+    for (unsigned k = 0; k < NWORDS; k++) {
+        snapw_u32(w, p->level[k]);
+        snapw_u32(w, p->pending[k]);
+        snapw_u32(w, p->claimed[k]);
+    }
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        for (unsigned k = 0; k < NWORDS; k++)
+            snapw_u32(w, p->ctx[c].enable[k]);
+        snapw_u8(w, (uint8_t)p->ctx[c].threshold);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return w->err;
+}
+
+int plic_load(struct plic *p, struct snap_reader *r, struct errmsg *e)
+{
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "plic: state version %u, expected %u", version, SNAP_VERSION);
+    uint32_t nharts = snapr_u32(r);
+    if (!r->err && nharts != p->nharts)
+        return errmsg_set(e, -EINVAL, "plic: state is for %u harts, this PLIC has %u", nharts, p->nharts);
+    uint32_t priority[PLIC_NDEV + 1] = {0};
+    uint32_t level[NWORDS], pending[NWORDS], claimed[NWORDS];
+    for (unsigned s = 1; s <= PLIC_NDEV; s++)
+        priority[s] = snapr_u8(r);
+    for (unsigned k = 0; k < NWORDS; k++) {
+        level[k] = snapr_u32(r);
+        pending[k] = snapr_u32(r);
+        claimed[k] = snapr_u32(r);
+    }
+    /* Bounded by the PLIC_MAX_HARTS checked at create: no allocation. */
+    struct plic_context ctx[2 * PLIC_MAX_HARTS];
+    memset(ctx, 0, sizeof ctx);
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        for (unsigned k = 0; k < NWORDS; k++)
+            ctx[c].enable[k] = snapr_u32(r);
+        ctx[c].threshold = snapr_u8(r);
+    }
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "plic: state is truncated or malformed (read %zu of %zu bytes)", r->pos, r->len);
+    for (unsigned s = 1; s <= PLIC_NDEV; s++)
+        if (priority[s] > PLIC_MAX_PRIORITY)
+            return errmsg_set(e, -EINVAL, "plic: source %u: priority %u is above %u", s, priority[s], PLIC_MAX_PRIORITY);
+    for (unsigned k = 0; k < NWORDS; k++) {
+        uint32_t bad = (level[k] | pending[k] | claimed[k]) & ~valid_mask(k);
+        if (bad)
+            return errmsg_set(e, -EINVAL, "plic: line, pending or claimed bits 0x%08x of word %u name no source", bad, k);
+        /* The gateways keep a source pending exactly while its line is
+         * high and it is not claimed. */
+        if (pending[k] != (level[k] & ~claimed[k]))
+            return errmsg_set(e, -EINVAL, "plic: pending bits 0x%08x of word %u disagree with levels 0x%08x and claims 0x%08x",
+                              pending[k], k, level[k], claimed[k]);
+    }
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        if (ctx[c].threshold > PLIC_MAX_PRIORITY)
+            return errmsg_set(e, -EINVAL, "plic: context %u: threshold %u is above %u", c, ctx[c].threshold, PLIC_MAX_PRIORITY);
+        for (unsigned k = 0; k < NWORDS; k++)
+            if (ctx[c].enable[k] & ~valid_mask(k))
+                return errmsg_set(e, -EINVAL, "plic: context %u: enable bits 0x%08x of word %u name no source",
+                                  c, ctx[c].enable[k], k);
+    }
+
+    pthread_mutex_lock(&p->lock);
+    memcpy(p->priority, priority, sizeof priority);
+    memcpy(p->level, level, sizeof level);
+    memcpy(p->pending, pending, sizeof pending);
+    memcpy(p->claimed, claimed, sizeof claimed);
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        memcpy(p->ctx[c].enable, ctx[c].enable, sizeof ctx[c].enable);
+        p->ctx[c].threshold = ctx[c].threshold;
+        /* The opposite of the real level, so update_outputs pushes every
+         * context: the harts are restored on their own. */
+        p->ctx[c].out = best_source(p, c) == 0;
+    }
+    update_outputs(p);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "devices/mmio.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 #define PLIC_BASE 0x0c000000ull
 /* QEMU virt's window; room for 512 harts of contexts. */
@@ -50,6 +51,14 @@ void plic_destroy(struct plic *p);
 void plic_set_level(struct plic *p, unsigned source, int level);
 /* plic_set_level with an opaque pointer, for struct irq_line.set. */
 void plic_irq_set(void *opaque, unsigned source, int level);
+
+/* Snapshot: priorities, line levels, pending and claimed sources, and
+ * each context's enables and threshold. load (on a PLIC just created for
+ * the same number of harts, before the VM runs) refuses values the
+ * registers could never hold, then pushes every context's output to the
+ * harts, changed or not. */
+int plic_save(struct plic *p, struct snap_writer *w);
+int plic_load(struct plic *p, struct snap_reader *r, struct errmsg *e);
 
 /* Map with opaque = the struct plic, size PLIC_MMIO_SIZE. Registers are
  * 32 bits wide; other access sizes read 0 and are ignored on write. */

@@ -204,3 +204,48 @@ void rtc_destroy(struct rtc *r)
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
+
+#define SNAP_VERSION 1u
+
+int rtc_save(struct rtc *r, struct snap_writer *w)
+{
+    pthread_mutex_lock(&r->lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u64(w, r->offset);
+    snapw_u32(w, r->time_high);
+    snapw_u64(w, r->alarm);
+    snapw_u8(w, (uint8_t)r->alarm_armed);
+    snapw_u8(w, (uint8_t)r->irq_enabled);
+    snapw_u8(w, (uint8_t)r->irq_pending);
+    pthread_mutex_unlock(&r->lock);
+    return w->err;
+}
+
+int rtc_load(struct rtc *r, struct snap_reader *sr, struct errmsg *e)
+{
+    uint32_t version = snapr_u32(sr);
+    if (!sr->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "rtc: state version %u, expected %u", version, SNAP_VERSION);
+    uint64_t offset = snapr_u64(sr);
+    uint32_t time_high = snapr_u32(sr);
+    uint64_t alarm = snapr_u64(sr);
+    uint8_t armed = snapr_u8(sr), enabled = snapr_u8(sr), pending = snapr_u8(sr);
+    if (!snapr_ok(sr))
+        return errmsg_set(e, -EINVAL, "rtc: state is truncated or malformed (read %zu of %zu bytes)", sr->pos, sr->len);
+    if (armed > 1 || enabled > 1 || pending > 1)
+        return errmsg_set(e, -EINVAL, "rtc: alarm armed %u, irq enabled %u, irq pending %u: expected 0 or 1 each",
+                          armed, enabled, pending);
+    pthread_mutex_lock(&r->lock);
+    r->offset = offset;
+    r->time_high = time_high;
+    r->alarm = alarm;
+    r->alarm_armed = armed;
+    r->irq_enabled = enabled;
+    r->irq_pending = pending;
+    /* Neither level, so evaluate drives the line whatever it was: the
+     * PLIC is restored on its own. */
+    r->irq_level = -1;
+    evaluate(r);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}

@@ -22,6 +22,7 @@
 
 #include "devices/mmio.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 #define RTC_BASE 0x00101000ull
 #define RTC_MMIO_SIZE 0x1000ull
@@ -40,6 +41,14 @@ uint64_t rtc_time(struct rtc *r);
 uint64_t rtc_next_deadline(struct rtc *r);
 /* Fires the alarm if it is due. */
 void rtc_update(struct rtc *r);
+
+/* Snapshot: the offset the guest set on the host's wall clock (so guest
+ * time keeps following the host clock across a restore, with the guest's
+ * adjustment), the alarm and the interrupt state. load (on an RTC just
+ * created, before the VM runs) drives the irq line to the restored level;
+ * an alarm that came due in between fires at once. */
+int rtc_save(struct rtc *r, struct snap_writer *w);
+int rtc_load(struct rtc *r, struct snap_reader *sr, struct errmsg *e);
 
 /* Map with opaque = the struct rtc, size RTC_MMIO_SIZE. Registers take
  * aligned 32-bit accesses; others read 0 and are ignored. */

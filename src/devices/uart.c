@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Register offsets (reg-shift 0, one byte each). */
 enum {
@@ -354,4 +355,90 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n)
 size_t uart_input(void *opaque, const uint8_t *buf, size_t n)
 {
     return uart_receive(opaque, buf, n);
+}
+
+#define SNAP_VERSION 1u
+
+/* msr_lines is not saved: it always equals modem_lines() of the MCR. The
+ * FIFO is saved as its bytes in order, not as the ring's position. */
+int uart_save(struct uart *u, struct snap_writer *w)
+{
+    pthread_mutex_lock(&u->lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u8(w, u->ier);
+    snapw_u8(w, u->lcr);
+    snapw_u8(w, u->mcr);
+    snapw_u8(w, u->fcr);
+    snapw_u8(w, u->scr);
+    snapw_u8(w, u->dll);
+    snapw_u8(w, u->dlm);
+    snapw_u8(w, u->lsr_errors);
+    snapw_u8(w, u->msr_delta);
+    snapw_u8(w, (uint8_t)u->thre_pending);
+    snapw_u8(w, (uint8_t)u->rx_count);
+    for (unsigned i = 0; i < u->rx_count; i++)
+        snapw_u8(w, u->rx[(u->rx_head + i) % UART_FIFO_SIZE]);
+    pthread_mutex_unlock(&u->lock);
+    return w->err;
+}
+
+int uart_load(struct uart *u, struct snap_reader *r, struct errmsg *e)
+{
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "uart: state version %u, expected %u", version, SNAP_VERSION);
+    struct uart n = {0};
+    n.ier = snapr_u8(r);
+    n.lcr = snapr_u8(r);
+    n.mcr = snapr_u8(r);
+    n.fcr = snapr_u8(r);
+    n.scr = snapr_u8(r);
+    n.dll = snapr_u8(r);
+    n.dlm = snapr_u8(r);
+    n.lsr_errors = snapr_u8(r);
+    n.msr_delta = snapr_u8(r);
+    uint8_t thre = snapr_u8(r);
+    uint8_t count = snapr_u8(r);
+    if (!r->err && count > rx_capacity(&n))
+        return errmsg_set(e, -EINVAL, "uart: %u bytes in the receive FIFO, more than the %u it holds with FCR 0x%02x",
+                          count, rx_capacity(&n), n.fcr);
+    snapr_bytes(r, n.rx, count);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "uart: state is truncated or malformed (read %zu of %zu bytes)", r->pos, r->len);
+    if (n.ier & ~0x0fu)
+        return errmsg_set(e, -EINVAL, "uart: IER 0x%02x has bits above the four interrupt enables", n.ier);
+    if (n.mcr & ~MCR_MASK)
+        return errmsg_set(e, -EINVAL, "uart: MCR 0x%02x has bits outside 0x%02x", n.mcr, MCR_MASK);
+    /* write_fcr keeps only the enable and trigger bits, and none at all
+     * with the FIFO off. */
+    if ((n.fcr & ~(FCR_ENABLE | FCR_TRIGGER)) || (n.fcr && !(n.fcr & FCR_ENABLE)))
+        return errmsg_set(e, -EINVAL, "uart: FCR 0x%02x is not a value the FIFO control keeps", n.fcr);
+    if (n.lsr_errors & ~LSR_ERRORS)
+        return errmsg_set(e, -EINVAL, "uart: LSR error bits 0x%02x include non-error bits", n.lsr_errors);
+    if (n.msr_delta & 0xf0u)
+        return errmsg_set(e, -EINVAL, "uart: MSR delta bits 0x%02x include line-state bits", n.msr_delta);
+    if (thre > 1)
+        return errmsg_set(e, -EINVAL, "uart: THRE interrupt pending is %u, expected 0 or 1", thre);
+
+    pthread_mutex_lock(&u->lock);
+    u->ier = n.ier;
+    u->lcr = n.lcr;
+    u->mcr = n.mcr;
+    u->fcr = n.fcr;
+    u->scr = n.scr;
+    u->dll = n.dll;
+    u->dlm = n.dlm;
+    u->lsr_errors = n.lsr_errors;
+    u->msr_delta = n.msr_delta;
+    u->msr_lines = modem_lines(u);
+    u->thre_pending = thre;
+    memcpy(u->rx, n.rx, sizeof u->rx);
+    u->rx_head = 0;
+    u->rx_count = count;
+    /* Drive the line whatever we drove before: the interrupt controller
+     * is restored on its own and must hear the level. */
+    u->irq_level = pending_source(u) != IIR_NONE;
+    irq_line_set(&u->irq, u->irq_level);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "devices/mmio.h"
 #include "util/errmsg.h"
+#include "util/snapbuf.h"
 
 #define UART_BASE 0x10000000ull
 #define UART_MMIO_SIZE 0x100ull
@@ -53,6 +54,13 @@ void uart_destroy(struct uart *u);
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
 /* uart_receive with an opaque pointer: fits struct term_ops.input. */
 size_t uart_input(void *opaque, const uint8_t *buf, size_t n);
+
+/* Snapshot: the registers, the interrupt state and the receive FIFO's
+ * bytes. load (on a UART just created, before the VM runs) refuses
+ * values the register file could never hold, and drives the irq line to
+ * the restored level. */
+int uart_save(struct uart *u, struct snap_writer *w);
+int uart_load(struct uart *u, struct snap_reader *r, struct errmsg *e);
 
 /* Map with opaque = the struct uart, size UART_MMIO_SIZE. */
 extern const struct mmio_ops uart_mmio_ops;

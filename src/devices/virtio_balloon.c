@@ -208,11 +208,102 @@ static void bal_reset(void *opaque)
     atomic_store(&b->actual, 0);
 }
 
+#define SNAP_VERSION 1u
+
+/* Saved: num_pages and actual, which frames are in the balloon (the guest
+ * may deflate them later; the pages themselves were dropped and the RAM
+ * snapshot has them as zeros), the last statistics report and the stats
+ * buffer the device holds, by its head (load walks it again from the
+ * restored ring, so the next request can return it). The refused-request
+ * counter is not saved; the API's stats poller lives above the device. */
+static int bal_save(void *opaque, struct snap_writer *w)
+{
+    struct virtio_balloon *b = opaque;
+    pthread_mutex_lock(&b->stats_lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u32(w, atomic_load(&b->num_pages));
+    snapw_u32(w, atomic_load(&b->actual));
+    snapw_u64(w, b->stats.updates);
+    snapw_u32(w, b->stats.valid);
+    for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+        snapw_u64(w, b->stats.val[i]);
+    bool held = b->stats_held && virtio_mmio_chain_current(b->t, &b->stats_chain);
+    snapw_u8(w, held);
+    snapw_u16(w, held ? b->stats_chain.head : 0);
+    pthread_mutex_unlock(&b->stats_lock);
+    snapw_u64(w, b->frames);
+    for (uint64_t k = 0; k < (b->frames + 63) / 64; k++)
+        snapw_u64(w, b->bitmap[k]);
+    return w->err;
+}
+
+static int bal_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    struct virtio_balloon *b = opaque;
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-balloon: state version %u, expected %u", version, SNAP_VERSION);
+    uint32_t num_pages = snapr_u32(r), actual = snapr_u32(r);
+    struct virtio_balloon_stats st;
+    st.updates = snapr_u64(r);
+    st.valid = snapr_u32(r);
+    for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+        st.val[i] = snapr_u64(r);
+    uint8_t held = snapr_u8(r);
+    uint16_t head = snapr_u16(r);
+    uint64_t frames = snapr_u64(r);
+    if (!r->err && frames != b->frames)
+        return errmsg_set(e, -EINVAL, "virtio-balloon: state is for %llu pages of RAM, the guest has %llu",
+                          (unsigned long long)frames, (unsigned long long)b->frames);
+    size_t words = (size_t)((b->frames + 63) / 64);
+    uint64_t *bitmap = calloc(words ? words : 1, sizeof *bitmap);
+    if (!bitmap)
+        return errmsg_set(e, -ENOMEM, "virtio-balloon: out of memory");
+    for (size_t k = 0; k < words; k++)
+        bitmap[k] = snapr_u64(r);
+    int rc = 0;
+    uint64_t tail = b->frames % 64 ? bitmap[words - 1] >> (b->frames % 64) : 0;
+    if (!snapr_ok(r))
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: state is truncated or malformed (read %zu of %zu bytes)",
+                        r->pos, r->len);
+    else if (num_pages > b->frames)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: num_pages %u is more than the %llu pages of guest RAM",
+                        num_pages, (unsigned long long)b->frames);
+    else if (st.valid >> VIRTIO_BALLOON_S_NR)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: statistics valid bits 0x%x name unknown tags", st.valid);
+    else if (held > 1)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: statistics buffer held is %u, expected 0 or 1", held);
+    else if (tail)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: inflated-page bitmap has bits past the end of RAM");
+    struct errmsg ce;
+    if (!rc && held && virtio_mmio_chain_at(b->t, VIRTIO_BALLOON_STATS, head, &b->stats_chain, &ce) < 0)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: held statistics buffer: %s", ce.text);
+    if (rc < 0) {
+        free(bitmap);
+        return rc;
+    }
+    uint64_t inflated = 0;
+    for (size_t k = 0; k < words; k++)
+        inflated += (uint64_t)__builtin_popcountll(bitmap[k]);
+    free(b->bitmap);
+    b->bitmap = bitmap;
+    atomic_store(&b->inflated, inflated);
+    atomic_store(&b->num_pages, num_pages);
+    atomic_store(&b->actual, actual);
+    pthread_mutex_lock(&b->stats_lock);
+    b->stats = st;
+    b->stats_held = held;
+    pthread_mutex_unlock(&b->stats_lock);
+    return 0;
+}
+
 static const struct virtio_device_ops bal_ops = {
     .config_read = bal_config_read,
     .config_write = bal_config_write,
     .queue_notify = bal_queue_notify,
     .reset = bal_reset,
+    .save = bal_save,
+    .load = bal_load,
 };
 
 int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_balloon_options *o,

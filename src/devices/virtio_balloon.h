@@ -16,6 +16,10 @@
  * VIRTIO_BALLOON_MAX_PFNS frames is refused as a whole: nothing of it is
  * discarded, the chain is returned and virtio_balloon_info counts it.
  *
+ * Snapshots (the save/load hooks under virtio_mmio_save/load): num_pages,
+ * actual, the inflated frames, the last statistics and the held stats
+ * buffer (by head).
+ *
  * To put one on the board: virtio_balloon_create, map &virtio_mmio_ops
  * with opaque virtio_balloon_mmio(b), register virtio_mmio_kick_fd with
  * virtio_mmio_on_kick on the event loop (see virtio_blk.h). The API thread

@@ -263,13 +263,43 @@ static void count(struct virtio_blk *b, const struct blk_req *r)
     }
 }
 
+/* Runs the n parsed requests b->req[0..n) (nio backend requests) and
+ * completes them: status byte, used ring, interrupt. */
+static void run_batch(struct virtio_blk *b, unsigned queue, unsigned n, unsigned nio, uint64_t features)
+{
+    /* If FLUSH was offered but not negotiated, every completed write must
+     * already be stable (spec 5.2.6.2): flush before completing them. */
+    bool write_through = !(features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+    bool writes = false;
+    for (unsigned k = 0; k < n; k++)
+        writes |= b->req[k].is_write;
+    int sync_io = -1;
+    if (write_through && writes) {
+        b->io[nio] = (struct block_file_req){.op = BLOCK_FILE_FLUSH};
+        sync_io = (int)nio++;
+    }
+    if (nio)
+        block_file_submit(b->file, b->io, nio);
+    for (unsigned k = 0; k < n; k++) {
+        struct blk_req *r = &b->req[k];
+        if (r->io >= 0) {
+            bool ok = b->io[r->io].result == 0;
+            if (r->is_write && sync_io >= 0 && b->io[sync_io].result < 0)
+                ok = false;
+            r->result = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+        }
+        count(b, r);
+        *r->status = r->result;
+        guest_mem_written(&b->mem, r->status_gpa, 1);
+        virtio_mmio_push(b->t, &r->chain, r->written);
+    }
+    virtio_mmio_notify(b->t, queue);
+}
+
 static void blk_queue_notify(void *opaque, unsigned queue)
 {
     struct virtio_blk *b = opaque;
     uint64_t features = virtio_mmio_driver_features(b->t);
-    /* If FLUSH was offered but not negotiated, every completed write must
-     * already be stable (spec 5.2.6.2): flush before completing them. */
-    bool write_through = !(features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
     bool more = true;
     while (more) {
         unsigned n = 0, nio = 0;
@@ -289,36 +319,56 @@ static void blk_queue_notify(void *opaque, unsigned queue)
         }
         if (!n)
             break;
-        bool writes = false;
-        for (unsigned k = 0; k < n; k++)
-            writes |= b->req[k].is_write;
-        int sync_io = -1;
-        if (write_through && writes) {
-            b->io[nio] = (struct block_file_req){.op = BLOCK_FILE_FLUSH};
-            sync_io = (int)nio++;
-        }
-        if (nio)
-            block_file_submit(b->file, b->io, nio);
-        for (unsigned k = 0; k < n; k++) {
-            struct blk_req *r = &b->req[k];
-            if (r->io >= 0) {
-                bool ok = b->io[r->io].result == 0;
-                if (r->is_write && sync_io >= 0 && b->io[sync_io].result < 0)
-                    ok = false;
-                r->result = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-            }
-            count(b, r);
-            *r->status = r->result;
-            guest_mem_written(&b->mem, r->status_gpa, 1);
-            virtio_mmio_push(b->t, &r->chain, r->written);
-        }
-        virtio_mmio_notify(b->t, queue);
+        run_batch(b, queue, n, nio, features);
     }
+}
+
+#define SNAP_VERSION 1u
+
+/* block_file_submit returns only when its batch is done, so between queue
+ * handlers the only request in flight is one the rate limiter held back:
+ * it is run now, past the limiter, so that nothing is left in flight and
+ * the used ring is final. The limiter's tokens are not saved: a restored
+ * device starts with full buckets (and its limits come from the
+ * configuration, like the capacity and the rest of the config space,
+ * which come from the backend). */
+static int blk_save(void *opaque, struct snap_writer *w)
+{
+    struct virtio_blk *b = opaque;
+    if (b->has_held) {
+        b->has_held = false;
+        if (virtio_mmio_chain_current(b->t, &b->held)) {
+            uint64_t features = virtio_mmio_driver_features(b->t);
+            unsigned nio = 0;
+            b->req[0].chain = b->held;
+            if (parse(b, 0, &nio, features))
+                run_batch(b, b->held.queue, 1, nio, features);
+            else
+                virtio_mmio_fail(b->t, "virtio-blk: request (head %u) has no device-writable status byte",
+                                 b->held.head);
+        }
+    }
+    snapw_u32(w, SNAP_VERSION);
+    return w->err;
+}
+
+static int blk_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    (void)opaque;
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-blk: state version %u, expected %u", version, SNAP_VERSION);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "virtio-blk: state is truncated or malformed (read %zu of %zu bytes)",
+                          r->pos, r->len);
+    return 0;
 }
 
 static const struct virtio_device_ops blk_ops = {
     .config_read = blk_config_read,
     .queue_notify = blk_queue_notify,
+    .save = blk_save,
+    .load = blk_load,
 };
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_options *opts,

@@ -15,6 +15,12 @@
  * waits. A request larger than the bandwidth bucket waits for a full
  * bucket and then puts it in debt, so huge requests do not beat the rate.
  *
+ * Snapshots (the save/load hooks under virtio_mmio_save/load): save first
+ * completes a request the limiter holds, so nothing is in flight; the
+ * device's own state is then only a version. Limiter tokens are not saved
+ * (a restored device starts with full buckets); the config space comes
+ * from the image.
+ *
  * To put one on the board:
  *     virtio_blk_create(&blk, &opts, &ram, &irq_line_for_slot, &err);
  *     map &virtio_mmio_ops with opaque virtio_blk_mmio(blk), VIRTIO_MMIO_SIZE bytes;

@@ -146,10 +146,71 @@ void virtio_console_on_host(void *console)
         rx_pump(c);
 }
 
+#define SNAP_VERSION 1u
+
+/* The chains held across callbacks, by head (load walks them again from
+ * the restored rings), and how much of the held transmit chain the
+ * chardev already took. The chardev is new after a restore: a socket
+ * client must connect again. */
+static int con_save(void *opaque, struct snap_writer *w)
+{
+    struct virtio_console *c = opaque;
+    check_reset(c);
+    bool rx = c->rx_held && virtio_mmio_chain_current(c->t, &c->rx);
+    bool tx = c->tx_held && virtio_mmio_chain_current(c->t, &c->tx);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u8(w, rx);
+    snapw_u16(w, rx ? c->rx.head : 0);
+    snapw_u8(w, tx);
+    snapw_u16(w, tx ? c->tx.head : 0);
+    snapw_u64(w, tx ? c->tx_done : 0);
+    return w->err;
+}
+
+static int con_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    struct virtio_console *c = opaque;
+    /* A reset flagged by an earlier failed load would otherwise drop what
+     * this one restores at the first callback. */
+    check_reset(c);
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-console: state version %u, expected %u", version, SNAP_VERSION);
+    uint8_t rx = snapr_u8(r);
+    uint16_t rx_head = snapr_u16(r);
+    uint8_t tx = snapr_u8(r);
+    uint16_t tx_head = snapr_u16(r);
+    uint64_t tx_done = snapr_u64(r);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "virtio-console: state is truncated or malformed (read %zu of %zu bytes)",
+                          r->pos, r->len);
+    if (rx > 1 || tx > 1)
+        return errmsg_set(e, -EINVAL, "virtio-console: receive chain held %u, transmit chain held %u: expected 0 or 1 each",
+                          rx, tx);
+    struct errmsg ce;
+    if (rx) {
+        if (virtio_mmio_chain_at(c->t, VIRTIO_CONSOLE_RX, rx_head, &c->rx, &ce) < 0)
+            return errmsg_set(e, -EINVAL, "virtio-console: held receive chain: %s", ce.text);
+        c->rx_held = true;
+    }
+    if (tx) {
+        if (virtio_mmio_chain_at(c->t, VIRTIO_CONSOLE_TX, tx_head, &c->tx, &ce) < 0)
+            return errmsg_set(e, -EINVAL, "virtio-console: held transmit chain: %s", ce.text);
+        if (tx_done > c->tx.readable_len)
+            return errmsg_set(e, -EINVAL, "virtio-console: %llu bytes of the held transmit chain sent, but it has %llu",
+                              (unsigned long long)tx_done, (unsigned long long)c->tx.readable_len);
+        c->tx_held = true;
+        c->tx_done = tx_done;
+    }
+    return 0;
+}
+
 static const struct virtio_device_ops con_ops = {
     .config_read = con_config_read,
     .queue_notify = con_queue_notify,
     .reset = con_reset,
+    .save = con_save,
+    .load = con_load,
 };
 
 int virtio_console_create(struct virtio_console **out, const struct virtio_console_options *o,

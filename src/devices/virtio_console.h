@@ -8,6 +8,10 @@
  * that does not read holds the guest's transmit queue (see chardev.h).
  * Input waits in the host socket or pty until the guest offers a buffer.
  *
+ * Snapshots (the save/load hooks under virtio_mmio_save/load): the chains
+ * held across callbacks, by head, and how much of a held transmit chain
+ * was sent; the chardev is new after a restore.
+ *
  * To put one on the board:
  *     struct virtio_console_options o = {.chardev = {.kind = CHARDEV_SOCKET, .path = p}};
  *     virtio_console_create(&con, &o, &ram, &irq_line_for_slot, &err);

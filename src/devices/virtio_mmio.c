@@ -498,6 +498,210 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
     }
 }
 
+/* ---- snapshots ---- */
+
+#define SNAP_VERSION 1u
+#define KNOWN_STATUS (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK | \
+                      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
+int virtio_mmio_chain_at(struct virtio_mmio *t, unsigned queue, uint16_t head, struct virtq_chain *c,
+                         struct errmsg *e)
+{
+    int rc;
+    pthread_mutex_lock(&t->lock);
+    if (queue >= t->dev.num_queues || !t->q[queue].ready) {
+        rc = errmsg_set(e, -EINVAL, "queue %u is not enabled", queue);
+    } else {
+        rc = virtq_chain_at(&t->q[queue].vq, head, c, e);
+        c->queue = (uint16_t)queue;
+        c->gen = t->gen;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+/* The reset generation is not saved: it only tells chains popped before a
+ * reset from later ones, and a restored transport has popped none. Nor are
+ * pending kicks and the retry timer: load kicks every ready queue. */
+int virtio_mmio_save(struct virtio_mmio *t, struct snap_writer *w)
+{
+    /* The device model first: finishing its work pushes chains, which
+     * moves the indices saved below. */
+    struct snap_writer dw;
+    snapw_init(&dw);
+    int rc = t->dev.ops->save ? t->dev.ops->save(t->dev.opaque, &dw) : 0;
+    if (rc < 0) {
+        snapw_free(&dw);
+        return rc;
+    }
+    pthread_mutex_lock(&t->lock);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u32(w, t->dev.device_id);
+    snapw_u32(w, t->status);
+    snapw_u32(w, t->dev_features_sel);
+    snapw_u32(w, t->drv_features_sel);
+    snapw_u64(w, t->driver_features);
+    snapw_u32(w, t->queue_sel);
+    snapw_u32(w, t->isr);
+    snapw_u32(w, t->config_generation);
+    snapw_blob(w, t->error, strlen(t->error));
+    snapw_u32(w, t->dev.num_queues);
+    for (unsigned i = 0; i < t->dev.num_queues; i++) {
+        const struct mq *q = &t->q[i];
+        snapw_u32(w, q->num);
+        snapw_u8(w, q->ready);
+        snapw_u64(w, q->desc);
+        snapw_u64(w, q->driver);
+        snapw_u64(w, q->device);
+        snapw_u8(w, q->vq.event_idx);
+        snapw_u8(w, q->vq.indirect);
+        snapw_u16(w, q->vq.last_avail);
+        snapw_u16(w, q->vq.used_idx);
+        snapw_u16(w, q->vq.checked_used);
+    }
+    pthread_mutex_unlock(&t->lock);
+    snapw_blob(w, dw.buf, dw.len);
+    rc = dw.err ? dw.err : w->err;
+    snapw_free(&dw);
+    return rc;
+}
+
+/* Checks one saved queue and, if it was enabled, sets up q->vq on the
+ * restored rings. */
+static int load_queue(struct virtio_mmio *t, unsigned i, struct mq *q, uint8_t ready, uint8_t ev, uint8_t ind,
+                      const uint16_t idx[3], uint32_t status, uint64_t features, struct errmsg *e)
+{
+    if (ready > 1 || ev > 1 || ind > 1)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u: ready %u, event_idx %u, indirect %u: expected 0 or 1 each",
+                          i, ready, ev, ind);
+    if (!ready)
+        return 0;
+    if (!(status & VIRTIO_STATUS_FEATURES_OK))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u is enabled but status 0x%x has no FEATURES_OK", i, status);
+    if (q->num == 0 || q->num > t->dev.queue_max || (q->num & (q->num - 1)))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u: size %u is not a power of two up to %u",
+                          i, q->num, t->dev.queue_max);
+    if (ev != !!(features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) || ind != !!(features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u: event_idx %u / indirect %u disagree with driver features 0x%llx",
+                          i, ev, ind, (unsigned long long)features);
+    struct errmsg qe;
+    if (virtq_start(&q->vq, &t->mem, (uint16_t)q->num, q->desc, q->driver, q->device, ev, ind, &qe) < 0)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u: %s", i, qe.text);
+    /* The device holds the chains between the two indices: at most a
+     * queue's worth. */
+    uint16_t held = (uint16_t)(idx[0] - idx[1]);
+    if (held > q->num)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: queue %u: last_avail %u is %u entries past used_idx %u, more than the size %u",
+                          i, idx[0], held, idx[1], q->num);
+    virtq_set_indices(&q->vq, idx[0], idx[1], idx[2]);
+    q->ready = true;
+    return 0;
+}
+
+int virtio_mmio_load(struct virtio_mmio *t, struct snap_reader *r, struct errmsg *e)
+{
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: state version %u, expected %u", version, SNAP_VERSION);
+    uint32_t id = snapr_u32(r);
+    uint32_t status = snapr_u32(r);
+    uint32_t dev_sel = snapr_u32(r), drv_sel = snapr_u32(r);
+    uint64_t features = snapr_u64(r);
+    uint32_t queue_sel = snapr_u32(r), isr = snapr_u32(r), config_gen = snapr_u32(r);
+    char error[sizeof t->error] = {0};
+    snapr_blob(r, error, sizeof error - 1);
+    uint32_t nq = snapr_u32(r);
+    if (!r->err && nq != t->dev.num_queues)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: state has %u queues, the device has %u", nq, t->dev.num_queues);
+    struct mq q[VIRTIO_MMIO_MAX_QUEUES];
+    uint8_t ready[VIRTIO_MMIO_MAX_QUEUES], ev[VIRTIO_MMIO_MAX_QUEUES], ind[VIRTIO_MMIO_MAX_QUEUES];
+    uint16_t idx[VIRTIO_MMIO_MAX_QUEUES][3];
+    memset(q, 0, sizeof q);
+    for (unsigned i = 0; i < t->dev.num_queues; i++) {
+        q[i].num = snapr_u32(r);
+        ready[i] = snapr_u8(r);
+        q[i].desc = snapr_u64(r);
+        q[i].driver = snapr_u64(r);
+        q[i].device = snapr_u64(r);
+        ev[i] = snapr_u8(r);
+        ind[i] = snapr_u8(r);
+        for (unsigned k = 0; k < 3; k++)
+            idx[i][k] = snapr_u16(r);
+    }
+    struct snap_reader dev;
+    snapr_sub(r, &dev);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: state is truncated or malformed (read %zu of %zu bytes)",
+                          r->pos, r->len);
+
+    if (id != t->dev.device_id)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: state is of device type %u, this slot holds type %u",
+                          id, t->dev.device_id);
+    /* Each status bit needs its predecessors, as status_write enforces. */
+    bool order_ok = (!(status & VIRTIO_STATUS_DRIVER) || (status & VIRTIO_STATUS_ACKNOWLEDGE)) &&
+                    (!(status & VIRTIO_STATUS_FEATURES_OK) || (status & VIRTIO_STATUS_DRIVER)) &&
+                    (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_FEATURES_OK));
+    if ((status & ~KNOWN_STATUS) || !order_ok)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: status 0x%x is not one the device can reach", status);
+    if (features & ~offered(t))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: driver features 0x%llx include some not offered (0x%llx)",
+                          (unsigned long long)features, (unsigned long long)offered(t));
+    if ((status & VIRTIO_STATUS_FEATURES_OK) && !(features & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: FEATURES_OK without VIRTIO_F_VERSION_1 in driver features 0x%llx",
+                          (unsigned long long)features);
+    if (isr & ~(VIRTIO_INT_USED_BUFFER | VIRTIO_INT_CONFIG_CHANGE))
+        return errmsg_set(e, -EINVAL, "virtio-mmio: interrupt status 0x%x has unknown bits", isr);
+    for (unsigned i = 0; i < t->dev.num_queues; i++) {
+        int rc = load_queue(t, i, &q[i], ready[i], ev[i], ind[i], idx[i], status, features, e);
+        if (rc < 0)
+            return rc;
+    }
+    if (!t->dev.ops->load && dev.len)
+        return errmsg_set(e, -EINVAL, "virtio-mmio: %zu bytes of device state for device type %u, which keeps none",
+                          dev.len, id);
+    /* The message is for logs: keep it printable. */
+    for (char *c = error; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+
+    pthread_mutex_lock(&t->lock);
+    t->gen++;
+    t->status = status;
+    t->dev_features_sel = dev_sel;
+    t->drv_features_sel = drv_sel;
+    t->driver_features = features;
+    t->queue_sel = queue_sel;
+    t->isr = isr;
+    t->config_generation = config_gen;
+    memcpy(t->error, error, sizeof error);
+    uint32_t kick_mask = 0;
+    for (unsigned i = 0; i < t->dev.num_queues; i++) {
+        t->q[i] = q[i];
+        if (q[i].ready)
+            kick_mask |= 1u << i;
+    }
+    /* Drive the line even if the level seems unchanged: the interrupt
+     * controller is restored separately and must hear it. */
+    t->irq_level = isr != 0;
+    irq_line_set(&t->irq, t->irq_level);
+    bool is_live = live(t);
+    pthread_mutex_unlock(&t->lock);
+
+    if (t->dev.ops->load) {
+        int rc = t->dev.ops->load(t->dev.opaque, &dev, e);
+        if (rc < 0) {
+            /* Leave no half-restored device behind. */
+            pthread_mutex_lock(&t->lock);
+            reset_locked(t);
+            pthread_mutex_unlock(&t->lock);
+            return rc;
+        }
+    }
+    if (is_live && kick_mask)
+        kick(t, kick_mask);
+    return 0;
+}
+
 static bool config_access_ok(const struct virtio_mmio *t, uint64_t off, unsigned size)
 {
     if (size != 1 && size != 2 && size != 4 && size != 8)

@@ -66,8 +66,8 @@
 
 struct virtio_mmio;
 
-/* What a device type implements. All calls but queue_notify are made with
- * the transport lock held and must not block. */
+/* What a device type implements. All calls but queue_notify, save and
+ * load are made with the transport lock held and must not block. */
 struct virtio_device_ops {
     /* Read/write `size` (1, 2, 4 or 8) bytes at `offset` of the device
      * config space; the transport has checked offset + size <= config_size.
@@ -84,7 +84,9 @@ struct virtio_device_ops {
      * finishes (or records) the work in flight, so that nothing writes
      * guest RAM after it returns. load runs on a device just created from
      * the same configuration, before the VM starts, and checks every value
-     * it reads (see util/snapbuf.h). */
+     * it reads (see util/snapbuf.h); the transport's queues are restored
+     * by then, so it can take back chains it held (virtio_mmio_chain_at).
+     * Both are called without the transport lock: they may pop and push. */
     int (*save)(void *opaque, struct snap_writer *w);
     int (*load)(void *opaque, struct snap_reader *r, struct errmsg *e);
 };
@@ -149,9 +151,20 @@ void virtio_mmio_config_changed(struct virtio_mmio *t);
 /* Snapshot of the transport (registers, status, features, each queue's
  * rings and indices, interrupt status) followed by the device model's
  * save; load restores it on a transport just created for the same device
- * type and refuses values a transport could never have reached. */
+ * type and refuses values a transport could never have reached. save runs
+ * on the I/O thread with the harts paused (the device model's save may
+ * finish work first). load runs before the VM starts; it drives the
+ * interrupt line to the restored level and, for a live device, kicks
+ * every ready queue (a notification pending at save time is not in the
+ * state), so the kick fd must be on the event loop by the time the VM
+ * runs. A failed load leaves the device as reset (status 0). */
 int virtio_mmio_save(struct virtio_mmio *t, struct snap_writer *w);
 int virtio_mmio_load(struct virtio_mmio *t, struct snap_reader *r, struct errmsg *e);
+/* For a device model's load: chain `head` of queue, walked again from the
+ * restored rings (virtq_chain_at), as if just popped. -EINVAL with a
+ * message if the queue is not enabled or the chain is not valid. */
+int virtio_mmio_chain_at(struct virtio_mmio *t, unsigned queue, uint16_t head, struct virtq_chain *c,
+                         struct errmsg *e);
 
 uint64_t virtio_mmio_driver_features(struct virtio_mmio *t);
 uint32_t virtio_mmio_status(struct virtio_mmio *t);

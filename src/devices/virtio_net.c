@@ -33,6 +33,7 @@ struct virtio_net {
     struct net_backend *be;
     struct guest_mem mem;
     uint8_t mac[6];
+    bool mac_fixed;              /* the configuration chose it (not random) */
     uint8_t config[VIRTIO_NET_CFG_SIZE];
     /* Set by the reset hook (vCPU thread, transport lock held), consumed on
      * the I/O thread: taken chains belong to the old rings. */
@@ -366,10 +367,99 @@ void virtio_net_on_host(void *net)
     rx_notify(n);
 }
 
+#define SNAP_VERSION 1u
+
+/* Saved: the MAC (a random one must survive, the guest has it), the
+ * receive chains taken for a frame that needed more buffers, and a
+ * transmit chain the limiter held back, each by its head: the rings are
+ * in guest RAM, so load walks them again. Not saved: frames from the
+ * backend waiting for a buffer (lost, as on a wire), the limiters' tokens
+ * (a restored device starts with full buckets) and the counters. The
+ * backend is new after a restore: slirp's connection table is not carried
+ * over, so the guest's TCP connections to the outside break, while its
+ * DHCP lease stays good (slirp hands out the same address). */
+static int net_save(void *opaque, struct snap_writer *w)
+{
+    struct virtio_net *n = opaque;
+    check_reset(n);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_bytes(w, n->mac, 6);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n->n_stash; i++)
+        k += virtio_mmio_chain_current(n->t, n->stash[i]);
+    snapw_u16(w, (uint16_t)k);
+    for (unsigned i = 0; i < n->n_stash; i++)
+        if (virtio_mmio_chain_current(n->t, n->stash[i]))
+            snapw_u16(w, n->stash[i]->head);
+    bool tx = n->tx_has_held && virtio_mmio_chain_current(n->t, &n->tx);
+    snapw_u8(w, tx);
+    snapw_u16(w, tx ? n->tx.head : 0);
+    return w->err;
+}
+
+static int net_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    struct virtio_net *n = opaque;
+    /* A reset flagged by an earlier failed load would otherwise drop what
+     * this one restores at the first callback. */
+    check_reset(n);
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-net: state version %u, expected %u", version, SNAP_VERSION);
+    uint8_t mac[6];
+    snapr_bytes(r, mac, 6);
+    uint16_t n_stash = snapr_u16(r);
+    if (!r->err && n_stash > VIRTIO_NET_QUEUE_SIZE)
+        return errmsg_set(e, -EINVAL, "virtio-net: %u receive chains held, more than the queue size %u",
+                          n_stash, VIRTIO_NET_QUEUE_SIZE);
+    uint16_t heads[VIRTIO_NET_QUEUE_SIZE];
+    for (unsigned i = 0; i < n_stash; i++)
+        heads[i] = snapr_u16(r);
+    uint8_t tx = snapr_u8(r);
+    uint16_t tx_head = snapr_u16(r);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "virtio-net: state is truncated or malformed (read %zu of %zu bytes)",
+                          r->pos, r->len);
+    static const uint8_t zero[6];
+    if ((mac[0] & 1) || !memcmp(mac, zero, 6))
+        return errmsg_set(e, -EINVAL, "virtio-net: MAC address %02x:%02x:%02x:%02x:%02x:%02x is not a unicast station address",
+                          mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    if (n->mac_fixed && memcmp(mac, n->mac, 6))
+        return errmsg_set(e, -EINVAL, "virtio-net: the snapshot's MAC %02x:%02x:%02x:%02x:%02x:%02x is not the configured one",
+                          mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    if (tx > 1)
+        return errmsg_set(e, -EINVAL, "virtio-net: transmit chain held is %u, expected 0 or 1", tx);
+    memcpy(n->mac, mac, 6);
+    memcpy(n->config + VIRTIO_NET_CFG_MAC, mac, 6);
+
+    bool mrg = virtio_mmio_driver_features(n->t) & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+    struct errmsg ce;
+    for (unsigned i = 0; i < n_stash; i++) {
+        if (!n->stash[i] && !(n->stash[i] = malloc(sizeof(struct virtq_chain))))
+            return errmsg_set(e, -ENOMEM, "virtio-net: out of memory");
+        struct virtq_chain *c = n->stash[i];
+        if (virtio_mmio_chain_at(n->t, VIRTIO_NET_RX, heads[i], c, &ce) < 0)
+            return errmsg_set(e, -EINVAL, "virtio-net: held receive chain %u: %s", i, ce.text);
+        /* What rx_take would have refused to keep. */
+        if (c->n_readable || (mrg && c->writable_len < VIRTIO_NET_HDR_SIZE))
+            return errmsg_set(e, -EINVAL, "virtio-net: held receive chain %u (head %u) is not a receive buffer",
+                              i, heads[i]);
+        n->n_stash = i + 1;
+    }
+    if (tx) {
+        if (virtio_mmio_chain_at(n->t, VIRTIO_NET_TX, tx_head, &n->tx, &ce) < 0)
+            return errmsg_set(e, -EINVAL, "virtio-net: held transmit chain: %s", ce.text);
+        n->tx_has_held = true;
+    }
+    return 0;
+}
+
 static const struct virtio_device_ops net_ops = {
     .config_read = net_config_read,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
+    .save = net_save,
+    .load = net_load,
 };
 
 int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *o,
@@ -395,6 +485,7 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
     rate_limiter_init(&n->rx_limit, NULL, now);
     rate_limiter_init(&n->tx_limit, NULL, now);
     n->backend_rx_on = true;
+    n->mac_fixed = o->has_mac;
     if (o->has_mac) {
         memcpy(n->mac, o->mac, 6);
     } else {

@@ -30,6 +30,13 @@
  * than the header, sets DEVICE_NEEDS_RESET, as does anything the transport
  * refuses (rings or buffers outside RAM, loops).
  *
+ * Snapshots (the save/load hooks under virtio_mmio_save/load): the MAC
+ * (a random one is kept; a configured one must match) and the receive and
+ * transmit chains the device holds, by head. Frames waiting for a receive
+ * buffer, limiter tokens and counters are not saved. The backend is new
+ * after a restore: slirp's connections are gone (the guest's TCP
+ * connections to the outside break), its DHCP lease stays valid.
+ *
  * To put one on the board:
  *     struct net_spec spec;  net_spec_parse(&spec, arg, &err);
  *     struct net_backend *be;

@@ -1,6 +1,8 @@
 /* virtio-rng, the entropy device (virtio 1.2 section 5.4): fills each
  * device-writable buffer the guest offers with bytes from the host's
- * getrandom(). No features, no config space, one queue.
+ * getrandom(). No features, no config space, one queue. It holds no chain
+ * between notifications, so a snapshot is the transport's state alone (no
+ * save/load hooks).
  *
  * To put one on the board: virtio_rng_create, map &virtio_mmio_ops with
  * opaque virtio_rng_mmio(rng), register virtio_mmio_kick_fd with

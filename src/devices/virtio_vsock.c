@@ -804,10 +804,65 @@ static void vs_reset(void *opaque)
     (void)r;
 }
 
+#define SNAP_VERSION 1u
+
+/* Connections cannot outlive the host sockets behind them, so none is
+ * saved: load tells the guest with a TRANSPORT_RESET event (spec 5.10.6.7),
+ * after which it drops its connections and new ones work both ways.
+ * Saved: the CID (the guest knows it; a device with another one is
+ * refused) and the receive chain held for the next packet, by its head,
+ * so the guest does not lose that buffer. Orphan RSTs waiting to be sent
+ * are dropped with the connections they answer. */
+static int vs_save(void *opaque, struct snap_writer *w)
+{
+    struct virtio_vsock *v = opaque;
+    bool rx = v->rx_held && virtio_mmio_chain_current(v->t, &v->rx);
+    snapw_u32(w, SNAP_VERSION);
+    snapw_u64(w, v->cid);
+    snapw_u8(w, rx);
+    snapw_u16(w, rx ? v->rx.head : 0);
+    return w->err;
+}
+
+static int vs_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    struct virtio_vsock *v = opaque;
+    /* A reset flagged by an earlier failed load would otherwise drop what
+     * this one restores at the first callback. */
+    check_reset(v);
+    uint32_t version = snapr_u32(r);
+    if (!r->err && version != SNAP_VERSION)
+        return errmsg_set(e, -EINVAL, "virtio-vsock: state version %u, expected %u", version, SNAP_VERSION);
+    uint64_t cid = snapr_u64(r);
+    uint8_t rx = snapr_u8(r);
+    uint16_t head = snapr_u16(r);
+    if (!snapr_ok(r))
+        return errmsg_set(e, -EINVAL, "virtio-vsock: state is truncated or malformed (read %zu of %zu bytes)",
+                          r->pos, r->len);
+    if (cid != v->cid)
+        return errmsg_set(e, -EINVAL, "virtio-vsock: the snapshot's guest CID %llu is not the configured %llu",
+                          (unsigned long long)cid, (unsigned long long)v->cid);
+    if (rx > 1)
+        return errmsg_set(e, -EINVAL, "virtio-vsock: receive chain held is %u, expected 0 or 1", rx);
+    if (rx) {
+        struct errmsg ce;
+        if (virtio_mmio_chain_at(v->t, VIRTIO_VSOCK_RX, head, &v->rx, &ce) < 0)
+            return errmsg_set(e, -EINVAL, "virtio-vsock: held receive chain: %s", ce.text);
+        if (v->rx.writable_len < VIRTIO_VSOCK_HDR_SIZE)
+            return errmsg_set(e, -EINVAL, "virtio-vsock: held receive chain (head %u) has %llu writable bytes, less than a header",
+                              head, (unsigned long long)v->rx.writable_len);
+        v->rx_held = true;
+    }
+    virtio_vsock_transport_reset(v);
+    return 0;
+}
+
 static const struct virtio_device_ops vs_ops = {
     .config_read = vs_config_read,
     .queue_notify = vs_queue_notify,
     .reset = vs_reset,
+    .save = vs_save,
+    .load = vs_load,
 };
 
 void virtio_vsock_transport_reset(struct virtio_vsock *v)

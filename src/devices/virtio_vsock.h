@@ -23,6 +23,10 @@
  * the transport (virtio_vsock_transport_reset, e.g. after a snapshot
  * restore) closes them too and sends the guest a TRANSPORT_RESET event.
  *
+ * Snapshots (the save/load hooks under virtio_mmio_save/load): no
+ * connection is saved; a restored device checks the guest CID is the
+ * configured one and sends the guest a TRANSPORT_RESET event.
+ *
  * To put one on the board:
  *     struct virtio_vsock_options o = {.guest_cid = 3, .uds_path = "/tmp/v.sock"};
  *     virtio_vsock_create(&vs, &o, &ram, &irq_line_for_slot, &err);

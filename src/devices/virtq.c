@@ -195,6 +195,24 @@ static int walk_chain(struct virtq *q, struct virtq_chain *c, uint16_t head, str
     }
 }
 
+void virtq_set_indices(struct virtq *q, uint16_t last_avail, uint16_t used_idx, uint16_t checked_used)
+{
+    q->last_avail = last_avail;
+    q->used_idx = used_idx;
+    q->checked_used = checked_used;
+}
+
+int virtq_chain_at(struct virtq *q, uint16_t head, struct virtq_chain *c, struct errmsg *e)
+{
+    c->head = head;
+    c->n_readable = c->n_writable = 0;
+    c->readable_len = c->writable_len = 0;
+    if (head >= q->size)
+        return errmsg_set(e, -EINVAL, "head descriptor index %u is not below the queue size %u",
+                          head, q->size);
+    return walk_chain(q, c, head, e);
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c, struct errmsg *e)
 {
     uint8_t *idx_field = q->avail + 2;
@@ -222,13 +240,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct errmsg *e)
 
     uint16_t head = ld16(q->avail + AVAIL_RING + 2u * (q->last_avail % q->size), memory_order_relaxed);
     q->last_avail++;
-    c->head = head;
-    c->n_readable = c->n_writable = 0;
-    c->readable_len = c->writable_len = 0;
-    if (head >= q->size)
-        return errmsg_set(e, -EINVAL, "available head descriptor index %u is not below the queue size %u",
-                          head, q->size);
-    int rc = walk_chain(q, c, head, e);
+    int rc = virtq_chain_at(q, head, c, e);
     return rc < 0 ? rc : 1;
 }
 

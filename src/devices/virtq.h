@@ -69,6 +69,17 @@ int virtq_start(struct virtq *q, const struct guest_mem *mem, uint16_t size,
                 uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
                 bool event_idx, bool indirect, struct errmsg *e);
 
+/* Snapshot restore: after virtq_start, continue from the indices the
+ * queue had when it was saved (the rings themselves are in guest RAM,
+ * restored with it). */
+void virtq_set_indices(struct virtq *q, uint16_t last_avail, uint16_t used_idx, uint16_t checked_used);
+
+/* Walks the chain that starts at descriptor head again, with the same
+ * checks as virtq_pop, without touching the avail ring: how a device
+ * restored from a snapshot gets back a chain it had popped and still
+ * held. Returns 0 with c filled, or -EINVAL. */
+int virtq_chain_at(struct virtq *q, uint16_t head, struct virtq_chain *c, struct errmsg *e);
+
 /* Takes the next available chain into c. Returns 1 with c filled, 0 when
  * the driver has made nothing new available (with EVENT_IDX it then asks
  * to be notified of the next buffer and looks once more, so a kick cannot

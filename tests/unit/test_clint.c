@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "devices/clint.h"
@@ -242,6 +243,99 @@ static void mtime_write_reevaluates(void **state)
     assert_int_equal(f->mip[0], 0);
 }
 
+#define SAVED_MTIME 0x123456789abcull
+
+/* mtime far ahead of a new CLINT's clock, hart 1's msip set, frozen as a
+ * paused VM is. */
+static void save_busy(struct fixture *f, struct snap_writer *w)
+{
+    clint_mmio_ops.write(f->c, 0xbff8, SAVED_MTIME, 8);
+    clint_mmio_ops.write(f->c, 4 * 1, 1, 4);
+    clint_freeze(f->c);
+    snapw_init(w);
+    assert_int_equal(clint_save(f->c, w), 0);
+}
+
+static int load(struct fixture *f, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return clint_load(f->c, &r, e);
+}
+
+static void snapshot_time_goes_on(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_writer w;
+    save_busy(f, &w);
+    uint64_t saved = clint_time(f->c);
+    assert_true(saved >= SAVED_MTIME && saved < SAVED_MTIME + 10000000);
+    struct errmsg e = {{0}};
+
+    /* Into a running CLINT: time continues from the saved value. */
+    void *st2;
+    setup(&st2);
+    struct fixture *g = st2;
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("clint_load: %s", e.text);
+    uint64_t t = clint_time(g->c);
+    assert_true(t >= saved && t < saved + 10000000);
+    assert_int_equal(g->mip[1], MSIP);
+    assert_int_equal(g->mip[0] | g->mip[2], 0);
+    assert_int_equal(clint_mmio_ops.read(g->c, 4 * 1, 4), 1);
+    sleep_ns(10000000);
+    assert_true(clint_time(g->c) >= t + 100000 - 1);
+    teardown(&st2);
+
+    /* Into a frozen one (a VM restored paused): it stands at the saved
+     * value until the thaw, then runs on from there. */
+    setup(&st2);
+    g = st2;
+    clint_freeze(g->c);
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("clint_load: %s", e.text);
+    assert_int_equal(clint_time(g->c), saved);
+    sleep_ns(20000000);
+    assert_int_equal(clint_mmio_ops.read(g->c, 0xbff8, 8), saved);
+    uint64_t na = mono_ns();
+    clint_thaw(g->c);
+    t = clint_time(g->c);
+    uint64_t nb = mono_ns();
+    assert_true(t >= saved && t - saved <= (nb - na) / 100 + 1);
+    /* mtimecmp is the harts' business: a restored CLINT asks nothing. */
+    assert_int_equal(g->cmp_calls, 0);
+    teardown(&st2);
+    snapw_free(&w);
+}
+
+static void snapshot_refuses_bad_state(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_writer w;
+    save_busy(f, &w);
+    struct errmsg e;
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load(f, w.buf, n, &e), -EINVAL);
+    /* version, nharts, mtime, one msip byte per hart */
+    static const struct { size_t off; uint8_t val; const char *msg; } bad[] = {
+        {0, 0, "version 0"},
+        {4, 2, "2 harts"},
+        {16 + 2, 2, "hart 2: msip 2"},
+    };
+    uint8_t buf[64];
+    assert_true(w.len < sizeof buf);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(buf, w.buf, w.len);
+        buf[bad[i].off] = bad[i].val;
+        assert_int_equal(load(f, buf, w.len, &e), -EINVAL);
+        if (!strstr(e.text, "clint: ") || !strstr(e.text, bad[i].msg))
+            fail_msg("case %zu: message '%s' does not name '%s'", i, e.text, bad[i].msg);
+    }
+    memcpy(buf, w.buf, w.len);
+    assert_int_equal(load(f, buf, w.len + 1, &e), -EINVAL);   /* a trailing byte */
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +348,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtimecmp_future_and_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(mtimecmp_halves, setup, teardown),
         cmocka_unit_test_setup_teardown(mtime_write_reevaluates, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_time_goes_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_refuses_bad_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,118 @@ static void irq_line_adapter(void **state)
     assert_int_equal(f->mip[0], 0);
 }
 
+/* Priorities, lines high, one source claimed by hart 0's S context, a
+ * threshold on hart 1's M context. */
+static void busy_state(struct fixture *f)
+{
+    wr(f, prio(3), 2);
+    wr(f, prio(5), 2);
+    wr(f, prio(40), 6);
+    wr(f, prio(95), 7);
+    for (unsigned s = 1; s <= 40; s++)
+        enable_src(f, 1, s);
+    enable_src(f, 2, 95);
+    enable_src(f, 3, 5);
+    wr(f, threshold(2), 6);
+    wr(f, threshold(3), 1);
+    plic_set_level(f->p, 3, 1);
+    plic_set_level(f->p, 5, 1);
+    plic_set_level(f->p, 40, 1);
+    plic_set_level(f->p, 95, 1);
+    assert_int_equal(rd(f, claim(1)), 40);
+}
+
+static void save(struct fixture *f, struct snap_writer *w)
+{
+    snapw_init(w);
+    assert_int_equal(plic_save(f->p, w), 0);
+}
+
+static int load(struct fixture *f, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return plic_load(f->p, &r, e);
+}
+
+static void snapshot_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    busy_state(f);
+    struct snap_writer w;
+    save(f, &w);
+    void *st2;
+    setup(&st2);
+    struct fixture *g = st2;
+    struct errmsg e = {{0}};
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("plic_load: %s", e.text);
+    /* The harts' external interrupt bits were pushed. */
+    assert_int_equal(g->mip[0], f->mip[0]);
+    assert_int_equal(g->mip[1], f->mip[1]);
+    assert_int_equal(g->mip[0], SEIP);
+    assert_int_equal(g->mip[1], MEIP | SEIP);
+    for (uint64_t off = 0; off < 0x1010; off += 4)
+        assert_int_equal(rd(g, off), rd(f, off));
+    for (unsigned c = 0; c < 2 * NHARTS; c++) {
+        for (unsigned k = 0; k < 3; k++)
+            assert_int_equal(rd(g, enable(c, 32 * k)), rd(f, enable(c, 32 * k)));
+        assert_int_equal(rd(g, threshold(c)), rd(f, threshold(c)));
+    }
+    /* Claims go on in the same order; 40 is still in service until its
+     * completion, after which its high line makes it pending again. */
+    struct fixture *both[2] = {f, g};
+    for (int i = 0; i < 2; i++) {
+        struct fixture *x = both[i];
+        assert_int_equal(rd(x, claim(1)), 3);
+        assert_int_equal(rd(x, claim(1)), 5);
+        assert_int_equal(rd(x, claim(1)), 0);
+        wr(x, claim(1), 40);
+        assert_int_equal(rd(x, claim(1)), 40);
+        assert_int_equal(rd(x, claim(2)), 95);
+        assert_int_equal(x->mip[1], 0);   /* 5 is claimed: hart 1 S has nothing */
+    }
+    snapw_free(&w);
+    teardown(&st2);
+}
+
+static void snapshot_refuses_bad_state(void **state)
+{
+    struct fixture *f = *state;
+    busy_state(f);
+    struct snap_writer w;
+    save(f, &w);
+    struct errmsg e;
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load(f, w.buf, n, &e), -EINVAL);
+    /* Layout: version, nharts, 95 priorities, 3 x (level, pending,
+     * claimed) words, then per context 3 enable words and a threshold. */
+    enum { PRIO = 8, WORDS = PRIO + 95, CTX = WORDS + 36 };
+    static const struct { size_t off; uint8_t val; const char *msg; } bad[] = {
+        {0, 9, "version 9"},
+        {4, 3, "3 harts"},
+        {PRIO + 4, 8, "source 5: priority 8"},
+        {WORDS, 0x01, "name no source"},           /* source 0's line */
+        {WORDS + 4, 0x00, "pending bits"},          /* 3 and 5 lost their request */
+        {WORDS + 8, 0x01, "name no source"},       /* source 0 claimed */
+        {CTX + 13 + 12, 9, "context 1: threshold 9"},
+        {CTX + 2 * 13, 0x01, "context 2: enable bits"},   /* source 0 */
+    };
+    uint8_t *buf = malloc(w.len + 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(buf, w.buf, w.len);
+        buf[bad[i].off] = bad[i].val;
+        assert_int_equal(load(f, buf, w.len, &e), -EINVAL);
+        if (!strstr(e.text, "plic: ") || !strstr(e.text, bad[i].msg))
+            fail_msg("case %zu: message '%s' does not name '%s'", i, e.text, bad[i].msg);
+    }
+    /* A failed load changed nothing. */
+    assert_int_equal(rd(f, prio(5)), 2);
+    assert_int_equal(rd(f, claim(1)), 3);
+    free(buf);
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +363,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(only_changes_are_pushed, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_accesses_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(irq_line_adapter, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_refuses_bad_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "devices/rtc.h"
@@ -183,6 +184,112 @@ static void odd_accesses_are_ignored(void **state)
     assert_int_equal(rtc_mmio_ops.read(f->r, ~0ull - 3, 4), 0);
 }
 
+static void set_alarm(struct fixture *f, uint64_t when)
+{
+    wr(f, ALARM_HIGH, (uint32_t)(when >> 32));
+    wr(f, ALARM_LOW, (uint32_t)when);
+}
+
+/* The guest moved its clock a day ahead, enabled the interrupt, had an
+ * alarm fire (pending, line high) and armed the next one in `next` ns. */
+static void save_busy(struct fixture *f, uint64_t next, struct snap_writer *w)
+{
+    uint64_t want = host_ns(CLOCK_REALTIME) + 86400ull * 1000000000ull;
+    wr(f, TIME_HIGH, (uint32_t)(want >> 32));
+    wr(f, TIME_LOW, (uint32_t)want);
+    wr(f, IRQ_ENABLED, 1);
+    set_alarm(f, rtc_time(f->r) - 1);
+    assert_int_equal(f->irq, 1);
+    set_alarm(f, rtc_time(f->r) + next);
+    snapw_init(w);
+    assert_int_equal(rtc_save(f->r, w), 0);
+}
+
+static int load(struct fixture *f, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return rtc_load(f->r, &r, e);
+}
+
+static void snapshot_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_writer w;
+    save_busy(f, 3600ull * 1000000000ull, &w);
+    void *st2;
+    setup(&st2);
+    struct fixture *g = st2;
+    struct errmsg e = {{0}};
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("rtc_load: %s", e.text);
+    assert_int_equal(g->irq, 1);
+    /* The guest's time, not the host's: a day ahead, still running. */
+    uint64_t tf = guest_time(f), tg = guest_time(g);
+    uint64_t diff = tf > tg ? tf - tg : tg - tf;
+    assert_true(diff < 1000000000ull);
+    assert_true(tg > host_ns(CLOCK_REALTIME) + 86000ull * 1000000000ull);
+    for (uint64_t off = ALARM_LOW; off <= ALARM_STATUS; off += 4)
+        assert_int_equal(rd(g, off), rd(f, off));
+    assert_int_equal(rd(g, ALARM_STATUS), 1);
+    wr(g, CLEAR_INTERRUPT, 1);
+    assert_int_equal(g->irq, 0);
+    teardown(&st2);
+    snapw_free(&w);
+}
+
+/* An alarm that came due between save and restore fires on load. */
+static void snapshot_alarm_due_meanwhile(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_writer w;
+    save_busy(f, 10000000, &w);   /* 10 ms */
+    wr(f, CLEAR_INTERRUPT, 1);
+    struct timespec ts = {0, 30000000};
+    nanosleep(&ts, NULL);
+    /* Clear the pending bit in the saved state: only the alarm can set it. */
+    w.buf[w.len - 1] = 0;
+    void *st2;
+    setup(&st2);
+    struct fixture *g = st2;
+    struct errmsg e = {{0}};
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("rtc_load: %s", e.text);
+    assert_int_equal(g->irq, 1);
+    assert_int_equal(rd(g, ALARM_STATUS), 0);
+    teardown(&st2);
+    snapw_free(&w);
+}
+
+static void snapshot_refuses_bad_state(void **state)
+{
+    struct fixture *f = *state;
+    struct snap_writer w;
+    save_busy(f, 1000000000ull, &w);
+    struct errmsg e;
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load(f, w.buf, n, &e), -EINVAL);
+    /* version, offset, latched TIME_HIGH, alarm, armed, enabled, pending */
+    static const struct { size_t off; uint8_t val; const char *msg; } bad[] = {
+        {0, 7, "version 7"},
+        {24, 2, "alarm armed 2"},
+        {25, 3, "irq enabled 3"},
+        {26, 0xff, "irq pending 255"},
+    };
+    uint8_t buf[64];
+    assert_true(w.len < sizeof buf);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(buf, w.buf, w.len);
+        buf[bad[i].off] = bad[i].val;
+        assert_int_equal(load(f, buf, w.len, &e), -EINVAL);
+        if (!strstr(e.text, "rtc: ") || !strstr(e.text, bad[i].msg))
+            fail_msg("case %zu: message '%s' does not name '%s'", i, e.text, bad[i].msg);
+    }
+    memcpy(buf, w.buf, w.len);
+    assert_int_equal(load(f, buf, w.len + 1, &e), -EINVAL);
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +300,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(irq_enable_gates_the_line, setup, teardown),
         cmocka_unit_test_setup_teardown(clear_alarm_disarms, setup, teardown),
         cmocka_unit_test_setup_teardown(odd_accesses_are_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_alarm_due_meanwhile, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_refuses_bad_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

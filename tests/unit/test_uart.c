@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -305,6 +306,131 @@ static void threads_lose_nothing(void **state)
     assert_int_equal(f->nout, sizeof f->out);   /* the sink kept the first 256 */
 }
 
+/* A UART in a state worth saving: divisor, line settings, FIFO at
+ * trigger 8 with 3 bytes in, interrupts enabled, an overrun seen in
+ * loopback, modem deltas pending. */
+static void busy_state(struct fixture *f)
+{
+    wr(f, LCR, 0x83);
+    wr(f, DLL, 0x12);
+    wr(f, DLM, 0x34);
+    wr(f, LCR, 0x1b);
+    wr(f, FCR, 0x81);
+    wr(f, MCR, 0x1f);   /* loopback: fill the FIFO past full for an overrun */
+    for (unsigned i = 0; i < UART_FIFO_SIZE + 1; i++)
+        wr(f, THR, (uint8_t)i);
+    for (unsigned i = 0; i < UART_FIFO_SIZE; i++)
+        rd(f, RBR);
+    wr(f, MCR, 0x0b);
+    assert_int_equal(uart_receive(f->u, (const uint8_t *)"abc", 3), 3);
+    wr(f, IER, 0x0f);
+    wr(f, SCR, 0x5a);
+}
+
+/* Everything a guest can read, in an order that also consumes state
+ * (LSR errors, MSR deltas, THRE, the FIFO). */
+static void read_all(struct fixture *f, uint8_t out[16])
+{
+    unsigned k = 0;
+    out[k++] = rd(f, IIR);
+    out[k++] = rd(f, LSR);
+    out[k++] = rd(f, IIR);
+    out[k++] = rd(f, MSR);
+    out[k++] = rd(f, IER);
+    out[k++] = rd(f, LCR);
+    out[k++] = rd(f, MCR);
+    out[k++] = rd(f, SCR);
+    for (unsigned i = 0; i < 3; i++)
+        out[k++] = rd(f, RBR);
+    out[k++] = rd(f, IIR);
+    out[k++] = rd(f, LSR);
+    wr(f, LCR, 0x9b);
+    out[k++] = rd(f, DLL);
+    out[k++] = rd(f, DLM);
+    wr(f, LCR, 0x1b);
+    out[k++] = (uint8_t)f->irq;
+}
+
+static void save(struct fixture *f, struct snap_writer *w)
+{
+    snapw_init(w);
+    assert_int_equal(uart_save(f->u, w), 0);
+}
+
+static int load(struct fixture *f, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return uart_load(f->u, &r, e);
+}
+
+static void snapshot_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    busy_state(f);
+    assert_int_equal(f->irq, 1);
+    struct snap_writer w;
+    save(f, &w);
+    void *st2;
+    setup(&st2);
+    struct fixture *g = st2;
+    struct errmsg e = {{0}};
+    if (load(g, w.buf, w.len, &e) < 0)
+        fail_msg("uart_load: %s", e.text);
+    /* The line was driven to the restored level. */
+    assert_true(g->irq_calls > 0);
+    assert_int_equal(g->irq, 1);
+    uint8_t a[16], b[16];
+    read_all(f, a);
+    read_all(g, b);
+    assert_memory_equal(a, b, sizeof a);
+    assert_int_equal(b[8], 'a');
+    assert_int_equal(b[10], 'c');
+    /* It goes on working: input, output. */
+    assert_int_equal(uart_receive(g->u, (const uint8_t *)"z", 1), 1);
+    assert_int_equal(rd(g, RBR), 'z');
+    wr(g, THR, 'q');
+    assert_int_equal(g->nout, 1);
+    snapw_free(&w);
+    teardown(&st2);
+}
+
+static void snapshot_refuses_bad_state(void **state)
+{
+    struct fixture *f = *state;
+    busy_state(f);
+    struct snap_writer w;
+    save(f, &w);
+    struct errmsg e;
+    /* Every proper prefix is refused, and so is a trailing byte. */
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load(f, w.buf, n, &e), -EINVAL);
+    uint8_t buf[64];
+    assert_true(w.len < sizeof buf);
+    memcpy(buf, w.buf, w.len);
+    buf[w.len] = 0;
+    assert_int_equal(load(f, buf, w.len + 1, &e), -EINVAL);
+    static const struct { size_t off; uint8_t val; const char *msg; } bad[] = {
+        {0, 2, "version 2"},
+        {4, 0x1f, "IER 0x1f"},
+        {6, 0x20, "MCR 0x20"},
+        {7, 0x02, "FCR 0x02"},
+        {7, 0x00, "3 bytes in the receive FIFO"},   /* FIFO off holds one */
+        {11, 0x20, "LSR error bits"},
+        {12, 0x10, "MSR delta"},
+        {13, 2, "THRE"},
+        {14, 17, "17 bytes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(buf, w.buf, w.len);
+        buf[bad[i].off] = bad[i].val;
+        assert_int_equal(load(f, buf, w.len, &e), -EINVAL);
+        if (!strstr(e.text, "uart: ") || !strstr(e.text, bad[i].msg))
+            fail_msg("case %zu: message '%s' does not name '%s'", i, e.text, bad[i].msg);
+    }
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +444,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(iir_priorities, setup, teardown),
         cmocka_unit_test_setup_teardown(rx_irq_follows_ier, setup, teardown),
         cmocka_unit_test_setup_teardown(threads_lose_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_refuses_bad_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

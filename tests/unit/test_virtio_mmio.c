@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct echo {
     int notified;
     int resets;
     bool hold;                 /* pop but do not push (to test stale pushes) */
+    bool has_held;
     struct virtq_chain held;
     uint8_t config[8];
     uint32_t last_config_write;
@@ -34,8 +36,10 @@ static void echo_notify(void *opaque, unsigned queue)
     x->notified++;
     struct virtq_chain c;
     while (virtio_mmio_pop(x->d.t, queue, x->hold ? &x->held : &c) > 0) {
-        if (x->hold)
+        if (x->hold) {
+            x->has_held = true;
             return;
+        }
         uint32_t n = (uint32_t)c.readable_len;
         size_t w = virtq_chain_write(&c, 0, &n, sizeof n);
         virtio_mmio_push(x->d.t, &c, (uint32_t)w);
@@ -64,11 +68,42 @@ static void echo_reset(void *opaque)
     ((struct echo *)opaque)->resets++;
 }
 
+/* The echo device's snapshot: the chain it holds, by head. */
+static int echo_save(void *opaque, struct snap_writer *w)
+{
+    struct echo *x = opaque;
+    snapw_u8(w, x->has_held);
+    snapw_u16(w, x->has_held ? x->held.head : 0);
+    return w->err;
+}
+
+static int echo_load(void *opaque, struct snap_reader *r, struct errmsg *e)
+{
+    struct echo *x = opaque;
+    uint8_t held = snapr_u8(r);
+    uint16_t head = snapr_u16(r);
+    if (!snapr_ok(r) || held > 1)
+        return errmsg_set(e, -EINVAL, "echo: bad state");
+    struct errmsg ce;
+    if (held && virtio_mmio_chain_at(x->d.t, 0, head, &x->held, &ce) < 0)
+        return errmsg_set(e, -EINVAL, "echo: held chain: %s", ce.text);
+    x->has_held = held;
+    return 0;
+}
+
 static const struct virtio_device_ops echo_ops = {
     .config_read = echo_config_read,
     .config_write = echo_config_write,
     .queue_notify = echo_notify,
     .reset = echo_reset,
+    .save = echo_save,
+    .load = echo_load,
+};
+
+/* The same device without snapshot hooks. */
+static const struct virtio_device_ops plain_ops = {
+    .config_read = echo_config_read,
+    .queue_notify = echo_notify,
 };
 
 #define FEATURES (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) | \
@@ -332,6 +367,205 @@ static void test_queue_frozen_while_ready(void **state)
     assert_int_equal(tdrv_used_idx(&x->d), 1);
 }
 
+/* A second echo device on the same RAM, as a restore creates it: same
+ * configuration, fresh state. */
+static struct echo *new_echo(struct echo *like, const struct virtio_device_ops *ops)
+{
+    struct echo *y = calloc(1, sizeof *y);
+    y->d.mem = like->d.mem;
+    y->d.inline_io = true;
+    memcpy(y->config, like->config, sizeof y->config);
+    struct virtio_device dev = {
+        .device_id = 42, .features = VIRTIO_BIT(ECHO_FEATURE), .num_queues = 2, .queue_max = 16,
+        .config_size = 8, .ops = ops, .opaque = y,
+    };
+    struct irq_line irq = tdrv_irq_line(&y->d);
+    struct errmsg e;
+    assert_int_equal(virtio_mmio_create(&y->d.t, &dev, &y->d.mem, &irq, &e), 0);
+    return y;
+}
+
+static void free_echo(struct echo *y)
+{
+    virtio_mmio_destroy(y->d.t);
+    free(y);
+}
+
+static int load_into(struct echo *y, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return virtio_mmio_load(y->d.t, &r, e);
+}
+
+#define Q1_DESC (RAM_BASE + 0x4000)
+#define Q1_AVAIL (RAM_BASE + 0x5000)
+#define Q1_USED (RAM_BASE + 0x6000)
+
+/* Queue 1 (size 4) and queue 0 (size 8) live, three requests done on
+ * queue 0 and a fourth held by the device, an interrupt not yet
+ * acknowledged, a config change, odd selector values. */
+static void save_busy(struct echo *x, struct snap_writer *w)
+{
+    tdrv_negotiate(&x->d, FEATURES);
+    tdrv_queue_at(&x->d, 1, 4, Q1_DESC, Q1_AVAIL, Q1_USED);
+    tdrv_queue(&x->d, 0, 8);
+    tdrv_driver_ok(&x->d);
+    for (unsigned i = 0; i < 3; i++)
+        submit_echo(x, 2 * i);
+    x->hold = true;
+    submit_echo(x, 6);
+    x->hold = false;
+    assert_true(x->has_held);
+    assert_int_equal(tdrv_used_idx(&x->d), 3);
+    virtio_mmio_config_changed(x->d.t);
+    tdrv_w32(&x->d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+    tdrv_w32(&x->d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 7);
+    tdrv_w32(&x->d, VIRTIO_MMIO_QUEUE_SEL, 1);
+    snapw_init(w);
+    assert_int_equal(virtio_mmio_save(x->d.t, w), 0);
+}
+
+static const uint64_t regs[] = {
+    VIRTIO_MMIO_DEVICE_ID, VIRTIO_MMIO_DEVICE_FEATURES, VIRTIO_MMIO_QUEUE_NUM, VIRTIO_MMIO_QUEUE_READY,
+    VIRTIO_MMIO_INTERRUPT_STATUS, VIRTIO_MMIO_STATUS, VIRTIO_MMIO_QUEUE_DESC_LOW, VIRTIO_MMIO_QUEUE_DESC_HIGH,
+    VIRTIO_MMIO_QUEUE_DRIVER_LOW, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, VIRTIO_MMIO_QUEUE_DEVICE_LOW,
+    VIRTIO_MMIO_QUEUE_DEVICE_HIGH, VIRTIO_MMIO_CONFIG_GENERATION,
+};
+
+static void test_snapshot_roundtrip(void **state)
+{
+    struct echo *x = *state;
+    struct snap_writer w;
+    save_busy(x, &w);
+    struct echo *y = new_echo(x, &echo_ops);
+    struct errmsg e = {{0}};
+    if (load_into(y, w.buf, w.len, &e) < 0)
+        fail_msg("virtio_mmio_load: %s", e.text);
+    /* The line follows the restored interrupt status. */
+    assert_int_equal(atomic_load(&y->d.irq_level), 1);
+    /* Every register reads the same, for both queues (queue_sel was
+     * restored as 1; 0 is selected second). */
+    for (unsigned q = 0; q < 2; q++) {
+        for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+            assert_int_equal(tdrv_r32(&y->d, regs[i]), tdrv_r32(&x->d, regs[i]));
+        tdrv_w32(&x->d, VIRTIO_MMIO_QUEUE_SEL, 0);
+        tdrv_w32(&y->d, VIRTIO_MMIO_QUEUE_SEL, 0);
+    }
+    assert_int_equal(virtio_mmio_driver_features(y->d.t), FEATURES);
+    /* The device took back the chain it held. */
+    assert_true(y->has_held);
+    assert_int_equal(y->held.head, 6);
+    assert_int_equal(y->held.readable_len, 5);
+    assert_int_equal(y->held.writable_len, 4);
+    /* Load kicked the queues: the device looked, and found nothing new,
+     * so the avail index was restored (not replayed from 0). */
+    virtio_mmio_on_kick(y->d.t);
+    assert_int_equal(y->notified, 2);
+    assert_int_equal(tdrv_used_idx(&y->d), 3);
+    /* The held chain completes into used slot 3, a new one into slot 4. */
+    uint32_t n = 5;
+    virtq_chain_write(&y->held, 0, &n, 4);
+    virtio_mmio_push(y->d.t, &y->held, 4);
+    y->d.qsize = x->d.qsize;
+    y->d.avail_idx = x->d.avail_idx;
+    submit_echo(y, 0);
+    assert_int_equal(tdrv_used_idx(&y->d), 5);
+    uint32_t id, len;
+    tdrv_used_elem(&y->d, 3, &id, &len);
+    assert_int_equal(id, 6);
+    tdrv_used_elem(&y->d, 4, &id, &len);
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 4);
+    /* Acknowledging drops the line. */
+    tdrv_w32(&y->d, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+    assert_int_equal(atomic_load(&y->d.irq_level), 0);
+    free_echo(y);
+
+    /* A device without a load hook refuses device state it cannot take. */
+    y = new_echo(x, &plain_ops);
+    assert_int_equal(load_into(y, w.buf, w.len, &e), -EINVAL);
+    assert_non_null(strstr(e.text, "3 bytes of device state"));
+    free_echo(y);
+    snapw_free(&w);
+}
+
+/* A device that was never set up: a fresh one loads its state too. */
+static void test_snapshot_of_idle_device(void **state)
+{
+    struct echo *x = *state;
+    struct snap_writer w;
+    snapw_init(&w);
+    assert_int_equal(virtio_mmio_save(x->d.t, &w), 0);
+    struct echo *y = new_echo(x, &echo_ops);
+    struct errmsg e;
+    assert_int_equal(load_into(y, w.buf, w.len, &e), 0);
+    assert_int_equal(tdrv_r32(&y->d, VIRTIO_MMIO_STATUS), 0);
+    assert_int_equal(atomic_load(&y->d.irq_level), 0);
+    tdrv_bringup(&y->d, FEATURES, 8);
+    submit_echo(y, 0);
+    assert_int_equal(tdrv_used_idx(&y->d), 1);
+    free_echo(y);
+    snapw_free(&w);
+}
+
+/* Offsets in the transport's state: version, device id, status, the two
+ * feature selectors, driver features, queue_sel, interrupt status, config
+ * generation, the error text (empty: its length only), the queue count,
+ * then per queue num, ready, desc, driver, device, event_idx, indirect,
+ * last_avail, used_idx, checked_used; then the device blob. */
+enum { O_ID = 4, O_STATUS = 8, O_FEAT = 20, O_ISR = 32, O_NQ = 44, O_Q0 = 48, QSZ = 37,
+       Q_READY = 4, Q_DESC = 5, Q_EV = 29, Q_LAST = 31, Q_USED = 33, O_DEV = O_Q0 + 2 * QSZ };
+
+static void test_snapshot_refuses_bad_state(void **state)
+{
+    struct echo *x = *state;
+    struct snap_writer w;
+    save_busy(x, &w);
+    assert_int_equal(w.len, O_DEV + 4 + 3);
+    struct echo *y = new_echo(x, &echo_ops);
+    struct errmsg e;
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load_into(y, w.buf, n, &e), -EINVAL);
+    struct { size_t off; unsigned size; uint64_t val; const char *msg; } bad[] = {
+        {0, 4, 2, "version 2"},
+        {O_ID, 4, 43, "device type 43"},
+        {O_STATUS, 4, 0x1f, "status 0x1f"},
+        {O_STATUS, 4, 0x05, "status 0x5"},                       /* DRIVER_OK, no FEATURES_OK */
+        {O_FEAT, 8, FEATURES | VIRTIO_BIT(7), "not offered"},
+        {O_FEAT, 8, VIRTIO_BIT(ECHO_FEATURE), "VIRTIO_F_VERSION_1"},
+        {O_ISR, 4, 4, "interrupt status 0x4"},
+        {O_NQ, 4, 3, "3 queues"},
+        {O_Q0, 4, 300, "queue 0: size 300 is not a power of two up to 16"},
+        {O_Q0, 4, 32, "queue 0: size 32"},
+        {O_Q0 + QSZ + Q_READY, 1, 2, "queue 1: ready 2"},
+        {O_Q0 + Q_DESC, 8, RAM_BASE + RAM_SIZE, "queue 0: virtqueue descriptor table"},
+        {O_Q0 + Q_DESC, 8, DESC_GPA + 8, "not 16-byte aligned"},
+        {O_Q0 + Q_EV, 1, 0, "event_idx 0"},
+        {O_Q0 + Q_LAST, 2, 3 + 9, "last_avail 12"},
+        {O_Q0 + Q_USED, 2, 0xfff0, "used_idx 65520"},
+        {O_DEV + 4, 1, 2, "echo: bad state"},
+        {O_DEV + 5, 2, 200, "echo: held chain: head descriptor index 200"},
+    };
+    uint8_t buf[256];
+    assert_true(w.len < sizeof buf);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(buf, w.buf, w.len);
+        for (unsigned k = 0; k < bad[i].size; k++)
+            buf[bad[i].off + k] = (uint8_t)(bad[i].val >> (8 * k));
+        assert_int_equal(load_into(y, buf, w.len, &e), -EINVAL);
+        if (!strstr(e.text, bad[i].msg) || (i < 16 && !strstr(e.text, "virtio-mmio: ")))
+            fail_msg("case %zu: message '%s' does not name '%s'", i, e.text, bad[i].msg);
+    }
+    memcpy(buf, w.buf, w.len);
+    buf[w.len] = 0;
+    assert_int_equal(load_into(y, buf, w.len + 1, &e), -EINVAL);
+    /* None of that took: the device is still fresh. */
+    assert_int_equal(tdrv_r32(&y->d, VIRTIO_MMIO_STATUS), 0);
+    free_echo(y);
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +580,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_push_after_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_frozen_while_ready, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_of_idle_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_refuses_bad_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -700,6 +700,109 @@ static void test_many_connections(void **state)
     }
 }
 
+static int load_state(struct vfx *f, const uint8_t *buf, size_t len, struct errmsg *e)
+{
+    struct snap_reader r;
+    snapr_init(&r, buf, len);
+    return virtio_mmio_load(f->d.t, &r, e);
+}
+
+/* Connections do not survive a snapshot: the restored device tells the
+ * guest with a TRANSPORT_RESET event, its queues go on where they were,
+ * and new connections work. */
+static void test_snapshot_restore(void **state)
+{
+    struct vfx *f = *state;
+    bringup(f, true);
+    tq_post_at(&f->d, &f->ev, 0, f->ev.data, 4, VIRTQ_DESC_F_WRITE);
+    uint32_t hp;
+    int s = host_connect(f, 1234, 65536, &hp);
+    assert_int_equal(write(s, "ping", 4), 4);
+    struct pkt h;
+    char data[4096];
+    assert_true(recv_pkt(f, &h, data, 5000));
+    assert_memory_equal(data, "ping", 4);
+
+    /* Snapshot with the I/O thread stopped, then the restore: the old
+     * device goes (its host sockets with it), a new one is made from the
+     * same options and loaded before its fds reach the event loop. */
+    event_loop_destroy(f->loop);
+    struct snap_writer w;
+    snapw_init(&w);
+    assert_int_equal(virtio_mmio_save(f->d.t, &w), 0);
+    virtio_vsock_destroy(f->vs);
+    assert_true(sees_eof(s));
+    close(s);
+    struct irq_line irq = tdrv_irq_line(&f->d);
+    struct errmsg e = {{0}};
+    struct virtio_vsock_options o = {.guest_cid = CID, .uds_path = f->path};
+    if (virtio_vsock_create(&f->vs, &o, &f->d.mem, &irq, &e) < 0)
+        fail_msg("virtio_vsock_create: %s", e.text);
+    f->d.t = virtio_vsock_mmio(f->vs);
+
+    /* Refused: every truncation, another version, another CID. */
+    for (size_t n = 0; n < w.len; n++)
+        assert_int_equal(load_state(f, w.buf, n, &e), -EINVAL);
+    uint8_t *bad = malloc(w.len);
+    size_t dev = w.len - 15;   /* the device's part: version, cid, rx held, head */
+    /* After "ping" the device took the next rx buffer and found the
+     * socket empty: it holds that buffer, which the restore takes back. */
+    assert_int_equal(w.buf[dev + 12], 1);
+    memcpy(bad, w.buf, w.len);
+    bad[dev] = 9;
+    assert_int_equal(load_state(f, bad, w.len, &e), -EINVAL);
+    assert_non_null(strstr(e.text, "virtio-vsock: state version 9"));
+    memcpy(bad, w.buf, w.len);
+    bad[dev + 4] = 4;
+    assert_int_equal(load_state(f, bad, w.len, &e), -EINVAL);
+    assert_non_null(strstr(e.text, "virtio-vsock: the snapshot's guest CID 4 is not the configured 3"));
+    memcpy(bad, w.buf, w.len);
+    bad[dev + 12] = 1;
+    bad[dev + 13] = 200;   /* a held rx chain at a head past the queue */
+    bad[dev + 14] = 0;
+    assert_int_equal(load_state(f, bad, w.len, &e), -EINVAL);
+    assert_non_null(strstr(e.text, "virtio-vsock: held receive chain"));
+    free(bad);
+
+    if (load_state(f, w.buf, w.len, &e) < 0)
+        fail_msg("virtio_mmio_load: %s", e.text);
+    assert_int_equal(event_loop_create(&f->loop, &e), 0);
+    assert_int_equal(event_loop_add_fd(f->loop, virtio_mmio_kick_fd(f->d.t), virtio_mmio_on_kick, f->d.t, &e), 0);
+    assert_int_equal(event_loop_add_fd(f->loop, virtio_vsock_host_fd(f->vs), virtio_vsock_on_host, f->vs, &e), 0);
+    assert_int_equal(event_loop_start(f->loop, &e), 0);
+
+    /* The reset event reaches the buffer posted before the snapshot. */
+    uint32_t id, len;
+    memset(slot(&f->d, &f->ev, 0), 0xff, 4);
+    assert_true(tq_next_used(&f->d, &f->ev, &id, &len, 5000));
+    assert_int_equal(id, 0);
+    assert_int_equal(len, 4);
+    assert_int_equal(get32(slot(&f->d, &f->ev, 0)), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+    assert_true(no_packet_within(f, 50));
+
+    /* New connections both ways, on the rings as they were. */
+    s = host_connect(f, 1234, 65536, &hp);
+    assert_int_equal(write(s, "again", 5), 5);
+    assert_true(recv_pkt(f, &h, data, 5000));
+    assert_int_equal(h.op, VIRTIO_VSOCK_OP_RW);
+    assert_memory_equal(data, "again", 5);
+    close(s);
+    int l = listen_port(f, 5000);
+    send_pkt(f, gpkt(777, 5000, VIRTIO_VSOCK_OP_REQUEST), NULL);
+    struct pollfd p = {.fd = l, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    int a = accept(l, NULL, NULL);
+    assert_true(a >= 0);
+    bool responded = false;
+    for (int k = 0; k < 4 && !responded; k++) {   /* the first close may be reported first */
+        assert_true(recv_pkt(f, &h, NULL, 5000));
+        responded = h.op == VIRTIO_VSOCK_OP_RESPONSE && h.dst_port == 777;
+    }
+    assert_true(responded);
+    close(a);
+    snapw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +819,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_buffer_outside_ram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
