@@ -251,6 +251,7 @@ static void save_busy(struct fixture *f, struct snap_writer *w)
 {
     clint_mmio_ops.write(f->c, 0xbff8, SAVED_MTIME, 8);
     clint_mmio_ops.write(f->c, 4 * 1, 1, 4);
+    clint_mmio_ops.write(f->c, mtimecmp_off(2), SAVED_MTIME + 12345, 8);
     clint_freeze(f->c);
     snapw_init(w);
     assert_int_equal(clint_save(f->c, w), 0);
@@ -283,6 +284,7 @@ static void snapshot_time_goes_on(void **state)
     assert_int_equal(g->mip[1], MSIP);
     assert_int_equal(g->mip[0] | g->mip[2], 0);
     assert_int_equal(clint_mmio_ops.read(g->c, 4 * 1, 4), 1);
+    assert_int_equal(clint_mmio_ops.read(g->c, mtimecmp_off(2), 8), SAVED_MTIME + 12345);
     sleep_ns(10000000);
     assert_true(clint_time(g->c) >= t + 100000 - 1);
     teardown(&st2);
@@ -316,11 +318,11 @@ static void snapshot_refuses_bad_state(void **state)
     struct errmsg e;
     for (size_t n = 0; n < w.len; n++)
         assert_int_equal(load(f, w.buf, n, &e), -EINVAL);
-    /* version, nharts, mtime, one msip byte per hart */
+    /* version, nharts, mtime, per hart an msip byte and mtimecmp */
     static const struct { size_t off; uint8_t val; const char *msg; } bad[] = {
         {0, 0, "version 0"},
         {4, 2, "2 harts"},
-        {16 + 2, 2, "hart 2: msip 2"},
+        {16 + 2 * 9, 2, "hart 2: msip 2"},
     };
     uint8_t buf[64];
     assert_true(w.len < sizeof buf);
