@@ -23,6 +23,12 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               `minnow restore` and by PUT /snapshot/load, after which a good
               load still works); bad /snapshot/create and /snapshot/load
               bodies and wrong states get a 400 naming the field
+  devices     a guest with user-mode networking (slirp, DHCP done) and a
+              vsock listener is snapshotted and restored in a new process
+              (with --vsock-override):
+              the guest fetches a page from a host HTTP server through the
+              new slirp, and a host vsock connection reaches its listener
+              and echoes
   migrate     live migration (minnow migrate) on loopback of a guest running MEMCHECK (a
               buffer under constant random writes with a running checksum
               it verifies): the source exits 0, the target carries on
@@ -408,6 +414,75 @@ class Test:
             raise Fail(f"GET /vm/config after the load does not give the snapshot's configuration: {text}")
         a.kill()
 
+
+    def devices(self):
+        import http.server
+        import socket
+        import socketserver
+        echo = os.path.join(os.path.dirname(self.memcheck or ""), "vsock_echo")
+        if not os.path.exists(echo):
+            raise Fail(f"this mode needs the vsock_echo guest program next to memcheck ({echo})")
+        initrd = self.path("initramfs-vsock")
+        subprocess.run(["bash", "-c", f'. "{TOP}/tests/guest/lib.sh"; extend_initramfs "$@"', "-",
+                        self.initrd, initrd, echo], check=True)
+        www = self.path("www")
+        os.makedirs(www)
+        token = f"restored-page-{os.getpid()}"
+        with open(os.path.join(www, "token.txt"), "w") as f:
+            f.write(token + "\n")
+        handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=www)
+        httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        port = httpd.server_address[1]
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        uds = self.path("v.sock")
+        cfg = self.config("udhcpc -i eth0 -f -q -n -t 10 -T 3 >/dev/null 2>&1; ip -4 addr show dev eth0; "
+                          "vsock_echo listen 6000 1 & sleep 1; echo ready-for-snapshot; "
+                          "while read l; do eval $l; done", initrd=initrd)
+        cfg["network-interfaces"] = [{"iface_id": "eth0", "minnow_user": True}]
+        cfg["vsock"] = {"guest_cid": 7, "uds_path": uds}
+        m = self.boot("vm1", cfg)
+        m.wait_for(r"^ready-for-snapshot$")
+        if not re.search(r"inet 10\.0\.2\.15/24", m.text()):
+            raise Fail("the guest got no DHCP address before the snapshot")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        state, mem = self.snapshot(m, "s")
+        m.kill()
+        # The killed minnow left its vsock socket behind: the restored one
+        # gets another path (as PUT /snapshot/load's vsock_override does).
+        uds = self.path("v2.sock")
+        r = self.restore("vm2", state, mem, extra=["--vsock-override", uds], stdin=subprocess.PIPE)
+        r.p.stdin.write(f"wget -q -T 10 -O - http://10.0.2.2:{port}/token.txt; echo wget-done\n".encode())
+        r.p.stdin.flush()
+        r.wait_for(r"^wget-done$", timeout=60)
+        if token not in r.text():
+            raise Fail(f"the restored guest did not fetch the page through slirp: {r.text()[-500:]}")
+        print("after restore: the guest fetched a page from the host through the new slirp")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(uds)
+        s.sendall(b"CONNECT 6000\n")
+        line = b""
+        while not line.endswith(b"\n"):
+            b = s.recv(1)
+            if not b:
+                raise Fail(f"vsock: closed before OK ({line!r})")
+            line += b
+        if not line.startswith(b"OK "):
+            raise Fail(f"vsock CONNECT after restore: {line!r}")
+        data = os.urandom(64 * 1024)
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        s.close()
+        httpd.shutdown()
+        if got != data:
+            raise Fail(f"vsock echo after restore: {len(got)} of {len(data)} bytes came back right")
+        print("after restore: a host vsock connection reached the guest's listener and echoed 64 KiB")
+        r.kill()
 
     # ---- live migration ----
 
