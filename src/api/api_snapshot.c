@@ -183,8 +183,15 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     build->virt.restore = 1;
     build->virt.restore_mem = p->mem_path;
     struct vm *vm;
-    if ((r = vm_restore(&vm, &build->virt, f.machine, f.machine_len, &why))) {
+    if ((r = vm_restore_begin(&vm, &build->virt, &why))) {
         errmsg_set(e, r, "snapshot '%s': %s", p->snapshot_path, why.text);
+        goto out;
+    }
+    if ((cfg->serial_out_path && (r = vm_set_console_file(vm, cfg->serial_out_path, e))) ||
+        (r = vm_restore_finish(vm, f.machine, f.machine_len, &why))) {
+        if (!cfg->serial_out_path || why.text[0])
+            errmsg_set(e, r, "snapshot '%s': %s", p->snapshot_path, why.text);
+        vm_destroy(vm);
         goto out;
     }
     vm_config_apply_rate_limiters(cfg, vm);

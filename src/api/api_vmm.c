@@ -180,7 +180,8 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
     vm_config_apply_rate_limiters(&a->cfg, vm);
-    if ((r = vm_start(vm, e))) {
+    if ((a->cfg.serial_out_path && (r = vm_set_console_file(vm, a->cfg.serial_out_path, e))) ||
+        (r = vm_start(vm, e))) {
         vm_destroy(vm);
         return r;
     }
@@ -471,6 +472,13 @@ static int put_console2(struct api_vmm *a, const json_t *b, const char *id, stru
     return vm_config_json_console2(&a->cfg, b, e);
 }
 
+static int put_serial(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                      struct errmsg *e)
+{
+    (void)id, (void)out;
+    return vm_config_json_serial(&a->cfg, b, e);
+}
+
 static int put_action(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
                       struct errmsg *e)
 {
@@ -694,6 +702,9 @@ int api_vmm_incoming(struct api_vmm *a, int listen_fd, struct errmsg *e)
     pthread_mutex_lock(&a->lock);
     struct vm *vm;
     int r = migration_receive(listen_fd, incoming_configure, a, a->log, &vm, e);
+    /* Still paused: no console output yet. */
+    if (!r && a->cfg.serial_out_path && (r = vm_set_console_file(vm, a->cfg.serial_out_path, e)))
+        vm_destroy(vm);
     if (!r) {
         vm_config_apply_rate_limiters(&a->cfg, vm);
         vm_resume(vm);
@@ -761,6 +772,7 @@ static const struct route routes[] = {
     { "GET", "/balloon/statistics", get_balloon_stats, false, ANY },
     { "PATCH", "/balloon/statistics", patch_balloon_stats, true, ANY },
     { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT },
+    { "PUT", "/serial", put_serial, true, PRE_BOOT },
     { "PUT", "/logger", put_logger, true, PRE_BOOT },
     { "PUT", "/metrics", put_metrics, true, PRE_BOOT },
     { "PUT", "/actions", put_action, true, ANY },
@@ -806,7 +818,8 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     if (!rt) {
         snprintf(msg, sizeof msg, "Invalid request method and/or path: %s %.200s%s", method, path,
                  path_known ? " (the path takes other methods)" : "");
-        reply_error(out, path_known ? 405 : 404, msg);
+        /* 400, as Firecracker answers an unknown path or method. */
+        reply_error(out, 400, msg);
         return;
     }
     if (rt->when == PRE_BOOT && a->vm) {

@@ -65,6 +65,7 @@ void vm_config_free(struct vm_config *c)
     free(c->console2.uds_path);
     free(c->logger.log_path);
     free(c->metrics.metrics_path);
+    free(c->serial_out_path);
     vm_config_init(c);
 }
 
@@ -144,6 +145,7 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
         dst->logger.log_path = dup_or_null(src->logger.log_path, &ok);
         dst->metrics = src->metrics;
         dst->metrics.metrics_path = dup_or_null(src->metrics.metrics_path, &ok);
+        dst->serial_out_path = dup_or_null(src->serial_out_path, &ok);
         r = ok ? 0 : -ENOMEM;
     }
     if (r) {
@@ -320,6 +322,19 @@ int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b
         return r;
     c->balloon = *b;
     c->balloon.present = true;
+    return 0;
+}
+
+int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, struct errmsg *e)
+{
+    if (serial_out_path && !*serial_out_path)
+        return errmsg_set(e, -EINVAL, "serial: serial_out_path must not be empty");
+    bool ok = true;
+    char *p = dup_or_null(serial_out_path, &ok);
+    if (!ok)
+        return oom(e);
+    free(c->serial_out_path);
+    c->serial_out_path = p;
     return 0;
 }
 

@@ -109,6 +109,7 @@ struct vm_config {
     struct vm_config_console2 console2;
     struct vm_config_logger logger;
     struct vm_config_metrics metrics;
+    char *serial_out_path;     /* PUT /serial: guest console output to this file; NULL: the terminal */
 };
 
 /* Firecracker's defaults: 1 vCPU, 128 MiB, no devices. */
@@ -130,6 +131,8 @@ int vm_config_put_net(struct vm_config *c, const struct vm_config_net *n, struct
 int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, struct errmsg *e);
 int vm_config_set_entropy(struct vm_config *c, struct errmsg *e);
 int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b, struct errmsg *e);
+/* PUT /serial (path NULL: back to the terminal). */
+int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, struct errmsg *e);
 int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 *k, struct errmsg *e);
 /* A logger without log_path keeps the log_path c had. */
 int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e);

@@ -405,6 +405,15 @@ int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *
     return vm_config_set_balloon(c, &b, e);
 }
 
+int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e)
+{
+    const char *path = NULL;
+    int r = json_fields_check("serial", j, F("serial_out_path"), e);
+    if (!r)
+        r = json_fields_string("serial", j, "serial_out_path", false, &path, NULL, e);
+    return r ? r : vm_config_set_serial(c, path, e);
+}
+
 int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e)
 {
     const char *w = "minnow-console2";
@@ -505,7 +514,7 @@ static int metrics_section(struct vm_config *c, const json_t *j, struct errmsg *
 
 /* Sections minnow does not have yet; null is accepted for each. */
 static const char *const unsupported_sections[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug",
-                                                    "serial", NULL };
+                                                    NULL };
 
 int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struct errmsg *e)
 {
@@ -540,6 +549,8 @@ int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struc
         r = vm_config_json_balloon(c, v, e);
     if (SECTION("minnow-console2"))
         r = vm_config_json_console2(c, v, e);
+    if (SECTION("serial"))
+        r = vm_config_json_serial(c, v, e);
     if (SECTION("logger"))
         r = logger_section(c, v, e);
     if (SECTION("metrics"))
@@ -698,6 +709,8 @@ json_t *vm_config_json_dump(const struct vm_config *c)
         json_object_set_new(o, "entropy", json_object());
     if (c->balloon.present)
         json_object_set_new(o, "balloon", vm_config_json_balloon_dump(c));
+    if (c->serial_out_path)
+        json_object_set_new(o, "serial", json_pack("{s:s}", "serial_out_path", c->serial_out_path));
     if (c->console2.present)
         json_object_set_new(o, "minnow-console2", c->console2.pty ? json_pack("{s:b}", "pty", 1)
                                                                   : json_pack("{s:s}", "uds_path", c->console2.uds_path));

@@ -68,6 +68,9 @@ int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e)
 int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e);
+/* PUT /serial: {"serial_out_path"}: the guest console's output goes to
+ * that file (created, appended to) instead of the terminal. */
+int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e);
 /* PUT /logger and PUT /metrics bodies (Firecracker's Logger and Metrics):
  * checked and read into *out, whose strings point into j (valid while j
  * is). logger: log_path, level ("Error", "Warning", "Info", "Debug",

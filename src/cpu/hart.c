@@ -1138,6 +1138,8 @@ fetch_fault:
         op_ECALL:
             if (h->priv == PRIV_S && h->ecall.call) {
                 h->pc = bpc;
+                atomic_store_explicit(&h->exits.sbi, atomic_load_explicit(&h->exits.sbi, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
                 if (h->ecall.call(h->ecall.opaque, h) == 0) {
                     /* The call may have stopped this hart or changed what
                      * is pending: look at the boundary. */
@@ -1456,6 +1458,8 @@ void hart_wait(struct hart *h, uint64_t max_ns)
 {
     const uint64_t cap = 100000000ull; /* re-evaluate timers at least every 100 ms */
     uint64_t start = host_ns();
+    atomic_store_explicit(&h->exits.wfi, atomic_load_explicit(&h->exits.wfi, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     pthread_mutex_lock(&h->wait_lock);
     for (;;) {
         hart_service_flush(h);
@@ -1496,6 +1500,13 @@ void hart_wait(struct hart *h, uint64_t max_ns)
 uint64_t hart_instret(const struct hart *h)
 {
     return h->instret;
+}
+
+void hart_exit_counts(const struct hart *h, struct hart_exit_counts *out)
+{
+    out->mmio = atomic_load_explicit(&((struct hart *)h)->exits.mmio, memory_order_relaxed);
+    out->sbi = atomic_load_explicit(&((struct hart *)h)->exits.sbi, memory_order_relaxed);
+    out->wfi = atomic_load_explicit(&((struct hart *)h)->exits.wfi, memory_order_relaxed);
 }
 
 const char *hart_crash_reason(const struct hart *h)

@@ -254,6 +254,13 @@ struct hart {
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
 
+    /* Exits to the monitor, counted by the hart's thread and read by
+     * others (metrics): device accesses through the bus, ecalls the
+     * board's SBI answered, and waits in hart_wait. */
+    struct {
+        _Atomic uint64_t mmio, sbi, wfi;
+    } exits;
+
     /* Crash detection (see hart_config.crash_detect). */
     int crash_detect;
     uint64_t last_trap_instret;
@@ -344,6 +351,11 @@ int hart_save(struct hart *h, struct snap_writer *w);
 int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e);
 
 uint64_t hart_instret(const struct hart *h);
+/* Exits to the monitor so far (see struct hart: exits). */
+struct hart_exit_counts {
+    uint64_t mmio, sbi, wfi;
+};
+void hart_exit_counts(const struct hart *h, struct hart_exit_counts *out);
 const char *hart_crash_reason(const struct hart *h);
 /* Writes a human-readable report of the hart state (pc, mode, trap CSRs,
  * registers) into buf. */

@@ -184,6 +184,12 @@ static inline uint8_t *ram_ptr(const struct hart *h, uint64_t pa, uint64_t len)
     return h->mem.host + off;
 }
 
+/* Only the hart's own thread writes its counters. */
+static inline void count_exit(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 static inline void mark_dirty(const struct hart *h, uint64_t pa, uint64_t len)
 {
     dirty_bitmap_mark(h->mem.dirty, pa - h->mem.base, len);
@@ -378,6 +384,7 @@ static int phys_load(struct hart *h, uint64_t va, uint64_t pa, unsigned size, ui
             tlb_fill(h, MMU_LOAD, va, p - (pa & 0xfff));
         return 0;
     }
+    count_exit(&h->exits.mmio);
     if (h->bus.load && h->bus.load(h->bus.opaque, pa, size, val) == 0)
         return 0;
 fault:
@@ -410,6 +417,7 @@ static int phys_store(struct hart *h, uint64_t va, uint64_t pa, unsigned size, u
             tlb_fill(h, MMU_STORE, va, p - (pa & 0xfff));
         return 0;
     }
+    count_exit(&h->exits.mmio);
     if (h->bus.store && h->bus.store(h->bus.opaque, pa, size, val) == 0)
         return 0;
 fault:

@@ -258,9 +258,14 @@ static json_t *vm_json(struct metrics *m, json_t *line)
                                               "uptime_ms",
                                               (json_int_t)((now_ns(CLOCK_MONOTONIC) - m->vm_started_ns) / 1000000u)));
     json_t *harts = json_array();
-    for (unsigned i = 0; harts && i < v->nharts; i++)
-        json_array_append_new(harts, json_pack("{s:I, s:I}", "id", (json_int_t)i, "instret",
-                                               (json_int_t)hart_instret(v->harts[i].hart)));
+    for (unsigned i = 0; harts && i < v->nharts; i++) {
+        struct hart_exit_counts x;
+        hart_exit_counts(v->harts[i].hart, &x);
+        json_array_append_new(harts, json_pack("{s:I, s:I, s:{s:I, s:I, s:I}}", "id", (json_int_t)i, "instret",
+                                               (json_int_t)hart_instret(v->harts[i].hart), "exits",
+                                               "mmio", (json_int_t)x.mmio, "sbi", (json_int_t)x.sbi,
+                                               "wfi", (json_int_t)x.wfi));
+    }
     json_object_set_new(line, "harts", harts);
     json_object_set_new(line, "sbi", sbi_json(&v->sbi));
     json_t *devs = json_array();

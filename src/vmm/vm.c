@@ -3,6 +3,7 @@
 #include "vmm/vm_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +19,15 @@
 static void console_out(void *opaque, const uint8_t *buf, size_t n)
 {
     struct vm *vm = opaque;
-    if (vm->term) {
+    if (vm->console_fd >= 0) {
+        while (n) {
+            ssize_t w = write(vm->console_fd, buf, n);
+            if (w <= 0)
+                return; /* a full disk loses console output, never the VM */
+            buf += w;
+            n -= (size_t)w;
+        }
+    } else if (vm->term) {
         term_write(vm->term, buf, n);
     } else {
         ssize_t w = write(STDOUT_FILENO, buf, n);
@@ -137,6 +146,7 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
         return errmsg_set(e, -ENOMEM, "out of memory for the VM");
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
+    vm->console_fd = -1;
     struct virt_config bc = *cfg;
     bc.console_out = console_out;
     bc.console_opaque = vm;
@@ -152,6 +162,17 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
         return r;
     }
     *out = vm;
+    return 0;
+}
+
+int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errmsg_set(e, -errno, "serial_out_path '%s': %s", path, strerror(errno));
+    if (vm->console_fd >= 0)
+        close(vm->console_fd);
+    vm->console_fd = fd;
     return 0;
 }
 
@@ -280,6 +301,8 @@ void vm_destroy(struct vm *vm)
     stop_signal_thread(vm);
     event_loop_destroy(vm->io); /* before the devices its callbacks use */
     virt_destroy(vm->board);
+    if (vm->console_fd >= 0)
+        close(vm->console_fd);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);
     free(vm);

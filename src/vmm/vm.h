@@ -30,6 +30,11 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e);
 /* Stops a started VM first (as vm_stop + vm_wait). */
 void vm_destroy(struct vm *vm);
 struct virt *vm_board(struct vm *vm);
+/* Before vm_start (or while paused before the guest first runs): the
+ * guest console's output goes to the file at path
+ * (created, appended to) instead of the terminal; input still comes from
+ * the terminal. */
+int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e);
 int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
 
 /* Starts the I/O thread, the console, signal handling and the harts, and

@@ -23,6 +23,7 @@ struct vm {
     struct virt *board;
     struct event_loop *io;    /* the I/O thread: device work */
     struct term *term;
+    int console_fd;           /* vm_set_console_file; -1: the terminal */
     struct hart_thread harts[VIRT_MAX_HARTS];
     unsigned started;         /* hart threads running */
     int running;              /* vm_start succeeded, vm_wait not yet done */

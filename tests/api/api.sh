@@ -18,6 +18,9 @@
 #               interval but cannot turn statistics off after start
 #   socket      the socket is mode 0600; a live socket is refused, a stale
 #               one replaced; a non-socket file is left alone
+#   serial      PUT /serial sends the guest console to a file: the guest's
+#               output lands there and not on stdout; GET /vm/config shows
+#               it; bad bodies and a PUT after start get a 400
 #   ctrlaltdel  SendCtrlAltDel is refused before InstanceStart; sent while
 #               the guest's command runs (and again while its shell waits
 #               for input), the guest's init says so and reboots: minnow
@@ -125,8 +128,8 @@ case $mode in
     expect PUT /actions '{}' 400 "action_type"
     expect PATCH /vm '{"state": "Paused"}' 400 "not started"
     expect PATCH /vm '{"state": "Sleeping"}' 400 "state"
-    expect GET /nowhere "" 404 "Invalid request method and/or path"
-    expect DELETE /machine-config "" 405 "Invalid request method and/or path"
+    expect GET /nowhere "" 400 "Invalid request method and/or path"
+    expect DELETE /machine-config "" 400 "Invalid request method and/or path"
     big=$(python3 -c 'print("{\"boot_args\": \"" + "x" * 60000 + "\"}")')
     expect PUT /boot-source "$big" 413 "larger than the limit"
     # No kernel: InstanceStart refuses, and the API keeps serving.
@@ -290,6 +293,22 @@ PY
     grep -qxF precious "$work/file" || fail "the regular file was touched"
     "$minnow" --no-api </dev/null >/dev/null 2>"$work/err2" && st=0 || st=$?
     [ "$st" = 122 ] || fail "--no-api without --config-file exited $st, expected 122"
+    ;;
+  serial)
+    start_minnow --api-sock "$sock"
+    expect PUT /serial '{"serial_out_path": 5}' 400 "serial_out_path: expected a string"
+    expect PUT /serial '{"serial_out_path": ""}' 400 "must not be empty"
+    expect PUT /serial '{"path": "/x"}' 400 "unknown field 'path'"
+    expect PUT /serial '{"serial_out_path": "'"$work"'/serial.out"}' 204
+    expect PUT /boot-source "$(boot_json 'echo serial-marker-$((6*7))')" 204
+    expect GET /vm/config "" 200
+    grep -qF '"serial_out_path": "'"$work"'/serial.out"' <<<"$body" || grep -qF '"serial_out_path":"'"$work"'/serial.out"' <<<"$body" \
+      || fail "GET /vm/config does not show the serial path: $body"
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    expect PUT /serial '{"serial_out_path": "/tmp/x"}' 400 "not supported after starting"
+    wait_minnow 0
+    grep -qx 'serial-marker-42' <(tr -d '\r' <"$work/serial.out") || fail "the guest output is not in the serial file"
+    grep -q 'serial-marker-42' "$log" && fail "the guest output also went to stdout"
     ;;
   ctrlaltdel)
     start_minnow --api-sock "$sock"

@@ -123,6 +123,8 @@ reasons = [l["reason"] for l in lines]
 assert "start" in reasons and "FlushMetrics" in reasons and reasons[-1] == "exit", reasons
 f = next(l for l in lines if l["reason"] == "FlushMetrics")
 assert f["harts"][0]["instret"] > 0, f["harts"]
+x = f["harts"][0]["exits"]
+assert x["mmio"] > 0 and x["sbi"] > 0 and x["wfi"] > 0, x
 assert f["sbi"]["base"] > 0 or f["sbi"]["time"] > 0, f["sbi"]
 assert f["monitor"]["rss_bytes"] > 0, f["monitor"]
 assert f["api"]["requests"] >= 6 and f["api"]["latency_us"]["max"] >= f["api"]["latency_us"]["p50"], f["api"]
