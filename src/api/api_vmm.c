@@ -574,6 +574,28 @@ static int put_snapshot_create(struct api_vmm *a, const json_t *b, const char *i
     return 0;
 }
 
+/* Under the lock: cfg (a snapshot's or a migrating VM's) becomes ours;
+ * the logger and metrics this process was given stay (swapped, so each
+ * string is freed once). */
+static void adopt_config_locked(struct api_vmm *a, struct vm_config *cfg)
+{
+    struct vm_config_logger l = cfg->logger;
+    struct vm_config_metrics m = cfg->metrics;
+    cfg->logger = a->cfg.logger;
+    cfg->metrics = a->cfg.metrics;
+    a->cfg.logger = l;
+    a->cfg.metrics = m;
+    vm_config_free(&a->cfg);
+    a->cfg = *cfg;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* Under the lock: before anything was configured, as in Firecracker. */
 static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e)
 {
@@ -585,23 +607,17 @@ static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, 
                           "into a fresh minnow, before any other PUT");
     struct vm_config cfg;
     struct vm *vm;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = api_snapshot_restore(p, &cfg, &a->build, &vm, e);
     if (r) {
         vm_config_free(&cfg);
         return r;
     }
-    /* The logger and metrics this process was given stay (swapped, so
-     * each string is freed once). */
-    struct vm_config_logger l = cfg.logger;
-    struct vm_config_metrics m = cfg.metrics;
-    cfg.logger = a->cfg.logger;
-    cfg.metrics = a->cfg.metrics;
-    a->cfg.logger = l;
-    a->cfg.metrics = m;
-    vm_config_free(&a->cfg);
-    a->cfg = cfg;
+    adopt_config_locked(a, &cfg);
     attach_locked(a, vm);
-    LOG_INFO(a->log, "the microVM was restored from %s (%s)", p->snapshot_path, p->resume ? "running" : "paused");
+    LOG_INFO(a->log, "the microVM was restored from %s in %.2f ms (%s)", p->snapshot_path, ms_since(&t0),
+             p->resume ? "running" : "paused");
     return 0;
 }
 
@@ -680,15 +696,7 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
         return errmsg_set(e, -EPROTO, "the configuration sent has %llu bytes of RAM, the stream %llu",
                           (unsigned long long)cfg.machine.mem_size, (unsigned long long)mem_size);
     }
-    /* This process keeps its own logger and metrics. */
-    struct vm_config_logger l = cfg.logger;
-    struct vm_config_metrics m = cfg.metrics;
-    cfg.logger = a->cfg.logger;
-    cfg.metrics = a->cfg.metrics;
-    a->cfg.logger = l;
-    a->cfg.metrics = m;
-    vm_config_free(&a->cfg);
-    a->cfg = cfg;
+    adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
     a->build.virt.restore = 1;
