@@ -37,16 +37,14 @@ Exit status 0 on success, 77 (skip) when the host cannot run the mode."""
 import hashlib, os, random, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from minnow_proc import Fail, Minnow  # noqa: E402
 # udhcpc and ping read CLOCK_MONOTONIC through the vDSO, i.e. rdtime in
 # U-mode, which needs scounteren.TM. minnow's built-in SBI leaves scounteren
 # 0 (OpenSBI sets it to 7), so there they die of SIGILL: the net modes boot
 # through Debian's OpenSBI until minnow sets scounteren itself.
 BOOT_TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
-
-
-class Fail(Exception):
-    pass
 
 
 def run(cmd, **kw):
@@ -57,74 +55,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Minnow:
-    """minnow run ARGS with its console collected (and written to a log)."""
-
-    def __init__(self, args, log_path, prefix=()):
-        self.log = open(log_path, "wb")
-        self.buf = b""
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(list(prefix) + args, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        while True:
-            chunk = self.p.stdout.read1(65536)
-            with self.cond:
-                if not chunk:
-                    self.cond.notify_all()
-                    return
-                self.buf += chunk
-                self.log.write(chunk)
-                self.log.flush()
-                self.cond.notify_all()
-
-    def text(self):
-        with self.cond:
-            return self.buf.decode(errors="replace").replace("\r", "")
-
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
-        """Waits for a regex on the console; returns the match."""
-        end = time.monotonic() + timeout
-        rx = re.compile(pattern, re.M)
-        with self.cond:
-            while True:
-                m = rx.search(self.buf.decode(errors="replace").replace("\r", ""))
-                if m:
-                    return m
-                if not self.t.is_alive():
-                    raise Fail(f"minnow ended (status {self.p.poll()}) before the guest printed /{pattern}/")
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise Fail(f"no /{pattern}/ on the console within {timeout} s")
-                self.cond.wait(min(left, 1.0))
-
-    def wait_exit(self, timeout=BOOT_TIMEOUT):
-        try:
-            st = self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise Fail(f"minnow did not finish within {timeout} s")
-        self.t.join(10)
-        return st
-
-    def expect_exit(self, want, timeout=BOOT_TIMEOUT):
-        st = self.wait_exit(timeout)
-        if st != want:
-            raise Fail(f"minnow exited with status {st}, expected {want}")
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-
-    def expect_line(self, line):
-        if line not in self.text().split("\n"):
-            raise Fail(f"the guest did not print the line '{line}'")
 
 
 class Test:
@@ -147,7 +77,7 @@ class Test:
         if mem:
             args += ["--mem", mem]
         args += devices + ["--append", f'{append} minnow.cmd="{cmd}"']
-        self.vm = Minnow(args, os.path.join(self.work, "console.log"), prefix)
+        self.vm = Minnow(args, os.path.join(self.work, "console.log"), prefix, timeout=BOOT_TIMEOUT)
         return self.vm
 
     def initramfs_with(self, *files):

@@ -50,54 +50,25 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import minnow_proc  # noqa: E402
+from minnow_proc import Fail  # noqa: E402
 TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
-
-
-class Fail(Exception):
-    pass
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-class Minnow:
-    """A minnow process (API server or restore) with its console collected."""
+class Minnow(minnow_proc.Minnow):
+    """With stderr in LOG.err, and sock: wait until its API answers."""
 
     def __init__(self, args, log_path, stdin=subprocess.DEVNULL, sock=None):
-        self.log = open(log_path, "wb")
-        self.buf = b""
+        super().__init__(args, log_path, stdin=stdin, err_path=log_path + ".err", timeout=TIMEOUT)
         self.sock = sock
-        self.cond = threading.Condition()
-        self.err_path = log_path + ".err"
-        with open(self.err_path, "wb") as err:
-            self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=err)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
         if sock:
             self.wait_socket()
-
-    def _read(self):
-        while True:
-            chunk = self.p.stdout.read1(65536)
-            with self.cond:
-                if not chunk:
-                    self.cond.notify_all()
-                    return
-                self.buf += chunk
-                self.log.write(chunk)
-                self.log.flush()
-                self.cond.notify_all()
-
-    @property
-    def err(self):
-        with open(self.err_path, "rb") as f:
-            return f.read()
-
-    def text(self):
-        with self.cond:
-            return self.buf.decode(errors="replace").replace("\r", "")
 
     def wait_socket(self):
         for _ in range(400):
@@ -107,36 +78,6 @@ class Minnow:
                 raise Fail(f"minnow exited ({self.p.returncode}) before its API answered: {self.err.decode()}")
             time.sleep(0.05)
         raise Fail("the API socket did not answer within 20 s")
-
-    def wait_for(self, pattern, timeout=TIMEOUT):
-        end = time.monotonic() + timeout
-        rx = re.compile(pattern, re.M)
-        with self.cond:
-            while True:
-                m = rx.search(self.buf.decode(errors="replace").replace("\r", ""))
-                if m:
-                    return m
-                if not self.t.is_alive():
-                    raise Fail(f"minnow ended (status {self.p.poll()}) before the guest printed /{pattern}/; "
-                               f"stderr: {self.err.decode()}")
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise Fail(f"no /{pattern}/ on the console within {timeout} s")
-                self.cond.wait(min(left, 1.0))
-
-    def wait_exit(self, timeout=TIMEOUT):
-        try:
-            st = self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise Fail(f"minnow did not finish within {timeout} s")
-        self.t.join(10)
-        return st
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
 
 
 def api(sock, method, path, body=None, check=True):

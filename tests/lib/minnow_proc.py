@@ -1,0 +1,94 @@
+"""A minnow process for the Python integration tests: its console (stdout)
+collected in memory and written to a log as it comes, with waits on what
+the guest prints. Shared by tests/devices and tests/snapshot."""
+import re
+import subprocess
+import threading
+import time
+
+
+class Fail(Exception):
+    pass
+
+
+class Minnow:
+    """Runs args (prefix first, e.g. `ip netns exec NS`). stderr goes to
+    err_path when given (read it with .err), else into the console."""
+
+    def __init__(self, args, log_path, prefix=(), stdin=subprocess.DEVNULL, err_path=None, timeout=180):
+        self.log = open(log_path, "wb")
+        self.buf = b""
+        self.timeout = timeout
+        self.err_path = err_path
+        self.cond = threading.Condition()
+        err = open(err_path, "wb") if err_path else subprocess.STDOUT
+        self.p = subprocess.Popen(list(prefix) + list(args), stdin=stdin, stdout=subprocess.PIPE, stderr=err)
+        if err_path:
+            err.close()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        while True:
+            chunk = self.p.stdout.read1(65536)
+            with self.cond:
+                if not chunk:
+                    self.cond.notify_all()
+                    return
+                self.buf += chunk
+                self.log.write(chunk)
+                self.log.flush()
+                self.cond.notify_all()
+
+    @property
+    def err(self):
+        if not self.err_path:
+            return b""
+        with open(self.err_path, "rb") as f:
+            return f.read()
+
+    def text(self):
+        with self.cond:
+            return self.buf.decode(errors="replace").replace("\r", "")
+
+    def wait_for(self, pattern, timeout=None):
+        """Waits for a regex on the console; returns the match."""
+        timeout = timeout or self.timeout
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        with self.cond:
+            while True:
+                m = rx.search(self.buf.decode(errors="replace").replace("\r", ""))
+                if m:
+                    return m
+                if not self.t.is_alive():
+                    raise Fail(f"minnow ended (status {self.p.poll()}) before the guest printed /{pattern}/"
+                               + (f"; stderr: {self.err.decode(errors='replace')}" if self.err_path else ""))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Fail(f"no /{pattern}/ on the console within {timeout} s")
+                self.cond.wait(min(left, 1.0))
+
+    def wait_exit(self, timeout=None):
+        timeout = timeout or self.timeout
+        try:
+            st = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Fail(f"minnow did not finish within {timeout} s")
+        self.t.join(10)
+        return st
+
+    def expect_exit(self, want, timeout=None):
+        st = self.wait_exit(timeout)
+        if st != want:
+            raise Fail(f"minnow exited with status {st}, expected {want}")
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+    def expect_line(self, line):
+        if line not in self.text().split("\n"):
+            raise Fail(f"the guest did not print the line '{line}'")
