@@ -65,13 +65,13 @@ case $mode in
     # At Warning only failures are written; without show_* the tag is the id alone.
     expect PUT /logger '{"level": "Warning"}' 204
     expect GET /version "" 200
-    expect GET /nowhere "" 404
+    expect GET /nowhere "" 400
     grep -q 'GET /version' "$work/minnow.log" && fail "a request was logged at level Warning"
-    has_line '^[0-9T:.Z-]+ \[obs1\] API GET /nowhere: 404'
+    has_line '^[0-9T:.Z-]+ \[obs1\] API GET /nowhere: 400'
     # Off: nothing more.
     expect PUT /logger '{"level": "Off"}' 204
     n=$(wc -l <"$work/minnow.log")
-    expect GET /nowhere "" 404
+    expect GET /nowhere "" 400
     [ "$(wc -l <"$work/minnow.log")" = "$n" ] || fail "level Off still wrote lines"
     # emit_id puts the id on each metrics line.
     expect PUT /metrics '{"metrics_path": "'"$work"'/m", "emit_id": true}' 204

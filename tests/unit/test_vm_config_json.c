@@ -126,8 +126,7 @@ static void test_bad_documents(void **state)
     (void)state;
     refused("{\"boot-source\": ", "malformed JSON at line 1, column 16: unexpected token near end of file");
     refused("{\"machine\": {}}", "the configuration: unknown field 'machine'");
-    refused("{\"serial\": {\"serial_out_path\": \"/s\"}}",
-            "serial: not supported by minnow yet (give null or leave it out)");
+    refused("{\"serial\": {\"serial_out_path\": 5}}", "serial: serial_out_path: expected a string, got an integer");
     refused("{\"metrics\": {}}", "metrics: missing required field 'metrics_path'");
     refused("{\"metrics\": {\"metrics_path\": \"\"}}", "metrics: metrics_path: expected a path, got an empty string");
     refused("{\"metrics\": {\"metrics_path\": \"/m\", \"properties\": {}}}",
@@ -247,7 +246,7 @@ static void test_api_routes(void **state)
                  "{\"fault_message\":\"machine-config: missing required field 'mem_size_mib'\"}");
     expect_reply(a, "PUT", "/drives/x", "{\"drive_id\": \"y\", \"path_on_host\": \"/p\", \"is_root_device\": false}",
                  400, "{\"fault_message\":\"drives: drive_id 'y' in the body does not match 'x' in the path\"}");
-    expect_reply(a, "PUT", "/drives/", "{}", 404,
+    expect_reply(a, "PUT", "/drives/", "{}", 400,
                  "{\"fault_message\":\"Invalid request method and/or path: PUT /drives/\"}");
     expect_reply(a, "PUT", "/vsock", "", 400, "{\"fault_message\":\"PUT /vsock: the request needs a JSON body\"}");
     expect_reply(a, "PUT", "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": false}", 204, NULL);
