@@ -555,6 +555,10 @@ static int put_snapshot_create(struct api_vmm *a, const json_t *b, const char *i
         return r;
     if (!a->vm)
         return errmsg_set(e, -EINVAL, "snapshot/create: the microVM is not started yet");
+    struct migration_progress mp;
+    migration_get(a->vm, &mp);
+    if (mp.state == MIGRATION_ACTIVE)
+        return errmsg_set(e, -EBUSY, "snapshot/create: a migration to %s is under way", mp.destination);
     json_t *cfg = vm_config_json_dump(&a->cfg);
     char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
     json_decref(cfg);

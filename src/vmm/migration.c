@@ -573,7 +573,7 @@ static int receive(int fd, migration_configure_fn *configure, void *opaque, stru
         } else if (type == REC_PAGES && vm) {
             if ((r = recv_pages(vm, rec, len, raw, e)))
                 break;
-        } else if (type == REC_STATE && vm) {
+        } else if (type == REC_STATE && vm && !vm->running) {
             if ((r = vm_restore_finish(vm, rec, len, e)))
                 break;
         } else if (type == REC_DONE && vm && vm->running) {
