@@ -20,6 +20,7 @@ struct guest_mem {
     uint64_t base;  /* guest physical address of the first byte of RAM */
     uint64_t size;  /* bytes */
     _Atomic uint64_t *dirty; /* one bit per page (util/dirty_bitmap.h); NULL: not tracked */
+    int file_backed;         /* mapped from a memory file (machine/ram.h), not anonymous */
 };
 
 /* Host pointer for guest range [gpa, gpa+len), or NULL unless the whole

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static int check_size(uint64_t size, struct errmsg *e)
 {
@@ -61,6 +63,7 @@ int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, co
                           " bytes of RAM", path, (long long)st.st_size, size);
     if ((r = map(ram, base, size, fd, 0, e)))
         return errmsg_set(e, r, "memory file '%s': cannot map it: %s", path, strerror(-r));
+    ram->file_backed = 1;
     return 0;
 }
 
@@ -71,6 +74,39 @@ void ram_destroy(struct guest_mem *ram)
     ram->host = NULL;
     free((void *)ram->dirty);
     ram->dirty = NULL;
+}
+
+bool ram_page_is_zero(const struct guest_mem *ram, uint64_t page)
+{
+    const uint64_t *w = (const uint64_t *)(ram->host + page * 4096);
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < 4096 / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+void ram_populated(const struct guest_mem *ram, uint64_t *out)
+{
+    uint64_t pages = ram->size / 4096, words = ram_dirty_words(ram);
+    memset(out, 0xff, words * sizeof *out);
+    if (ram->file_backed)
+        return;
+    /* Anonymous RAM: a page the host never populated (neither present nor
+     * swapped out, /proc/self/pagemap bits 63 and 62) reads as zeros. */
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    uint64_t entries[512];
+    for (uint64_t p = 0; p < pages; p += 512) {
+        uint64_t n = pages - p < 512 ? pages - p : 512;
+        off_t off = (off_t)(((uintptr_t)ram->host / 4096 + p) * 8);
+        if (pread(fd, entries, n * 8, off) != (ssize_t)(n * 8))
+            break; /* the rest stays "may be non-zero" */
+        for (uint64_t i = 0; i < n; i++)
+            if (!(entries[i] & (3ull << 62)))
+                out[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
+    }
+    close(fd);
 }
 
 void ram_dirty_take(struct guest_mem *ram, uint64_t *out)

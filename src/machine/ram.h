@@ -10,6 +10,7 @@
 #ifndef MINNOW_MACHINE_RAM_H
 #define MINNOW_MACHINE_RAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/guest_mem.h"
@@ -32,6 +33,14 @@ static inline uint64_t ram_dirty_words(const struct guest_mem *ram)
 {
     return (ram->size / 4096 + 63) / 64;
 }
+/* Page `page` (from the start of RAM) holds only zeros. */
+bool ram_page_is_zero(const struct guest_mem *ram, uint64_t page);
+/* A bitmap (ram_dirty_words long) of the pages that may hold anything but
+ * zeros: for anonymous RAM the pages the host has populated (reading the
+ * others would only fault in zero pages), for RAM mapped from a memory
+ * file all of them. */
+void ram_populated(const struct guest_mem *ram, uint64_t *out);
+
 /* Moves the dirty bitmap into out (ram_dirty_words long) and clears it.
  * See struct hart_mem for what the caller must do before reading pages. */
 void ram_dirty_take(struct guest_mem *ram, uint64_t *out);

@@ -195,15 +195,6 @@ static void set_error(struct migration *m, const char *fmt, ...)
     va_end(ap);
 }
 
-static int is_zero_page(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    uint64_t acc = 0;
-    for (unsigned i = 0; i < 4096 / 8; i++)
-        acc |= w[i];
-    return acc == 0;
-}
-
 /* Sends the listed pages in one PAGES record. */
 static int send_batch(struct migration *m, const uint64_t *pages, unsigned n)
 {
@@ -229,15 +220,15 @@ static int send_batch(struct migration *m, const uint64_t *pages, unsigned n)
     return r;
 }
 
-/* Sends the pages set in `want` (every page when NULL, skipping pages of
- * zeros: the target's RAM starts zeroed). */
-static int send_pages(struct migration *m, const uint64_t *want)
+/* Sends the pages set in `want`, skipping pages of zeros when skip_zero
+ * (the first pass: the target's RAM starts zeroed). */
+static int send_pages(struct migration *m, const uint64_t *want, bool skip_zero)
 {
     const struct guest_mem *ram = &m->vm->board->ram;
     uint64_t batch[BATCH_PAGES];
     unsigned n = 0;
     for (uint64_t p = 0; p < ram->size / 4096; p++) {
-        if (want ? !((want[p / 64] >> (p % 64)) & 1) : is_zero_page(ram->host + p * 4096))
+        if (!((want[p / 64] >> (p % 64)) & 1) || (skip_zero && ram_page_is_zero(ram, p)))
             continue;
         batch[n++] = p;
         if (n == BATCH_PAGES) {
@@ -283,7 +274,7 @@ static int wait_ack(struct migration *m)
     return get32(b) ? -EREMOTEIO : 0;
 }
 
-static int migrate(struct migration *m, double t0, double *pause_at)
+static int migrate(struct migration *m, double *pause_at)
 {
     struct vm *vm = m->vm;
     uint8_t hello[12];
@@ -298,9 +289,10 @@ static int migrate(struct migration *m, double t0, double *pause_at)
         return r;
     /* Round 0: everything, with dirty tracking starting now. */
     take_dirty(m, false);
-    if ((r = send_pages(m, NULL)))
-        return r;
     double round_start = now_ms();
+    ram_populated(&vm->board->ram, m->dirty);
+    if ((r = send_pages(m, m->dirty, true)))
+        return r;
     for (unsigned round = 1;; round++) {
         bool last = round >= MIGRATION_MAX_ROUNDS;
         uint64_t n = take_dirty(m, false);
@@ -319,9 +311,8 @@ static int migrate(struct migration *m, double t0, double *pause_at)
                 atomic_fetch_or(&vm->board->ram.dirty[i], m->dirty[i]);
             break;
         }
-        if ((r = send_pages(m, m->dirty)))
+        if ((r = send_pages(m, m->dirty, false)))
             return r;
-        (void)t0;
     }
     /* Stop and copy. */
     *pause_at = now_ms();
@@ -334,7 +325,7 @@ static int migrate(struct migration *m, double t0, double *pause_at)
     r = virt_save(vm->board, &w, &why);
     if (!r) {
         take_dirty(m, true);
-        r = send_pages(m, m->dirty);
+        r = send_pages(m, m->dirty, false);
     }
     event_loop_release(vm->io);
     if (r && why.text[0])
@@ -355,7 +346,7 @@ static void *source_thread(void *p)
     struct vm *vm = m->vm;
     double t0 = now_ms(), pause_at = 0;
     bool was_paused = vm_is_paused(vm);
-    int r = migrate(m, t0, &pause_at);
+    int r = migrate(m, &pause_at);
     double t1 = now_ms();
     pthread_mutex_lock(&m->lock);
     m->progress.total_ms = t1 - t0;

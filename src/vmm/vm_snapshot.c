@@ -32,15 +32,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int is_zero_page(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    uint64_t acc = 0;
-    for (unsigned i = 0; i < 4096 / 8; i++)
-        acc |= w[i];
-    return acc == 0;
-}
-
 static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
 {
     while (n) {
@@ -59,16 +50,14 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
 
 #define MAX_RUN_PAGES 4096u /* 16 MiB per write at most */
 
-/* Writes the pages of RAM that `want` selects (all when want is NULL),
- * skipping pages of zeros when skip_zero, into fd at their offsets, with
- * one write per run of consecutive pages. Returns the bytes written, or a
- * negative errno. */
+/* Writes the pages of RAM that `want` selects, skipping pages of zeros
+ * when skip_zero, into fd at their offsets, with one write per run of
+ * consecutive pages. Returns the bytes written, or a negative errno. */
 static int64_t write_pages(int fd, const struct guest_mem *ram, const uint64_t *want, int skip_zero)
 {
     uint64_t pages = ram->size / 4096, written = 0, run = 0, run_len = 0;
     for (uint64_t p = 0; p <= pages; p++) {
-        int take = p < pages && (!want || ((want[p / 64] >> (p % 64)) & 1)) &&
-                   !(skip_zero && is_zero_page(ram->host + p * 4096));
+        int take = p < pages && ((want[p / 64] >> (p % 64)) & 1) && !(skip_zero && ram_page_is_zero(ram, p));
         if (run_len && (!take || p != run + run_len || run_len == MAX_RUN_PAGES)) {
             int r = pwrite_all(fd, ram->host + run * 4096, run_len * 4096, (off_t)(run * 4096));
             if (r)
@@ -85,26 +74,37 @@ static int64_t write_pages(int fd, const struct guest_mem *ram, const uint64_t *
     return (int64_t)written;
 }
 
+/* Full: every page that is not all zeros (pages the host never populated
+ * are not even read); Diff: the dirty ones, zeros included. */
 static int write_memory(struct vm *vm, const char *path, const uint64_t *dirty, int diff, uint64_t *bytes,
                         struct errmsg *e)
 {
     struct guest_mem *ram = &vm->board->ram;
+    uint64_t *want = (uint64_t *)dirty;
+    if (!diff) {
+        if (!(want = malloc(ram_dirty_words(ram) * sizeof *want)))
+            return errmsg_set(e, -ENOMEM, "out of memory");
+        ram_populated(ram, want);
+    }
     char tmp[PATH_MAX];
     int fd, r;
+    int64_t n = 0;
     if ((r = snapshot_file_create_tmp(path, tmp, &fd, e)))
-        return r;
-    if (ftruncate(fd, (off_t)ram->size)) {
+        goto out;
+    if (ftruncate(fd, (off_t)ram->size))
         r = errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
+    else if ((n = write_pages(fd, ram, want, !diff)) < 0)
+        r = errmsg_set(e, (int)n, "memory file '%s': %s", path, strerror((int)-n));
+    if (r) {
         snapshot_file_abort(fd, tmp);
-        return r;
-    }
-    int64_t n = write_pages(fd, ram, diff ? dirty : NULL, !diff);
-    if (n < 0) {
-        snapshot_file_abort(fd, tmp);
-        return errmsg_set(e, (int)n, "memory file '%s': %s", path, strerror((int)-n));
+        goto out;
     }
     *bytes = (uint64_t)n;
-    return snapshot_file_commit(fd, tmp, path, e);
+    r = snapshot_file_commit(fd, tmp, path, e);
+out:
+    if (want != dirty)
+        free(want);
+    return r;
 }
 
 int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e)
