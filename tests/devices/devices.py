@@ -38,23 +38,9 @@ import hashlib, os, random, re, shutil, signal, socket, subprocess, sys, tempfil
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from minnow_proc import Fail, Minnow  # noqa: E402
-# udhcpc and ping read CLOCK_MONOTONIC through the vDSO, i.e. rdtime in
-# U-mode, which needs scounteren.TM. minnow's built-in SBI leaves scounteren
-# 0 (OpenSBI sets it to 7), so there they die of SIGILL: the net modes boot
-# through Debian's OpenSBI until minnow sets scounteren itself.
+from minnow_proc import Fail, Minnow, free_port, run  # noqa: E402
 BOOT_TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Test:

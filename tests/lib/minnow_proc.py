@@ -2,6 +2,7 @@
 collected in memory and written to a log as it comes, with waits on what
 the guest prints. Shared by tests/devices and tests/snapshot."""
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -9,6 +10,18 @@ import time
 
 class Fail(Exception):
     pass
+
+
+def run(cmd, **kw):
+    """cmd's exit status and output (stdout and stderr together, as text)."""
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Minnow:

@@ -52,13 +52,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import minnow_proc  # noqa: E402
-from minnow_proc import Fail  # noqa: E402
+from minnow_proc import Fail, free_port, run  # noqa: E402
 TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
 class Minnow(minnow_proc.Minnow):
@@ -437,11 +433,7 @@ class Test:
 
     def target(self, name):
         """minnow --incoming on a free loopback port; returns it and the address."""
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        addr = f"tcp:127.0.0.1:{port}"
+        addr = f"tcp:127.0.0.1:{free_port()}"
         t = Minnow([self.minnow, "--incoming", addr, "--api-sock", self.path(name + ".sock")],
                    self.path(name + ".log"))
         self.procs.append(t)
