@@ -24,17 +24,11 @@
 #define LIST_GPA (RAM_BASE + 0x20000) /* where the guest writes pfn lists */
 #define STATS_GPA (RAM_BASE + 0x30000)
 
-struct tq {
-    unsigned q;
-    uint64_t desc, avail, used;
-    uint16_t avail_idx, used_seen;
-};
-
 struct bfx {
     struct tdrv d;
     uint8_t *map;
     struct virtio_balloon *b;
-    struct tq q[3];
+    struct tdrv_q q[3];
 };
 
 static int setup(void **state)
@@ -65,46 +59,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void tq_setup(struct tdrv *d, struct tq *t, unsigned q)
-{
-    memset(t, 0, sizeof *t);
-    t->q = q;
-    t->desc = RAM_BASE + 0x4000ull * q;
-    t->avail = t->desc + 0x1000;
-    t->used = t->desc + 0x2000;
-    memset(tdrv_host(d, t->desc), 0, 0x3000);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_SEL, q);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(t->desc >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)t->avail);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(t->avail >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)t->used);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(t->used >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
-/* One-descriptor chain with descriptor i, made available and kicked. */
-static void tq_post(struct tdrv *d, struct tq *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags)
-{
-    tdrv_desc_in(d, t->desc, i, addr, len, flags, 0);
-    *(uint16_t *)tdrv_host(d, t->avail + 4 + 2u * (t->avail_idx % QSIZE)) = htole16(i);
-    t->avail_idx++;
-    atomic_store_explicit((_Atomic uint16_t *)tdrv_host(d, t->avail + 2), htole16(t->avail_idx),
-                          memory_order_release);
-    tdrv_kick(d, t->q);
-}
-
-static uint16_t tq_used_idx(struct tdrv *d, struct tq *t)
-{
-    return le16toh(*(uint16_t *)tdrv_host(d, t->used + 2));
-}
-
 static void bringup(struct bfx *f)
 {
     assert_int_equal(tdrv_negotiate(&f->d, FEATURES) & VIRTIO_STATUS_FEATURES_OK, VIRTIO_STATUS_FEATURES_OK);
     for (unsigned q = 0; q < 3; q++)
-        tq_setup(&f->d, &f->q[q], q);
+        tdrv_q_setup(&f->d, &f->q[q], q, QSIZE);
     tdrv_driver_ok(&f->d);
 }
 
@@ -114,9 +73,9 @@ static void send_pfns(struct bfx *f, unsigned q, const uint32_t *pfns, unsigned 
     uint32_t *list = tdrv_host(&f->d, LIST_GPA);
     for (unsigned i = 0; i < n; i++)
         list[i] = htole32(pfns[i]);
-    uint16_t before = tq_used_idx(&f->d, &f->q[q]);
-    tq_post(&f->d, &f->q[q], 0, LIST_GPA, 4 * n, 0);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[q]), (uint16_t)(before + 1));
+    uint16_t before = tdrv_q_used_idx(&f->d, &f->q[q]);
+    tdrv_q_post(&f->d, &f->q[q], 0, LIST_GPA, 4 * n, 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[q]), (uint16_t)(before + 1));
 }
 
 static bool all(const uint8_t *p, size_t n, uint8_t v)
@@ -188,9 +147,9 @@ static void test_pfn_outside_ram_refused(void **state)
     assert_int_equal(info.inflated_pages, 0);
     assert_int_equal(info.refused_requests, 4);
     /* a length that is not whole frames */
-    uint16_t before = tq_used_idx(&f->d, &f->q[0]);
-    tq_post(&f->d, &f->q[0], 1, LIST_GPA, 6, 0);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), (uint16_t)(before + 1));
+    uint16_t before = tdrv_q_used_idx(&f->d, &f->q[0]);
+    tdrv_q_post(&f->d, &f->q[0], 1, LIST_GPA, 6, 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), (uint16_t)(before + 1));
     virtio_balloon_info(f->b, &info);
     assert_int_equal(info.refused_requests, 5);
     assert_true(all(a, 4096, 0xcd));
@@ -202,7 +161,7 @@ static void test_list_outside_ram_needs_reset(void **state)
     struct bfx *f = *state;
     bringup(f);
     /* the list itself runs into the guard page after RAM */
-    tq_post(&f->d, &f->q[0], 0, RAM_BASE + RAM_SIZE - 8, 64, 0);
+    tdrv_q_post(&f->d, &f->q[0], 0, RAM_BASE + RAM_SIZE - 8, 64, 0);
     assert_true(tdrv_r32(&f->d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
     struct virtio_balloon_info info;
     virtio_balloon_info(f->b, &info);
@@ -228,9 +187,9 @@ static void test_stats(void **state)
     put_stat(s, VIRTIO_BALLOON_S_MEMFREE, 123 << 20);
     put_stat(s + 10, VIRTIO_BALLOON_S_MEMTOT, 456 << 20);
     put_stat(s + 20, 99, 5);   /* unknown tag: skipped */
-    tq_post(&f->d, &f->q[2], 0, STATS_GPA, 30, 0);
+    tdrv_q_post(&f->d, &f->q[2], 0, STATS_GPA, 30, 0);
     /* the device keeps the buffer until it wants the next report */
-    assert_int_equal(tq_used_idx(&f->d, &f->q[2]), 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[2]), 0);
     struct virtio_balloon_stats st;
     virtio_balloon_stats(f->b, &st);
     assert_int_equal(st.updates, 1);
@@ -239,9 +198,9 @@ static void test_stats(void **state)
     assert_int_equal(st.val[VIRTIO_BALLOON_S_MEMTOT], 456 << 20);
 
     assert_int_equal(virtio_balloon_request_stats(f->b, &e), 0);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[2]), 1);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[2]), 1);
     put_stat(s, VIRTIO_BALLOON_S_AVAIL, 77);
-    tq_post(&f->d, &f->q[2], 0, STATS_GPA, 10, 0);
+    tdrv_q_post(&f->d, &f->q[2], 0, STATS_GPA, 10, 0);
     virtio_balloon_stats(f->b, &st);
     assert_int_equal(st.updates, 2);
     assert_int_equal(st.valid, 1u << VIRTIO_BALLOON_S_AVAIL);

@@ -22,16 +22,10 @@
 
 static const uint16_t cad[] = { VIRTIO_INPUT_KEY_LEFTCTRL, VIRTIO_INPUT_KEY_LEFTALT, VIRTIO_INPUT_KEY_DELETE };
 
-struct tq {
-    unsigned q;
-    uint64_t desc, avail, used;
-    uint16_t avail_idx;
-};
-
 struct ifx {
     struct tdrv d;
     struct virtio_input *in;
-    struct tq q[2];
+    struct tdrv_q q[2];
 };
 
 static struct virtio_input *make(struct tdrv *d)
@@ -66,56 +60,11 @@ static int teardown(void **state)
 
 /* ---- a driver with both queues ---- */
 
-static void tq_setup(struct tdrv *d, struct tq *t, unsigned q)
-{
-    memset(t, 0, sizeof *t);
-    t->q = q;
-    t->desc = RAM_BASE + 0x4000ull * q;
-    t->avail = t->desc + 0x1000;
-    t->used = t->desc + 0x2000;
-    memset(tdrv_host(d, t->desc), 0, 0x3000);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_SEL, q);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(t->desc >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)t->avail);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(t->avail >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)t->used);
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(t->used >> 32));
-    tdrv_w32(d, VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
-/* One-descriptor chain with descriptor i, made available and kicked. */
-static void tq_post(struct tdrv *d, struct tq *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags)
-{
-    tdrv_desc_in(d, t->desc, i, addr, len, flags, 0);
-    *(uint16_t *)tdrv_host(d, t->avail + 4 + 2u * (t->avail_idx % QSIZE)) = htole16(i);
-    t->avail_idx++;
-    atomic_store_explicit((_Atomic uint16_t *)tdrv_host(d, t->avail + 2), htole16(t->avail_idx),
-                          memory_order_release);
-    tdrv_kick(d, t->q);
-}
-
-static uint16_t tq_used_idx(struct tdrv *d, struct tq *t)
-{
-    return le16toh(*(uint16_t *)tdrv_host(d, t->used + 2));
-}
-
-static void tq_used_elem(struct tdrv *d, struct tq *t, uint16_t i, uint32_t *id, uint32_t *len)
-{
-    uint8_t *p = tdrv_host(d, t->used + 4 + 8u * (i % QSIZE));
-    uint32_t a, b;
-    memcpy(&a, p, 4);
-    memcpy(&b, p + 4, 4);
-    *id = le32toh(a);
-    *len = le32toh(b);
-}
-
 static void bringup(struct ifx *f)
 {
     assert_int_equal(tdrv_negotiate(&f->d, FEATURES) & VIRTIO_STATUS_FEATURES_OK, VIRTIO_STATUS_FEATURES_OK);
     for (unsigned q = 0; q < 2; q++)
-        tq_setup(&f->d, &f->q[q], q);
+        tdrv_q_setup(&f->d, &f->q[q], q, QSIZE);
     tdrv_driver_ok(&f->d);
     virtio_mmio_on_kick(f->d.t);   /* DRIVER_OK looks at the ready queues */
 }
@@ -125,7 +74,7 @@ static void post_events(struct ifx *f, unsigned first, unsigned n)
 {
     for (unsigned i = first; i < first + n; i++) {
         memset(tdrv_host(&f->d, EV_GPA + 16u * i), 0xee, 8);
-        tq_post(&f->d, &f->q[0], (uint16_t)i, EV_GPA + 16u * i, 8, VIRTQ_DESC_F_WRITE);
+        tdrv_q_post(&f->d, &f->q[0], (uint16_t)i, EV_GPA + 16u * i, 8, VIRTQ_DESC_F_WRITE);
     }
 }
 
@@ -133,7 +82,7 @@ static void post_events(struct ifx *f, unsigned first, unsigned n)
 static void used_event(struct ifx *f, uint16_t k, uint16_t *type, uint16_t *code, uint32_t *value)
 {
     uint32_t id, len;
-    tq_used_elem(&f->d, &f->q[0], k, &id, &len);
+    tdrv_q_used_elem(&f->d, &f->q[0], k, &id, &len);
     assert_int_equal(len, 8);
     const uint8_t *p = tdrv_host(&f->d, EV_GPA + 16u * id);
     uint16_t t, c;
@@ -257,10 +206,10 @@ static void test_events_in_order(void **state)
     struct ifx *f = *state;
     bringup(f);
     post_events(f, 0, 10);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 0);   /* nothing to say yet */
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 0);   /* nothing to say yet */
     assert_int_equal(virtio_input_send_keys(f->in, cad, 3), 0);
     virtio_mmio_on_kick(f->d.t);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 8);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 8);
     assert_cad_at(f, 0);
     assert_int_equal(atomic_load(&f->d.irq_level), 1);
     assert_int_equal(pending(f), 0);
@@ -271,7 +220,7 @@ static void test_events_in_order(void **state)
     uint16_t a = 30;   /* KEY_A */
     assert_int_equal(virtio_input_send_keys(f->in, &a, 1), 0);
     virtio_mmio_on_kick(f->d.t);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 10);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 10);
     assert_int_equal(pending(f), 2);
     uint16_t type, code;
     uint32_t value;
@@ -291,10 +240,10 @@ static void test_events_wait_for_buffers(void **state)
     bringup(f);
     assert_int_equal(pending(f), 8);
     post_events(f, 0, 3);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 3);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 3);
     assert_int_equal(pending(f), 5);
     post_events(f, 3, 5);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 8);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 8);
     assert_int_equal(pending(f), 0);
     assert_cad_at(f, 0);
 }
@@ -321,15 +270,15 @@ static void test_short_event_buffer_fails_device(void **state)
     struct ifx *f = *state;
     bringup(f);
     assert_int_equal(virtio_input_send_keys(f->in, cad, 3), 0);
-    tq_post(&f->d, &f->q[0], 0, EV_GPA, 7, VIRTQ_DESC_F_WRITE);
+    tdrv_q_post(&f->d, &f->q[0], 0, EV_GPA, 7, VIRTQ_DESC_F_WRITE);
     assert_true(tdrv_r32(&f->d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 0);
     char why[256];
     virtio_mmio_last_error(f->d.t, why, sizeof why);
     assert_non_null(strstr(why, "event buffer"));
     /* nothing more is delivered until a reset */
     post_events(f, 1, 1);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 0);
     assert_int_equal(pending(f), 8);
 }
 
@@ -338,9 +287,9 @@ static void test_readable_event_buffer_fails_device(void **state)
     struct ifx *f = *state;
     bringup(f);
     assert_int_equal(virtio_input_send_keys(f->in, cad, 3), 0);
-    tq_post(&f->d, &f->q[0], 0, EV_GPA, 8, 0);   /* device-readable: no room to write */
+    tdrv_q_post(&f->d, &f->q[0], 0, EV_GPA, 8, 0);   /* device-readable: no room to write */
     assert_true(tdrv_r32(&f->d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 0);
 }
 
 static void test_status_queue(void **state)
@@ -350,10 +299,10 @@ static void test_status_queue(void **state)
     /* an LED update (EV_LED, LED_CAPSL, on) is taken and returned */
     uint8_t led[8] = { 0x11, 0, 1, 0, 1, 0, 0, 0 };
     memcpy(tdrv_host(&f->d, STS_GPA), led, 8);
-    tq_post(&f->d, &f->q[1], 0, STS_GPA, 8, 0);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[1]), 1);
+    tdrv_q_post(&f->d, &f->q[1], 0, STS_GPA, 8, 0);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[1]), 1);
     uint32_t id, len;
-    tq_used_elem(&f->d, &f->q[1], 0, &id, &len);
+    tdrv_q_used_elem(&f->d, &f->q[1], 0, &id, &len);
     assert_int_equal(id, 0);
     assert_int_equal(len, 0);
     struct virtio_input_info info;
@@ -361,9 +310,9 @@ static void test_status_queue(void **state)
     assert_int_equal(info.status_updates, 1);
     assert_false(tdrv_r32(&f->d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
     /* one shorter than an event is a broken driver */
-    tq_post(&f->d, &f->q[1], 1, STS_GPA, 4, 0);
+    tdrv_q_post(&f->d, &f->q[1], 1, STS_GPA, 4, 0);
     assert_true(tdrv_r32(&f->d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[1]), 1);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[1]), 1);
 }
 
 static void test_queue_full_and_bad_keys(void **state)
@@ -449,7 +398,7 @@ static void test_transport_snapshot_keeps_events(void **state)
     post_events(f, 0, 3);
     assert_int_equal(virtio_input_send_keys(f->in, cad, 3), 0);
     virtio_mmio_on_kick(f->d.t);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 3);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 3);
     struct snap_writer w;
     snapw_init(&w);
     assert_int_equal(virtio_mmio_save(f->d.t, &w), 0);
@@ -465,7 +414,7 @@ static void test_transport_snapshot_keeps_events(void **state)
     virtio_mmio_on_kick(f->d.t);
     assert_int_equal(pending(f), 5);
     post_events(f, 3, 5);
-    assert_int_equal(tq_used_idx(&f->d, &f->q[0]), 8);
+    assert_int_equal(tdrv_q_used_idx(&f->d, &f->q[0]), 8);
     assert_cad_at(f, 0);
     snapw_free(&w);
 }

@@ -211,4 +211,61 @@ static inline void tdrv_free(struct tdrv *d)
     d->mem.host = NULL;
 }
 
+/* ---- several queues, each with its own rings ---- */
+
+/* Queue q's rings at RAM_BASE + 0x4000 * q (descriptors, then the
+ * available and the used ring a page apart), one buffer per chain. */
+struct tdrv_q {
+    unsigned q;
+    uint16_t size, avail_idx;
+    uint64_t desc, avail, used;
+};
+
+static inline void tdrv_q_setup(struct tdrv *d, struct tdrv_q *t, unsigned q, uint16_t size)
+{
+    memset(t, 0, sizeof *t);
+    t->q = q;
+    t->size = size;
+    t->desc = RAM_BASE + 0x4000ull * q;
+    t->avail = t->desc + 0x1000;
+    t->used = t->desc + 0x2000;
+    memset(tdrv_host(d, t->desc), 0, 0x3000);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_SEL, q);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_NUM, size);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(t->desc >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)t->avail);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(t->avail >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)t->used);
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(t->used >> 32));
+    tdrv_w32(d, VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+/* One-descriptor chain with descriptor i, made available and kicked. */
+static inline void tdrv_q_post(struct tdrv *d, struct tdrv_q *t, uint16_t i, uint64_t addr, uint32_t len,
+                               uint16_t flags)
+{
+    tdrv_desc_in(d, t->desc, i, addr, len, flags, 0);
+    *(uint16_t *)tdrv_host(d, t->avail + 4 + 2u * (t->avail_idx % t->size)) = htole16(i);
+    t->avail_idx++;
+    atomic_store_explicit((_Atomic uint16_t *)tdrv_host(d, t->avail + 2), htole16(t->avail_idx),
+                          memory_order_release);
+    tdrv_kick(d, t->q);
+}
+
+static inline uint16_t tdrv_q_used_idx(struct tdrv *d, struct tdrv_q *t)
+{
+    return le16toh(*(uint16_t *)tdrv_host(d, t->used + 2));
+}
+
+static inline void tdrv_q_used_elem(struct tdrv *d, struct tdrv_q *t, uint16_t i, uint32_t *id, uint32_t *len)
+{
+    uint8_t *p = tdrv_host(d, t->used + 4 + 8u * (i % t->size));
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    *id = le32toh(a);
+    *len = le32toh(b);
+}
+
 #endif
