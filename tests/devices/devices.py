@@ -38,7 +38,7 @@ import hashlib, os, random, re, shutil, signal, socket, subprocess, sys, tempfil
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from minnow_proc import Fail, Minnow, free_port, run  # noqa: E402
+from minnow_proc import Fail, Minnow, free_port, run, vsock_connect  # noqa: E402
 BOOT_TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
 
@@ -315,19 +315,7 @@ class Test:
         # host to guest: open all n first, then stream on all at once
         conns = []
         for k in range(n):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(60)
-            s.connect(uds)
-            s.sendall(b"CONNECT 6000\n")
-            line = b""
-            while not line.endswith(b"\n"):
-                b = s.recv(1)
-                if not b:
-                    raise Fail(f"host connection {k}: closed before OK (line so far {line!r})")
-                line += b
-            if not re.fullmatch(rb"OK \d+\n", line):
-                raise Fail(f"host connection {k}: answer {line!r}, expected 'OK <port>'")
-            conns.append(s)
+            conns.append(vsock_connect(uds, 6000, f"host connection {k}"))
         errors = []
 
         def stream(k, s):

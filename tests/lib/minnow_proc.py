@@ -17,6 +17,24 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
+def vsock_connect(uds, port, what, timeout=60):
+    """A host connection to the guest's vsock port through minnow's Unix
+    socket uds (Firecracker's "CONNECT PORT" / "OK N" handshake)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(uds)
+    s.sendall(f"CONNECT {port}\n".encode())
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            raise Fail(f"{what}: closed before OK (line so far {line!r})")
+        line += b
+    if not re.fullmatch(rb"OK \d+\n", line):
+        raise Fail(f"{what}: answer {line!r}, expected 'OK <port>'")
+    return s
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

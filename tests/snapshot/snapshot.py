@@ -354,7 +354,6 @@ class Test:
 
     def devices(self):
         import http.server
-        import socket
         import socketserver
         echo = os.path.join(os.path.dirname(self.memcheck or ""), "vsock_echo")
         if not os.path.exists(echo):
@@ -394,18 +393,7 @@ class Test:
         if token not in r.text():
             raise Fail(f"the restored guest did not fetch the page through slirp: {r.text()[-500:]}")
         print("after restore: the guest fetched a page from the host through the new slirp")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(uds)
-        s.sendall(b"CONNECT 6000\n")
-        line = b""
-        while not line.endswith(b"\n"):
-            b = s.recv(1)
-            if not b:
-                raise Fail(f"vsock: closed before OK ({line!r})")
-            line += b
-        if not line.startswith(b"OK "):
-            raise Fail(f"vsock CONNECT after restore: {line!r}")
+        s = minnow_proc.vsock_connect(uds, 6000, "vsock CONNECT after restore", timeout=30)
         data = os.urandom(64 * 1024)
         s.sendall(data)
         got = b""
