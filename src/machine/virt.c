@@ -323,6 +323,7 @@ static int build_fdt(struct virt *v, struct errmsg *e)
         .n_isa_extensions = sizeof isa_extensions / sizeof isa_extensions[0],
         .mmu_type = "riscv,sv57",
         .virtio_slots = virt_devices_slots(v),
+        .sbi_has_srst = v->cfg.firmware == NULL,
     };
     if (getrandom(seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) {
         fc.rng_seed = seed;

@@ -102,11 +102,15 @@ case $mode in
     hz=$(getconf CLK_TCK)
     pct=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", 100 * d / hz / (b - a) }')
     echo "idle guest: $((t1 - t0)) ticks of CPU in $(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.1f", b-a}') s = ${pct}% of a core"
-    printf 'echo shell-$((6*7))\nexit\n' >&3
+    printf 'echo shell-$((6*7))\necho printk-$(cut -f1 /proc/sys/kernel/printk)\nexit\n' >&3
     st=0; wait "$pid" || st=$?
     exec 3>&-
     [ "$st" = 0 ] || fail "minnow exited with status $st after the shell's exit, expected 0"
     expect_line "shell-42"
+    # A first boot shows no error lines that are not errors, and at the
+    # prompt only warnings and worse reach the console.
+    ! grep -iE '(^|[^a-z])(error|failed)([^a-z]|$)' "$log" || fail "the boot printed error lines"
+    expect_line "printk-4"
     awk -v p="$pct" 'BEGIN { exit !(p < 1.0) }' || fail "the idle guest used ${pct}% of a host core (limit 1%)"
     ;;
   panic)

@@ -8,11 +8,14 @@
 test_main:
     TEST 1                  /* IR stops minstret; writes still land */
     csrwi mcountinhibit, 4
+    /* QEMU 7.2 derives minstret from host time and guarantees neither
+     * that it stands still under IR nor what a write leaves: on QEMU only
+     * the counting (below) is checked. */
+    IF_QEMU 1f
     csrr t1, minstret
     nop
     csrr t2, minstret
     bne t1, t2, fail
-    IF_QEMU 1f              /* QEMU 7.2 counts host cycles in minstret */
     li t0, 500
     csrw minstret, t0
     csrr t1, minstret
