@@ -372,8 +372,13 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
         free(token);
         if (r) {
             fprintf(stderr, "minnow: %s\n", e.text);
-            if (r == -EINTR)
+            if (r == -EINTR) {
+                /* Taken here, so it does not kill us once unblocked. */
+                struct signalfd_siginfo si;
+                ssize_t n = read(sig_fd, &si, sizeof si);
+                (void)n;
                 rc = CLI_EXIT_STOPPED;
+            }
             else if (mfd < 0)
                 rc = CLI_EXIT_USAGE;
             if (listen_fd >= 0)

@@ -657,6 +657,7 @@ static uint64_t mono_ns(void)
 struct wire {
     int fd, stop_fd;
     unsigned idle_s;
+    struct logger *log;
 };
 
 /* n bytes by deadline_ns: 0, -ETIMEDOUT, -EINTR (stop), -ECONNRESET... */
@@ -809,6 +810,8 @@ static int receive(const struct wire *w, migration_configure_fn *configure, void
             memcpy(json, rec + 8, len - 8);
             json[len - 8] = 0;
             const struct virt_config *cfg;
+            LOG_INFO(w->log, "incoming migration: the configuration arrived (%llu MiB of RAM)",
+                     (unsigned long long)(get64(rec) >> 20));
             r = configure(opaque, json, get64(rec), &cfg, e);
             free(json);
             if (!r)
@@ -843,9 +846,10 @@ static int receive(const struct wire *w, migration_configure_fn *configure, void
 }
 
 int migration_receive_stream(int fd, const struct migration_target *t, migration_configure_fn *configure,
-                             void *opaque, struct vm **out, struct errmsg *e)
+                             void *opaque, struct logger *log, struct vm **out, struct errmsg *e)
 {
-    struct wire w = { .fd = fd, .stop_fd = t->stop_fd, .idle_s = t->idle_s ? t->idle_s : MIGRATION_IDLE_S };
+    struct wire w = { .fd = fd, .stop_fd = t->stop_fd, .idle_s = t->idle_s ? t->idle_s : MIGRATION_IDLE_S,
+                      .log = log };
     int r = target_handshake(&w, t, e);
     if (r)
         return r;
@@ -900,7 +904,7 @@ int migration_receive(int listen_fd, const struct migration_target *t, migration
         LOG_INFO(log, "incoming migration: %s connected", peer);
         double t0 = now_ms();
         struct errmsg why = { "" };
-        r = migration_receive_stream(fd, t, configure, opaque, out, &why);
+        r = migration_receive_stream(fd, t, configure, opaque, log, out, &why);
         close(fd);
         if (r == -EACCES) {
             /* Not our source: say so, and wait for the real one. */

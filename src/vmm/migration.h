@@ -95,6 +95,6 @@ int migration_receive(int listen_fd, const struct migration_target *t, migration
  * stream. -EACCES: the peer failed the handshake. For migration_receive
  * and the fuzzer. */
 int migration_receive_stream(int fd, const struct migration_target *t, migration_configure_fn *configure,
-                             void *opaque, struct vm **out, struct errmsg *e);
+                             void *opaque, struct logger *log, struct vm **out, struct errmsg *e);
 
 #endif
