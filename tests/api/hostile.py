@@ -335,8 +335,9 @@ class Test:
         idle = []
         for i in range(200):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(TIMEOUT)
+            # Blocking: a full backlog makes connect wait for minnow to accept.
             s.connect(uds)
+            s.settimeout(TIMEOUT)
             idle.append(s)
         print("200 idle clients connected to the vsock socket, none sent CONNECT")
         s = vsock_connect(uds, 6000, "the real client after 200 idle ones", timeout=TIMEOUT)
