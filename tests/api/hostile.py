@@ -340,17 +340,20 @@ class Test:
             s.settimeout(TIMEOUT)
             idle.append(s)
         print("200 idle clients connected to the vsock socket, none sent CONNECT")
-        s = vsock_connect(uds, 6000, "the real client after 200 idle ones", timeout=TIMEOUT)
         data = os.urandom(32768)
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
         got = b""
-        while len(got) < len(data):
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
-        s.close()
+        try:
+            s = vsock_connect(uds, 6000, "the real client after 200 idle ones", timeout=TIMEOUT)
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            while len(got) < len(data):
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+            s.close()
+        except OSError as e:
+            raise Fail(f"the real client after 200 idle ones: {e}")
         if got != data:
             raise Fail(f"the real client's echo: {len(got)} of {len(data)} bytes came back right")
         print("then a real client connected to the guest's listener; 32 KiB echoed")
@@ -450,7 +453,10 @@ class Test:
         return self.record(2, head + frame)
 
     def migrate_token(self):
-        r = run([self.minnow, "--incoming", f"tcp:0.0.0.0:{free_port()}"])
+        try:
+            r = run([self.minnow, "--incoming", f"tcp:0.0.0.0:{free_port()}"], timeout=60)
+        except subprocess.TimeoutExpired:
+            raise Fail("--incoming on 0.0.0.0 without a token was not refused (still listening after 60 s)")
         if r.returncode != 122 or "needs --token" not in r.stdout:
             raise Fail(f"--incoming on 0.0.0.0 without a token: exit {r.returncode}: {r.stdout}")
         print(f"0.0.0.0 without --token: {r.stdout.strip()}")
