@@ -349,7 +349,15 @@ static int connect_dest(struct migration *m)
     if (fd < 0)
         return -errno;
     r = connect(fd, (struct sockaddr *)&sa, len) ? -errno : 0;
-    if (r == -EINPROGRESS || r == -EAGAIN) {
+    /* A Unix socket whose backlog is full refuses at once (EAGAIN) rather
+     * than pending: try again until the deadline. */
+    for (unsigned i = 0; r == -EAGAIN && sa.ss_family == AF_UNIX && i < CONNECT_TIMEOUT_S * 20; i++) {
+        nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+        r = connect(fd, (struct sockaddr *)&sa, len) ? -errno : 0;
+    }
+    if (r == -EAGAIN)
+        r = -ETIMEDOUT;
+    if (r == -EINPROGRESS) {
         struct pollfd p = { .fd = fd, .events = POLLOUT };
         int n;
         do
@@ -363,7 +371,6 @@ static int connect_dest(struct migration *m)
             r = -errno;
         else
             r = -err;
-        /* A Unix socket whose backlog is full stays "in progress". */
     }
     if (r) {
         close(fd);

@@ -21,6 +21,9 @@ Usage: hostile.py MINNOW MODE [VSOCK_ECHO]
   vsock-idle    200 clients connect to the vsock socket and never send
                 CONNECT; then a real client connects to the guest's
                 listener and its data echoes back
+  migrate-connect  PUT /migrate to a socket that never accepts: answered at
+                once, GET / answers meanwhile, GET /migrate ends Failed ("did
+                not accept") and the VM runs on
   migrate-token a target with --token: a peer with a wrong proof is
                 refused (logged) and the target keeps listening; a peer
                 with the right token whose configuration names a drive
@@ -372,6 +375,49 @@ class Test:
         vm.expect_exit(0)
 
     # ---- migration ----
+
+    def migrate_connect(self):
+        kernel, initrd = self.guest()
+        cfg = {"boot-source": {"kernel_image_path": kernel, "initrd_path": initrd,
+                               "boot_args": 'console=ttyS0 minnow.cmd="sleep 600"'},
+               "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}
+        with open(self.path("cfg.json"), "w") as f:
+            json.dump(cfg, f)
+        m, sock = self.api_minnow(extra=["--config-file", self.path("cfg.json")])
+        # A destination that never accepts: its backlog is full.
+        dest = self.path("dest.sock")
+        lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lst.bind(dest)
+        lst.listen(0)
+        fillers = []
+        for _ in range(4):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(dest)
+                fillers.append(c)
+            except BlockingIOError:
+                c.close()
+                break
+        self.cleanups.append(lst.close)
+        t0 = time.monotonic()
+        expect(sock, "PUT", "/migrate", {"destination": "unix:" + dest}, 204)
+        expect(sock, "GET", "/", None, 200)
+        print(f"PUT /migrate to a socket that never accepts: 204, and GET / answered "
+              f"({time.monotonic() - t0:.2f} s for both)")
+        for _ in range(int(TIMEOUT / 0.1)):
+            p = json.loads(expect(sock, "GET", "/migrate", None, 200))
+            if p["state"] != "Active":
+                break
+            time.sleep(0.1)
+        if p["state"] != "Failed" or "did not accept" not in p.get("error", ""):
+            raise Fail(f"GET /migrate: {p}, expected Failed: did not accept")
+        print(f"GET /migrate: Failed, {p['error']}")
+        if '"Running"' not in expect(sock, "GET", "/", None, 200):
+            raise Fail("the VM is not running on after the failed migration")
+        for c in fillers:
+            c.close()
+        self.stop(m)
 
     def token_file(self):
         p = self.path("token")
