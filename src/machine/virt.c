@@ -24,6 +24,7 @@
 #include "machine/kernel_image.h"
 #include "machine/ram.h"
 #include "machine/virt_harts.h"
+#include "util/file_open.h"
 
 /* What the hart implements, for the FDT's riscv,isa strings. */
 static const char *const isa_extensions[] = {
@@ -202,13 +203,14 @@ void virt_wait(struct virt *v, uint64_t until_ns)
 
 static int read_file(const char *what, const char *path, uint8_t **data, uint64_t *len, struct errmsg *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = file_open_kind(what, path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "%s %s: %s", what, path, strerror(errno));
+        return fd;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st)) {
+        int err = errno;
         close(fd);
-        return errmsg_set(e, -EINVAL, "%s %s: not a regular file", what, path);
+        return errmsg_set(e, -err, "%s %s: fstat: %s", what, path, strerror(err));
     }
     uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
     if (!buf) {
@@ -238,9 +240,10 @@ static int load_kernel(struct virt *v, uint64_t *end, struct errmsg *e)
 {
     const char *path = v->cfg.kernel;
     uint8_t head[4] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Checked here, before the first read: a FIFO would block it. */
+    int fd = file_open_kind("kernel", path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "kernel %s: %s", path, strerror(errno));
+        return fd;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
     if (n == 4 && !memcmp(head, "\177ELF", 4)) {

@@ -15,6 +15,7 @@
 #include "devices/clint.h"
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
+#include "util/file_open.h"
 
 static void console_out(void *opaque, const uint8_t *buf, size_t n)
 {
@@ -167,9 +168,12 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
 
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* A FIFO is refused: the harts write the console, and a reader that
+     * stops reading would stall them. */
+    int fd = file_open_kind("serial_out_path", path, O_WRONLY | O_CREAT | O_APPEND, 0600,
+                            FILE_OPEN_REG | FILE_OPEN_CHR, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "serial_out_path '%s': %s", path, strerror(errno));
+        return fd;
     if (vm->console_fd >= 0)
         close(vm->console_fd);
     vm->console_fd = fd;
