@@ -62,7 +62,9 @@ struct jit {
     struct jit_stats stats;
 };
 
-typedef int (*jit_fn)(struct hart *h, uint64_t bpc);
+/* limit: the unit may loop back to its start while instret + its
+ * length stays at or below it. */
+typedef int (*jit_fn)(struct hart *h, uint64_t bpc, uint64_t limit);
 
 int jit_create(struct hart *h)
 {
@@ -226,10 +228,13 @@ _Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout")
  * rsi, rdi are scratch; [rsp] is a slot for a loaded value. */
 #define RH X64_RBX
 #define RBPC X64_R12
+#define RLIMIT X64_R13
 
 struct tctx {
     struct x64_buf b;
     size_t epilogue;
+    size_t body;               /* the unit's first instruction */
+    unsigned ninsns;
 };
 
 static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
@@ -242,9 +247,22 @@ static void st(struct tctx *t, unsigned xi, enum x64_reg r)
     x64_store(&t->b, RH, XOFF(xi), r);
 }
 
-/* pc_off from the block's pc into h->pc, n more instructions retired. */
+/* pc_off from the block's pc into h->pc, n more instructions retired.
+ * A jump back to the unit's own start (a loop) stays in the unit while
+ * the whole unit fits before the limit (r13: the end of the slice, never
+ * past the budget), as the interpreter's block links do. */
 static void exit_to(struct tctx *t, int32_t pc_off, unsigned n, int code)
 {
+    if (pc_off == 0 && code == JIT_NEXT) {
+        x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+        x64_load(&t->b, X64_RAX, RH, INSTRET_OFF);
+        x64_alu_ri(&t->b, X64_ADD, X64_RAX, (int32_t)t->ninsns, 0);
+        x64_alu_rr(&t->b, X64_CMP, X64_RAX, RLIMIT, 0);
+        size_t over = x64_jcc(&t->b, X64_CC_A);
+        x64_jmp_to(&t->b, t->body);
+        x64_patch_here(&t->b, over);
+        n = 0;
+    }
     x64_lea(&t->b, X64_RAX, RBPC, pc_off);
     x64_store(&t->b, RH, PC_OFF, X64_RAX);
     if (n)
@@ -609,7 +627,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     if (JIT_CACHE_BYTES - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
         cache_flush(j);
     struct jit_unit *u = (struct jit_unit *)(j->rw + j->used);
-    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES } };
+    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES }, .ninsns = k };
     struct x64_buf *b = &t.b;
     x64_push(b, X64_RBX);
     x64_push(b, X64_R12);
@@ -617,6 +635,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     x64_alu_ri(b, X64_SUB, X64_RSP, 16, 0);
     x64_mov_rr(b, RH, X64_RDI);
     x64_mov_rr(b, RBPC, X64_RSI);
+    x64_mov_rr(b, RLIMIT, X64_RDX);
     size_t body = x64_jmp(b);
     t.epilogue = x64_size(b);
     x64_alu_ri(b, X64_ADD, X64_RSP, 16, 0);
@@ -625,6 +644,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     x64_pop(b, X64_RBX);
     x64_ret(b);
     x64_patch_here(b, body);
+    t.body = x64_size(b);
     int ended = 0;
     for (unsigned i = 0; i < k && !ended; i++) {
         emit_op(&t, &ops[i]);
@@ -677,7 +697,7 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
                     return e;
                 break;
             }
-            int rc = ((jit_fn)(uintptr_t)u->code)(h, h->pc);
+            int rc = ((jit_fn)(uintptr_t)u->code)(h, h->pc, slice_end);
             if (rc == JIT_EXC) {
                 if (hart_take_exception(h))
                     return HART_EXIT_CRASH;
