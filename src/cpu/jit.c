@@ -43,6 +43,8 @@
 #define JIT_CACHE_BYTES (16u << 20)
 /* Bound on one unit's host code: 64 instructions of at most ~250 bytes. */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
+/* What the interpreter runs when it takes over (see jit_run). */
+#define JIT_INTERP_RUN 256
 #define JIT_NONE ((void *)1)   /* the block starts with an untranslated instruction */
 
 enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
@@ -687,12 +689,17 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
             struct hart_block *blk = hart_block_at(h, h->pc);
             const struct jit_unit *u = blk ? unit_for(j, blk) : NULL;
             if (!u || !REACHED(budget_end, h->instret + u->ninsns)) {
-                /* The interpreter runs what is not translated (one
-                 * instruction; after a fetch fault, up to the first that
-                 * retires), or the rest of the budget when the unit would
-                 * overrun it; then the boundary. */
+                /* The interpreter runs what is not translated, and on for
+                 * a while (JIT_INTERP_RUN instructions): it shortens the
+                 * last block it runs to end on the budget, a decode
+                 * better spread over many instructions. 1 where there is
+                 * no cached block (after a fetch fault it runs up to the
+                 * first instruction that retires); the rest of the budget
+                 * when the unit would overrun it. Then the boundary. */
+                uint64_t left = budget_end - h->instret;
+                uint64_t n = u ? left : !blk ? 1 : left < JIT_INTERP_RUN ? left : JIT_INTERP_RUN;
                 j->stats.fallbacks++;
-                enum hart_exit e = hart_interp_run(h, u ? budget_end - h->instret : 1);
+                enum hart_exit e = hart_interp_run(h, n);
                 if (e != HART_EXIT_BUDGET)
                     return e;
                 break;
