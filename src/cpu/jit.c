@@ -25,7 +25,14 @@
  * The code cache is one memfd mapped twice, writable and executable, so
  * no page is ever both. It is filled from the start and emptied as a
  * whole when a unit might not fit (a generation count invalidates every
- * unit pointer at once). */
+ * unit pointer at once)..
+ *
+ * Where it stands (issue 14, first step): guest registers are not kept in
+ * host registers; units return to jit_run at every exit except a jump
+ * back to their own start (no chaining between units yet, no inline
+ * jump-cache lookup for jalr); FP, AMOs, LR/SC, CSRs and system
+ * instructions go to the interpreter. The interpreter stays the default
+ * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
 #include <stddef.h>
