@@ -51,6 +51,7 @@ struct virt_config {
     const char *initrd;       /* NULL: none */
     const char *bootargs;     /* NULL: none */
     const char *firmware;     /* NULL: direct boot with minnow's SBI */
+    enum hart_engine engine;  /* what runs the harts */
     /* Paravirtual devices, one virtio-mmio slot each, in this order. */
     const struct virt_device_config *devices;
     unsigned ndevices;

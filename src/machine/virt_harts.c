@@ -248,6 +248,7 @@ int virt_harts_create(struct virt *v, struct errmsg *e)
         vh->id = i;
         struct hart_config hc = {
             .hartid = i,
+            .engine = v->cfg.engine,
             .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size, .dirty = v->ram.dirty },
             .bus = { .load = bus_load, .store = bus_store, .opaque = &v->bus },
             .clock = { .read = clint_time_read, .opaque = v->clint, .freq_hz = CLINT_FREQ_HZ },

@@ -1,0 +1,30 @@
+/* Which execution engine runs a hart: hart_run dispatches to the
+ * interpreter (hart.c) or the JIT (jit.c), and the engines' names for
+ * the command line, the config file and the API. */
+#include <string.h>
+
+#include "cpu/hart.h"
+#include "cpu/jit.h"
+
+enum hart_exit hart_run(struct hart *h, uint64_t budget)
+{
+    if (h->jit)
+        return jit_run(h, budget);
+    return hart_interp_run(h, budget);
+}
+
+int hart_engine_parse(const char *name, enum hart_engine *out)
+{
+    if (!strcmp(name, "interp"))
+        *out = HART_ENGINE_INTERP;
+    else if (!strcmp(name, "jit"))
+        *out = HART_ENGINE_JIT;
+    else
+        return -1;
+    return 0;
+}
+
+const char *hart_engine_name(enum hart_engine e)
+{
+    return e == HART_ENGINE_JIT ? "jit" : "interp";
+}
