@@ -88,6 +88,7 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     atomic_init(&h->mtimecmp, UINT64_MAX);
     atomic_init(&h->stop_requested, 0);
     atomic_init(&h->kicked, 0);
+    atomic_init(&h->in_run, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -741,7 +742,7 @@ found:;
 /* Wrap-safe "a is at or past b" for instruction counts. */
 #define REACHED(a, b) ((int64_t)((a) - (b)) >= 0)
 
-enum hart_exit hart_run(struct hart *h, uint64_t budget)
+static enum hart_exit run_engine(struct hart *h, uint64_t budget)
 {
 #define HANDLER_(name) &&op_##name,
     static const void *const handlers[OP_COUNT_ + 1] = { DECODE_OPS(HANDLER_) &&op_EXIT };
@@ -1140,11 +1141,18 @@ fetch_fault:
                 h->pc = bpc;
                 atomic_store_explicit(&h->exits.sbi, atomic_load_explicit(&h->exits.sbi, memory_order_relaxed) + 1,
                                       memory_order_relaxed);
-                if (h->ecall.call(h->ecall.opaque, h) == 0) {
+                int rc = h->ecall.call(h->ecall.opaque, h);
+                if (rc == 0) {
                     /* The call may have stopped this hart or changed what
                      * is pending: look at the boundary. */
                     pc = bpc + 4;
                     h->instret++;
+                    goto boundary;
+                }
+                if (rc == HART_ECALL_RETRY) {
+                    /* Not retired: the boundary leaves for the stop
+                     * request, and the ecall runs again afterwards. */
+                    pc = bpc;
                     goto boundary;
                 }
             }
@@ -1390,6 +1398,23 @@ uint64_t hart_get_mtimecmp(const struct hart *h)
     return atomic_load_explicit(&((struct hart *)h)->mtimecmp, memory_order_acquire);
 }
 
+enum hart_exit hart_run(struct hart *h, uint64_t budget)
+{
+    /* in_run tells remote fences whether to wait for this hart: set before
+     * the engine looks for pending flushes (seq_cst, against the store of
+     * a request in hart_request_flush), cleared once it has left. */
+    atomic_store(&h->in_run, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    enum hart_exit r = run_engine(h, budget);
+    atomic_store_explicit(&h->in_run, 0, memory_order_release);
+    return r;
+}
+
+int hart_stop_pending(const struct hart *h)
+{
+    return atomic_load_explicit(&((struct hart *)h)->stop_requested, memory_order_acquire);
+}
+
 void hart_kick(struct hart *h)
 {
     atomic_store(&h->kicked, 1);
@@ -1418,7 +1443,14 @@ uint64_t hart_request_flush(struct hart *h)
 
 int hart_flush_complete(struct hart *h, uint64_t ticket)
 {
-    return atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket;
+    if (atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket)
+        return 1;
+    /* Outside hart_run (parked by a pause, stopped, between slices) the
+     * hart runs no guest code, and the request is still pending: it honours
+     * it before its next instruction. The fence is complete for the
+     * requester's purpose. */
+    atomic_thread_fence(memory_order_seq_cst);
+    return !atomic_load(&h->in_run);
 }
 
 void hart_service_flush(struct hart *h)
