@@ -10,6 +10,11 @@ helpers). Usage: harts.py MINNOW MODE FENCER
                 before the next pause. Every pause returns (the curl
                 timeout is only a safety net), the guest goes on to its
                 next round and ends when told to (SIGTERM: exit 124)
+  pause-storm2  the same with FENCE_STORM (bare metal, S-mode under
+  pause-storm4  minnow's SBI: every hart asks every hart for remote
+                fences in a tight loop, so nearly every pause catches a
+                hart waiting in one): 100 rounds each, 1000 more fences
+                between pauses
   resume-migrate  a migration to a target that accepted but reads nothing
                 (it stays under way): PATCH /vm Resumed is refused with 400
                 and a fault_message naming the migration, PATCH Paused and
@@ -45,9 +50,9 @@ OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 
 class HartsTest(snapshot.Test):
-    def __init__(self, minnow, work, fencer):
+    def __init__(self, minnow, work, fencer, storm):
         super().__init__(minnow, work)
-        self.fencer = fencer
+        self.fencer, self.storm = fencer, storm
 
     def fencer_initrd(self):
         out = self.path("initramfs-fencer")
@@ -72,12 +77,9 @@ class HartsTest(snapshot.Test):
 
     # ---- pause during remote fences ----
 
-    def pause_fence(self, harts, trials):
-        metrics = self.path("metrics.json")
-        m = self.boot("vm", self.config(f"fencer {harts} 50", vcpus=harts, initrd=self.fencer_initrd()),
-                      extra=["--metrics-path", metrics])
-        m.wait_for(rf"^fencer: {harts} threads started$")
-        m.wait_for(r"^fencer: round 2$")
+    def pause_trials(self, m, metrics, harts, trials, more):
+        """trials rounds of pause, check, resume, and `more` SBI remote
+        fences before the next pause; returns the fences made meanwhile."""
         before = self.flush_metrics(m, metrics)["sbi"]["rfence"]
         for t in range(trials):
             # The pause must come back whatever the harts are doing; curl's
@@ -91,16 +93,35 @@ class HartsTest(snapshot.Test):
             paused_at = self.flush_metrics(m, metrics)["sbi"]["rfence"]
             expect(m.sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
             # Fences again before the next pause, so it lands among them.
-            self.wait_fences(m, metrics, paused_at + 20, f"trial {t + 1}")
-        after = self.flush_metrics(m, metrics)["sbi"]["rfence"]
+            self.wait_fences(m, metrics, paused_at + more, f"trial {t + 1}")
+        return self.flush_metrics(m, metrics)["sbi"]["rfence"] - before
+
+    def pause_fence(self, harts, trials):
+        metrics = self.path("metrics.json")
+        m = self.boot("vm", self.config(f"fencer {harts} 50", vcpus=harts, initrd=self.fencer_initrd()),
+                      extra=["--metrics-path", metrics])
+        m.wait_for(rf"^fencer: {harts} threads started$")
+        m.wait_for(r"^fencer: round 2$")
+        n = self.pause_trials(m, metrics, harts, trials, 20)
         last = self.rounds(m)[-1]
         m.wait_for(rf"^fencer: round {last + 1}$")
         if "MISMATCH" in m.text():
             raise Fail("the guest saw a write of its own go missing")
         os.kill(m.p.pid, signal.SIGTERM)
         m.expect_exit(124)
-        print(f"{trials} pauses on {harts} harts each returned; {after - before} SBI remote fences meanwhile; "
+        print(f"{trials} pauses on {harts} harts each returned; {n} SBI remote fences meanwhile; "
               f"the guest reached round {self.rounds(m)[-1]}")
+
+    def pause_storm(self, harts, trials):
+        metrics = self.path("metrics.json")
+        cfg = {"boot-source": {"kernel_image_path": self.storm, "boot_args": ""},
+               "machine-config": {"vcpu_count": harts, "mem_size_mib": 64}}
+        m = self.boot("vm", cfg, extra=["--metrics-path", metrics])
+        m.wait_for(r"^fence-storm: running$")
+        n = self.pause_trials(m, metrics, harts, trials, 1000)
+        os.kill(m.p.pid, signal.SIGTERM)
+        m.expect_exit(124)
+        print(f"{trials} pauses of {harts} harts in a fence storm each returned; {n} SBI remote fences meanwhile")
 
     def wait_fences(self, m, metrics, want, what):
         end = time.monotonic() + snapshot.TIMEOUT
@@ -117,6 +138,12 @@ class HartsTest(snapshot.Test):
 
     def pause_fence4(self):
         self.pause_fence(4, 40)
+
+    def pause_storm2(self):
+        self.pause_storm(2, 100)
+
+    def pause_storm4(self):
+        self.pause_storm(4, 100)
 
     # ---- resume during a migration ----
 
@@ -228,12 +255,12 @@ class HartsTest(snapshot.Test):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
         return 2
-    minnow, mode, fencer = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
+    minnow, mode = os.path.abspath(sys.argv[1]), sys.argv[2]
     work = tempfile.mkdtemp(prefix="minnow-harts-")
-    t = HartsTest(minnow, work, fencer)
+    t = HartsTest(minnow, work, os.path.abspath(sys.argv[3]), os.path.abspath(sys.argv[4]))
     try:
         getattr(t, mode.replace("-", "_"))()
     except Fail as e:
