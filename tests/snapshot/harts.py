@@ -15,6 +15,7 @@ helpers). Usage: harts.py MINNOW MODE FENCER
                 fences in a tight loop, so nearly every pause catches a
                 hart waiting in one): 100 rounds each, 1000 more fences
                 between pauses
+  pause-storm8  the same on 8 harts (more than the host's cores)
   resume-migrate  a migration to a target that accepted but reads nothing
                 (it stays under way): PATCH /vm Resumed is refused with 400
                 and a fault_message naming the migration, PATCH Paused and
@@ -144,6 +145,11 @@ class HartsTest(snapshot.Test):
 
     def pause_storm4(self):
         self.pause_storm(4, 100)
+
+    def pause_storm8(self):
+        # More harts than host cores: hart threads are descheduled in the
+        # middle of their fences all the time, as on a loaded host.
+        self.pause_storm(8, 100)
 
     # ---- resume during a migration ----
 
