@@ -196,7 +196,7 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     }
     vm_config_apply_rate_limiters(cfg, vm);
     if (p->resume)
-        vm_resume(vm);
+        vm_resume(vm, NULL); /* a restored VM has no migration under way */
     *out = vm;
 out:
     snapshot_file_free(&f);

@@ -539,10 +539,11 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
         return errmsg_set(e, -EINVAL, "vm: state: expected \"Paused\" or \"Resumed\", got '%s'", state);
     if (!a->vm)
         return errmsg_set(e, -EINVAL, "vm: the microVM is not started yet (PUT /actions InstanceStart first)");
+    struct errmsg why = { "" };
     if (pause)
         vm_pause(a->vm);
-    else
-        vm_resume(a->vm);
+    else if ((r = vm_resume(a->vm, &why)))
+        return errmsg_set(e, r, "vm: state Resumed: %s", why.text);
     LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
 }
@@ -753,7 +754,7 @@ int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_ta
         vm_destroy(vm);
     if (!r) {
         vm_config_apply_rate_limiters(&a->cfg, vm);
-        vm_resume(vm);
+        vm_resume(vm, NULL); /* a VM that just arrived has no migration of its own */
         attach_locked(a, vm);
         LOG_INFO(a->log, "the microVM migrated in and runs");
     }

@@ -89,6 +89,7 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     atomic_init(&h->mtimecmp, UINT64_MAX);
     atomic_init(&h->stop_requested, 0);
     atomic_init(&h->kicked, 0);
+    atomic_init(&h->in_run, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1154,11 +1155,18 @@ fetch_fault:
                 h->pc = bpc;
                 atomic_store_explicit(&h->exits.sbi, atomic_load_explicit(&h->exits.sbi, memory_order_relaxed) + 1,
                                       memory_order_relaxed);
-                if (h->ecall.call(h->ecall.opaque, h) == 0) {
+                int rc = h->ecall.call(h->ecall.opaque, h);
+                if (rc == 0) {
                     /* The call may have stopped this hart or changed what
                      * is pending: look at the boundary. */
                     pc = bpc + 4;
                     h->instret++;
+                    goto boundary;
+                }
+                if (rc == HART_ECALL_RETRY) {
+                    /* Not retired: the boundary leaves for the stop
+                     * request, and the ecall runs again afterwards. */
+                    pc = bpc;
                     goto boundary;
                 }
             }
@@ -1451,6 +1459,11 @@ uint64_t hart_get_mtimecmp(const struct hart *h)
     return atomic_load_explicit(&((struct hart *)h)->mtimecmp, memory_order_acquire);
 }
 
+int hart_stop_pending(const struct hart *h)
+{
+    return atomic_load_explicit(&((struct hart *)h)->stop_requested, memory_order_acquire);
+}
+
 void hart_kick(struct hart *h)
 {
     atomic_store(&h->kicked, 1);
@@ -1479,7 +1492,14 @@ uint64_t hart_request_flush(struct hart *h)
 
 int hart_flush_complete(struct hart *h, uint64_t ticket)
 {
-    return atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket;
+    if (atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket)
+        return 1;
+    /* Outside hart_run (parked by a pause, stopped, between slices) the
+     * hart runs no guest code, and the request is still pending: it honours
+     * it before its next instruction. The fence is complete for the
+     * requester's purpose. */
+    atomic_thread_fence(memory_order_seq_cst);
+    return !atomic_load(&h->in_run);
 }
 
 void hart_service_flush(struct hart *h)

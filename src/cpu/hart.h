@@ -102,7 +102,13 @@ struct hart;
 /* An ecall from S-mode goes to `call` when it is set (the board's SBI runs
  * in the monitor, as M-mode firmware would): it reads and writes the
  * hart's registers with hart_reg/hart_set_reg and returns 0, and the hart
- * continues after the ecall; a nonzero return takes the ordinary trap. */
+ * continues after the ecall. HART_ECALL_RETRY means the call gave way to a
+ * stop request (hart_stop_pending) before it had any effect the guest can
+ * see: the ecall does not retire, the hart stops there, and it runs the
+ * ecall again when it next runs (a pause parks it in the same
+ * architectural state, instruction count included). Any other nonzero
+ * return takes the ordinary trap. */
+#define HART_ECALL_RETRY 2
 struct hart_ecall {
     int (*call)(void *opaque, struct hart *h);
     void *opaque;
@@ -263,6 +269,7 @@ struct hart {
     _Atomic int stop_requested;
     _Atomic int kicked;
     _Atomic uint64_t flush_requested, flush_done;  /* remote fence tickets */
+    _Atomic int in_run;  /* inside hart_run (see hart_flush_complete) */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
 
@@ -334,6 +341,10 @@ void hart_wait(struct hart *h, uint64_t max_ns);
 void hart_kick(struct hart *h);
 /* Makes hart_run return HART_EXIT_STOP soon (any thread). */
 void hart_request_stop(struct hart *h);
+/* Whether a stop request is waiting for the hart to honour it: code that
+ * waits on the hart's thread for other harts (an SBI remote fence) gives
+ * way to it (see HART_ECALL_RETRY). */
+int hart_stop_pending(const struct hart *h);
 
 /* Clears every cached translation (remote sfence.vma from the SBI). The
  * caller must run on the hart's thread or have it stopped. */
@@ -341,11 +352,13 @@ void hart_flush_tlb(struct hart *h);
 
 /* Remote fences (any thread): asks the hart to drop every cached
  * translation and decoded instruction, and returns a ticket;
- * hart_flush_complete(h, ticket) is true once the hart has done so. The
- * hart answers between slices, in hart_wait, and in hart_service_flush,
- * which a board calls from the hart's thread while it is not running it
- * (and a waiting requester calls for itself, so two harts fencing each
- * other cannot deadlock). */
+ * hart_flush_complete(h, ticket) is true once the hart has done so, or
+ * while it is outside hart_run (parked by a pause, stopped): it then
+ * honours the request before it runs another instruction, so a requester
+ * never waits for a hart that is not running. The hart answers between
+ * slices, in hart_wait, and in hart_service_flush, which a waiting
+ * requester calls for itself (so two harts fencing each other cannot
+ * deadlock). */
 uint64_t hart_request_flush(struct hart *h);
 int hart_flush_complete(struct hart *h, uint64_t ticket);
 void hart_service_flush(struct hart *h);

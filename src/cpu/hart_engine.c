@@ -8,9 +8,14 @@
 
 enum hart_exit hart_run(struct hart *h, uint64_t budget)
 {
-    if (h->jit)
-        return jit_run(h, budget);
-    return hart_interp_run(h, budget);
+    /* in_run tells remote fences whether to wait for this hart: set before
+     * the engine looks for pending flushes (seq_cst, against the store of
+     * a request in hart_request_flush), cleared once it has left. */
+    atomic_store(&h->in_run, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    enum hart_exit r = h->jit ? jit_run(h, budget) : hart_interp_run(h, budget);
+    atomic_store_explicit(&h->in_run, 0, memory_order_release);
+    return r;
 }
 
 int hart_engine_parse(const char *name, enum hart_engine *out)

@@ -144,9 +144,13 @@ void virt_destroy(struct virt *v);
 int virt_dump_dtb(const struct virt *v, const char *path, struct errmsg *e);
 
 /* On hart i's thread: blocks until the hart is started (at once for the
- * boot hart) and resets it to its start state. Returns 0 to run it, -1
- * when the machine has ended. */
+ * boot hart) or restored. Returns 0 to run it, -1 when the machine has
+ * ended. The thread then enters the guest (which a pause may delay) and
+ * calls virt_hart_begin before each vcpu_run: the first one after a start
+ * resets the hart to its start state (while the VM cannot be paused, so a
+ * snapshot never sees a half-reset hart); later ones do nothing. */
 int virt_hart_wait_start(struct virt *v, unsigned i);
+void virt_hart_begin(struct virt *v, unsigned i);
 /* On hart i's thread after its vCPU loop returned VCPU_END_STOP: 1 if the
  * hart only stopped itself (SBI HSM hart_stop) and may be started again. */
 int virt_hart_stopped_itself(struct virt *v, unsigned i);

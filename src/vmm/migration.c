@@ -48,6 +48,7 @@ struct migration {
     struct migration_progress progress;
     char *dest;
     struct migration_token token;
+    bool held;                /* stop-and-copy: the VM is held parked (vm_hold) */
     uint64_t *taken;          /* every dirty bit this migration took */
     uint64_t *dirty;          /* this round's */
     size_t words;
@@ -302,20 +303,21 @@ static int send_pages(struct migration *m, const uint64_t *want, bool skip_zero)
     return n ? send_batch(m, batch, n) : 0;
 }
 
-/* Takes this round's dirty pages: with the VM paused for the moment it
- * takes (the harts' store TLBs must be dropped so the next store to each
- * page marks it again, see struct hart_mem). Returns how many. */
-static uint64_t take_dirty(struct migration *m, bool keep_paused)
+/* Takes this round's dirty pages: with the harts held parked for the
+ * moment it takes (their store TLBs must be dropped so the next store to
+ * each page marks it again, see struct hart_mem). A hold, not a pause:
+ * the API's own pause and resume neither end it nor are undone by it.
+ * Returns how many. */
+static uint64_t take_dirty(struct migration *m)
 {
     struct vm *vm = m->vm;
-    bool was_paused = vm_is_paused(vm);
-    if (!was_paused)
-        vm_pause(vm);
+    if (!m->held)
+        vm_hold(vm);
     ram_dirty_take(&vm->board->ram, m->dirty);
     for (unsigned i = 0; i < vm->board->nharts; i++)
         hart_flush_tlb(vm->board->harts[i].hart);
-    if (!was_paused && !keep_paused)
-        vm_resume(vm);
+    if (!m->held)
+        vm_release(vm);
     uint64_t n = 0;
     for (size_t i = 0; i < m->words; i++) {
         m->taken[i] |= m->dirty[i];
@@ -456,14 +458,14 @@ static int migrate(struct migration *m, double *pause_at)
     if (r)
         return r;
     /* Round 0: everything, with dirty tracking starting now. */
-    take_dirty(m, false);
+    take_dirty(m);
     double round_start = now_ms();
     ram_populated(&vm->board->ram, m->dirty);
     if ((r = send_pages(m, m->dirty, true)))
         return r;
     for (unsigned round = 1;; round++) {
         bool last = round >= MIGRATION_MAX_ROUNDS;
-        uint64_t n = take_dirty(m, false);
+        uint64_t n = take_dirty(m);
         double t = now_ms();
         pthread_mutex_lock(&m->lock);
         m->progress.round = round;
@@ -484,15 +486,15 @@ static int migrate(struct migration *m, double *pause_at)
     }
     /* Stop and copy. */
     *pause_at = now_ms();
-    if (!vm_is_paused(vm))
-        vm_pause(vm);
+    vm_hold(vm);
+    m->held = true;
     struct snap_writer w;
     snapw_init(&w);
     struct errmsg why = { "" };
     event_loop_hold(vm->io);
     r = virt_save(vm->board, &w, &why);
     if (!r) {
-        take_dirty(m, true);
+        take_dirty(m);
         r = send_pages(m, m->dirty, false);
     }
     event_loop_release(vm->io);
@@ -513,7 +515,6 @@ static void *source_thread(void *p)
     struct migration *m = p;
     struct vm *vm = m->vm;
     double t0 = now_ms(), pause_at = 0;
-    bool was_paused = vm_is_paused(vm);
     int r = migrate(m, &pause_at);
     double t1 = now_ms();
     pthread_mutex_lock(&m->lock);
@@ -530,8 +531,6 @@ static void *source_thread(void *p)
          * again (for a later Diff snapshot or migration). */
         for (size_t i = 0; i < m->words; i++)
             atomic_fetch_or(&vm->board->ram.dirty[i], m->taken[i]);
-        if (!was_paused)
-            vm_resume(vm);
         LOG_ERROR(m->log, "migration to %s failed after %.0f ms: %s; the VM keeps running here", pr.destination,
                   pr.total_ms, pr.error);
         fprintf(stderr, "minnow: migration to %s failed: %s; the VM keeps running here\n", pr.destination,
@@ -541,7 +540,13 @@ static void *source_thread(void *p)
                  "%.1f ms", pr.destination, (unsigned long long)pr.pages_sent, (unsigned long long)pr.bytes_sent,
                  pr.round, pr.total_ms, pr.downtime_ms);
         virt_finish(vm->board, VIRT_MIGRATED, 0);
-        vm_resume(vm); /* parked harts see the end */
+    }
+    /* Failed: the VM runs on (unless the API paused it); migrated: the
+     * parked harts wake to see the end. Either way the migration is over
+     * before the hold goes, so a resume that was refused can be made now. */
+    if (m->held) {
+        m->held = false;
+        vm_release(vm);
     }
     pthread_mutex_lock(&m->lock);
     if (m->fd >= 0)
@@ -638,6 +643,19 @@ int migration_start(struct vm *vm, const char *dest, const char *token_path, con
     }
     LOG_INFO(log, "migration to %s started", dest);
     return 0;
+}
+
+bool vm_migration_active(struct vm *vm, char *dest, size_t len)
+{
+    struct migration *m = vm->mig;
+    if (!m)
+        return false;
+    pthread_mutex_lock(&m->lock);
+    bool active = m->progress.state == MIGRATION_ACTIVE;
+    if (active && len)
+        snprintf(dest, len, "%s", m->progress.destination);
+    pthread_mutex_unlock(&m->lock);
+    return active;
 }
 
 void migration_get(struct vm *vm, struct migration_progress *out)

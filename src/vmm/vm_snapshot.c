@@ -107,13 +107,10 @@ out:
     return r;
 }
 
-int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e)
+/* Under ctl, with the VM paused. */
+static int snapshot_paused(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st,
+                           struct errmsg *e)
 {
-    memset(st, 0, sizeof *st);
-    if (!vm_is_paused(vm))
-        return errmsg_set(e, -EINVAL, "the microVM must be paused for a snapshot (PATCH /vm {\"state\": \"Paused\"})");
-    if (virt_end_reason(vm->board) != VIRT_RUNNING)
-        return errmsg_set(e, -EINVAL, "the microVM's run has ended: nothing to snapshot");
     uint64_t t0 = now_ns();
     struct virt *v = vm->board;
     size_t words = ram_dirty_words(&v->ram);
@@ -150,6 +147,27 @@ int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_sna
     return r;
 }
 
+int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e)
+{
+    memset(st, 0, sizeof *st);
+    /* The whole snapshot under ctl: no resume and no migration pause
+     * interleaves with it. */
+    pthread_mutex_lock(&vm->ctl);
+    char dest[256];
+    int r;
+    if (!vm->user_paused)
+        r = errmsg_set(e, -EINVAL, "the microVM must be paused for a snapshot (PATCH /vm {\"state\": \"Paused\"})");
+    else if (virt_end_reason(vm->board) != VIRT_RUNNING)
+        r = errmsg_set(e, -EINVAL, "the microVM's run has ended: nothing to snapshot");
+    else if (vm_migration_active(vm, dest, sizeof dest))
+        r = errmsg_set(e, -EBUSY, "a migration to %s is under way (it takes the dirty pages a snapshot would)",
+                       dest);
+    else
+        r = snapshot_paused(vm, p, st, e);
+    pthread_mutex_unlock(&vm->ctl);
+    return r;
+}
+
 int vm_restore_begin(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
 {
     if (!cfg->restore)
@@ -161,6 +179,7 @@ int vm_restore_begin(struct vm **out, const struct virt_config *cfg, struct errm
      * the saved time into the frozen clock. */
     clint_freeze((*out)->board->clint);
     (*out)->paused = 1;
+    (*out)->user_paused = 1;
     return 0;
 }
 
