@@ -479,7 +479,7 @@ class Test:
         pair_tag, outcomes = "t0", {}
         for i in range(1, trials + 1):
             v = self.restore(f"r{i}", state, mem, stdin=subprocess.PIPE)
-            got = self.ask(v, f"p{i}", rf"^answer-p{i}-last-(\w+)$", timeout=60).group(1)
+            got = self.ask(v, f"p{i}", rf"^answer-p{i}-last-(\w+)\n", timeout=60).group(1)
             if got not in pair_tag.split("|"):
                 raise Fail(f"trial {i}: the restored guest had last seen '{got}', but the pair at the paths "
                            f"was to be the one of '{pair_tag}' (old or new)")
@@ -488,7 +488,7 @@ class Test:
             # Where to kill: after a growing share of the new memory file is
             # written (trials 1-24), once the new state file exists (25-27),
             # once it has replaced the old one (28-30).
-            old_ino = os.stat(state).st_ino
+            old_ino, old_mem_ino = os.stat(state).st_ino, os.stat(mem).st_ino
             body = json.dumps({"snapshot_path": state, "mem_file_path": mem})
             curl = subprocess.Popen(["curl", "-s", "--max-time", "120", "--unix-socket", v.sock, "-X", "PUT",
                                      "-H", "Content-Type: application/json", "--data-binary", body,
@@ -524,12 +524,17 @@ class Test:
             curl.wait()
             if phase is None:
                 raise Fail(f"trial {i}: the create did not reach its {i}th moment within 120 s")
+            # A state file that is still the old one must still have the old
+            # memory file at its side (the guest may even run on a mixed
+            # pair, its RAM from one moment and its harts from another).
+            if os.stat(state).st_ino == old_ino and os.stat(mem).st_ino != old_mem_ino:
+                raise Fail(f"trial {i} (killed when {phase}): the old state file is now beside a new memory file")
             key = " ".join(phase.split(" ")[:2])
             outcomes[key] = outcomes.get(key, 0) + 1
             print(f"trial {i}: killed when {phase}")
             pair_tag = f"t{i}" if phase == "create had finished" else f"{got}|t{i}"
         v = self.restore("last", state, mem, stdin=subprocess.PIPE)
-        got = self.ask(v, "final", r"^answer-final-last-(\w+)$", timeout=60).group(1)
+        got = self.ask(v, "final", r"^answer-final-last-(\w+)\n", timeout=60).group(1)
         if got not in pair_tag.split("|"):
             raise Fail(f"after the last kill the pair restored to '{got}', expected one of {pair_tag}")
         expect(v.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
