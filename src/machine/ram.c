@@ -67,7 +67,7 @@ int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, co
     if ((r = map(ram, base, size, fd, 0, e)))
         return errmsg_set(e, r, "memory file '%s': cannot map it: %s", path, strerror(-r));
     ram->file_backed = 1;
-    if ((r = ram_fault_watch(&ram->fault, ram->host, size, path, e))) {
+    if ((r = ram_fault_watch(&ram->fault, ram->host, size, fd, path, e))) {
         ram_destroy(ram);
         return r;
     }

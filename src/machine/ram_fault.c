@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,7 +20,9 @@ struct ram_fault {
     uintptr_t start;
     size_t len;
     int efd;
+    int ifd;                /* inotify: the file written in place */
     _Atomic int hit;
+    _Atomic int changed;
     _Atomic uint64_t offset;
     char path[PATH_MAX];
 };
@@ -96,7 +99,7 @@ static int install_locked(struct errmsg *e)
     return 0;
 }
 
-int ram_fault_watch(struct ram_fault **out, void *start, size_t len, const char *path, struct errmsg *e)
+int ram_fault_watch(struct ram_fault **out, void *start, size_t len, int fd, const char *path, struct errmsg *e)
 {
     *out = NULL;
     struct ram_fault *f = calloc(1, sizeof *f);
@@ -106,8 +109,17 @@ int ram_fault_watch(struct ram_fault **out, void *start, size_t len, const char 
     f->len = len;
     snprintf(f->path, sizeof f->path, "%s", path);
     f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (f->efd < 0) {
-        int r = errmsg_set(e, -errno, "cannot create an eventfd: %s", strerror(errno));
+    f->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    /* The inode fd maps, not whatever the path names by now. */
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    if (f->efd < 0 || f->ifd < 0 ||
+        (inotify_add_watch(f->ifd, self, IN_MODIFY) < 0 && inotify_add_watch(f->ifd, path, IN_MODIFY) < 0)) {
+        int r = errmsg_set(e, -errno, "memory file '%s': cannot watch it: %s", path, strerror(errno));
+        if (f->efd >= 0)
+            close(f->efd);
+        if (f->ifd >= 0)
+            close(f->ifd);
         free(f);
         return r;
     }
@@ -124,6 +136,7 @@ int ram_fault_watch(struct ram_fault **out, void *start, size_t len, const char 
     pthread_mutex_unlock(&lock);
     if (r) {
         close(f->efd);
+        close(f->ifd);
         free(f);
         return r;
     }
@@ -141,7 +154,27 @@ void ram_fault_unwatch(struct ram_fault *f)
             atomic_store(&slots[i], NULL);
     pthread_mutex_unlock(&lock);
     close(f->efd);
+    close(f->ifd);
     free(f);
+}
+
+int ram_fault_changed_fd(const struct ram_fault *f)
+{
+    return f->ifd;
+}
+
+int ram_fault_consume(struct ram_fault *f)
+{
+    uint64_t n;
+    ssize_t got = read(f->efd, &n, sizeof n);
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int modified = 0;
+    while ((got = read(f->ifd, buf, sizeof buf)) > 0)
+        for (char *p = buf; p < buf + got; p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len)
+            modified |= (((struct inotify_event *)p)->mask & IN_MODIFY) != 0;
+    if (modified)
+        atomic_store(&f->changed, 1);
+    return ram_fault_hit(f, NULL);
 }
 
 int ram_fault_fd(const struct ram_fault *f)
@@ -151,11 +184,19 @@ int ram_fault_fd(const struct ram_fault *f)
 
 int ram_fault_hit(const struct ram_fault *f, uint64_t *offset)
 {
-    if (!f || !atomic_load(&f->hit))
+    if (!f)
         return 0;
-    if (offset)
-        *offset = atomic_load(&f->offset);
-    return 1;
+    if (atomic_load(&f->hit)) {
+        if (offset)
+            *offset = atomic_load(&f->offset);
+        return 1;
+    }
+    if (atomic_load(&f->changed)) {
+        if (offset)
+            *offset = UINT64_MAX;
+        return 1;
+    }
+    return 0;
 }
 
 const char *ram_fault_path(const struct ram_fault *f)

@@ -167,10 +167,8 @@ void virt_finish(struct virt *v, enum virt_end why, uint32_t code)
 static void on_ram_lost(void *opaque)
 {
     struct virt *v = opaque;
-    uint64_t n;
-    ssize_t got = read(ram_fault_fd(v->ram.fault), &n, sizeof n);
-    (void)got;
-    virt_finish(v, VIRT_MEM_LOST, 0);
+    if (ram_fault_consume(v->ram.fault))
+        virt_finish(v, VIRT_MEM_LOST, 0);
 }
 
 enum virt_end virt_end_reason(struct virt *v)
@@ -426,8 +424,10 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     bus_init(&v->bus, &v->ram);
     if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)))
         goto fail;
-    if (v->ram.fault)
+    if (v->ram.fault) {
         v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_fd(v->ram.fault), on_ram_lost, v };
+        v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_changed_fd(v->ram.fault), on_ram_lost, v };
+    }
     if (!cfg->restore) {
         if ((r = load_images(v, e)) || (r = build_fdt(v, e)))
             goto fail;

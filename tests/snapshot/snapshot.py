@@ -49,6 +49,9 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               the node (and the symlink's target) untouched
   mem-truncated  the memory file truncated under a VM restored from it: exit
               123 with a message naming the file (not a SIGBUS death)
+  mem-written  the memory file written in place under a VM restored from
+              it: exit 123 with a message naming the file (not a guest whose
+              RAM silently changed)
   merge-live  snapshot-merge onto the memory file a running clone uses: data
               the clone only reads keeps its checksum (sha256sum in the
               guest); the merged file restores the Diff's data, and no longer
@@ -701,6 +704,27 @@ class Test:
         err = v.err.decode()
         if code != 123 or mem not in err or "truncated" not in err:
             raise Fail(f"after truncating the memory file: exit {code}, stderr '{err.strip()}' (expected 123 "
+                       f"and a message naming {mem})")
+        print(f"exit {code}: {err.strip()}")
+
+    def mem_written(self):
+        """The memory file written in place under a VM restored from it
+        (which would silently change the pages the VM has only read): minnow
+        stops the VM with a message naming the file, exit status 123."""
+        m = self.boot("vm", self.config(self.BLOB, mem_mib=64), stdin=subprocess.PIPE)
+        m.wait_for(r"^blob-ready$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        state, mem = self.snapshot(m, "s")
+        m.kill()
+        v = self.restore("restored", state, mem, stdin=subprocess.PIPE, with_api=False)
+        self.ask(v, "echo up", r"^up$")
+        fd = os.open(mem, os.O_WRONLY)
+        os.pwrite(fd, b"\xff" * 4096, 32 << 20)
+        os.close(fd)
+        code = v.wait_exit(120)
+        err = v.err.decode()
+        if code != 123 or mem not in err or "written" not in err:
+            raise Fail(f"after writing into the memory file: exit {code}, stderr '{err.strip()}' (expected 123 "
                        f"and a message naming {mem})")
         print(f"exit {code}: {err.strip()}")
 

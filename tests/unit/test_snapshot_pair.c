@@ -2,7 +2,8 @@
  * commit, stale temporaries, destinations), vmm/snapshot_mem (the
  * trailer binding a memory file to its state file, finishing an
  * interrupted create) and machine/ram_fault (a truncated memory file
- * under mapped RAM reads zeros and is reported, not a SIGBUS death). */
+ * under mapped RAM reads zeros and is reported, not a SIGBUS death; one
+ * written in place is reported). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,6 +206,27 @@ static void truncated_memory_file_reads_zeros_and_is_reported(void **state)
     close(fd);
 }
 
+static void memory_file_written_in_place_is_reported(void **state)
+{
+    struct fx *x = *state;
+    int fd = open(x->mem, O_CREAT | O_RDWR, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, RAM), 0);
+    struct guest_mem ram;
+    struct errmsg e = { "" };
+    assert_int_equal(ram_map_file(&ram, 0x80000000ull, RAM, fd, x->mem, &e), 0);
+    assert_int_equal(ram_fault_consume(ram.fault), 0);
+    assert_int_equal(pwrite(fd, "x", 1, 4096), 1);
+    struct pollfd pfd = { .fd = ram_fault_changed_fd(ram.fault), .events = POLLIN };
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    assert_int_equal(ram_fault_consume(ram.fault), 1);
+    uint64_t off = 0;
+    assert_string_equal(ram_lost(&ram, &off), x->mem);
+    assert_true(off == UINT64_MAX);
+    ram_destroy(&ram);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +235,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stale_temporaries_are_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(destination_must_be_regular, setup, teardown),
         cmocka_unit_test_setup_teardown(truncated_memory_file_reads_zeros_and_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_file_written_in_place_is_reported, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
