@@ -109,19 +109,21 @@ int ram_fault_watch(struct ram_fault **out, void *start, size_t len, int fd, con
     f->len = len;
     snprintf(f->path, sizeof f->path, "%s", path);
     f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    f->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    /* The inode fd maps, not whatever the path names by now. */
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    if (f->efd < 0 || f->ifd < 0 ||
-        (inotify_add_watch(f->ifd, self, IN_MODIFY) < 0 && inotify_add_watch(f->ifd, path, IN_MODIFY) < 0)) {
-        int r = errmsg_set(e, -errno, "memory file '%s': cannot watch it: %s", path, strerror(errno));
-        if (f->efd >= 0)
-            close(f->efd);
-        if (f->ifd >= 0)
-            close(f->ifd);
+    if (f->efd < 0) {
+        int r = errmsg_set(e, -errno, "cannot create an eventfd: %s", strerror(errno));
         free(f);
         return r;
+    }
+    /* The inode fd maps, not whatever the path names by now. Without a
+     * watch (inotify instances are limited per user: a host running many
+     * restored VMs may run out) only the in-place writes go unseen. */
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    f->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (f->ifd >= 0 && inotify_add_watch(f->ifd, self, IN_MODIFY) < 0 &&
+        inotify_add_watch(f->ifd, path, IN_MODIFY) < 0) {
+        close(f->ifd);
+        f->ifd = -1;
     }
     pthread_mutex_lock(&lock);
     int r = install_locked(e);
@@ -136,7 +138,8 @@ int ram_fault_watch(struct ram_fault **out, void *start, size_t len, int fd, con
     pthread_mutex_unlock(&lock);
     if (r) {
         close(f->efd);
-        close(f->ifd);
+        if (f->ifd >= 0)
+            close(f->ifd);
         free(f);
         return r;
     }
@@ -154,7 +157,8 @@ void ram_fault_unwatch(struct ram_fault *f)
             atomic_store(&slots[i], NULL);
     pthread_mutex_unlock(&lock);
     close(f->efd);
-    close(f->ifd);
+    if (f->ifd >= 0)
+        close(f->ifd);
     free(f);
 }
 
@@ -169,7 +173,7 @@ int ram_fault_consume(struct ram_fault *f)
     ssize_t got = read(f->efd, &n, sizeof n);
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     int modified = 0;
-    while ((got = read(f->ifd, buf, sizeof buf)) > 0)
+    while (f->ifd >= 0 && (got = read(f->ifd, buf, sizeof buf)) > 0)
         for (char *p = buf; p < buf + got; p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len)
             modified |= (((struct inotify_event *)p)->mask & IN_MODIFY) != 0;
     if (modified)

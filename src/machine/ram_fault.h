@@ -33,7 +33,7 @@ struct ram_fault;
 int ram_fault_watch(struct ram_fault **out, void *start, size_t len, int fd, const char *path, struct errmsg *e);
 void ram_fault_unwatch(struct ram_fault *f);
 /* Readable at the first fault (ram_fault_fd) and when the file is written
- * (ram_fault_changed_fd); ram_fault_consume drains both and returns
+ * (ram_fault_changed_fd; -1 when no watch could be set); ram_fault_consume drains both and returns
  * ram_fault_hit. */
 int ram_fault_fd(const struct ram_fault *f);
 int ram_fault_changed_fd(const struct ram_fault *f);

@@ -426,7 +426,8 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
         goto fail;
     if (v->ram.fault) {
         v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_fd(v->ram.fault), on_ram_lost, v };
-        v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_changed_fd(v->ram.fault), on_ram_lost, v };
+        if (ram_fault_changed_fd(v->ram.fault) >= 0)
+            v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_changed_fd(v->ram.fault), on_ram_lost, v };
     }
     if (!cfg->restore) {
         if ((r = load_images(v, e)) || (r = build_fdt(v, e)))
