@@ -270,6 +270,7 @@ static const char *end_name(enum virt_end end)
     case VIRT_CRASH: return "the guest crashed";
     case VIRT_STOPPED: return "stopped from the host";
     case VIRT_MIGRATED: return "migrated to another minnow";
+    case VIRT_MEM_LOST: return "its memory file changed under it";
     }
     return "unknown";
 }

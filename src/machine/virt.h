@@ -58,10 +58,13 @@ struct virt_config {
     /* Restoring (a snapshot, or a VM migrating in): nothing is loaded into
      * RAM and kernel, initrd and firmware are not needed; virt_load then
      * sets the state. RAM is mapped privately from the memory file
-     * restore_mem (mem_size bytes), or is zeroed anonymous memory when it
-     * is NULL (the pages arrive over the migration stream). */
+     * restore_mem (its first mem_size bytes, from restore_mem_fd, which
+     * the caller opened and checked, and closes), or is zeroed anonymous
+     * memory when it is NULL (the pages arrive over the migration
+     * stream). */
     int restore;
     const char *restore_mem;
+    int restore_mem_fd;
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
     void *console_opaque;
@@ -76,6 +79,7 @@ enum virt_end {
     VIRT_CRASH,           /* a hart cannot make progress (see end_hart) */
     VIRT_STOPPED,         /* the host asked (Ctrl-A x, a signal) */
     VIRT_MIGRATED,        /* the VM runs on elsewhere now (vmm/migration.h) */
+    VIRT_MEM_LOST,        /* the memory file backing RAM changed under the VM (ram_lost) */
 };
 
 struct uart;

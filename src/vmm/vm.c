@@ -13,6 +13,7 @@
 
 #include "backends/term.h"
 #include "devices/clint.h"
+#include "machine/ram.h"
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
 #include "util/file_open.h"
@@ -351,6 +352,17 @@ void vm_wait(struct vm *vm, struct vm_result *res)
     res->end = virt_end_reason(vm->board);
     res->code = vm->board->end_code;
     memcpy(res->report, vm->crash_report, sizeof res->report);
+    uint64_t off = 0;
+    const char *lost = ram_lost(&vm->board->ram, &off);
+    if (res->end == VIRT_MEM_LOST && lost && off != UINT64_MAX)
+        snprintf(res->report, sizeof res->report, "the memory file '%s' was truncated or changed under the running "
+                 "VM: guest RAM at %#llx could not be read from it any more, so the VM is stopped (a memory file "
+                 "must not be modified while VMs run from it)\n", lost,
+                 (unsigned long long)(vm->board->ram.base + off));
+    else if (res->end == VIRT_MEM_LOST && lost)
+        snprintf(res->report, sizeof res->report, "the memory file '%s' was written to (or truncated) under the "
+                 "running VM, whose RAM pages it has not written itself come from that file: the VM is stopped "
+                 "(a memory file must not be modified while VMs run from it)\n", lost);
 }
 
 void vm_destroy(struct vm *vm)

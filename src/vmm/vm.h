@@ -71,6 +71,9 @@ struct vm_snapshot_stats {
 };
 /* Writes a snapshot of a paused VM, which stays paused. */
 int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e);
+/* A VM restored from a snapshot: its RAM is that snapshot's (id, 16
+ * bytes), which its next Diff snapshot applies onto. */
+void vm_snapshot_set_base(struct vm *vm, const uint8_t id[16]);
 /* Builds a VM from cfg (cfg->restore set; restore_mem the memory file)
  * and the machine state of a snapshot (snapshot_file.h), and starts it
  * paused: vm_resume lets it run on. */

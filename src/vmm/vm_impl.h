@@ -51,6 +51,9 @@ struct vm {
     _Atomic int sig_quit;
 
     struct migration *mig;    /* the last outgoing migration (migration.c) */
+    /* The id of the snapshot RAM was last written to or restored from
+     * (zeros: none): a Diff names it as the snapshot it applies onto. */
+    uint8_t snapshot_id[16];
 };
 
 /* Waits for an outgoing migration's thread (cutting its connection), and
