@@ -135,7 +135,7 @@ int elf_image_load_buffer(const char *name, const uint8_t *data, uint64_t len, c
 
 int elf_image_load(const char *path, const struct guest_mem *ram, struct elf_image_info *info, struct errmsg *e)
 {
-    int fd = file_open_kind("ELF image", path, O_RDONLY, 0, FILE_OPEN_REG, e);
+    int fd = file_open_kind("image", path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
         return fd;
     struct stat st;

@@ -119,7 +119,14 @@ case $mode in
     hz=$(getconf CLK_TCK)
     pct=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", 100 * d / hz / (b - a) }')
     echo "idle guest: $((t1 - t0)) ticks of CPU in $(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.1f", b-a}') s = ${pct}% of a core"
-    printf 'echo shell-$((6*7))\necho printk-$(cut -f1 /proc/sys/kernel/printk)\nexit\n' >&3
+    # One command at a time, each after the previous one's answer: the tty
+    # echoes what is typed ahead into the middle of the shell's output.
+    await_line() { for _ in $(seq 600); do grep -qxF "$1" <(tr -d '\r' <"$log") && return; sleep 0.1; done; fail "no line '$1' from the shell within 60 s"; }
+    printf 'echo shell-$((6*7))\n' >&3
+    await_line shell-42
+    printf 'echo printk-$(cut -f1 /proc/sys/kernel/printk)\n' >&3
+    await_line printk-4
+    printf 'exit\n' >&3
     st=0; wait "$pid" || st=$?
     exec 3>&-
     [ "$st" = 0 ] || fail "minnow exited with status $st after the shell's exit, expected 0"
