@@ -1,6 +1,8 @@
 /* minnow's command line: `minnow <command> [options]`. */
 #include "api/cli.h"
 
+#include "backends/net_helper.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +40,9 @@ int cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* Not in the usage: minnow starts it itself (backends/net_helper.h). */
+    if (!strcmp(cmd, "net-helper"))
+        return net_helper_main(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         fputs(usage, stdout);
         return CLI_EXIT_OK;
