@@ -27,6 +27,11 @@
 extern char **environ;
 
 #define RECV_BATCH 64u
+/* Frames from the guest waiting for room in the socket. A socketpair's
+ * datagram queue holds only net.unix.max_dgram_qlen (10) messages: a
+ * burst from the guest past that would be lost, and TCP would fall back
+ * to its retransmission timer. */
+#define TX_HELD 256u
 /* Generous: a sanitizer build starts slowly on a loaded machine. */
 #define READY_TIMEOUT_MS 30000
 
@@ -36,6 +41,8 @@ struct net_helper {
     int sock;                   /* -1 once the helper is gone */
     int pidfd;
     bool want_rx;
+    struct { uint8_t *data; size_t len; } held[TX_HELD];
+    unsigned held_head, held_count;
     net_helper_report_fn *report;
     void *report_opaque;
     uint8_t buf[NET_FRAME_MAX];
@@ -82,21 +89,68 @@ static void reap(struct net_helper *h)
     h->pid = -1;
 }
 
+static void update_events(struct net_helper *h)
+{
+    if (h->sock < 0)
+        return;
+    struct epoll_event ev = {.events = (h->want_rx ? EPOLLIN : 0) | (h->held_count ? EPOLLOUT : 0),
+                             .data.fd = h->sock};
+    epoll_ctl(h->base.poll_fd, EPOLL_CTL_MOD, h->sock, &ev);
+}
+
+static void flush_held(struct net_helper *h)
+{
+    unsigned before = h->held_count;
+    while (h->held_count && h->sock >= 0) {
+        if (send(h->sock, h->held[h->held_head].data, h->held[h->held_head].len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+            break;
+        free(h->held[h->held_head].data);   /* sent, or lost with a dying helper */
+        h->held_head = (h->held_head + 1) % TX_HELD;
+        h->held_count--;
+    }
+    if (!h->held_count && before)
+        update_events(h);
+}
+
 static int helper_send(struct net_backend *b, const struct iovec *iov, int iovcnt)
 {
     struct net_helper *h = (struct net_helper *)b;
     if (h->sock < 0)
         return -EPIPE;
-    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    if (sendmsg(h->sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-        return 0;
-    /* EAGAIN: the helper is behind; the frame is lost like on a wire. */
-    return -errno;
+    if (!h->held_count) {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+        if (sendmsg(h->sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return 0;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+            return -errno;
+    }
+    /* The helper is behind: keep the frame until the socket has room. */
+    if (h->held_count == TX_HELD)
+        return -EAGAIN;   /* lost like on a wire */
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    size_t off = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(copy + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    unsigned tail = (h->held_head + h->held_count) % TX_HELD;
+    h->held[tail].data = copy;
+    h->held[tail].len = len;
+    if (h->held_count++ == 0)
+        update_events(h);
+    return 0;
 }
 
 static void helper_service(struct net_backend *b)
 {
     struct net_helper *h = (struct net_helper *)b;
+    flush_held(h);
     for (unsigned i = 0; i < RECV_BATCH && h->sock >= 0 && h->want_rx; i++) {
         ssize_t n = recv(h->sock, h->buf, sizeof h->buf, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -118,16 +172,18 @@ static void helper_want_rx(struct net_backend *b, bool want)
     if (want == h->want_rx)
         return;
     h->want_rx = want;
-    if (h->sock >= 0) {
-        struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.fd = h->sock};
-        epoll_ctl(h->base.poll_fd, EPOLL_CTL_MOD, h->sock, &ev);
-    }
+    update_events(h);
 }
 
 static void helper_close(struct net_backend *b)
 {
     struct net_helper *h = (struct net_helper *)b;
     drop_socket(h);
+    while (h->held_count) {
+        free(h->held[h->held_head].data);
+        h->held_head = (h->held_head + 1) % TX_HELD;
+        h->held_count--;
+    }
     if (h->pid > 0) {
         /* Its forwards' listening sockets close when it is gone, so a VM
          * opened next with the same forwards can bind them. */
