@@ -48,6 +48,16 @@ enum net_guard_verdict net_guard_check(struct net_guard *g, const uint8_t *frame
     /* Trailing bytes after tot are Ethernet padding: fine. */
     if (hlen < 20 || hlen > tot || tot > avail)
         return NET_GUARD_BAD_IP;
+    /* What slirp's ip_input drops anyway, we drop first: a first fragment
+     * we recorded but slirp did not queue would let the next fragment in
+     * as a lone one (the fuzzer found that with a bad checksum). */
+    uint32_t sum = 0;
+    for (size_t i = 0; i < hlen; i += 2)
+        sum += be16(ip + i);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    if (sum != 0xffff)
+        return NET_GUARD_BAD_IP;
     uint16_t off = be16(ip + 6);
     bool more = off & IP_MF;
     off &= IP_OFFMASK;
@@ -61,6 +71,8 @@ enum net_guard_verdict net_guard_check(struct net_guard *g, const uint8_t *frame
     key.proto = ip[9];
     struct net_guard_frag *f = frag_find(g, &key, now_ms);
     if (!off) {
+        if (ip[8] == 0)
+            return NET_GUARD_PASS;   /* slirp answers time exceeded and queues nothing: not recorded */
         /* A first fragment. A second one for a datagram already open
          * still goes into the same slirp queue: harmless, keep the entry. */
         if (!f && !(f = frag_free_slot(g)))

@@ -11,7 +11,8 @@
  * frames and reassembles nothing for IPv6):
  *   - a frame too short for an IPv4 header, a version other than 4, a
  *     header length below 5 words or beyond the total length, a total
- *     length beyond the frame;
+ *     length beyond the frame, a bad header checksum (slirp drops those
+ *     too; the table below must only hold first fragments slirp queued);
  *   - a fragment with offset != 0 unless the first fragment (offset 0, MF)
  *     of the same datagram (source, destination, protocol, id) went through
  *     less than NET_GUARD_FRAG_TTL_MS ago; the datagram's last fragment

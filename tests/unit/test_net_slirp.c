@@ -641,6 +641,13 @@ static void test_guard_table(void **state)
     /* entries expire */
     len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 1, 2, pl, 16);
     assert_int_equal(net_guard_check(&g, fr, len, 1000 + NET_GUARD_FRAG_TTL_MS), NET_GUARD_FRAGMENT);
+    /* a first fragment slirp would drop (bad checksum) opens nothing */
+    memset(&g, 0, sizeof g);
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 77, 0x2000, pl, 16);
+    fr[14 + 10] ^= 1;
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_BAD_IP);
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 77, 2, pl, 16);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_FRAGMENT);
     /* whole datagrams, ARP and IPv6 pass untouched */
     len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 9, 0x4000 /* DF */, pl, 16);
     assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_PASS);
