@@ -7,12 +7,15 @@
  * libraries starts in 3.3 ms, 1.8 ms without libmicrohttpd) — most of what
  * a `minnow restore` without an API takes to reach the guest. */
 #include "api/api_http.h"
+#include "api/api_http_front.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -26,11 +29,13 @@ struct mhd {
     __typeof__(&MHD_add_response_header) add_response_header;
     __typeof__(&MHD_queue_response) queue_response;
     __typeof__(&MHD_destroy_response) destroy_response;
+    __typeof__(&MHD_add_connection) add_connection;
 };
 
 struct api_http {
     struct mhd mhd;
     struct MHD_Daemon *daemon;
+    struct api_front *front;
     struct api_vmm *vmm;
 };
 
@@ -46,7 +51,7 @@ static int mhd_load(struct mhd *m, struct errmsg *e)
     if (!SYM(start_daemon, "MHD_start_daemon") || !SYM(stop_daemon, "MHD_stop_daemon") ||
         !SYM(create_response_from_buffer, "MHD_create_response_from_buffer") ||
         !SYM(add_response_header, "MHD_add_response_header") || !SYM(queue_response, "MHD_queue_response") ||
-        !SYM(destroy_response, "MHD_destroy_response")) {
+        !SYM(destroy_response, "MHD_destroy_response") || !SYM(add_connection, "MHD_add_connection")) {
 #undef SYM
         dlclose(m->lib);
         m->lib = NULL;
@@ -126,6 +131,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx, enum M
     }
 }
 
+/* api_front_pass_fn: the front's checked stream becomes a connection. */
+static int pass_connection(void *opaque, int fd)
+{
+    struct api_http *h = opaque;
+    static const struct sockaddr_un peer = { .sun_family = AF_UNIX };
+    if (h->mhd.add_connection(h->daemon, fd, (const struct sockaddr *)&peer, sizeof peer) != MHD_YES)
+        return -1;   /* it closed fd */
+    return 0;
+}
+
 int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, struct errmsg *e)
 {
     struct api_http *h = calloc(1, sizeof *h);
@@ -140,17 +155,27 @@ int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, st
         free(h);
         return r;
     }
-    h->daemon = h->mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, on_request, h,
-                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+    /* No listening socket of its own: the front (api_http_front.h)
+     * accepts, checks each request head and hands over complete ones, so
+     * this one thread only ever sees requests ready to be parsed. */
+    h->daemon = h->mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET |
+                                    MHD_USE_ITC, 0, NULL, NULL, on_request, h,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)(API_FRONT_MAX_CLIENTS + 16),
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_FRONT_IDLE_S,
                                  MHD_OPTION_END);
     if (!h->daemon) {
         close(listen_fd);
         dlclose(h->mhd.lib);
         free(h);
         return errmsg_set(e, -EIO, "cannot start the HTTP server on the API socket");
+    }
+    r = api_front_start(&h->front, listen_fd, API_HTTP_MAX_BODY, pass_connection, h, e);
+    if (r) {
+        h->mhd.stop_daemon(h->daemon);
+        dlclose(h->mhd.lib);
+        free(h);
+        return r;
     }
     *out = h;
     return 0;
@@ -160,6 +185,7 @@ void api_http_stop(struct api_http *h)
 {
     if (!h)
         return;
+    api_front_stop(h->front);
     h->mhd.stop_daemon(h->daemon);
     dlclose(h->mhd.lib);
     free(h);

@@ -1,6 +1,8 @@
-/* HTTP/1.1 for the REST API: libmicrohttpd on an already listening Unix
- * socket, one internal thread, each request's body collected (at most
- * API_HTTP_MAX_BODY bytes, else 413) and handed to api_vmm_handle. */
+/* HTTP/1.1 for the REST API: the front (api_http_front.h) accepts on an
+ * already listening Unix socket, a thread per client, and hands checked
+ * requests to libmicrohttpd's one internal thread; each request's body is
+ * collected (at most API_HTTP_MAX_BODY bytes, else 413) and handed to
+ * api_vmm_handle. */
 #ifndef MINNOW_API_API_HTTP_H
 #define MINNOW_API_API_HTTP_H
 

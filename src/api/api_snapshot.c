@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/json_fields.h"
 #include "api/vm_config_json.h"
 #include "vmm/snapshot_file.h"
+#include "vmm/snapshot_mem.h"
 
 int api_snapshot_create_read(const json_t *j, struct vm_snapshot_params *out, struct errmsg *e)
 {
@@ -180,13 +182,23 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     }
     if ((r = apply_overrides(p, cfg, e)) || (r = vm_config_build(cfg, build, e)))
         goto out;
+    int mem_fd = snapshot_mem_open(&f, p->snapshot_path, p->mem_path, e);
+    if (mem_fd < 0) {
+        r = mem_fd;
+        goto out;
+    }
     build->virt.restore = 1;
     build->virt.restore_mem = p->mem_path;
+    build->virt.restore_mem_fd = mem_fd;
     struct vm *vm;
-    if ((r = vm_restore_begin(&vm, &build->virt, &why))) {
+    r = vm_restore_begin(&vm, &build->virt, &why);
+    close(mem_fd);
+    build->virt.restore_mem_fd = -1;
+    if (r) {
         errmsg_set(e, r, "snapshot '%s': %s", p->snapshot_path, why.text);
         goto out;
     }
+    vm_snapshot_set_base(vm, f.id);
     if ((cfg->serial_out_path && (r = vm_set_console_file(vm, cfg->serial_out_path, e))) ||
         (r = vm_restore_finish(vm, f.machine, f.machine_len, &why))) {
         if (!cfg->serial_out_path || why.text[0])
@@ -196,7 +208,7 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     }
     vm_config_apply_rate_limiters(cfg, vm);
     if (p->resume)
-        vm_resume(vm);
+        vm_resume(vm, NULL); /* a restored VM has no migration under way */
     *out = vm;
 out:
     snapshot_file_free(&f);

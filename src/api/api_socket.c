@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/unix_bind.h"
+
 static int fill_addr(struct sockaddr_un *a, const char *path, struct errmsg *e)
 {
     memset(a, 0, sizeof *a);
@@ -59,10 +61,8 @@ int api_socket_listen(const char *path, struct errmsg *e)
     if (fd < 0)
         return errmsg_set(e, -errno, "--api-sock %s: socket: %s", path, strerror(errno));
     /* The socket is born 0600: nobody else may ever connect. */
-    mode_t old = umask(0177);
-    r = bind(fd, (const struct sockaddr *)&a, sizeof a);
-    int err = errno;
-    umask(old);
+    r = unix_bind_private(fd, (const struct sockaddr *)&a, sizeof a);
+    int err = -r;
     if (r) {
         close(fd);
         return errmsg_set(e, -err, "--api-sock %s: bind: %s", path, strerror(err));

@@ -34,6 +34,8 @@ struct api_vmm {
     struct logger *log;       /* PUT /logger */
     struct metrics *metrics;  /* PUT /metrics */
 
+    const struct path_allow *incoming_allow;  /* during api_vmm_incoming */
+
     /* The balloon statistics poller: a thread that asks the guest for
      * fresh statistics every stats_polling_interval_s seconds, started at
      * InstanceStart when the balloon has statistics. plock/pcond guard
@@ -537,10 +539,11 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
         return errmsg_set(e, -EINVAL, "vm: state: expected \"Paused\" or \"Resumed\", got '%s'", state);
     if (!a->vm)
         return errmsg_set(e, -EINVAL, "vm: the microVM is not started yet (PUT /actions InstanceStart first)");
+    struct errmsg why = { "" };
     if (pause)
         vm_pause(a->vm);
-    else
-        vm_resume(a->vm);
+    else if ((r = vm_resume(a->vm, &why)))
+        return errmsg_set(e, r, "vm: state Resumed: %s", why.text);
     LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
 }
@@ -646,11 +649,13 @@ static int put_migrate(struct api_vmm *a, const json_t *b, const char *id, struc
                        struct errmsg *e)
 {
     (void)id, (void)out;
-    const char *const fields[] = { "destination", NULL };
-    const char *dest = NULL;
+    const char *const fields[] = { "destination", "token_path", NULL };
+    const char *dest = NULL, *token = NULL;
     int r = json_fields_check("migrate", b, fields, e);
     if (!r)
         r = json_fields_string("migrate", b, "destination", true, &dest, NULL, e);
+    if (!r)
+        r = json_fields_string("migrate", b, "token_path", false, &token, NULL, e);
     if (r)
         return r;
     if (!a->vm)
@@ -660,7 +665,7 @@ static int put_migrate(struct api_vmm *a, const json_t *b, const char *id, struc
     json_decref(cfg);
     if (!text)
         return errmsg_set(e, -ENOMEM, "migrate: out of memory");
-    r = migration_start(a->vm, dest, text, a->log, e);
+    r = migration_start(a->vm, dest, token, text, a->log, e);
     free(text);
     return r;
 }
@@ -685,6 +690,29 @@ static int get_migrate(struct api_vmm *a, const json_t *b, const char *id, struc
     return 0;
 }
 
+/* Every path of an incoming configuration that the target would open or
+ * create must be one its command line allows (the kernel, initrd and
+ * firmware are not loaded on arrival; the logger and metrics stay the
+ * target's own). */
+static int check_incoming_paths(const struct path_allow *allow, const struct vm_config *c, struct errmsg *e)
+{
+    int r = 0;
+    for (unsigned i = 0; !r && i < c->ndrives; i++)
+        r = path_allow_check(allow, "the drive path", c->drives[i].path_on_host, e);
+    if (!r && c->vsock.present)
+        r = path_allow_check(allow, "the vsock socket", c->vsock.uds_path, e);
+    if (!r && c->console2.present && !c->console2.pty)
+        r = path_allow_check(allow, "the console socket", c->console2.uds_path, e);
+    if (!r)
+        r = path_allow_check(allow, "the serial output", c->serial_out_path, e);
+    for (unsigned i = 0; !r && i < c->nnets; i++)
+        if (c->nets[i].spec.kind == NET_SPEC_USER && c->nets[i].spec.n_hostfwd)
+            r = errmsg_set(e, -EPERM, "the incoming configuration forwards host ports into the guest "
+                           "(network interface %s: minnow_hostfwd); a target does not take that from a stream",
+                           c->nets[i].iface_id);
+    return r;
+}
+
 /* The configuration an incoming migration brings (migration_configure_fn). */
 static int incoming_configure(void *opaque, const char *json, uint64_t mem_size, const struct virt_config **out,
                               struct errmsg *e)
@@ -700,6 +728,10 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
         return errmsg_set(e, -EPROTO, "the configuration sent has %llu bytes of RAM, the stream %llu",
                           (unsigned long long)cfg.machine.mem_size, (unsigned long long)mem_size);
     }
+    if ((r = check_incoming_paths(a->incoming_allow, &cfg, e))) {
+        vm_config_free(&cfg);
+        return r;
+    }
     adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
@@ -709,17 +741,20 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
     return 0;
 }
 
-int api_vmm_incoming(struct api_vmm *a, int listen_fd, struct errmsg *e)
+int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
+                     const struct path_allow *allow, struct errmsg *e)
 {
     pthread_mutex_lock(&a->lock);
     struct vm *vm;
-    int r = migration_receive(listen_fd, incoming_configure, a, a->log, &vm, e);
+    a->incoming_allow = allow;
+    int r = migration_receive(listen_fd, t, incoming_configure, a, a->log, &vm, e);
+    a->incoming_allow = NULL;
     /* Still paused: no console output yet. */
     if (!r && a->cfg.serial_out_path && (r = vm_set_console_file(vm, a->cfg.serial_out_path, e)))
         vm_destroy(vm);
     if (!r) {
         vm_config_apply_rate_limiters(&a->cfg, vm);
-        vm_resume(vm);
+        vm_resume(vm, NULL); /* a VM that just arrived has no migration of its own */
         attach_locked(a, vm);
         LOG_INFO(a->log, "the microVM migrated in and runs");
     }

@@ -24,7 +24,9 @@
 #include <stddef.h>
 
 #include "api/api_snapshot.h"
+#include "api/path_allow.h"
 #include "api/vm_config.h"
+#include "vmm/migration.h"
 #include "util/errmsg.h"
 #include "util/log.h"
 #include "vmm/metrics.h"
@@ -60,8 +62,11 @@ int api_vmm_start(struct api_vmm *a, int *config_error, struct errmsg *e);
 int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct errmsg *e);
 
 /* `minnow --incoming`: receives a migrating VM on listen_fd
- * (vmm/migration.h) and runs it. */
-int api_vmm_incoming(struct api_vmm *a, int listen_fd, struct errmsg *e);
+ * (vmm/migration.h) from a source that passes t's handshake, whose
+ * configuration names only paths inside `allow`, and runs it. -EINTR:
+ * stopped by a signal (t->stop_fd). */
+int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
+                     const struct path_allow *allow, struct errmsg *e);
 
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);

@@ -1,10 +1,13 @@
 /* minnow's command line: `minnow <command> [options]`. */
 #include "api/cli.h"
 
-#include "backends/net_helper.h"
-
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "backends/net_helper.h"
 
 static const char usage[] =
     "usage: minnow <command> [options]\n"
@@ -33,16 +36,57 @@ static const char usage[] =
     "  -h, --help     print this text and exit\n"
     "  --version      print the version and exit\n";
 
+/* An argument naming an inherited descriptor: "/dev/fd/N" or
+ * "/proc/self/fd/N" (a shell's <(...) gives those). -1 if it is not one. */
+static int named_fd(const char *arg)
+{
+    const char *p = !strncmp(arg, "/dev/fd/", 8) ? arg + 8 : !strncmp(arg, "/proc/self/fd/", 14) ? arg + 14 : NULL;
+    if (!p || !*p)
+        return -1;
+    char *end;
+    long n = strtol(p, &end, 10);
+    return *end || n < 3 || n > INT_MAX ? -1 : (int)n;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Descriptors a parent left open (a listening socket, a file it meant to
+ * keep) must not live on in the monitor, or in what it runs: every one
+ * above stderr is closed, except those the command line names. */
+static void close_inherited_fds(int argc, char **argv)
+{
+    int keep[32], n = 0;
+    for (int i = 1; i < argc && n < (int)(sizeof keep / sizeof keep[0]); i++) {
+        int fd = named_fd(argv[i]);
+        if (fd >= 0)
+            keep[n++] = fd;
+    }
+    qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
+    unsigned from = 3;
+    for (int i = 0; i < n; i++) {
+        if ((unsigned)keep[i] > from)
+            close_range(from, (unsigned)keep[i] - 1, 0);
+        if ((unsigned)keep[i] + 1 > from)
+            from = (unsigned)keep[i] + 1;
+    }
+    close_range(from, ~0u, 0);
+}
+
 int cli_main(int argc, char **argv)
 {
+    /* Not in the usage: minnow starts it itself (backends/net_helper.h),
+     * handing it its socket as an fd; it keeps only that one itself. */
+    if (argc >= 2 && !strcmp(argv[1], "net-helper"))
+        return net_helper_main(argc, argv);
+    close_inherited_fds(argc, argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    /* Not in the usage: minnow starts it itself (backends/net_helper.h). */
-    if (!strcmp(cmd, "net-helper"))
-        return net_helper_main(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         fputs(usage, stdout);
         return CLI_EXIT_OK;

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -26,7 +27,8 @@
 static const char api_usage[] =
     "usage: minnow --api-sock PATH [--config-file FILE] [--id ID] [LOG/METRICS OPTIONS]\n"
     "       minnow --no-api --config-file FILE [--id ID] [LOG/METRICS OPTIONS]\n"
-    "       minnow --incoming tcp:HOST:PORT|unix:PATH [--api-sock PATH] [...]\n"
+    "       minnow --incoming tcp:HOST:PORT|unix:PATH [--token FILE] [--allow-path DIR]...\n"
+    "                     [--incoming-timeout SECONDS] [--api-sock PATH] [...]\n"
     "\n"
     "Serves Firecracker's REST API (HTTP/1.1, JSON) on the Unix socket PATH,\n"
     "created with mode 0600 and removed on exit; a stale socket left by a dead\n"
@@ -58,6 +60,17 @@ static const char api_usage[] =
     "                      another minnow migrates here (PUT /migrate there, or\n"
     "                      'minnow migrate'), then run it; disks are opened by the\n"
     "                      paths the source used\n"
+    "  --token FILE        with --incoming: accept only a source that proves it\n"
+    "                      holds the same secret (its token_path or 'minnow\n"
+    "                      migrate --token FILE'; challenge-response, the secret\n"
+    "                      never crosses the wire); other peers are logged and\n"
+    "                      refused, and the target waits on. Without --token\n"
+    "                      only a loopback address or unix:PATH is allowed\n"
+    "  --allow-path DIR    with --incoming: the source's configuration may name\n"
+    "                      drives, sockets and the serial output only inside DIR\n"
+    "                      (repeatable; without it, no paths at all)\n"
+    "  --incoming-timeout S  give up on a source that sends nothing for S seconds\n"
+    "                      (or less than 1 MiB/s beyond that; default 20)\n"
     "  --id ID             the instance id GET / reports (default \"minnow\")\n"
     "  --log-path PATH     log to PATH (a file, appended to, or a FIFO someone\n"
     "                      reads), as PUT /logger's log_path\n"
@@ -102,7 +115,9 @@ static const char restore_usage[] =
     "The exit status is minnow run's (see 'minnow run --help').\n";
 
 struct api_opts {
-    const char *api_sock, *config_file, *id, *incoming;
+    const char *api_sock, *config_file, *id, *incoming, *token, *incoming_timeout;
+    const char *allow[PATH_ALLOW_MAX];
+    unsigned nallow;
     const char *log_path, *level, *metrics_path, *module;
     int no_api, show_level, show_origin;
     /* minnow restore */
@@ -142,6 +157,8 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         const char *a = argv[i];
         const char **slot = !strcmp(a, "--api-sock") ? &o->api_sock : !strcmp(a, "--config-file") ? &o->config_file
                           : !restore && !strcmp(a, "--incoming") ? &o->incoming
+                          : !restore && !strcmp(a, "--token") ? &o->token
+                          : !restore && !strcmp(a, "--incoming-timeout") ? &o->incoming_timeout
                           : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
                           : !strcmp(a, "--module") ? &o->module : NULL;
@@ -156,6 +173,12 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         } else if (restore && !strcmp(a, "--net-override")) {
             if (i + 1 >= argc || parse_net_override(o, argv[++i]))
                 return -1;
+        } else if (!restore && !strcmp(a, "--allow-path")) {
+            if (i + 1 >= argc || !*argv[i + 1] || o->nallow == PATH_ALLOW_MAX) {
+                fprintf(stderr, "minnow: --allow-path needs a directory (at most %u of them)\n", PATH_ALLOW_MAX);
+                return -1;
+            }
+            o->allow[o->nallow++] = argv[++i];
         } else if (!restore && !strcmp(a, "--no-api")) {
             o->no_api = 1;
         } else if (!strcmp(a, "--show-level")) {
@@ -211,6 +234,18 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
                 "come from the source)\n");
         return -1;
     }
+    if (!o->incoming && (o->token || o->nallow || o->incoming_timeout)) {
+        fprintf(stderr, "minnow: --token, --allow-path and --incoming-timeout go with --incoming\n");
+        return -1;
+    }
+    if (o->incoming_timeout) {
+        char *end;
+        long s = strtol(o->incoming_timeout, &end, 10);
+        if (*end || s < 1 || s > 3600) {
+            fprintf(stderr, "minnow: --incoming-timeout: expected 1 to 3600 seconds, got '%s'\n", o->incoming_timeout);
+            return -1;
+        }
+    }
     if (o->incoming)
         return 0;
     if (o->no_api && !o->config_file) {
@@ -235,6 +270,7 @@ static const char *end_name(enum virt_end end)
     case VIRT_CRASH: return "the guest crashed";
     case VIRT_STOPPED: return "stopped from the host";
     case VIRT_MIGRATED: return "migrated to another minnow";
+    case VIRT_MEM_LOST: return "its memory file changed under it";
     }
     return "unknown";
 }
@@ -309,13 +345,43 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
         goto out;
     }
     if (o->incoming) {
-        int mfd = migration_listen(o->incoming, &e);
+        struct migration_token *token = calloc(1, sizeof *token);
+        struct path_allow allow;
+        path_allow_init(&allow);
+        int r = !token ? errmsg_set(&e, -ENOMEM, "out of memory")
+              : o->token ? migration_token_load(token, "--token", o->token, &e) : 0;
+        for (unsigned i = 0; !r && i < o->nallow; i++)
+            r = path_allow_add(&allow, "--allow-path", o->allow[i], &e);
+        int mfd = r ? r : migration_listen(o->incoming, o->token != NULL, &e);
         if (mfd >= 0) {
+            if (!o->token)
+                fprintf(stderr, "minnow: warning: --incoming without --token: any local process can migrate "
+                        "a VM here\n");
             fprintf(stderr, "minnow: waiting on %s for an incoming migration\n", o->incoming);
-            LOG_INFO(api_vmm_logger(a), "waiting on %s for an incoming migration", o->incoming);
+            LOG_INFO(api_vmm_logger(a), "waiting on %s for an incoming migration%s", o->incoming,
+                     o->token ? "" : " (no token)");
         }
-        if (mfd < 0 || api_vmm_incoming(a, mfd, &e)) {
+        struct migration_target t = { .token = o->token ? token : NULL, .stop_fd = sig_fd,
+                                      .idle_s = o->incoming_timeout ? (unsigned)atoi(o->incoming_timeout) : 0 };
+        if (mfd >= 0)
+            r = api_vmm_incoming(a, mfd, &t, &allow, &e);
+        else
+            r = mfd;
+        path_allow_free(&allow);
+        if (token)
+            memset(token, 0, sizeof *token);
+        free(token);
+        if (r) {
             fprintf(stderr, "minnow: %s\n", e.text);
+            if (r == -EINTR) {
+                /* Taken here, so it does not kill us once unblocked. */
+                struct signalfd_siginfo si;
+                ssize_t n = read(sig_fd, &si, sizeof si);
+                (void)n;
+                rc = CLI_EXIT_STOPPED;
+            }
+            else if (mfd < 0)
+                rc = CLI_EXIT_USAGE;
             if (listen_fd >= 0)
                 close(listen_fd);
             goto out;

@@ -17,7 +17,7 @@ static const char control_usage[] =
     "usage: minnow pause --api-sock PATH\n"
     "       minnow resume --api-sock PATH\n"
     "       minnow snapshot --api-sock PATH --snapshot FILE --mem FILE [--diff]\n"
-    "       minnow migrate --api-sock PATH --to tcp:HOST:PORT|unix:PATH\n"
+    "       minnow migrate --api-sock PATH --to tcp:HOST:PORT|unix:PATH [--token FILE]\n"
     "\n"
     "Drive a minnow started with --api-sock (or 'minnow restore --api-sock'):\n"
     "  pause      stop the guest's harts and its clock (PATCH /vm Paused)\n"
@@ -28,10 +28,11 @@ static const char control_usage[] =
     "             running VM is paused for it and resumed after.\n"
     "  migrate    live-migrate the VM to a 'minnow --incoming ADDR' (PUT\n"
     "             /migrate), printing each round, until it runs there or the\n"
-    "             migration failed (the VM then keeps running here)\n";
+    "             migration failed (the VM then keeps running here); --token\n"
+    "             FILE: the secret file the target was started with (--token)\n";
 
 struct ctl {
-    const char *sock, *snapshot, *mem, *to;
+    const char *sock, *snapshot, *mem, *to, *token;
     int diff;
 };
 
@@ -100,6 +101,12 @@ static int snapshot(const struct ctl *c)
 static int migrate(const struct ctl *c)
 {
     json_t *b = json_pack("{s:s}", "destination", c->to);
+    /* The source minnow reads the file: give it a path it can open. */
+    if (b && c->token) {
+        char *abs = realpath(c->token, NULL);
+        json_object_set_new(b, "token_path", json_string(abs ? abs : c->token));
+        free(abs);
+    }
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     int r = body ? call(c, "PUT", "/migrate", body, NULL, 0) : -1;
@@ -156,7 +163,8 @@ int cli_control(int argc, char **argv)
         const char **slot = !strcmp(a, "--api-sock") ? &c.sock
                           : !strcmp(cmd, "snapshot") && !strcmp(a, "--snapshot") ? &c.snapshot
                           : !strcmp(cmd, "snapshot") && !strcmp(a, "--mem") ? &c.mem
-                          : !strcmp(cmd, "migrate") && !strcmp(a, "--to") ? &c.to : NULL;
+                          : !strcmp(cmd, "migrate") && !strcmp(a, "--to") ? &c.to
+                          : !strcmp(cmd, "migrate") && !strcmp(a, "--token") ? &c.token : NULL;
         if (!strcmp(cmd, "snapshot") && !strcmp(a, "--diff")) {
             c.diff = 1;
             continue;

@@ -41,6 +41,9 @@ int cli_exit_status(const struct vm_result *res)
     case VIRT_MIGRATED:
         fprintf(stderr, "minnow: the VM migrated and runs on at the target\n");
         return CLI_EXIT_OK;
+    case VIRT_MEM_LOST:
+        fprintf(stderr, "minnow: %s", res->report);
+        return CLI_EXIT_ERROR;
     case VIRT_RUNNING:
         break;
     }

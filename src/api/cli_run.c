@@ -50,6 +50,10 @@ static const char run_usage[] =
     "  --mem SIZE         guest RAM, e.g. 64M or 1G (default 256M; 128M bare metal)\n"
     "  --bios FILE        firmware to boot the kernel with, or the bare-metal program\n"
     "  --dump-dtb FILE    write the guest's device tree to FILE and exit\n"
+    "  --engine NAME      what runs the harts: interp (the interpreter, the\n"
+    "                     default for now) or jit (translates guest code to\n"
+    "                     x86-64; falls back to the interpreter for what it\n"
+    "                     does not translate, and on other hosts)\n"
     "  --config-file FILE boot from a Firecracker VM configuration (JSON, as\n"
     "                     GET /vm/config returns it; see 'minnow --help'); the\n"
     "                     other options override it and add devices\n"
@@ -91,6 +95,7 @@ struct run_opts {
     const char *kernel, *initrd, *append, *bios, *dump_dtb, *config_file;
     uint64_t mem;        /* 0: not given */
     unsigned cpus;       /* 0: not given */
+    int engine;          /* enum hart_engine, -1: not given */
     uint64_t max_insns;
     int stats;
     unsigned ndevices;   /* device options given */
@@ -271,6 +276,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
 {
     struct errmsg e = { "" };
     memset(o, 0, sizeof *o);
+    o->engine = -1;
     vm_config_init(&o->cfg);
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -320,6 +326,15 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
             }
             o->cpus = (unsigned)n;
+        } else if (is_option(a, "--engine")) {
+            if (!(v = option_value(argc, argv, &i, "--engine")))
+                return -1;
+            enum hart_engine en;
+            if (hart_engine_parse(v, &en)) {
+                fprintf(stderr, "minnow run: --engine '%s': expected interp or jit\n", v);
+                return -1;
+            }
+            o->engine = (int)en;
         } else if (is_option(a, "--max-insns")) {
             if (!(v = option_value(argc, argv, &i, "--max-insns")))
                 return -1;
@@ -377,7 +392,8 @@ static int run_baremetal(const struct run_opts *o)
     }
     struct errmsg e = { "" };
     struct baremetal *m;
-    struct baremetal_config cfg = { .program = bios, .mem_size = o->mem ? o->mem : 128ull << 20, .out = stdout_out };
+    struct baremetal_config cfg = { .program = bios, .mem_size = o->mem ? o->mem : 128ull << 20, .out = stdout_out,
+                                    .engine = o->engine >= 0 ? (enum hart_engine)o->engine : HART_ENGINE_INTERP };
     if (baremetal_create(&m, &cfg, &e)) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return CLI_EXIT_ERROR;
@@ -484,6 +500,8 @@ static int config_boot(struct run_opts *o, char *dir, size_t dirlen, char *kerne
     struct vm_config_machine m = o->cfg.machine;
     if (o->cpus)
         m.vcpu_count = o->cpus;
+    if (o->engine >= 0)
+        m.engine = (enum hart_engine)o->engine;
     if (o->mem)
         m.mem_size = o->mem;
     else if (!o->config_file)

@@ -7,16 +7,20 @@
 #include <string.h>
 
 #include "vmm/snapshot_file.h"
+#include "vmm/snapshot_mem.h"
 
 static const char merge_usage[] =
     "usage: minnow snapshot-merge --snapshot DIFF_STATE --mem DIFF_MEM --base-mem BASE_MEM\n"
     "\n"
     "A Diff snapshot (PUT /snapshot/create with \"snapshot_type\": \"Diff\") writes\n"
     "only the pages the guest changed since the snapshot before it. This copies\n"
-    "those pages (the state file lists them) from DIFF_MEM onto BASE_MEM, the\n"
-    "memory file of that earlier snapshot, in place; then\n"
+    "those pages (the state file lists them) from DIFF_MEM onto a copy of\n"
+    "BASE_MEM, the memory file of that earlier snapshot, and renames the copy\n"
+    "over BASE_MEM (VMs running from BASE_MEM keep the old file); then\n"
     "'minnow restore --snapshot DIFF_STATE --mem BASE_MEM' restores the Diff\n"
-    "snapshot. Merge each Diff in the order they were taken.\n"
+    "snapshot, and BASE_MEM no longer restores with its own state file.\n"
+    "Merge each Diff in the order they were taken (a Diff names the snapshot\n"
+    "it follows; another base is refused).\n"
     "\n"
     "options:\n"
     "  --snapshot FILE   the Diff snapshot's state file\n"
@@ -56,7 +60,7 @@ int cli_snapshot_merge(int argc, char **argv)
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_ERROR;
     }
-    int r = snapshot_file_merge(&f, mem, base, &pages, &e);
+    int r = snapshot_mem_merge(&f, state, mem, base, &pages, &e);
     snapshot_file_free(&f);
     if (r) {
         fprintf(stderr, "minnow: snapshot-merge: %s\n", e.text);

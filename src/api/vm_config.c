@@ -203,6 +203,8 @@ int vm_config_set_machine(struct vm_config *c, const struct vm_config_machine *m
         return errmsg_set(e, -EINVAL,
                           "machine-config: mem_size_mib: %llu bytes is out of range: expected 1 to %llu MiB",
                           (unsigned long long)m->mem_size, RAM_MAX_SIZE >> 20);
+    if (m->engine != HART_ENGINE_INTERP && m->engine != HART_ENGINE_JIT)
+        return errmsg_set(e, -EINVAL, "machine-config: engine %d: expected interp or jit", (int)m->engine);
     c->machine = *m;
     return 0;
 }
@@ -390,6 +392,7 @@ int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errm
     struct virt_config *v = &out->virt;
     v->nharts = c->machine.vcpu_count;
     v->mem_size = c->machine.mem_size;
+    v->engine = c->machine.engine;
     v->kernel = c->boot.kernel_image_path;
     v->initrd = c->boot.initrd_path;
     v->firmware = c->boot.firmware_path;

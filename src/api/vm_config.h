@@ -39,6 +39,7 @@ struct vm_config_boot {
 struct vm_config_machine {
     unsigned vcpu_count;       /* 1..VIRT_MAX_HARTS */
     uint64_t mem_size;         /* bytes (the JSON says MiB; the CLI allows 4K steps) */
+    enum hart_engine engine;   /* minnow: "engine" (interp, jit); interp when not given */
 };
 
 enum vm_config_cache { VM_CONFIG_CACHE_UNSAFE, VM_CONFIG_CACHE_WRITEBACK };

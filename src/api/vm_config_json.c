@@ -137,11 +137,11 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
     const char *w = "machine-config";
     struct vm_config_machine m = c->machine;
     if (!patch)
-        m = (struct vm_config_machine){ 1, (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20 };
+        m = (struct vm_config_machine){ 1, (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20, HART_ENGINE_INTERP };
     uint64_t n = m.vcpu_count, mib = m.mem_size >> 20;
     bool has_mib = false;
     int r = json_fields_check(w, j, F("vcpu_count", "mem_size_mib", "smt", "cpu_template", "track_dirty_pages",
-                                      "huge_pages"), e);
+                                      "huge_pages", "engine"), e);
     if (!r)
         r = json_fields_uint(w, j, "vcpu_count", !patch, 1, VIRT_MAX_HARTS, &n, NULL, e);
     if (!r)
@@ -155,6 +155,12 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
         r = only_false(w, j, "track_dirty_pages", "minnow does not track dirty pages (no diff snapshots yet)", e);
     if (!r)
         r = only_none(w, j, "huge_pages", "minnow backs guest memory with ordinary host pages", e);
+    const char *engine = NULL;
+    bool has_engine = false;
+    if (!r)
+        r = json_fields_string(w, j, "engine", false, &engine, &has_engine, e);
+    if (!r && has_engine && hart_engine_parse(engine, &m.engine))
+        r = errmsg_set(e, -EINVAL, "%s: engine '%s': expected interp or jit", w, engine);
     if (r)
         return r;
     m.vcpu_count = (unsigned)n;
@@ -614,9 +620,9 @@ static void set_str(json_t *o, const char *k, const char *v)
 json_t *vm_config_json_machine_dump(const struct vm_config *c)
 {
     /* JSON sizes are in MiB; a CLI size that is not a whole MiB rounds down. */
-    return json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count, "mem_size_mib",
-                     (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages", 0, "huge_pages",
-                     "None");
+    return json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count,
+                     "mem_size_mib", (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages", 0,
+                     "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
 }
 
 json_t *vm_config_json_balloon_dump(const struct vm_config *c)

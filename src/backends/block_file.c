@@ -60,7 +60,9 @@ int block_file_open(struct block_file **out, const char *path, bool read_only,
         goto fail;
     }
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        rc = errmsg_set(e, -EINVAL, "drive image '%s' is not a regular file or block device", path);
+        rc = errmsg_set(e, -EINVAL, "drive image '%s' is %s, not a regular file or block device", path,
+                        S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : S_ISCHR(st.st_mode) ? "a character device"
+                        : S_ISSOCK(st.st_mode) ? "a socket" : S_ISDIR(st.st_mode) ? "a directory" : "a special file");
         goto fail;
     }
     if (fcntl(fd, F_SETFL, 0) < 0) {

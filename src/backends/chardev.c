@@ -14,6 +14,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "util/unix_bind.h"
+
 /* epoll tags */
 #define TAG_LISTEN 1u
 #define TAG_PEER 2u
@@ -106,8 +108,11 @@ static int open_socket(struct chardev *c, const char *path, struct errmsg *e)
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->listen_fd < 0)
         return errno_msg(e, "socket", path);
-    if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    int br = unix_bind_private(c->listen_fd, (struct sockaddr *)&sa, sizeof sa);
+    if (br < 0) {
+        errno = -br;
         return errno_msg(e, "socket bind", path);
+    }
     if (listen(c->listen_fd, 4) < 0) {
         int rc = errno_msg(e, "socket listen", path);
         unlink(path);

@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/unix_bind.h"
+
 /* "_" and the ten digits of the largest port. */
 #define PORT_SUFFIX 11u
 
@@ -31,8 +33,9 @@ int vsock_uds_listen(const char *path, int *fd, struct errmsg *e)
         int err = errno;
         return errmsg_set(e, -err, "vsock uds '%s': socket: %s", path, strerror(err));
     }
-    if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        int err = errno;
+    int br = unix_bind_private(s, (struct sockaddr *)&sa, sizeof sa);
+    if (br < 0) {
+        int err = -br;
         close(s);
         return errmsg_set(e, -err, "vsock uds '%s': bind: %s", path, strerror(err));
     }

@@ -61,7 +61,7 @@ static void counter_write(struct hart *h, uint32_t bit, uint64_t v)
 
 static void mcountinhibit_write(struct hart *h, uint32_t v)
 {
-    v &= ~2u; /* there is no inhibit bit for time */
+    v &= MCOUNTINHIBIT_WRITABLE;
     uint32_t old = h->mcountinhibit;
     uint64_t cy = counter_read(h, MCOUNTINHIBIT_CY), ir = counter_read(h, MCOUNTINHIBIT_IR);
     h->mcountinhibit = v;

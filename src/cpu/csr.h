@@ -73,6 +73,11 @@
 #define MSTATUS_SXL (3ull << 34)
 #define MSTATUS_SD (1ull << 63)
 
+/* What mcountinhibit holds: every bit but TM (time cannot be inhibited).
+ * The HPM bits are kept (OpenSBI sets them all) although those counters
+ * read zero anyway; a snapshot restore accepts exactly these. */
+#define MCOUNTINHIBIT_WRITABLE 0xfffffffdu
+
 #define MENVCFG_FIOM (1ull << 0)
 #define MENVCFG_CBIE (3ull << 4)
 #define MENVCFG_CBCFE (1ull << 6)

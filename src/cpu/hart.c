@@ -33,13 +33,13 @@
 #include "cpu/csr.h"
 #include "cpu/mmu.h"
 #include "cpu/fpu.h"
+#include "cpu/jit.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "guest memory is accessed with host loads");
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define HART_SLICE 4096
 /* Same exception at the same pc this many times in a row: no progress. */
 #define HART_REPEAT_LIMIT 100000
 #define DEFAULT_FREQ_HZ 10000000ull
@@ -82,12 +82,14 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     h->mhartid = cfg->hartid;
     h->crash_detect = cfg->crash_detect;
     h->ecall = cfg->ecall;
+    h->engine = cfg->engine;
     atomic_init(&h->flush_requested, 0);
     atomic_init(&h->flush_done, 0);
     atomic_init(&h->mip_ext, 0);
     atomic_init(&h->mtimecmp, UINT64_MAX);
     atomic_init(&h->stop_requested, 0);
     atomic_init(&h->kicked, 0);
+    atomic_init(&h->in_run, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -103,6 +105,12 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
         hart_destroy(h);
         return errmsg_set(e, -ENOMEM, "hart %u: out of memory for its decoded-code cache", cfg->hartid);
     }
+    if (h->engine == HART_ENGINE_JIT && jit_create(h)) {
+        hart_destroy(h);
+        return errmsg_set(e, -ENOMEM, "hart %u: cannot map the JIT's code cache", cfg->hartid);
+    }
+    /* Publishes the interpreter's handler table (budget 0 runs nothing). */
+    hart_interp_run(h, 0);
     hart_reset(h, h->mem.base, PRIV_M, 0, 0);
     *out = h;
     return 0;
@@ -114,6 +122,7 @@ void hart_destroy(struct hart *h)
         return;
     pthread_cond_destroy(&h->wait_cond);
     pthread_mutex_destroy(&h->wait_lock);
+    jit_destroy(h->jit);
     code_free(h);
     free(h);
 }
@@ -385,6 +394,8 @@ struct hart_block {
     struct hart_block *next;          /* hash chain */
     uint32_t ninsns;                  /* instructions run when no branch is taken */
     uint32_t nbytes;
+    void *unit;                       /* the JIT's translation (cpu/jit.c), valid while unit_gen matches */
+    uint64_t unit_gen;
     struct hart_op ops[];             /* ninsns ops, then an EXIT op */
 };
 
@@ -406,6 +417,7 @@ struct hart_code {
     uint64_t checked[CODE_MAX_PAGES];
     uint8_t *snap;
     uint16_t *slot;
+    const void *const *handlers;      /* the interpreter's, for hart_block_at */
 };
 
 /* The arena and the page snapshots are large and mostly never touched by
@@ -660,6 +672,7 @@ static struct hart_block *block_scratch(struct hart *h, uint64_t pc, unsigned ma
     if (mmu_fetch_page(h, pc, &page))
         return NULL;
     b->pa = ~0ull;
+    b->unit = NULL;
     if (page && !((pc & 0xfff) == 4096 - 2 && decode_len(page[4096 - 2]) == 4)) {
         build_ops(b, pc, page, max, handlers);
         return b;
@@ -716,6 +729,7 @@ static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *
     build_ops(b, pc, page, BLOCK_MAX_INSNS, handlers);
     c->used += BLOCK_BYTES(b->ninsns);
     b->pa = pa;
+    b->unit = NULL;
     b->next = c->hash[hi];
     c->hash[hi] = b;
     code_mark(h, pa, b->nbytes);
@@ -741,11 +755,12 @@ found:;
 /* Wrap-safe "a is at or past b" for instruction counts. */
 #define REACHED(a, b) ((int64_t)((a) - (b)) >= 0)
 
-enum hart_exit hart_run(struct hart *h, uint64_t budget)
+enum hart_exit hart_interp_run(struct hart *h, uint64_t budget)
 {
 #define HANDLER_(name) &&op_##name,
     static const void *const handlers[OP_COUNT_ + 1] = { DECODE_OPS(HANDLER_) &&op_EXIT };
 #undef HANDLER_
+    h->code->handlers = handlers;
     uint64_t *const x = h->x;
     uint64_t *const f = h->f;
     uint64_t pc = h->pc;
@@ -1140,11 +1155,18 @@ fetch_fault:
                 h->pc = bpc;
                 atomic_store_explicit(&h->exits.sbi, atomic_load_explicit(&h->exits.sbi, memory_order_relaxed) + 1,
                                       memory_order_relaxed);
-                if (h->ecall.call(h->ecall.opaque, h) == 0) {
+                int rc = h->ecall.call(h->ecall.opaque, h);
+                if (rc == 0) {
                     /* The call may have stopped this hart or changed what
                      * is pending: look at the boundary. */
                     pc = bpc + 4;
                     h->instret++;
+                    goto boundary;
+                }
+                if (rc == HART_ECALL_RETRY) {
+                    /* Not retired: the boundary leaves for the stop
+                     * request, and the ecall runs again afterwards. */
+                    pc = bpc;
                     goto boundary;
                 }
             }
@@ -1364,6 +1386,53 @@ op_EXIT:
     TAKEN_STATIC(bpc + op->pcoff, op->idx);
 }
 
+/* ---- the seam to the JIT (see hart.h) ---- */
+
+/* Must do what the run loop does at its boundary label, in that order. */
+int hart_boundary(struct hart *h, uint64_t budget_end)
+{
+    h->code_dirty = 0;
+    if (unlikely(atomic_load_explicit(&h->flush_requested, memory_order_acquire) !=
+                 atomic_load_explicit(&h->flush_done, memory_order_relaxed)))
+        hart_service_flush(h);
+    if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
+        atomic_store(&h->stop_requested, 0);
+        return HART_EXIT_STOP;
+    }
+    if (REACHED(h->instret, budget_end))
+        return HART_EXIT_BUDGET;
+    uint64_t cause = irq_to_take(h);
+    if (cause && take_trap(h, cause, 0))
+        return HART_EXIT_CRASH;
+    return -1;
+}
+
+int hart_take_exception(struct hart *h)
+{
+    return take_trap(h, h->exc_cause, h->exc_tval);
+}
+
+struct hart_block *hart_block_at(struct hart *h, uint64_t pc)
+{
+    const struct hart_jcache_entry *j = &h->ft->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+    if (likely(j->pc == pc))
+        return j->blk;
+    struct hart_block *b = block_lookup(h, pc, h->code->handlers);
+    return b && b->pa != ~0ull ? b : NULL;
+}
+
+const struct hart_op *hart_block_ops(const struct hart_block *b, unsigned *ninsns)
+{
+    *ninsns = b->ninsns;
+    return b->ops;
+}
+
+void **hart_block_unit(struct hart_block *b, uint64_t **gen)
+{
+    *gen = &b->unit_gen;
+    return &b->unit;
+}
+
 /* ---- waiting, interrupts from other threads ---- */
 
 void hart_set_irq(struct hart *h, uint64_t mask, int level)
@@ -1388,6 +1457,11 @@ void hart_set_mtimecmp(struct hart *h, uint64_t value)
 uint64_t hart_get_mtimecmp(const struct hart *h)
 {
     return atomic_load_explicit(&((struct hart *)h)->mtimecmp, memory_order_acquire);
+}
+
+int hart_stop_pending(const struct hart *h)
+{
+    return atomic_load_explicit(&((struct hart *)h)->stop_requested, memory_order_acquire);
 }
 
 void hart_kick(struct hart *h)
@@ -1418,7 +1492,14 @@ uint64_t hart_request_flush(struct hart *h)
 
 int hart_flush_complete(struct hart *h, uint64_t ticket)
 {
-    return atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket;
+    if (atomic_load_explicit(&h->flush_done, memory_order_acquire) >= ticket)
+        return 1;
+    /* Outside hart_run (parked by a pause, stopped, between slices) the
+     * hart runs no guest code, and the request is still pending: it honours
+     * it before its next instruction. The fence is complete for the
+     * requester's purpose. */
+    atomic_thread_fence(memory_order_seq_cst);
+    return !atomic_load(&h->in_run);
 }
 
 void hart_service_flush(struct hart *h)

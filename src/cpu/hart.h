@@ -102,14 +102,28 @@ struct hart;
 /* An ecall from S-mode goes to `call` when it is set (the board's SBI runs
  * in the monitor, as M-mode firmware would): it reads and writes the
  * hart's registers with hart_reg/hart_set_reg and returns 0, and the hart
- * continues after the ecall; a nonzero return takes the ordinary trap. */
+ * continues after the ecall. HART_ECALL_RETRY means the call gave way to a
+ * stop request (hart_stop_pending) before it had any effect the guest can
+ * see: the ecall does not retire, the hart stops there, and it runs the
+ * ecall again when it next runs (a pause parks it in the same
+ * architectural state, instruction count included). Any other nonzero
+ * return takes the ordinary trap. */
+#define HART_ECALL_RETRY 2
 struct hart_ecall {
     int (*call)(void *opaque, struct hart *h);
     void *opaque;
 };
 
+/* Execution engines behind hart_run: the threaded interpreter (every
+ * host; the reference) and the JIT (cpu/jit.c, x86-64 hosts). */
+enum hart_engine { HART_ENGINE_INTERP = 0, HART_ENGINE_JIT = 1 };
+/* "interp" or "jit" into *out; -1 for anything else. */
+int hart_engine_parse(const char *name, enum hart_engine *out);
+const char *hart_engine_name(enum hart_engine e);
+
 struct hart_config {
     unsigned hartid;
+    enum hart_engine engine;  /* HART_ENGINE_JIT falls back to the interpreter where there is no JIT */
     struct hart_ecall ecall;
     struct hart_mem mem;
     struct hart_bus bus;
@@ -129,6 +143,9 @@ enum hart_exit {
     HART_EXIT_CRASH,   /* the program cannot make progress; see hart_dump */
 };
 
+/* Asynchronous events are looked at every HART_SLICE instructions or so
+ * (both engines). */
+#define HART_SLICE 4096
 #define HART_TLB_SIZE 512
 /* Entries of the jump cache (virtual pc -> decoded block); a power of 2. */
 #define HART_JCACHE_SIZE 4096
@@ -158,6 +175,7 @@ struct hart_op {
 
 struct hart_block;
 struct hart_code;
+struct jit;
 
 struct hart_jcache_entry {
     uint64_t pc;         /* virtual pc; ~0 when empty (pcs are even) */
@@ -251,6 +269,7 @@ struct hart {
     _Atomic int stop_requested;
     _Atomic int kicked;
     _Atomic uint64_t flush_requested, flush_done;  /* remote fence tickets */
+    _Atomic int in_run;  /* inside hart_run (see hart_flush_complete) */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
 
@@ -288,6 +307,11 @@ struct hart {
     struct hart_code *code;
     uint64_t *code_mask;
     int code_dirty;      /* a store dropped decoded code: end the block */
+
+    /* The engine hart_run dispatches to, and the JIT's state (NULL when
+     * the interpreter runs this hart). */
+    enum hart_engine engine;
+    struct jit *jit;
 };
 
 int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);
@@ -317,6 +341,10 @@ void hart_wait(struct hart *h, uint64_t max_ns);
 void hart_kick(struct hart *h);
 /* Makes hart_run return HART_EXIT_STOP soon (any thread). */
 void hart_request_stop(struct hart *h);
+/* Whether a stop request is waiting for the hart to honour it: code that
+ * waits on the hart's thread for other harts (an SBI remote fence) gives
+ * way to it (see HART_ECALL_RETRY). */
+int hart_stop_pending(const struct hart *h);
 
 /* Clears every cached translation (remote sfence.vma from the SBI). The
  * caller must run on the hart's thread or have it stopped. */
@@ -324,11 +352,13 @@ void hart_flush_tlb(struct hart *h);
 
 /* Remote fences (any thread): asks the hart to drop every cached
  * translation and decoded instruction, and returns a ticket;
- * hart_flush_complete(h, ticket) is true once the hart has done so. The
- * hart answers between slices, in hart_wait, and in hart_service_flush,
- * which a board calls from the hart's thread while it is not running it
- * (and a waiting requester calls for itself, so two harts fencing each
- * other cannot deadlock). */
+ * hart_flush_complete(h, ticket) is true once the hart has done so, or
+ * while it is outside hart_run (parked by a pause, stopped): it then
+ * honours the request before it runs another instruction, so a requester
+ * never waits for a hart that is not running. The hart answers between
+ * slices, in hart_wait, and in hart_service_flush, which a waiting
+ * requester calls for itself (so two harts fencing each other cannot
+ * deadlock). */
 uint64_t hart_request_flush(struct hart *h);
 int hart_flush_complete(struct hart *h, uint64_t ticket);
 void hart_service_flush(struct hart *h);
@@ -369,5 +399,25 @@ uint64_t hart_pending_irqs(struct hart *h);
  * Returns 1 while the page still holds decoded code, so the caller must
  * not put it in the store TLB. */
 int hart_code_store(struct hart *h, uint64_t pa, unsigned size);
+
+/* The seam between the interpreter and the JIT (cpu/jit.c), nothing else
+ * calls these. hart_interp_run is the interpreter (hart_run with the
+ * interpreter engine): the JIT runs through it what it does not
+ * translate, with the interpreter's exact semantics. hart_boundary does
+ * what the interpreter does between slices (remote fences, stop requests,
+ * the budget, interrupts) and returns -1 to go on, else the exit.
+ * hart_take_exception takes the exception a helper raised at h->pc
+ * (1: crash detection fired). hart_block_at is the interpreter's cached
+ * decoded block for pc under the current translation (NULL after a fetch
+ * fault or where the block cannot be cached), kept coherent with guest
+ * memory by the code_mask mechanism; the JIT hangs its translation off it
+ * (hart_block_unit), so whatever drops the block drops the translation. */
+struct hart_block;
+enum hart_exit hart_interp_run(struct hart *h, uint64_t budget);
+int hart_boundary(struct hart *h, uint64_t budget_end);
+int hart_take_exception(struct hart *h);
+struct hart_block *hart_block_at(struct hart *h, uint64_t pc);
+const struct hart_op *hart_block_ops(const struct hart_block *b, unsigned *ninsns);
+void **hart_block_unit(struct hart_block *b, uint64_t **gen);
 
 #endif

@@ -93,7 +93,9 @@ int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e)
     if (pc & 1)
         return errmsg_set(e, -EINVAL, "hart %llu state: pc %#llx is odd", (unsigned long long)id,
                           (unsigned long long)pc);
-    if (fflags > 0x1f || frm > 7 || (inhibit & ~5u))
+    /* The same ranges csr.c keeps (fflags & 0x1f, frm & 7, mcountinhibit's
+     * WARL mask): anything the hart can hold loads. */
+    if (fflags > 0x1f || frm > 7 || (inhibit & ~MCOUNTINHIBIT_WRITABLE))
         return errmsg_set(e, -EINVAL, "hart %llu state: fflags %#x, frm %u or mcountinhibit %#x out of range",
                           (unsigned long long)id, fflags, frm, inhibit);
 

@@ -15,12 +15,15 @@
 
 #include "util/dirty_bitmap.h"
 
+struct ram_fault;
+
 struct guest_mem {
     uint8_t *host;  /* host address of guest physical `base` */
     uint64_t base;  /* guest physical address of the first byte of RAM */
     uint64_t size;  /* bytes */
     _Atomic uint64_t *dirty; /* one bit per page (util/dirty_bitmap.h); NULL: not tracked */
     int file_backed;         /* mapped from a memory file (machine/ram.h), not anonymous */
+    struct ram_fault *fault; /* file_backed: its SIGBUS watch (machine/ram_fault.h) */
 };
 
 /* Host pointer for guest range [gpa, gpa+len), or NULL unless the whole

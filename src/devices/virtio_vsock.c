@@ -19,7 +19,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends/vsock_uds.h"
@@ -32,6 +34,12 @@
 #define TAG_LISTEN 0u
 #define TAG_WAKE 1u
 #define TAG_CONN 2u
+#define TAG_TIMER (1ull << 32)
+/* A host client must send its CONNECT line this soon after connecting,
+ * and at most this many may be waiting to: silent clients cannot hold
+ * the table (a new one pushes the oldest waiting one out). */
+#define CONNECT_TIMEOUT_NS (3ull * 1000000000u)
+#define MAX_HOST_CMD 16u
 
 struct hdr {
     uint64_t src_cid, dst_cid;
@@ -69,6 +77,7 @@ struct conn {
     size_t out_len;
     char cmd[VSOCK_UDS_CMD_MAX];
     size_t cmd_have;
+    uint64_t accepted_ns;         /* C_HOST_CMD: when it connected */
 };
 
 struct virtio_vsock {
@@ -76,6 +85,8 @@ struct virtio_vsock {
     uint64_t cid;
     char *uds_path;
     int epfd, listen_fd, wake_fd;
+    int timer_fd;                 /* ticks while a host client owes its CONNECT line */
+    bool timer_armed;
     atomic_bool reset_pending, transport_reset_pending;
     _Atomic unsigned nconns;
     _Atomic uint64_t dropped, resets_sent;
@@ -664,20 +675,71 @@ static void tx_process(struct virtio_vsock *v)
 
 /* ---- host events ---- */
 
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Closes host clients whose CONNECT line is overdue; the timer runs (a
+ * tick a second) only while some client still owes one. */
+static void expire_host_cmd(struct virtio_vsock *v)
+{
+    uint64_t now = mono_ns();
+    unsigned waiting = 0;
+    for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++) {
+        struct conn *c = &v->conns[i];
+        if (c->state != C_HOST_CMD)
+            continue;
+        if (now - c->accepted_ns >= CONNECT_TIMEOUT_NS)
+            conn_free(v, c);
+        else
+            waiting++;
+    }
+    bool arm = waiting > 0;
+    if (arm == v->timer_armed)
+        return;
+    struct itimerspec its = { .it_interval = { arm, 0 }, .it_value = { arm, 0 } };
+    if (timerfd_settime(v->timer_fd, 0, &its, NULL) == 0)
+        v->timer_armed = arm;
+}
+
+/* Room for one more client waiting to send CONNECT: the oldest waiting
+ * one goes if MAX_HOST_CMD already wait. */
+static void make_room_host_cmd(struct virtio_vsock *v)
+{
+    struct conn *oldest = NULL;
+    unsigned waiting = 0;
+    for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++) {
+        struct conn *c = &v->conns[i];
+        if (c->state != C_HOST_CMD)
+            continue;
+        waiting++;
+        if (!oldest || c->accepted_ns < oldest->accepted_ns)
+            oldest = c;
+    }
+    if (waiting >= MAX_HOST_CMD)
+        conn_free(v, oldest);
+}
+
 static void host_accept(struct virtio_vsock *v)
 {
     for (unsigned i = 0; i < 16; i++) {
         int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
-            return;
+            break;
+        make_room_host_cmd(v);
         struct conn *c = conn_alloc(v, fd, C_HOST_CMD);
         if (!c) {
             close(fd);   /* table full: refused */
             continue;
         }
         c->local_port = alloc_host_port(v);
+        c->accepted_ns = mono_ns();
         update_events(v, c);
     }
+    expire_host_cmd(v);
 }
 
 static void host_command(struct virtio_vsock *v, struct conn *c)
@@ -752,9 +814,9 @@ void virtio_vsock_on_host(void *vsock)
     int n = epoll_wait(v->epfd, evs, 32, 0);
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
-        if (tag == TAG_WAKE) {
+        if (tag == TAG_WAKE || tag == TAG_TIMER) {
             uint64_t x;
-            ssize_t r = read(v->wake_fd, &x, sizeof x);
+            ssize_t r = read(tag == TAG_WAKE ? v->wake_fd : v->timer_fd, &x, sizeof x);
             (void)r;
         }
     }
@@ -763,6 +825,8 @@ void virtio_vsock_on_host(void *vsock)
         uint64_t tag = evs[i].data.u64;
         if (tag == TAG_LISTEN) {
             host_accept(v);
+        } else if (tag == TAG_TIMER) {
+            expire_host_cmd(v);
         } else if (tag >= TAG_CONN && tag < TAG_CONN + VIRTIO_VSOCK_MAX_CONNS) {
             struct conn *c = &v->conns[tag - TAG_CONN];
             /* A slot freed (and maybe reused) earlier in this batch may
@@ -885,7 +949,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_opt
         return errmsg_set(e, -ENOMEM, "virtio-vsock: out of memory");
     v->cid = o->guest_cid;
     v->next_port = VIRTIO_VSOCK_FIRST_HOST_PORT;
-    v->epfd = v->listen_fd = v->wake_fd = -1;
+    v->epfd = v->listen_fd = v->wake_fd = v->timer_fd = -1;
     for (unsigned i = 0; i < VIRTIO_VSOCK_MAX_CONNS; i++)
         v->conns[i].fd = -1;
     int rc = vsock_uds_listen(o->uds_path, &v->listen_fd, e);
@@ -896,11 +960,14 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_opt
     v->uds_path = strdup(o->uds_path);
     v->epfd = epoll_create1(EPOLL_CLOEXEC);
     v->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct epoll_event el = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     struct epoll_event ew = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
-    if (!v->uds_path || v->epfd < 0 || v->wake_fd < 0 ||
+    struct epoll_event et = {.events = EPOLLIN, .data.u64 = TAG_TIMER};
+    if (!v->uds_path || v->epfd < 0 || v->wake_fd < 0 || v->timer_fd < 0 ||
         epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->listen_fd, &el) < 0 ||
-        epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->wake_fd, &ew) < 0) {
+        epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->wake_fd, &ew) < 0 ||
+        epoll_ctl(v->epfd, EPOLL_CTL_ADD, v->timer_fd, &et) < 0) {
         int err = errno ? errno : ENOMEM;
         rc = errmsg_set(e, -err, "virtio-vsock: cannot set up host polling: %s", strerror(err));
         goto fail;
@@ -919,6 +986,8 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_opt
     *out = v;
     return 0;
 fail:
+    if (v->timer_fd >= 0)
+        close(v->timer_fd);
     if (v->wake_fd >= 0)
         close(v->wake_fd);
     if (v->epfd >= 0)
@@ -939,6 +1008,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
     close(v->listen_fd);
     vsock_uds_unlink(v->uds_path);
     close(v->wake_fd);
+    close(v->timer_fd);
     close(v->epfd);
     free(v->uds_path);
     free(v);

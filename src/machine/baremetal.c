@@ -81,6 +81,7 @@ int baremetal_create(struct baremetal **out, const struct baremetal_config *cfg,
 
     struct hart_config hc = {
         .hartid = 0,
+        .engine = cfg->engine,
         .mem = { .host = m->ram.host, .base = m->ram.base, .size = m->ram.size },
         .bus = { .load = bus_load, .store = bus_store, .opaque = &m->bus,
                  .watch = tohost_stored, .watch_opaque = m },

@@ -30,6 +30,7 @@ enum baremetal_status {
 struct baremetal_config {
     const char *program;
     uint64_t mem_size;
+    enum hart_engine engine;
     /* Where the program's console output goes. */
     void (*out)(void *opaque, const uint8_t *buf, size_t n);
     void *out_opaque;

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file_open.h"
+
 #ifndef EM_RISCV
 #define EM_RISCV 243
 #endif
@@ -133,11 +135,11 @@ int elf_image_load_buffer(const char *name, const uint8_t *data, uint64_t len, c
 
 int elf_image_load(const char *path, const struct guest_mem *ram, struct elf_image_info *info, struct errmsg *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = file_open_kind("ELF image", path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "%s: cannot open: %s", path, strerror(errno));
+        return fd;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
         close(fd);
         return errmsg_set(e, -EINVAL, "%s: not a regular file", path);
     }

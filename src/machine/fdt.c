@@ -272,7 +272,7 @@ static int write_soc(void *fdt, const struct fdt_config *cfg)
 
 /* The syscon-poweroff and syscon-reboot drivers find their register through
  * regmap; QEMU places these nodes at the root, and so do we. */
-static int write_power(void *fdt, const char *name, uint32_t value)
+static int write_power(void *fdt, const char *name, uint32_t value, int disabled)
 {
     TRY(fdt_begin_node(fdt, name));
     char compat[32];
@@ -281,6 +281,8 @@ static int write_power(void *fdt, const char *name, uint32_t value)
     TRY(fdt_property_u32(fdt, "regmap", FDT_PHANDLE_TEST));
     TRY(fdt_property_u32(fdt, "offset", 0));
     TRY(fdt_property_u32(fdt, "value", value));
+    if (disabled)
+        TRY(fdt_property_string(fdt, "status", "disabled"));
     return fdt_end_node(fdt);
 }
 
@@ -322,8 +324,8 @@ static int write_tree(void *fdt, size_t bufsize, const struct fdt_config *cfg,
     TRY(fdt_end_node(fdt));
 
     TRY(write_cpus(fdt, cfg, isa));
-    TRY(write_power(fdt, "poweroff", SYSCON_VALUE_POWEROFF));
-    TRY(write_power(fdt, "reboot", SYSCON_VALUE_REBOOT));
+    TRY(write_power(fdt, "poweroff", SYSCON_VALUE_POWEROFF, cfg->sbi_has_srst));
+    TRY(write_power(fdt, "reboot", SYSCON_VALUE_REBOOT, 0));
     TRY(write_soc(fdt, cfg));
 
     TRY(fdt_end_node(fdt));

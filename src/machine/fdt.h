@@ -55,6 +55,12 @@ struct fdt_config {
     uint32_t cbom_block_size, cboz_block_size;
     const uint8_t *rng_seed;         /* NULL: no /chosen/rng-seed */
     size_t rng_seed_len;
+    /* The SBI in front of the kernel offers SRST (minnow's own does):
+     * /poweroff is written with status "disabled". Linux registers SBI
+     * power-off first and would otherwise fail the syscon-poweroff probe
+     * with -EBUSY on every boot. Firmware that reads the tree (OpenSBI)
+     * gets the node enabled. */
+    int sbi_has_srst;
 };
 
 /* Writes the blob into buf[0, bufsize) and its size into *size. Fails with

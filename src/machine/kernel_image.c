@@ -2,9 +2,13 @@
 #include "machine/kernel_image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "util/file_open.h"
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -58,9 +62,15 @@ int kernel_image_parse(const uint8_t *buf, size_t len, const char *name,
 int kernel_image_load(const char *path, uint8_t *ram, uint64_t ram_base, uint64_t ram_size,
                       uint64_t *entry, uint64_t *end, struct errmsg *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errmsg_set(e, -errno, "kernel %s: cannot open: %s", path, strerror(errno));
+    int fd = file_open_kind("kernel", path, O_RDONLY, 0, FILE_OPEN_REG, e);
+    if (fd < 0)
+        return fd;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return errmsg_set(e, -err, "kernel %s: %s", path, strerror(err));
+    }
     int rc = 0;
     uint8_t *buf = NULL;
     long size;

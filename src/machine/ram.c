@@ -1,5 +1,6 @@
 /* Guest RAM allocation (see ram.h). */
 #include "machine/ram.h"
+#include "machine/ram_fault.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,22 +59,35 @@ int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, co
     struct stat st;
     if (fstat(fd, &st))
         return errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+    if (!S_ISREG(st.st_mode))
+        return errmsg_set(e, -EINVAL, "memory file '%s': not a regular file", path);
+    if ((uint64_t)st.st_size < size)
         return errmsg_set(e, -EINVAL, "memory file '%s': %lld bytes, but the snapshot's guest has %" PRIu64
                           " bytes of RAM", path, (long long)st.st_size, size);
     if ((r = map(ram, base, size, fd, 0, e)))
         return errmsg_set(e, r, "memory file '%s': cannot map it: %s", path, strerror(-r));
     ram->file_backed = 1;
+    if ((r = ram_fault_watch(&ram->fault, ram->host, size, fd, path, e))) {
+        ram_destroy(ram);
+        return r;
+    }
     return 0;
 }
 
 void ram_destroy(struct guest_mem *ram)
 {
+    ram_fault_unwatch(ram->fault);
+    ram->fault = NULL;
     if (ram->host)
         munmap(ram->host, ram->size);
     ram->host = NULL;
     free((void *)ram->dirty);
     ram->dirty = NULL;
+}
+
+const char *ram_lost(const struct guest_mem *ram, uint64_t *offset)
+{
+    return ram_fault_hit(ram->fault, offset) ? ram_fault_path(ram->fault) : NULL;
 }
 
 bool ram_page_is_zero(const struct guest_mem *ram, uint64_t page)

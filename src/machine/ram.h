@@ -22,11 +22,16 @@
 
 /* size must be a multiple of 4 KiB between RAM_MIN_SIZE and RAM_MAX_SIZE. */
 int ram_create(struct guest_mem *ram, uint64_t base, uint64_t size, struct errmsg *e);
-/* RAM of `size` bytes mapped privately from fd (a memory file, which
- * must be exactly that long; the caller may close fd afterwards). */
+/* RAM of `size` bytes mapped privately from the start of fd (a memory
+ * file at least that long; the caller may close fd afterwards). A SIGBUS
+ * on it (the file truncated under the VM) is caught: ram_lost. */
 int ram_map_file(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, const char *path,
                  struct errmsg *e);
 void ram_destroy(struct guest_mem *ram);
+/* The memory file's path once part of it could not be read any more (it
+ * was truncated under the VM: machine/ram_fault.h), with the offset in
+ * RAM of the first such page; NULL while all is well. */
+const char *ram_lost(const struct guest_mem *ram, uint64_t *offset);
 
 /* Words in the dirty bitmap (one bit per page). */
 static inline uint64_t ram_dirty_words(const struct guest_mem *ram)

@@ -11,8 +11,8 @@ void sbi_init(struct sbi *sbi, const struct sbi_ops *ops, unsigned nharts)
     sbi->nharts = nharts;
 }
 
-static struct sbi_ret ok(uint64_t value) { return (struct sbi_ret){SBI_SUCCESS, value, 0}; }
-static struct sbi_ret err(int64_t e) { return (struct sbi_ret){e, 0, 0}; }
+static struct sbi_ret ok(uint64_t value) { return (struct sbi_ret){ .error = SBI_SUCCESS, .value = value }; }
+static struct sbi_ret err(int64_t e) { return (struct sbi_ret){ .error = e }; }
 
 static uint64_t all_harts(const struct sbi *sbi)
 {
@@ -73,7 +73,8 @@ static struct sbi_ret rfence_call(struct sbi *sbi, unsigned hart, uint64_t fid, 
     int e = resolve_targets(sbi, a[0], a[1], &targets);
     if (e)
         return err(e);
-    sbi->ops.remote_fence(sbi->ops.opaque, hart, targets, kinds[fid], a[2], a[3], a[4]);
+    if (sbi->ops.remote_fence(sbi->ops.opaque, hart, targets, kinds[fid], a[2], a[3], a[4]) == SBI_RETRY)
+        return (struct sbi_ret){ .retry = 1 };
     return ok(0);
 }
 
@@ -133,7 +134,7 @@ static struct sbi_ret dbcn_call(struct sbi *sbi, uint64_t fid, const uint64_t a[
 
 static struct sbi_ret legacy_call(struct sbi *sbi, unsigned hart, uint64_t ext, const uint64_t a[6])
 {
-    struct sbi_ret r = {0, 0, 1};
+    struct sbi_ret r = { .legacy = 1 };
     uint8_t byte;
     switch (ext) {
     case SBI_EXT_LEGACY_SET_TIMER:
@@ -170,10 +171,19 @@ static enum sbi_counter counter_of(uint64_t ext)
     }
 }
 
+static struct sbi_ret dispatch(struct sbi *sbi, unsigned hart, uint64_t ext, uint64_t fid, const uint64_t a[6]);
+
 struct sbi_ret sbi_call(struct sbi *sbi, unsigned hart, uint64_t ext, uint64_t fid,
                         const uint64_t a[6])
 {
-    atomic_fetch_add_explicit(&sbi->calls[counter_of(ext)], 1, memory_order_relaxed);
+    struct sbi_ret r = dispatch(sbi, hart, ext, fid, a);
+    if (!r.retry) /* a retried call is counted once, when it is made */
+        atomic_fetch_add_explicit(&sbi->calls[counter_of(ext)], 1, memory_order_relaxed);
+    return r;
+}
+
+static struct sbi_ret dispatch(struct sbi *sbi, unsigned hart, uint64_t ext, uint64_t fid, const uint64_t a[6])
+{
     uint64_t targets;
     int e;
     switch (ext) {

@@ -24,6 +24,9 @@ enum sbi_error {
     SBI_ERR_ALREADY_AVAILABLE = -6,
     SBI_ERR_ALREADY_STARTED = -7,
     SBI_ERR_ALREADY_STOPPED = -8,
+    /* Not an SBI code and never seen by the guest: the board asks for the
+     * call to be made again (struct sbi_ret.retry). */
+    SBI_RETRY = 1,
 };
 
 enum sbi_ext_id {
@@ -70,8 +73,11 @@ enum sbi_counter {
 struct sbi_ops {
     void (*set_timer)(void *opaque, unsigned hart, uint64_t stime_value);
     void (*send_ipi)(void *opaque, uint64_t targets);
-    void (*remote_fence)(void *opaque, unsigned hart, uint64_t targets, enum sbi_fence kind,
-                         uint64_t start, uint64_t size, uint64_t asid);
+    /* SBI_SUCCESS once every target has honoured the fence, or SBI_RETRY
+     * when the calling hart must stop first (a pause): the call then has
+     * no effect on the guest and is made again later. */
+    int (*remote_fence)(void *opaque, unsigned hart, uint64_t targets, enum sbi_fence kind,
+                        uint64_t start, uint64_t size, uint64_t asid);
     int (*hart_start)(void *opaque, unsigned target, uint64_t start_addr, uint64_t arg);
     int (*hart_stop)(void *opaque, unsigned hart);
     enum sbi_hart_state (*hart_status)(void *opaque, unsigned target);
@@ -94,11 +100,14 @@ struct sbi {
     _Atomic uint64_t calls[SBI_COUNT_MAX];
 };
 
-/* a0 and a1 after the call. A legacy call sets only a0 (to `error`). */
+/* a0 and a1 after the call. A legacy call sets only a0 (to `error`).
+ * retry: the call did not happen (the hart must stop first); leave a0 and
+ * a1 alone and make the same call again when the hart runs again. */
 struct sbi_ret {
     int64_t error;
     uint64_t value;
     int legacy;
+    int retry;
 };
 
 void sbi_init(struct sbi *sbi, const struct sbi_ops *ops, unsigned nharts);

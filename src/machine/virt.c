@@ -23,7 +23,9 @@
 #include "machine/fdt.h"
 #include "machine/kernel_image.h"
 #include "machine/ram.h"
+#include "machine/ram_fault.h"
 #include "machine/virt_harts.h"
+#include "util/file_open.h"
 
 /* What the hart implements, for the FDT's riscv,isa strings. */
 static const char *const isa_extensions[] = {
@@ -146,6 +148,10 @@ size_t virt_console_input(void *opaque, const uint8_t *buf, size_t n)
 
 void virt_finish(struct virt *v, enum virt_end why, uint32_t code)
 {
+    /* Once RAM is lost whatever else ends the run (a hart crashing or
+     * the kernel panicking on the zeros it now reads) is a consequence. */
+    if (ram_lost(&v->ram, NULL))
+        why = VIRT_MEM_LOST;
     pthread_mutex_lock(&v->lock);
     if (atomic_load(&v->end) == VIRT_RUNNING) {
         v->end_code = code;
@@ -156,6 +162,14 @@ void virt_finish(struct virt *v, enum virt_end why, uint32_t code)
     for (unsigned i = 0; i < v->nharts; i++)
         if (v->harts[i].hart)
             hart_request_stop(v->harts[i].hart);
+}
+
+/* On the I/O thread: the memory file backing RAM lost a page. */
+static void on_ram_lost(void *opaque)
+{
+    struct virt *v = opaque;
+    if (ram_fault_consume(v->ram.fault))
+        virt_finish(v, VIRT_MEM_LOST, 0);
 }
 
 enum virt_end virt_end_reason(struct virt *v)
@@ -202,13 +216,14 @@ void virt_wait(struct virt *v, uint64_t until_ns)
 
 static int read_file(const char *what, const char *path, uint8_t **data, uint64_t *len, struct errmsg *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = file_open_kind(what, path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "%s %s: %s", what, path, strerror(errno));
+        return fd;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st)) {
+        int err = errno;
         close(fd);
-        return errmsg_set(e, -EINVAL, "%s %s: not a regular file", what, path);
+        return errmsg_set(e, -err, "%s %s: fstat: %s", what, path, strerror(err));
     }
     uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
     if (!buf) {
@@ -238,9 +253,10 @@ static int load_kernel(struct virt *v, uint64_t *end, struct errmsg *e)
 {
     const char *path = v->cfg.kernel;
     uint8_t head[4] = { 0 };
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Checked here, before the first read: a FIFO would block it. */
+    int fd = file_open_kind("kernel", path, O_RDONLY, 0, FILE_OPEN_REG, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "kernel %s: %s", path, strerror(errno));
+        return fd;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
     if (n == 4 && !memcmp(head, "\177ELF", 4)) {
@@ -323,6 +339,7 @@ static int build_fdt(struct virt *v, struct errmsg *e)
         .n_isa_extensions = sizeof isa_extensions / sizeof isa_extensions[0],
         .mmu_type = "riscv,sv57",
         .virtio_slots = virt_devices_slots(v),
+        .sbi_has_srst = v->cfg.firmware == NULL,
     };
     if (getrandom(seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) {
         fc.rng_seed = seed;
@@ -402,13 +419,7 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     if (cfg->restore_mem) {
         /* RAM, the boot ROM and every hart's state come from the snapshot
          * (virt_load); the images were loaded when the guest booted. */
-        int fd = open(cfg->restore_mem, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            r = errmsg_set(e, -errno, "memory file '%s': %s", cfg->restore_mem, strerror(errno));
-            goto fail;
-        }
-        r = ram_map_file(&v->ram, VIRT_RAM_BASE, cfg->mem_size, fd, cfg->restore_mem, e);
-        close(fd);
+        r = ram_map_file(&v->ram, VIRT_RAM_BASE, cfg->mem_size, cfg->restore_mem_fd, cfg->restore_mem, e);
     } else {
         r = ram_create(&v->ram, VIRT_RAM_BASE, cfg->mem_size, e);
     }
@@ -417,6 +428,11 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     bus_init(&v->bus, &v->ram);
     if ((r = map_devices(v, e)) || (r = virt_devices_create(v, e)))
         goto fail;
+    if (v->ram.fault) {
+        v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_fd(v->ram.fault), on_ram_lost, v };
+        if (ram_fault_changed_fd(v->ram.fault) >= 0)
+            v->io_fds[v->n_io_fds++] = (struct virt_io_fd){ ram_fault_changed_fd(v->ram.fault), on_ram_lost, v };
+    }
     if (!cfg->restore) {
         if ((r = load_images(v, e)) || (r = build_fdt(v, e)))
             goto fail;

@@ -51,16 +51,20 @@ struct virt_config {
     const char *initrd;       /* NULL: none */
     const char *bootargs;     /* NULL: none */
     const char *firmware;     /* NULL: direct boot with minnow's SBI */
+    enum hart_engine engine;  /* what runs the harts */
     /* Paravirtual devices, one virtio-mmio slot each, in this order. */
     const struct virt_device_config *devices;
     unsigned ndevices;
     /* Restoring (a snapshot, or a VM migrating in): nothing is loaded into
      * RAM and kernel, initrd and firmware are not needed; virt_load then
      * sets the state. RAM is mapped privately from the memory file
-     * restore_mem (mem_size bytes), or is zeroed anonymous memory when it
-     * is NULL (the pages arrive over the migration stream). */
+     * restore_mem (its first mem_size bytes, from restore_mem_fd, which
+     * the caller opened and checked, and closes), or is zeroed anonymous
+     * memory when it is NULL (the pages arrive over the migration
+     * stream). */
     int restore;
     const char *restore_mem;
+    int restore_mem_fd;
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
     void *console_opaque;
@@ -75,6 +79,7 @@ enum virt_end {
     VIRT_CRASH,           /* a hart cannot make progress (see end_hart) */
     VIRT_STOPPED,         /* the host asked (Ctrl-A x, a signal) */
     VIRT_MIGRATED,        /* the VM runs on elsewhere now (vmm/migration.h) */
+    VIRT_MEM_LOST,        /* the memory file backing RAM changed under the VM (ram_lost) */
 };
 
 struct uart;
@@ -143,9 +148,13 @@ void virt_destroy(struct virt *v);
 int virt_dump_dtb(const struct virt *v, const char *path, struct errmsg *e);
 
 /* On hart i's thread: blocks until the hart is started (at once for the
- * boot hart) and resets it to its start state. Returns 0 to run it, -1
- * when the machine has ended. */
+ * boot hart) or restored. Returns 0 to run it, -1 when the machine has
+ * ended. The thread then enters the guest (which a pause may delay) and
+ * calls virt_hart_begin before each vcpu_run: the first one after a start
+ * resets the hart to its start state (while the VM cannot be paused, so a
+ * snapshot never sees a half-reset hart); later ones do nothing. */
 int virt_hart_wait_start(struct virt *v, unsigned i);
+void virt_hart_begin(struct virt *v, unsigned i);
 /* On hart i's thread after its vCPU loop returned VCPU_END_STOP: 1 if the
  * hart only stopped itself (SBI HSM hart_stop) and may be started again. */
 int virt_hart_stopped_itself(struct virt *v, unsigned i);

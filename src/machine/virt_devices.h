@@ -20,7 +20,8 @@
 #define VIRT_MAX_DEVICES 8u
 /* At most two fds per device (its kick fd and its backend's), and the
  * keyboard's kick fd. */
-#define VIRT_MAX_IO_FDS (2 * VIRT_MAX_DEVICES + 1)
+/* Two per device, the keyboard's kick, the memory file's two watches. */
+#define VIRT_MAX_IO_FDS (2 * VIRT_MAX_DEVICES + 3)
 
 enum virt_device_kind {
     VIRT_DEV_BLK,

@@ -10,7 +10,15 @@
  * (hart_request_flush) and waits until all are honoured, answering
  * requests aimed at itself meanwhile, so harts fencing each other cannot
  * deadlock; a target that stops in the meantime needs nothing (it is
- * reset before it runs again). */
+ * reset before it runs again), and one that a pause parked honours its
+ * ticket before it runs again. The caller itself gives way to a stop
+ * request while it waits (the call is retried after the pause), so no
+ * cross-hart wait can hold up a pause, a snapshot or a migration.
+ *
+ * A started hart's reset happens on its thread once it is let into the
+ * guest (virt_hart_begin), not while it waits: a pause or snapshot then
+ * never races with a reset, and a snapshot taken before it sees the hart
+ * START_PENDING, which a restore starts again from its start address. */
 #include "machine/virt_harts.h"
 
 #include <errno.h>
@@ -50,15 +58,24 @@ int virt_hart_wait_start(struct virt *v, unsigned i)
     pthread_mutex_lock(&v->lock);
     while (vh->state != SBI_HART_START_PENDING && !vh->restored && atomic_load(&v->end) == VIRT_RUNNING)
         pthread_cond_wait(&v->cond, &v->lock);
-    if (atomic_load(&v->end) != VIRT_RUNNING) {
-        pthread_mutex_unlock(&v->lock);
-        return -1;
-    }
+    int r = atomic_load(&v->end) == VIRT_RUNNING ? 0 : -1;
+    pthread_mutex_unlock(&v->lock);
+    return r;
+}
+
+void virt_hart_begin(struct virt *v, unsigned i)
+{
+    struct virt_hart *vh = &v->harts[i];
+    pthread_mutex_lock(&v->lock);
     if (vh->restored) {
         /* Runs on from the state a snapshot gave it. */
         vh->restored = 0;
         pthread_mutex_unlock(&v->lock);
-        return 0;
+        return;
+    }
+    if (vh->state != SBI_HART_START_PENDING) {
+        pthread_mutex_unlock(&v->lock);
+        return;  /* runs on after a pause */
     }
     vh->state = SBI_HART_STARTED;
     pthread_mutex_unlock(&v->lock);
@@ -66,7 +83,6 @@ int virt_hart_wait_start(struct virt *v, unsigned i)
         hart_reset(vh->hart, vh->start_addr, PRIV_M, 0, 0);
     else
         reset_for_direct_boot(vh);
-    return 0;
 }
 
 int virt_hart_stopped_itself(struct virt *v, unsigned i)
@@ -101,10 +117,16 @@ static int hart_running(struct virt *v, unsigned i)
     return (s == SBI_HART_STARTED || s == SBI_HART_SUSPENDED) && atomic_load(&v->end) == VIRT_RUNNING;
 }
 
-static void sbi_remote_fence(void *opaque, unsigned self, uint64_t targets, enum sbi_fence kind,
-                             uint64_t start, uint64_t size, uint64_t asid)
+/* Waits for every target while honouring its own stop requests: a hart
+ * that a pause asks to stop gives way at once (the ecall is retried when
+ * it runs again), and a target that is parked or stopped counts as done
+ * (hart_flush_complete), so a pause never waits on a fence nor a fence on
+ * a pause. */
+static int sbi_remote_fence(void *opaque, unsigned self, uint64_t targets, enum sbi_fence kind,
+                            uint64_t start, uint64_t size, uint64_t asid)
 {
     struct virt *v = opaque;
+    struct hart *me = v->harts[self].hart;
     (void)kind, (void)start, (void)size, (void)asid; /* every fence drops everything */
     uint64_t tickets[VIRT_MAX_HARTS] = { 0 };
     for (unsigned i = 0; i < v->nharts; i++) {
@@ -112,17 +134,20 @@ static void sbi_remote_fence(void *opaque, unsigned self, uint64_t targets, enum
             continue;
         if (i == self) {
             /* Honour it here and now, as a remote hart would. */
-            hart_request_flush(v->harts[i].hart);
-            hart_service_flush(v->harts[i].hart);
+            hart_request_flush(me);
+            hart_service_flush(me);
         } else if (hart_running(v, i))
             tickets[i] = hart_request_flush(v->harts[i].hart);
     }
     for (unsigned i = 0; i < v->nharts; i++) {
         while (tickets[i] && !hart_flush_complete(v->harts[i].hart, tickets[i]) && hart_running(v, i)) {
-            hart_service_flush(v->harts[self].hart);
+            if (hart_stop_pending(me))
+                return SBI_RETRY;
+            hart_service_flush(me);
             sched_yield();
         }
     }
+    return SBI_SUCCESS;
 }
 
 static int sbi_hart_start(void *opaque, unsigned target, uint64_t addr, uint64_t arg)
@@ -216,6 +241,8 @@ static int sbi_ecall(void *opaque, struct hart *h)
     for (unsigned i = 0; i < 6; i++)
         a[i] = hart_reg(h, 10 + i);
     struct sbi_ret r = sbi_call(&vh->v->sbi, vh->id, hart_reg(h, 17), hart_reg(h, 16), a);
+    if (r.retry)
+        return HART_ECALL_RETRY;
     hart_set_reg(h, 10, (uint64_t)r.error);
     if (!r.legacy)
         hart_set_reg(h, 11, r.value);
@@ -248,6 +275,7 @@ int virt_harts_create(struct virt *v, struct errmsg *e)
         vh->id = i;
         struct hart_config hc = {
             .hartid = i,
+            .engine = v->cfg.engine,
             .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size, .dirty = v->ram.dirty },
             .bus = { .load = bus_load, .store = bus_store, .opaque = &v->bus },
             .clock = { .read = clint_time_read, .opaque = v->clint, .freq_hz = CLINT_FREQ_HZ },

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file_open.h"
+
 #define LOG_LINE_MAX 2048
 
 struct logger {
@@ -123,21 +125,12 @@ int logger_configure(struct logger *l, const char *path, const struct log_option
 {
     int fd = -1;
     if (path) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd < 0) {
-            int err = errno;
-            if (err == ENXIO)
-                return errmsg_set(e, -err, "log_path '%s' is a FIFO no process is reading", path);
-            return errmsg_set(e, -err, "log_path '%s': %s", path, strerror(err));
-        }
-        struct stat st;
-        if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
-            close(fd);
-            return errmsg_set(e, -EINVAL, "log_path '%s': expected a file or a FIFO", path);
-        }
-        /* A regular file never blocks; keep writes to it complete. */
-        if (S_ISREG(st.st_mode))
-            fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+        /* A FIFO stays non-blocking: a stalled reader loses log lines
+         * rather than stalling minnow. */
+        fd = file_open_kind("log_path", path, O_WRONLY | O_APPEND | O_CREAT, 0600,
+                            FILE_OPEN_REG | FILE_OPEN_FIFO | FILE_OPEN_CHR, e);
+        if (fd < 0)
+            return fd;
     }
     pthread_mutex_lock(&l->lock);
     if (fd >= 0) {

@@ -19,6 +19,7 @@
 #include "devices/virtio_net.h"
 #include "machine/virt.h"
 #include "vmm/vm.h"
+#include "util/file_open.h"
 
 #define LAT_RING 1024u
 
@@ -112,20 +113,10 @@ int metrics_configure(struct metrics *m, const char *path, const char *id, struc
     pthread_mutex_unlock(&m->lock);
     if (again)
         return errmsg_set(e, -EBUSY, "metrics: the metrics are already configured (reinitialization is not allowed)");
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) {
-        int err = errno;
-        if (err == ENXIO)
-            return errmsg_set(e, -err, "metrics: metrics_path '%s' is a FIFO no process is reading", path);
-        return errmsg_set(e, -err, "metrics: metrics_path '%s': %s", path, strerror(err));
-    }
-    struct stat st;
-    if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
-        close(fd);
-        return errmsg_set(e, -EINVAL, "metrics: metrics_path '%s': expected a file or a FIFO", path);
-    }
-    if (S_ISREG(st.st_mode))
-        fcntl(fd, F_SETFL, O_WRONLY | O_APPEND);
+    int fd = file_open_kind("metrics: metrics_path", path, O_WRONLY | O_APPEND | O_CREAT, 0600,
+                            FILE_OPEN_REG | FILE_OPEN_FIFO | FILE_OPEN_CHR, e);
+    if (fd < 0)
+        return fd;
     pthread_mutex_lock(&m->lock);
     m->fd = fd;
     snprintf(m->id, sizeof m->id, "%s", id ? id : "");

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +12,10 @@
 
 #include "util/snapbuf.h"
 
-#define HEADER_BYTES 40u
+#define HEADER_BYTES 72u
+#define HEADER_CRC_AT 36u
+/* Enough of a header to tell its magic and version. */
+#define VERSION_END 12u
 static const char magic[8] = { 'M', 'I', 'N', 'N', 'O', 'W', 'S', 'N' };
 
 static uint32_t crc_of(const uint8_t *p, size_t n)
@@ -29,70 +30,11 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
     return (uint32_t)c;
 }
 
-int snapshot_file_create_tmp(const char *path, char *tmp, int *fd, struct errmsg *e)
+int snapshot_file_encode(const char *path, const struct snapshot_file *f, uint8_t **buf, size_t *len,
+                         struct errmsg *e)
 {
-    int n = snprintf(tmp, PATH_MAX, "%s.tmp-XXXXXX", path);
-    if (n < 0 || n >= PATH_MAX)
-        return errmsg_set(e, -ENAMETOOLONG, "'%s': the path is too long", path);
-    *fd = mkostemp(tmp, O_CLOEXEC);
-    if (*fd < 0)
-        return errmsg_set(e, -errno, "cannot create '%s': %s", tmp, strerror(errno));
-    return 0;
-}
-
-void snapshot_file_abort(int fd, const char *tmp)
-{
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-}
-
-int snapshot_file_commit(int fd, const char *tmp, const char *path, struct errmsg *e)
-{
-    int r = 0;
-    if (fsync(fd))
-        r = errmsg_set(e, -errno, "cannot write '%s': %s", path, strerror(errno));
-    else if (close(fd)) {
-        fd = -1;
-        r = errmsg_set(e, -errno, "cannot write '%s': %s", path, strerror(errno));
-    } else {
-        fd = -1;
-        if (rename(tmp, path))
-            r = errmsg_set(e, -errno, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    }
-    if (r) {
-        snapshot_file_abort(fd, tmp);
-        return r;
-    }
-    /* The rename itself must reach the disk too. */
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int snapshot_file_write(const char *path, const struct snapshot_file *f, struct errmsg *e)
-{
+    *buf = NULL;
+    *len = 0;
     struct snap_writer pw;
     snapw_init(&pw);
     snapw_blob(&pw, f->config_json, strlen(f->config_json));
@@ -100,35 +42,53 @@ int snapshot_file_write(const char *path, const struct snapshot_file *f, struct 
     snapw_u32(&pw, (uint32_t)(f->pages_words * 8));
     for (size_t i = 0; i < f->pages_words; i++)
         snapw_u64(&pw, f->pages[i]);
-    struct snap_writer hw;
-    snapw_init(&hw);
-    snapw_bytes(&hw, magic, sizeof magic);
-    snapw_u32(&hw, SNAPSHOT_FORMAT_VERSION);
-    snapw_u32(&hw, f->flags);
-    snapw_u64(&hw, f->mem_size);
-    snapw_u64(&hw, pw.len);
-    snapw_u32(&hw, pw.err ? 0 : crc_of(pw.buf, pw.len));
-    snapw_u32(&hw, 0);
-    int r = pw.err ? pw.err : hw.err;
-    if (r || pw.len > SNAPSHOT_MAX_BYTES - HEADER_BYTES) {
-        snapw_free(&pw);
-        snapw_free(&hw);
-        return errmsg_set(e, r ? r : -EFBIG, "snapshot '%s': the state does not fit in %u MiB", path,
-                          SNAPSHOT_MAX_BYTES >> 20);
-    }
-    char tmp[PATH_MAX];
-    int fd;
-    if (!(r = snapshot_file_create_tmp(path, tmp, &fd, e))) {
-        if ((r = write_all(fd, hw.buf, hw.len)) || (r = write_all(fd, pw.buf, pw.len))) {
-            errmsg_set(e, r, "cannot write '%s': %s", tmp, strerror(-r));
-            snapshot_file_abort(fd, tmp);
-        } else {
-            r = snapshot_file_commit(fd, tmp, path, e);
-        }
+    struct snap_writer w;
+    snapw_init(&w);
+    snapw_bytes(&w, magic, sizeof magic);
+    snapw_u32(&w, SNAPSHOT_FORMAT_VERSION);
+    snapw_u32(&w, f->flags);
+    snapw_u64(&w, f->mem_size);
+    snapw_u64(&w, pw.len);
+    snapw_u32(&w, pw.err ? 0 : crc_of(pw.buf, pw.len));
+    snapw_u32(&w, 0); /* the header's CRC, below */
+    snapw_bytes(&w, f->id, SNAPSHOT_ID_BYTES);
+    snapw_bytes(&w, f->parent, SNAPSHOT_ID_BYTES);
+    int r = pw.err ? pw.err : w.err;
+    if (!r && w.len == HEADER_BYTES && pw.len <= SNAPSHOT_MAX_BYTES - HEADER_BYTES) {
+        uint32_t hcrc = crc_of(w.buf, HEADER_BYTES);
+        for (unsigned i = 0; i < 4; i++)
+            w.buf[HEADER_CRC_AT + i] = (uint8_t)(hcrc >> (8 * i));
+        snapw_bytes(&w, pw.buf, pw.len);
+        r = w.err;
+    } else if (!r) {
+        r = -EFBIG;
     }
     snapw_free(&pw);
-    snapw_free(&hw);
-    return r;
+    if (r) {
+        snapw_free(&w);
+        return errmsg_set(e, r, "snapshot '%s': the state does not fit in %u MiB", path, SNAPSHOT_MAX_BYTES >> 20);
+    }
+    *buf = w.buf;
+    *len = w.len;
+    return 0;
+}
+
+void snapshot_id_text(const uint8_t id[SNAPSHOT_ID_BYTES], char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < SNAPSHOT_ID_BYTES; i++) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 15];
+    }
+    out[2 * SNAPSHOT_ID_BYTES] = 0;
+}
+
+int snapshot_id_is_zero(const uint8_t id[SNAPSHOT_ID_BYTES])
+{
+    uint8_t acc = 0;
+    for (unsigned i = 0; i < SNAPSHOT_ID_BYTES; i++)
+        acc |= id[i];
+    return !acc;
 }
 
 /* A blob of the payload, in place. */
@@ -143,7 +103,9 @@ static const uint8_t *blob_at(struct snap_reader *r, size_t *len)
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in the file's place must not hang us in
+     * open(2); it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errmsg_set(e, -errno, "snapshot '%s': %s", path, strerror(errno));
     struct stat st;
@@ -151,7 +113,7 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
         close(fd);
         return errmsg_set(e, -EINVAL, "snapshot '%s': not a regular file", path);
     }
-    if ((uint64_t)st.st_size < HEADER_BYTES || (uint64_t)st.st_size > SNAPSHOT_MAX_BYTES) {
+    if ((uint64_t)st.st_size < VERSION_END || (uint64_t)st.st_size > SNAPSHOT_MAX_BYTES) {
         close(fd);
         return errmsg_set(e, -EINVAL, "snapshot '%s': %lld bytes is not the size of a minnow snapshot "
                           "(truncated, or not one)", path, (long long)st.st_size);
@@ -164,7 +126,7 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
     }
     size_t got = 0;
     while (got < size) {
-        ssize_t n = read(fd, data + got, size - got);
+        ssize_t n = pread(fd, data + got, size - got, (off_t)got);
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
                 continue;
@@ -175,7 +137,7 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
     close(fd);
     int r = -EINVAL;
     struct snap_reader hr;
-    snapr_init(&hr, data, HEADER_BYTES);
+    snapr_init(&hr, data, got < HEADER_BYTES ? got : HEADER_BYTES);
     char m[8];
     snapr_bytes(&hr, m, sizeof m);
     uint32_t version = snapr_u32(&hr);
@@ -183,13 +145,25 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
     uint64_t mem_size = snapr_u64(&hr);
     uint64_t payload = snapr_u64(&hr);
     uint32_t crc = snapr_u32(&hr);
+    uint32_t hcrc = snapr_u32(&hr);
+    snapr_bytes(&hr, out->id, SNAPSHOT_ID_BYTES);
+    snapr_bytes(&hr, out->parent, SNAPSHOT_ID_BYTES);
     if (got != size)
         errmsg_set(e, -EIO, "snapshot '%s': read %zu of %zu bytes", path, got, size);
     else if (memcmp(m, magic, sizeof magic))
         errmsg_set(e, r, "snapshot '%s': not a minnow snapshot state file (bad magic)", path);
+    else if (version == 1)
+        errmsg_set(e, r, "snapshot '%s': format version 1, written by an older minnow: this minnow reads version "
+                   "%u only (version 1 pairs are not bound to their memory file); take the snapshot again",
+                   path, SNAPSHOT_FORMAT_VERSION);
     else if (version != SNAPSHOT_FORMAT_VERSION)
         errmsg_set(e, r, "snapshot '%s': format version %u, but this minnow reads version %u", path, version,
                    SNAPSHOT_FORMAT_VERSION);
+    else if (size < HEADER_BYTES)
+        errmsg_set(e, r, "snapshot '%s': %zu bytes is not the size of a minnow snapshot (truncated, or not one)",
+                   path, size);
+    else if ((memset(data + HEADER_CRC_AT, 0, 4), crc_of(data, HEADER_BYTES)) != hcrc)
+        errmsg_set(e, r, "snapshot '%s': header checksum mismatch: the file is corrupt", path);
     else if (flags & ~SNAPSHOT_DIFF)
         errmsg_set(e, r, "snapshot '%s': unknown flags %#x", path, flags);
     else if (payload != size - HEADER_BYTES)
@@ -197,10 +171,13 @@ int snapshot_file_read(const char *path, struct snapshot_file *out, struct errms
                    "the file has %zu", path, (unsigned long long)payload, size - HEADER_BYTES);
     else if (crc_of(data + HEADER_BYTES, payload) != crc)
         errmsg_set(e, r, "snapshot '%s': checksum mismatch: the file is corrupt", path);
+    else if (snapshot_id_is_zero(out->id))
+        errmsg_set(e, r, "snapshot '%s': the header has no snapshot id", path);
     else
         r = 0;
     if (r) {
         free(data);
+        memset(out, 0, sizeof *out);
         return r;
     }
     struct snap_reader pr;
@@ -242,60 +219,3 @@ void snapshot_file_free(struct snapshot_file *f)
     memset(f, 0, sizeof *f);
 }
 
-static int open_mem(const char *path, int flags, uint64_t size, struct errmsg *e)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return errmsg_set(e, -errno, "memory file '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
-        close(fd);
-        return errmsg_set(e, -EINVAL, "memory file '%s': expected a file of %llu bytes (the snapshot's RAM)",
-                          path, (unsigned long long)size);
-    }
-    return fd;
-}
-
-int snapshot_file_merge(const struct snapshot_file *f, const char *diff_mem, const char *base_mem,
-                        uint64_t *pages_copied, struct errmsg *e)
-{
-    *pages_copied = 0;
-    if (!(f->flags & SNAPSHOT_DIFF))
-        return errmsg_set(e, -EINVAL, "the snapshot is a Full one: its memory file restores as it is");
-    int in = open_mem(diff_mem, O_RDONLY, f->mem_size, e);
-    if (in < 0)
-        return in;
-    int out = open_mem(base_mem, O_RDWR, f->mem_size, e);
-    if (out < 0) {
-        close(in);
-        return out;
-    }
-    static const size_t chunk = 256;  /* pages per copy */
-    uint8_t *buf = malloc(chunk * 4096);
-    int r = buf ? 0 : errmsg_set(e, -ENOMEM, "out of memory");
-    uint64_t pages = f->mem_size / 4096;
-    for (uint64_t p = 0; p < pages && !r;) {
-        if (!((f->pages[p / 64] >> (p % 64)) & 1)) {
-            p++;
-            continue;
-        }
-        uint64_t n = 1;
-        while (p + n < pages && n < chunk && ((f->pages[(p + n) / 64] >> ((p + n) % 64)) & 1))
-            n++;
-        size_t len = (size_t)n * 4096;
-        off_t off = (off_t)(p * 4096);
-        if (pread(in, buf, len, off) != (ssize_t)len)
-            r = errmsg_set(e, -EIO, "memory file '%s': short read at %lld", diff_mem, (long long)off);
-        else if (pwrite(out, buf, len, off) != (ssize_t)len)
-            r = errmsg_set(e, -EIO, "memory file '%s': write failed at %lld: %s", base_mem, (long long)off,
-                           strerror(errno));
-        *pages_copied += n;
-        p += n;
-    }
-    if (!r && fsync(out))
-        r = errmsg_set(e, -errno, "memory file '%s': %s", base_mem, strerror(errno));
-    free(buf);
-    close(in);
-    close(out);
-    return r;
-}

@@ -1,22 +1,24 @@
 /* The snapshot state file: what `PUT /snapshot/create` writes to
  * snapshot_path and `PUT /snapshot/load` / `minnow restore` read back.
  *
- *   header (40 bytes, little-endian):
+ *   header (72 bytes, little-endian):
  *     magic "MINNOWSN", u32 format version, u32 flags (SNAPSHOT_DIFF:
  *     the memory file holds only the pages dirtied since the previous
- *     snapshot), u64 guest RAM bytes (the memory file's size), u64 payload
- *     bytes, u32 CRC-32 of the payload, u32 zero
+ *     snapshot), u64 guest RAM bytes, u64 payload bytes, u32 CRC-32 of
+ *     the payload, u32 CRC-32 of the header (this field as zero), the
+ *     snapshot's id (16 random bytes, also in its memory file's trailer:
+ *     vmm/snapshot_mem.h), and for a Diff the id of the snapshot whose
+ *     memory it applies onto (zeros: not known)
  *   payload: three blobs (util/snapbuf.h): the VM's configuration as JSON
  *     (the shape of GET /vm/config), the machine state
  *     (machine/virt_snapshot.h), and for a Diff snapshot the bitmap of
  *     the pages its memory file holds (one bit per 4 KiB page; empty for
  *     a Full one), which snapshot-merge uses
  *
- * Reading checks magic, version, sizes and checksum before anything uses
- * the contents, so a truncated, corrupted or foreign file is refused with
- * a message that says which. Writing goes to a temporary name in the same
- * directory, is synced, and renamed: a crash mid-write never leaves a file
- * under the final name. The memory file is written the same way. */
+ * Reading checks magic, version, sizes and checksums before anything uses
+ * the contents, so a truncated, corrupted, foreign or older file is
+ * refused with a message that says which. How the pair is written so that
+ * a crash leaves the old pair or the new one: vmm/snapshot_commit.h. */
 #ifndef MINNOW_VMM_SNAPSHOT_FILE_H
 #define MINNOW_VMM_SNAPSHOT_FILE_H
 
@@ -25,15 +27,21 @@
 
 #include "util/errmsg.h"
 
-#define SNAPSHOT_FORMAT_VERSION 1u
+/* 2: the snapshot id binding the state file to its memory file. */
+#define SNAPSHOT_FORMAT_VERSION 2u
 #define SNAPSHOT_DIFF 1u
 /* A state file is small (registers and device state); anything larger is
  * not one. */
 #define SNAPSHOT_MAX_BYTES (64u << 20)
+#define SNAPSHOT_ID_BYTES 16u
+/* Room for an id as hex text and its NUL. */
+#define SNAPSHOT_ID_TEXT (2 * SNAPSHOT_ID_BYTES + 1)
 
 struct snapshot_file {
     uint32_t flags;
     uint64_t mem_size;
+    uint8_t id[SNAPSHOT_ID_BYTES];
+    uint8_t parent[SNAPSHOT_ID_BYTES]; /* Diff: the snapshot it follows (zeros: unknown) */
     const char *config_json;    /* NUL-terminated */
     const uint8_t *machine;     /* the machine state blob */
     size_t machine_len;
@@ -42,26 +50,17 @@ struct snapshot_file {
     void *data;                 /* read: the allocations the above point into */
 };
 
-/* Writes f (data unused) to path atomically (temporary name, fsync,
- * rename). */
-int snapshot_file_write(const char *path, const struct snapshot_file *f, struct errmsg *e);
+/* The whole file for f (data unused) in *buf (free it), or a negative
+ * errno with a message naming path. */
+int snapshot_file_encode(const char *path, const struct snapshot_file *f, uint8_t **buf, size_t *len,
+                         struct errmsg *e);
 /* Reads and checks a state file; on success free it with
  * snapshot_file_free. Errors name the path and what is wrong with it. */
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e);
 void snapshot_file_free(struct snapshot_file *f);
 
-/* Copies the pages a Diff snapshot f holds from its memory file diff_mem
- * onto base_mem (the memory file of the snapshot it was taken after), in
- * place: base_mem then restores with f's state. Both must be f->mem_size
- * bytes long. */
-int snapshot_file_merge(const struct snapshot_file *f, const char *diff_mem, const char *base_mem,
-                        uint64_t *pages_copied, struct errmsg *e);
-
-/* Opens a temporary file next to `path` for writing (its name in tmp,
- * which must hold PATH_MAX bytes); snapshot_file_commit syncs, closes and
- * renames it to path, snapshot_file_abort closes and removes it. */
-int snapshot_file_create_tmp(const char *path, char *tmp, int *fd, struct errmsg *e);
-int snapshot_file_commit(int fd, const char *tmp, const char *path, struct errmsg *e);
-void snapshot_file_abort(int fd, const char *tmp);
+/* id as lower-case hex (out holds SNAPSHOT_ID_TEXT bytes). */
+void snapshot_id_text(const uint8_t id[SNAPSHOT_ID_BYTES], char *out);
+int snapshot_id_is_zero(const uint8_t id[SNAPSHOT_ID_BYTES]);
 
 #endif

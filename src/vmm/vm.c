@@ -13,8 +13,10 @@
 
 #include "backends/term.h"
 #include "devices/clint.h"
+#include "machine/ram.h"
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
+#include "util/file_open.h"
 
 static void console_out(void *opaque, const uint8_t *buf, size_t n)
 {
@@ -94,6 +96,7 @@ static void *hart_thread(void *p)
         for (;;) {
             if (!enter_guest(vm))
                 return NULL;
+            virt_hart_begin(v, t->id);
             enum vcpu_end end = vcpu_run(h, &o);
             leave_guest(vm);
             if (end == VCPU_END_CRASH) {
@@ -121,8 +124,7 @@ static void *signal_thread(void *p)
             continue;
         if (atomic_load(&vm->sig_quit))
             return NULL;
-        virt_finish(vm->board, VIRT_STOPPED, 0);
-        vm_resume(vm); /* a paused VM must be able to end */
+        vm_stop(vm); /* a paused VM must be able to end too */
     }
 }
 
@@ -146,6 +148,7 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
         return errmsg_set(e, -ENOMEM, "out of memory for the VM");
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
+    pthread_mutex_init(&vm->ctl, NULL);
     vm->console_fd = -1;
     struct virt_config bc = *cfg;
     bc.console_out = console_out;
@@ -167,9 +170,12 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
 
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* A FIFO is refused: the harts write the console, and a reader that
+     * stops reading would stall them. */
+    int fd = file_open_kind("serial_out_path", path, O_WRONLY | O_CREAT | O_APPEND, 0600,
+                            FILE_OPEN_REG | FILE_OPEN_CHR, e);
     if (fd < 0)
-        return errmsg_set(e, -errno, "serial_out_path '%s': %s", path, strerror(errno));
+        return fd;
     if (vm->console_fd >= 0)
         close(vm->console_fd);
     vm->console_fd = fd;
@@ -223,7 +229,13 @@ fail:
     return r;
 }
 
-void vm_pause(struct vm *vm)
+/* ---- pause: who holds the VM parked ---- */
+
+/* Under ctl: parks every hart (once: a VM already parked stays so) and
+ * stops the guest clock. Returns once no hart is inside the guest; that
+ * always comes, since every wait a hart can be in gives way to a stop
+ * request (hart_wait, SBI remote fences and suspend). */
+static void park_locked(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
     int was = vm->paused;
@@ -240,8 +252,11 @@ void vm_pause(struct vm *vm)
     pthread_mutex_unlock(&vm->lock);
 }
 
-void vm_resume(struct vm *vm)
+/* Under ctl: lets the harts run again when nobody holds them parked. */
+static void unpark_locked(struct vm *vm)
 {
+    if (vm->user_paused || vm->holds)
+        return;
     pthread_mutex_lock(&vm->lock);
     int was = vm->paused;
     vm->paused = 0;
@@ -251,10 +266,58 @@ void vm_resume(struct vm *vm)
         clint_thaw(vm->board->clint);
 }
 
+/* Under ctl; readers take either lock. */
+static void set_user_paused(struct vm *vm, int p)
+{
+    pthread_mutex_lock(&vm->lock);
+    vm->user_paused = p;
+    pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->ctl);
+    set_user_paused(vm, 1);
+    park_locked(vm);
+    pthread_mutex_unlock(&vm->ctl);
+}
+
+int vm_resume(struct vm *vm, struct errmsg *e)
+{
+    pthread_mutex_lock(&vm->ctl);
+    char dest[256];
+    if (vm_migration_active(vm, dest, sizeof dest)) {
+        pthread_mutex_unlock(&vm->ctl);
+        return errmsg_set(e, -EBUSY, "a migration to %s is under way: the microVM stays as it is until the "
+                          "migration ends (GET /migrate); resume it then if it failed", dest);
+    }
+    set_user_paused(vm, 0);
+    unpark_locked(vm);
+    pthread_mutex_unlock(&vm->ctl);
+    return 0;
+}
+
+void vm_hold(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->ctl);
+    vm->holds++;
+    park_locked(vm);
+    pthread_mutex_unlock(&vm->ctl);
+}
+
+void vm_release(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->ctl);
+    if (vm->holds)
+        vm->holds--;
+    unpark_locked(vm);
+    pthread_mutex_unlock(&vm->ctl);
+}
+
 int vm_is_paused(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
-    int p = vm->paused;
+    int p = vm->user_paused;
     pthread_mutex_unlock(&vm->lock);
     return p;
 }
@@ -262,7 +325,10 @@ int vm_is_paused(struct vm *vm)
 void vm_stop(struct vm *vm)
 {
     virt_finish(vm->board, VIRT_STOPPED, 0);
-    vm_resume(vm);
+    /* Parked harts look at the end as soon as they wake. */
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
 }
 
 void vm_wait(struct vm *vm, struct vm_result *res)
@@ -286,6 +352,17 @@ void vm_wait(struct vm *vm, struct vm_result *res)
     res->end = virt_end_reason(vm->board);
     res->code = vm->board->end_code;
     memcpy(res->report, vm->crash_report, sizeof res->report);
+    uint64_t off = 0;
+    const char *lost = ram_lost(&vm->board->ram, &off);
+    if (res->end == VIRT_MEM_LOST && lost && off != UINT64_MAX)
+        snprintf(res->report, sizeof res->report, "the memory file '%s' was truncated or changed under the running "
+                 "VM: guest RAM at %#llx could not be read from it any more, so the VM is stopped (a memory file "
+                 "must not be modified while VMs run from it)\n", lost,
+                 (unsigned long long)(vm->board->ram.base + off));
+    else if (res->end == VIRT_MEM_LOST && lost)
+        snprintf(res->report, sizeof res->report, "the memory file '%s' was written to (or truncated) under the "
+                 "running VM, whose RAM pages it has not written itself come from that file: the VM is stopped "
+                 "(a memory file must not be modified while VMs run from it)\n", lost);
 }
 
 void vm_destroy(struct vm *vm)
@@ -305,6 +382,7 @@ void vm_destroy(struct vm *vm)
         close(vm->console_fd);
     pthread_cond_destroy(&vm->cond);
     pthread_mutex_destroy(&vm->lock);
+    pthread_mutex_destroy(&vm->ctl);
     free(vm);
 }
 

@@ -40,9 +40,17 @@ int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
 /* Starts the I/O thread, the console, signal handling and the harts, and
  * returns. */
 int vm_start(struct vm *vm, struct errmsg *e);
-/* Returns once every hart is parked and the guest clock stands still. */
+/* Returns once every hart is parked and the guest clock stands still.
+ * Pause, resume, snapshots and a migration's own pauses are serialized:
+ * each waits for the one under way to finish, and never for long, since
+ * every wait a hart can be in (remote fences included) gives way to a
+ * pause. */
 void vm_pause(struct vm *vm);
-void vm_resume(struct vm *vm);
+/* Lets the guest run again; refused (-EBUSY, with a message) while an
+ * outgoing migration is under way, which decides by itself whether the VM
+ * runs on here (it failed) or ends (it migrated). */
+int vm_resume(struct vm *vm, struct errmsg *e);
+/* Whether the VM was paused (vm_pause, or restored and not yet resumed). */
 int vm_is_paused(struct vm *vm);
 /* Ends the run from the host (the result says VIRT_STOPPED). */
 void vm_stop(struct vm *vm);
@@ -63,6 +71,9 @@ struct vm_snapshot_stats {
 };
 /* Writes a snapshot of a paused VM, which stays paused. */
 int vm_snapshot(struct vm *vm, const struct vm_snapshot_params *p, struct vm_snapshot_stats *st, struct errmsg *e);
+/* A VM restored from a snapshot: its RAM is that snapshot's (id, 16
+ * bytes), which its next Diff snapshot applies onto. */
+void vm_snapshot_set_base(struct vm *vm, const uint8_t id[16]);
 /* Builds a VM from cfg (cfg->restore set; restore_mem the memory file)
  * and the machine state of a snapshot (snapshot_file.h), and starts it
  * paused: vm_resume lets it run on. */

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "machine/virt.h"
 #include "vmm/event_loop.h"
@@ -30,11 +32,17 @@ struct vm {
     char crash_report[4096];  /* the first crashed hart's state */
 
     /* Pause: lock guards paused, in_guest and crash_report; cond
-     * announces changes of both counters. */
+     * announces changes of both counters. paused (the harts are held
+     * outside the guest) is user_paused || holds, kept so under ctl,
+     * which serializes pause, resume, snapshots and migration: each holds
+     * it for the whole of a change, so none sees another half-done. */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int paused;
     unsigned in_guest;        /* hart threads inside vcpu_run */
+    pthread_mutex_t ctl;
+    int user_paused;          /* vm_pause (the API, the CLI, a restore); set under both locks */
+    unsigned holds;           /* vm_hold: a migration's own pauses */
 
     /* The signal thread (sigwait on the set blocked in every thread). */
     pthread_t sig_thread;
@@ -43,11 +51,23 @@ struct vm {
     _Atomic int sig_quit;
 
     struct migration *mig;    /* the last outgoing migration (migration.c) */
+    /* The id of the snapshot RAM was last written to or restored from
+     * (zeros: none): a Diff names it as the snapshot it applies onto. */
+    uint8_t snapshot_id[16];
 };
 
 /* Waits for an outgoing migration's thread (cutting its connection), and
  * frees it (migration.c). */
 void vm_migration_join(struct vm *vm);
 void vm_migration_free(struct vm *vm);
+/* Whether an outgoing migration is under way; if so, its destination
+ * into dest (migration.c). */
+bool vm_migration_active(struct vm *vm, char *dest, size_t len);
+
+/* Parks the harts for the holder (a migration taking dirty pages, or its
+ * stop-and-copy) whatever the API does meanwhile: a resume does not let
+ * them run while a hold is in place. Each vm_hold has its vm_release. */
+void vm_hold(struct vm *vm);
+void vm_release(struct vm *vm);
 
 #endif

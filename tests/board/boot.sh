@@ -7,6 +7,8 @@
 #             user program reading the clock (vDSO rdtime) works
 #   smp2/4    2 or 4 harts: the guest sees them all, and the atomics program
 #             (LR/SC, AMOs, a spinlock across threads) loses no update
+#   jit-cmd   cmd with --engine jit
+#   jit-smp2  smp2 with --engine jit
 #   opensbi   Debian's OpenSBI (fw_dynamic) in M-mode boots the same kernel
 #             on 2 harts; the command's status comes back through it
 #   uboot     Debian's U-Boot (qemu-riscv64_smode) under minnow's SBI reaches
@@ -50,6 +52,21 @@ case $mode in
     run_status 0 "$minnow" run --append 'console=ttyS0 minnow.cmd="dd if=/dev/zero of=/dev/null count=1 && echo default-guest-$((6*7))"'
     expect_line "minnow-guest: init ready"
     expect_line "default-guest-42"
+    ;;
+  jit-cmd)
+    # The JIT engine boots the kernel and runs a command.
+    run_status 3 "${boot[@]}" --engine jit --append 'console=ttyS0 minnow.cmd="echo hello; exit 3"'
+    expect_line "minnow-guest: init ready"
+    expect_line "hello"
+    expect_line "minnow-guest: exit 3"
+    ;;
+  jit-smp2)
+    # Two harts under the JIT: SBI IPIs, remote fences, atomics (in the interpreter).
+    extend_initramfs "$guest/initramfs.cpio.gz" "$work/initramfs" "${3:?jit-smp2 needs the atomics program}"
+    run_status 0 "$minnow" run --engine jit --kernel "$guest/Image" --initrd "$work/initramfs" --cpus 2 \
+      --append "console=ttyS0 minnow.cmd=\"grep -c ^processor /proc/cpuinfo; atomics 2 20000\""
+    expect_line "2"
+    expect_line "atomics ok 2 20000"
     ;;
   smp2|smp4)
     n=${mode#smp}
@@ -102,11 +119,15 @@ case $mode in
     hz=$(getconf CLK_TCK)
     pct=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", 100 * d / hz / (b - a) }')
     echo "idle guest: $((t1 - t0)) ticks of CPU in $(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.1f", b-a}') s = ${pct}% of a core"
-    printf 'echo shell-$((6*7))\nexit\n' >&3
+    printf 'echo shell-$((6*7))\necho printk-$(cut -f1 /proc/sys/kernel/printk)\nexit\n' >&3
     st=0; wait "$pid" || st=$?
     exec 3>&-
     [ "$st" = 0 ] || fail "minnow exited with status $st after the shell's exit, expected 0"
     expect_line "shell-42"
+    # A first boot shows no error lines that are not errors, and at the
+    # prompt only warnings and worse reach the console.
+    ! grep -iE '(^|[^a-z])(error|failed)([^a-z]|$)' "$log" || fail "the boot printed error lines"
+    expect_line "printk-4"
     awk -v p="$pct" 'BEGIN { exit !(p < 1.0) }' || fail "the idle guest used ${pct}% of a host core (limit 1%)"
     ;;
   panic)

@@ -7,7 +7,8 @@
 #              file, which the host then reads back from the image
 #   shell      kernel + initramfs without minnow.cmd: commands typed on the
 #              console run in a shell, and `exit` powers the guest off
-#   smp        4 harts: the guest sees them all and the atomics program
+#   smp        4 harts: the guest brings them up (a hart late on a loaded
+#              host is reported by the kernel) and the atomics program
 #              (LR/SC, AMOs, a spinlock across threads) loses no update
 set -euo pipefail
 mode=${1:?usage: qemu_boot.sh initramfs|rootfs|shell|smp [ATOMICS_PROGRAM]}
@@ -66,7 +67,16 @@ case $mode in
       -initrd "$work/initramfs" \
       -append 'console=ttyS0 minnow.cmd="grep -c ^processor /proc/cpuinfo; atomics 4 20000"' \
       </dev/null >"$log" 2>&1 || fail "qemu exited with status $? (124: the guest did not power off)"
-    expect_line "4"
+    # Linux gives each secondary hart 1 s of guest time to come online, and
+    # QEMU's guest time is the host's: on a loaded host a hart can miss it
+    # (the kernel says so). Every hart is online or reported late, and at
+    # least two are online, so the atomics really run in parallel.
+    online=$(tr -d '\r' <"$log" | grep -xE '[0-9]+' | head -n 1)
+    late=$(grep -cE '^CPU[0-9]+: failed to come online' <(tr -d '\r' <"$log") || true)
+    [ -n "$online" ] || fail "the guest did not print its hart count"
+    [ $((online + late)) = 4 ] || fail "$online harts online and $late reported late, expected 4 in all"
+    [ "$online" -ge 2 ] || fail "only $online hart online"
+    [ "$late" = 0 ] || echo "note: $late secondary hart(s) missed Linux's bring-up deadline on this loaded host"
     expect_line "atomics ok 4 20000"
     expect_line "minnow-guest: exit 0"
     ;;

@@ -256,6 +256,20 @@ static void soc_devices(void **state)
     assert_string_equal(str(reboot, "compatible"), "syscon-reboot");
     assert_int_equal(fdt_node_offset_by_phandle(blob, u32(reboot, "regmap")), test);
     assert_int_equal(u32(reboot, "value"), 0x7777);
+    assert_null(fdt_getprop(blob, off, "status", NULL));
+    assert_null(fdt_getprop(blob, reboot, "status", NULL));
+}
+
+/* Behind an SBI with SRST, Linux powers off through SBI: the syscon
+ * power-off node is there but disabled, so no driver probes it. */
+static void poweroff_disabled_behind_sbi_srst(void **state)
+{
+    (void)state;
+    struct fdt_config c = base_config();
+    c.sbi_has_srst = 1;
+    build(&c);
+    assert_string_equal(str(node("/poweroff"), "status"), "disabled");
+    assert_null(fdt_getprop(blob, node("/reboot"), "status", NULL));
 }
 
 static void virtio_nodes_only_for_populated_slots(void **state)
@@ -377,6 +391,7 @@ int main(void)
         cmocka_unit_test(memory_and_chosen),
         cmocka_unit_test(optional_chosen_props_absent),
         cmocka_unit_test(soc_devices),
+        cmocka_unit_test(poweroff_disabled_behind_sbi_srst),
         cmocka_unit_test(virtio_nodes_only_for_populated_slots),
         cmocka_unit_test(phandles_are_unique),
         cmocka_unit_test(bad_configs_are_refused),

@@ -38,7 +38,7 @@ static void formats_id_level_and_origin(void **state)
     struct log_options o = { .level = LOG_INFO, .show_level = true, .show_origin = true };
     log_format_line(buf, sizeof buf, "vm1", &o, LOG_WARNING, &when, "../src/api/api_vmm.c", 42, "x");
     assert_string_equal(buf, "2026-11-30T13:35:52.123456Z [vm1:WARN:src/api/api_vmm.c:42] x\n");
-    log_format_line(buf, sizeof buf, "vm1", &o, LOG_INFO, &when, "../../work/main/src/vmm/vm.c", 3, "x");
+    log_format_line(buf, sizeof buf, "vm1", &o, LOG_INFO, &when, "../../checkout/minnow/src/vmm/vm.c", 3, "x");
     assert_string_equal(buf, "2026-11-30T13:35:52.123456Z [vm1:INFO:src/vmm/vm.c:3] x\n");
     o.show_origin = false;
     log_format_line(buf, sizeof buf, "vm1", &o, LOG_ERROR, &when, "f.c", 1, "y");

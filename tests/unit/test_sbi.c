@@ -14,6 +14,7 @@ struct fake {
     uint64_t timer[4];
     uint64_t ipi_targets;
     int fences;
+    int fence_retry;     /* the board asks for the call to be retried */
     uint64_t fence_targets;
     enum sbi_fence fence_kind;
     uint64_t fence_start, fence_size, fence_asid;
@@ -29,17 +30,20 @@ struct fake {
 
 static void f_set_timer(void *o, unsigned hart, uint64_t v) { ((struct fake *)o)->timer[hart] = v; }
 static void f_send_ipi(void *o, uint64_t t) { ((struct fake *)o)->ipi_targets = t; }
-static void f_fence(void *o, unsigned hart, uint64_t t, enum sbi_fence k, uint64_t s, uint64_t z,
-                    uint64_t a)
+static int f_fence(void *o, unsigned hart, uint64_t t, enum sbi_fence k, uint64_t s, uint64_t z,
+                   uint64_t a)
 {
     struct fake *f = o;
     (void)hart;
+    if (f->fence_retry)
+        return SBI_RETRY;
     f->fences++;
     f->fence_targets = t;
     f->fence_kind = k;
     f->fence_start = s;
     f->fence_size = z;
     f->fence_asid = a;
+    return SBI_SUCCESS;
 }
 static int f_start(void *o, unsigned t, uint64_t addr, uint64_t arg)
 {
@@ -166,6 +170,24 @@ static void rfence_kinds(void **state)
     assert_int_equal(fk.fences, 2);
 }
 
+/* A fence the board cannot finish before the calling hart stops (a
+ * pause) asks for a retry: nothing for the guest's registers, and the
+ * call is counted once, when it is finally made. */
+static void rfence_retry_is_not_an_answer(void **state)
+{
+    (void)state;
+    fk.fence_retry = 1;
+    struct sbi_ret r = call(1, SBI_EXT_RFENCE, 1, 0x1, 0, 0, 0, 0);
+    assert_true(r.retry);
+    assert_int_equal(sbi.calls[SBI_COUNT_RFENCE], 0);
+    fk.fence_retry = 0;
+    r = call(1, SBI_EXT_RFENCE, 1, 0x1, 0, 0, 0, 0);
+    assert_false(r.retry);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(fk.fences, 1);
+    assert_int_equal(sbi.calls[SBI_COUNT_RFENCE], 1);
+}
+
 static void hsm_start_status_suspend(void **state)
 {
     (void)state;
@@ -237,6 +259,7 @@ int main(void)
         cmocka_unit_test_setup(timer_goes_to_calling_hart, setup),
         cmocka_unit_test_setup(ipi_hart_masks, setup),
         cmocka_unit_test_setup(rfence_kinds, setup),
+        cmocka_unit_test_setup(rfence_retry_is_not_an_answer, setup),
         cmocka_unit_test_setup(hsm_start_status_suspend, setup),
         cmocka_unit_test_setup(srst_types_and_reasons, setup),
         cmocka_unit_test_setup(dbcn_reads_guest_memory_with_bounds, setup),

@@ -236,12 +236,15 @@ static void test_api_routes(void **state)
                  "\"app_name\":\"minnow\"}");
     expect_reply(a, "GET", "/machine-config", NULL, 200,
                  "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"track_dirty_pages\":false,"
-                 "\"huge_pages\":\"None\"}");
+                 "\"huge_pages\":\"None\",\"engine\":\"interp\"}");
+    expect_reply(a, "PATCH", "/machine-config", "{\"engine\": \"fast\"}", 400,
+                 "{\"fault_message\":\"machine-config: engine 'fast': expected interp or jit\"}");
+    expect_reply(a, "PATCH", "/machine-config", "{\"engine\": \"jit\"}", 204, NULL);
     expect_reply(a, "PATCH", "/machine-config", "{\"mem_size_mib\": 64}", 204, NULL);
     expect_reply(a, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", 204, NULL);
     expect_reply(a, "GET", "/machine-config", NULL, 200,
                  "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
-                 "\"huge_pages\":\"None\"}");
+                 "\"huge_pages\":\"None\",\"engine\":\"jit\"}");
     expect_reply(a, "PUT", "/machine-config", "{\"vcpu_count\": 1}", 400,
                  "{\"fault_message\":\"machine-config: missing required field 'mem_size_mib'\"}");
     expect_reply(a, "PUT", "/drives/x", "{\"drive_id\": \"y\", \"path_on_host\": \"/p\", \"is_root_device\": false}",
@@ -259,7 +262,7 @@ static void test_api_routes(void **state)
                  "{\"fault_message\":\"vm: the microVM is not started yet (PUT /actions InstanceStart first)\"}");
     expect_reply(a, "GET", "/vm/config", NULL, 200,
                  "{\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,"
-                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\"},\"drives\":[],\"network-interfaces\":[],"
+                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\",\"engine\":\"jit\"},\"drives\":[],\"network-interfaces\":[],"
                  "\"balloon\":{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}}");
     api_vmm_destroy(a);
 }

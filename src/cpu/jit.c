@@ -1,0 +1,750 @@
+/* The JIT: runs a hart by translating the interpreter's decoded blocks
+ * (see hart.c, "decoded code") into host code. This file knows guest
+ * semantics (what an instruction does, when it traps, how it counts); the
+ * host encodings are in jit_x64.c.
+ *
+ * A translation unit is the prefix of one interpreter block up to its
+ * first instruction the JIT does not translate (at most the block's 64
+ * instructions, so a unit is bounded in instructions and bytes). The unit
+ * hangs off its block, so everything that keeps decoded code coherent
+ * (stores into code through code_mask, fence.i epochs, sfence.vma, satp
+ * writes and remote fences emptying the jump caches) applies to
+ * translated code unchanged. What is not translated (CSRs, system
+ * instructions, FP, atomics) runs in the interpreter, one instruction at
+ * a time, with the interpreter's exact semantics.
+ *
+ * A unit is a host function int unit(struct hart *h, uint64_t bpc), bpc
+ * being the block's virtual pc (a block is keyed by physical address and
+ * may be reached under several virtual ones). Guest registers stay in
+ * h->x; a unit writes h->pc and h->instret when it leaves, and returns
+ * JIT_NEXT (go on), JIT_EXC (a helper raised an exception at h->pc, which
+ * had not retired) or JIT_BOUNDARY (a store reached decoded code or asked
+ * the hart to stop: look at the boundary). Budgets stay exact: a unit is
+ * entered only when all its instructions fit in what is left.
+ *
+ * The code cache is one memfd mapped twice, writable and executable, so
+ * no page is ever both. It is filled from the start and emptied as a
+ * whole when a unit might not fit (a generation count invalidates every
+ * unit pointer at once)..
+ *
+ * Where it stands (issue 14, first step): guest registers are not kept in
+ * host registers; units return to jit_run at every exit except a jump
+ * back to their own start (no chaining between units yet, no inline
+ * jump-cache lookup for jalr); FP, AMOs, LR/SC, CSRs and system
+ * instructions go to the interpreter. The interpreter stays the default
+ * engine until the JIT passes every suite. */
+#include "cpu/jit.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu/jit_x64.h"
+#include "cpu/mmu.h"
+
+#define JIT_CACHE_BYTES (16u << 20)
+/* Bound on one unit's host code: 64 instructions of at most ~250 bytes. */
+#define JIT_UNIT_MAX_BYTES (32u << 10)
+/* What the interpreter runs when it takes over (see jit_run). */
+#define JIT_INTERP_RUN 256
+#define JIT_NONE ((void *)1)   /* the block starts with an untranslated instruction */
+
+enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
+
+struct jit_unit {
+    uint32_t ninsns;           /* instructions when no branch leaves early */
+    uint32_t bytes;
+    uint64_t pad;
+    uint8_t code[];
+};
+
+struct jit {
+    int fd;
+    uint8_t *rw, *rx;
+    size_t used;
+    uint64_t gen;
+    struct jit_stats stats;
+};
+
+/* limit: the unit may loop back to its start while instret + its
+ * length stays at or below it. */
+typedef int (*jit_fn)(struct hart *h, uint64_t bpc, uint64_t limit);
+
+int jit_create(struct hart *h)
+{
+    struct jit *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->gen = 1;
+    j->fd = memfd_create("minnow-jit", MFD_CLOEXEC);
+    if (j->fd < 0 || ftruncate(j->fd, JIT_CACHE_BYTES)) {
+        jit_destroy(j);
+        return -1;
+    }
+    void *rw = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+    void *rx = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
+    j->rw = rw == MAP_FAILED ? NULL : rw;
+    j->rx = rx == MAP_FAILED ? NULL : rx;
+    if (!j->rw || !j->rx) {
+        jit_destroy(j);
+        return -1;
+    }
+    h->jit = j;
+    return 0;
+}
+
+void jit_destroy(struct jit *j)
+{
+    if (!j)
+        return;
+    if (j->rw)
+        munmap(j->rw, JIT_CACHE_BYTES);
+    if (j->rx)
+        munmap(j->rx, JIT_CACHE_BYTES);
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j);
+}
+
+void jit_get_stats(const struct hart *h, struct jit_stats *out)
+{
+    if (h->jit)
+        *out = h->jit->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+/* ---- helpers the translated code calls ---- */
+
+static int store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+    if (mmu_store_slow(h, va, size, val))
+        return JIT_EXC;
+    /* As the interpreter's AFTER_SLOW_STORE: code overwritten (maybe this
+     * unit's) or a device asked the hart to stop. */
+    if (h->code_dirty | atomic_load_explicit(&h->stop_requested, memory_order_relaxed))
+        return JIT_BOUNDARY;
+    return 0;
+}
+
+static uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)(uint32_t)v; }
+
+/* The M extension's division rules (division by zero and overflow do not
+ * trap), as the interpreter has them. */
+static uint64_t h_div(uint64_t a_, uint64_t b_)
+{
+    int64_t a = (int64_t)a_, b = (int64_t)b_;
+    return b == 0 ? UINT64_MAX : (a == INT64_MIN && b == -1) ? (uint64_t)a : (uint64_t)(a / b);
+}
+static uint64_t h_divu(uint64_t a, uint64_t b) { return b == 0 ? UINT64_MAX : a / b; }
+static uint64_t h_rem(uint64_t a_, uint64_t b_)
+{
+    int64_t a = (int64_t)a_, b = (int64_t)b_;
+    return b == 0 ? (uint64_t)a : (a == INT64_MIN && b == -1) ? 0 : (uint64_t)(a % b);
+}
+static uint64_t h_remu(uint64_t a, uint64_t b) { return b == 0 ? a : a % b; }
+static uint64_t h_divw(uint64_t a_, uint64_t b_)
+{
+    int32_t a = (int32_t)a_, b = (int32_t)b_;
+    return (uint64_t)(int64_t)(b == 0 ? -1 : (a == INT32_MIN && b == -1) ? a : a / b);
+}
+static uint64_t h_divuw(uint64_t a_, uint64_t b_)
+{
+    uint32_t a = (uint32_t)a_, b = (uint32_t)b_;
+    return sext32(b == 0 ? UINT32_MAX : a / b);
+}
+static uint64_t h_remw(uint64_t a_, uint64_t b_)
+{
+    int32_t a = (int32_t)a_, b = (int32_t)b_;
+    return (uint64_t)(int64_t)(b == 0 ? a : (a == INT32_MIN && b == -1) ? 0 : a % b);
+}
+static uint64_t h_remuw(uint64_t a_, uint64_t b_)
+{
+    uint32_t a = (uint32_t)a_, b = (uint32_t)b_;
+    return sext32(b == 0 ? a : a % b);
+}
+static uint64_t h_mulhsu(uint64_t a, uint64_t b)
+{
+    return (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64);
+}
+static uint64_t h_clz(uint64_t a, uint64_t b) { (void)b; return a ? (uint64_t)__builtin_clzll(a) : 64; }
+static uint64_t h_clzw(uint64_t a, uint64_t b)
+{
+    (void)b;
+    return (uint32_t)a ? (uint64_t)__builtin_clz((uint32_t)a) : 32;
+}
+static uint64_t h_ctz(uint64_t a, uint64_t b) { (void)b; return a ? (uint64_t)__builtin_ctzll(a) : 64; }
+static uint64_t h_ctzw(uint64_t a, uint64_t b)
+{
+    (void)b;
+    return (uint32_t)a ? (uint64_t)__builtin_ctz((uint32_t)a) : 32;
+}
+static uint64_t h_cpop(uint64_t a, uint64_t b) { (void)b; return (uint64_t)__builtin_popcountll(a); }
+static uint64_t h_cpopw(uint64_t a, uint64_t b) { (void)b; return (uint64_t)__builtin_popcount((uint32_t)a); }
+static uint64_t h_orc_b(uint64_t a, uint64_t b)
+{
+    (void)b;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 64; i += 8)
+        if ((a >> i) & 0xff)
+            r |= 0xffull << i;
+    return r;
+}
+
+typedef uint64_t (*pure_fn)(uint64_t, uint64_t);
+
+/* Operations done by calling a pure C function of (rs1, rs2). */
+static pure_fn pure_helper(unsigned op)
+{
+    switch (op) {
+    case OP_DIV: return h_div;
+    case OP_DIVU: return h_divu;
+    case OP_REM: return h_rem;
+    case OP_REMU: return h_remu;
+    case OP_DIVW: return h_divw;
+    case OP_DIVUW: return h_divuw;
+    case OP_REMW: return h_remw;
+    case OP_REMUW: return h_remuw;
+    case OP_MULHSU: return h_mulhsu;
+    case OP_CLZ: return h_clz;
+    case OP_CLZW: return h_clzw;
+    case OP_CTZ: return h_ctz;
+    case OP_CTZW: return h_ctzw;
+    case OP_CPOP: return h_cpop;
+    case OP_CPOPW: return h_cpopw;
+    case OP_ORC_B: return h_orc_b;
+    }
+    return NULL;
+}
+
+/* ---- translation ---- */
+
+#define XOFF(i) ((int32_t)(offsetof(struct hart, x) + 8u * (i)))
+#define PC_OFF ((int32_t)offsetof(struct hart, pc))
+#define INSTRET_OFF ((int32_t)offsetof(struct hart, instret))
+#define DT_OFF ((int32_t)offsetof(struct hart, dt))
+#define TLB_LOAD_OFF ((int32_t)offsetof(struct hart_data_tlb, load))
+#define TLB_STORE_OFF ((int32_t)offsetof(struct hart_data_tlb, store))
+_Static_assert(sizeof(struct hart_tlb_entry) == 16, "TLB index scaling below");
+_Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout");
+
+/* Host registers: rbx = h, r12 = the block's virtual pc; rax, rcx, rdx,
+ * rsi, rdi are scratch; [rsp] is a slot for a loaded value. */
+#define RH X64_RBX
+#define RBPC X64_R12
+#define RLIMIT X64_R13
+
+struct tctx {
+    struct x64_buf b;
+    size_t epilogue;
+    size_t body;               /* the unit's first instruction */
+    unsigned ninsns;
+};
+
+static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
+{
+    x64_load(&t->b, r, RH, XOFF(xi));
+}
+
+static void st(struct tctx *t, unsigned xi, enum x64_reg r)
+{
+    x64_store(&t->b, RH, XOFF(xi), r);
+}
+
+/* pc_off from the block's pc into h->pc, n more instructions retired.
+ * A jump back to the unit's own start (a loop) stays in the unit while
+ * the whole unit fits before the limit (r13: the end of the slice, never
+ * past the budget), as the interpreter's block links do. */
+static void exit_to(struct tctx *t, int32_t pc_off, unsigned n, int code)
+{
+    if (pc_off == 0 && code == JIT_NEXT) {
+        x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+        x64_load(&t->b, X64_RAX, RH, INSTRET_OFF);
+        x64_alu_ri(&t->b, X64_ADD, X64_RAX, (int32_t)t->ninsns, 0);
+        x64_alu_rr(&t->b, X64_CMP, X64_RAX, RLIMIT, 0);
+        size_t over = x64_jcc(&t->b, X64_CC_A);
+        x64_jmp_to(&t->b, t->body);
+        x64_patch_here(&t->b, over);
+        n = 0;
+    }
+    x64_lea(&t->b, X64_RAX, RBPC, pc_off);
+    x64_store(&t->b, RH, PC_OFF, X64_RAX);
+    if (n)
+        x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+    x64_mov_ri(&t->b, X64_RAX, (uint64_t)code);
+    x64_jmp_to(&t->b, t->epilogue);
+}
+
+static void call_abs(struct tctx *t, const void *fn)
+{
+    x64_mov_ri(&t->b, X64_RAX, (uint64_t)(uintptr_t)fn);
+    x64_call_r(&t->b, X64_RAX);
+}
+
+/* rax = va = x[rs1] + imm; rdx = the TLB entry's set base (entry at
+ * rdx + arr_off); jumps to the returned patch point when the entry does
+ * not map va for an access of size bytes. */
+static size_t tlb_check(struct tctx *t, const struct hart_op *op, unsigned size, int32_t arr_off)
+{
+    struct x64_buf *b = &t->b;
+    ld(t, X64_RAX, op->rs1);
+    if (op->imm)
+        x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
+    x64_load(b, X64_RDX, RH, DT_OFF);
+    x64_mov_rr(b, X64_RCX, X64_RAX);
+    x64_shift_ri(b, X64_SHR, X64_RCX, 12, 0);
+    x64_alu_ri(b, X64_AND, X64_RCX, HART_TLB_SIZE - 1, 1);
+    x64_shift_ri(b, X64_SHL, X64_RCX, 4, 1);
+    x64_alu_rr(b, X64_ADD, X64_RDX, X64_RCX, 0);
+    x64_mov_rr(b, X64_RCX, X64_RAX);
+    /* The tag test fails for misaligned accesses too, as in the interpreter. */
+    x64_alu_ri(b, X64_AND, X64_RCX, (int32_t)(-4096 + (int32_t)(size - 1)), 0);
+    x64_alu_rm(b, X64_CMP, X64_RCX, X64_RDX, arr_off);
+    return x64_jcc(b, X64_CC_NE);
+}
+
+static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
+{
+    struct x64_buf *b = &t->b;
+    size_t slow = tlb_check(t, op, size, TLB_LOAD_OFF);
+    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RDX, TLB_LOAD_OFF + 8);
+    x64_load_zx(b, X64_RCX, X64_RAX, 0, size);
+    size_t done = x64_jmp(b);
+    x64_patch_here(b, slow);
+    x64_mov_rr(b, X64_RDI, RH);
+    x64_mov_rr(b, X64_RSI, X64_RAX);
+    x64_mov_ri(b, X64_RDX, size);
+    x64_mov_rr(b, X64_RCX, X64_RSP);
+    call_abs(t, (const void *)mmu_load_slow);
+    x64_test_rr32(b, X64_RAX, X64_RAX);
+    size_t ok = x64_jcc(b, X64_CC_E);
+    exit_to(t, op->pcoff, op->idx, JIT_EXC);
+    x64_patch_here(b, ok);
+    x64_load(b, X64_RCX, X64_RSP, 0);
+    x64_patch_here(b, done);
+    switch (op->opc) {
+    case OP_LB: x64_movsx(b, X64_RCX, X64_RCX, 1); break;
+    case OP_LH: x64_movsx(b, X64_RCX, X64_RCX, 2); break;
+    case OP_LW: x64_movsx(b, X64_RCX, X64_RCX, 4); break;
+    case OP_LBU: x64_alu_ri(b, X64_AND, X64_RCX, 0xff, 1); break;
+    case OP_LHU: x64_movzx16(b, X64_RCX, X64_RCX); break;
+    case OP_LWU: x64_mov_rr32(b, X64_RCX, X64_RCX); break;
+    default: break;
+    }
+    st(t, op->rd, X64_RCX);
+}
+
+static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size)
+{
+    struct x64_buf *b = &t->b;
+    size_t slow = tlb_check(t, op, size, TLB_STORE_OFF);
+    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RDX, TLB_STORE_OFF + 8);
+    ld(t, X64_RCX, op->rs2);
+    x64_store_n(b, X64_RAX, 0, X64_RCX, size);
+    size_t done = x64_jmp(b);
+    x64_patch_here(b, slow);
+    x64_mov_rr(b, X64_RDI, RH);
+    x64_mov_rr(b, X64_RSI, X64_RAX);
+    x64_mov_ri(b, X64_RDX, size);
+    ld(t, X64_RCX, op->rs2);
+    call_abs(t, (const void *)store_slow);
+    x64_test_rr32(b, X64_RAX, X64_RAX);
+    size_t ok = x64_jcc(b, X64_CC_E);
+    x64_alu_ri(b, X64_CMP, X64_RAX, JIT_EXC, 1);
+    size_t boundary = x64_jcc(b, X64_CC_NE);
+    exit_to(t, op->pcoff, op->idx, JIT_EXC);
+    x64_patch_here(b, boundary);
+    exit_to(t, op->pcoff + op->len, op->idx + 1u, JIT_BOUNDARY);
+    x64_patch_here(b, ok);
+    x64_patch_here(b, done);
+}
+
+/* rax = x[rs1] op x[rs2] (or imm), 64-bit. */
+static void emit_alu(struct tctx *t, const struct hart_op *op, enum x64_alu a, int has_imm)
+{
+    ld(t, X64_RAX, op->rs1);
+    if (has_imm)
+        x64_alu_ri(&t->b, a, X64_RAX, op->imm, 0);
+    else
+        x64_alu_rm(&t->b, a, X64_RAX, RH, XOFF(op->rs2));
+}
+
+static void emit_shift_reg(struct tctx *t, const struct hart_op *op, enum x64_shift s, int w32)
+{
+    ld(t, X64_RAX, op->rs1);
+    ld(t, X64_RCX, op->rs2);
+    x64_shift_rcl(&t->b, s, X64_RAX, w32);
+    if (w32)
+        x64_movsx(&t->b, X64_RAX, X64_RAX, 4);
+}
+
+static int branch_exit_cc(unsigned op, enum x64_cc *skip)
+{
+    switch (op) {
+    case OP_BEQ: *skip = X64_CC_NE; return 1;
+    case OP_BNE: *skip = X64_CC_E; return 1;
+    case OP_BLT: *skip = X64_CC_GE; return 1;
+    case OP_BGE: *skip = X64_CC_L; return 1;
+    case OP_BLTU: *skip = X64_CC_AE; return 1;
+    case OP_BGEU: *skip = X64_CC_B; return 1;
+    }
+    return 0;
+}
+
+/* Translates op; 0, or -1 when the JIT leaves op to the interpreter. With
+ * b == NULL only says which. */
+static int emit_op(struct tctx *t, const struct hart_op *op)
+{
+    struct x64_buf *b = t ? &t->b : NULL;
+    unsigned o = op->opc;
+    pure_fn pf = pure_helper(o);
+    enum x64_cc cc;
+    if (pf) {
+        if (!t)
+            return 0;
+        ld(t, X64_RDI, op->rs1);
+        ld(t, X64_RSI, op->rs2);
+        call_abs(t, (const void *)pf);
+        st(t, op->rd, X64_RAX);
+        return 0;
+    }
+    if (branch_exit_cc(o, &cc)) {
+        if (!t)
+            return 0;
+        ld(t, X64_RAX, op->rs1);
+        x64_alu_rm(b, X64_CMP, X64_RAX, RH, XOFF(op->rs2));
+        size_t skip = x64_jcc(b, cc);
+        exit_to(t, op->pcoff + op->imm, op->idx + 1u, JIT_NEXT);
+        x64_patch_here(b, skip);
+        return 0;
+    }
+    switch (o) {
+    case OP_LB: case OP_LBU: case OP_LH: case OP_LHU: case OP_LW: case OP_LWU: case OP_LD:
+        if (t)
+            emit_load(t, op, o == OP_LB || o == OP_LBU ? 1 : o == OP_LH || o == OP_LHU ? 2
+                           : o == OP_LD ? 8 : 4);
+        return 0;
+    case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+        if (t)
+            emit_store(t, op, o == OP_SB ? 1 : o == OP_SH ? 2 : o == OP_SW ? 4 : 8);
+        return 0;
+    case OP_FENCE:
+        return 0;
+    case OP_LUI: case OP_AUIPC: case OP_JAL: case OP_JALR:
+    case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: case OP_SLTI: case OP_SLTIU:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+    case OP_ADD: case OP_SUB: case OP_AND: case OP_OR: case OP_XOR: case OP_SLT: case OP_SLTU:
+    case OP_SLL: case OP_SRL: case OP_SRA:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+    case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW: case OP_SRAW:
+    case OP_MUL: case OP_MULW: case OP_MULH: case OP_MULHU:
+    case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_ADD_UW:
+    case OP_SH1ADD_UW: case OP_SH2ADD_UW: case OP_SH3ADD_UW: case OP_SLLI_UW:
+    case OP_ANDN: case OP_ORN: case OP_XNOR: case OP_MAX: case OP_MAXU: case OP_MIN: case OP_MINU:
+    case OP_SEXT_B: case OP_SEXT_H: case OP_ZEXT_H: case OP_REV8:
+    case OP_ROL: case OP_ROR: case OP_RORI: case OP_ROLW: case OP_RORW: case OP_RORIW:
+    case OP_BCLR: case OP_BSET: case OP_BINV: case OP_BEXT:
+    case OP_BCLRI: case OP_BSETI: case OP_BINVI: case OP_BEXTI:
+        break;
+    default:
+        return -1;
+    }
+    if (!t)
+        return 0;
+    enum x64_reg res = X64_RAX;
+    switch (o) {
+    case OP_LUI: x64_mov_ri(b, X64_RAX, (uint64_t)(int64_t)op->imm); break;
+    case OP_AUIPC: {
+        int64_t off = (int64_t)op->pcoff + op->imm;
+        if (off == (int32_t)off) {
+            x64_lea(b, X64_RAX, RBPC, (int32_t)off);
+        } else {
+            x64_mov_ri(b, X64_RAX, (uint64_t)off);
+            x64_alu_rr(b, X64_ADD, X64_RAX, RBPC, 0);
+        }
+        break;
+    }
+    case OP_JAL:
+        x64_lea(b, X64_RAX, RBPC, op->pcoff + op->len);
+        st(t, op->rd, X64_RAX);
+        exit_to(t, op->pcoff + op->imm, op->idx + 1u, JIT_NEXT);
+        return 0;
+    case OP_JALR:
+        ld(t, X64_RAX, op->rs1);
+        if (op->imm)
+            x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
+        x64_alu_ri(b, X64_AND, X64_RAX, -2, 0);
+        x64_lea(b, X64_RCX, RBPC, op->pcoff + op->len);
+        st(t, op->rd, X64_RCX);
+        x64_store(b, RH, PC_OFF, X64_RAX);
+        x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)(op->idx + 1u));
+        x64_mov_ri(b, X64_RAX, JIT_NEXT);
+        x64_jmp_to(b, t->epilogue);
+        return 0;
+    case OP_ADDI: emit_alu(t, op, X64_ADD, 1); break;
+    case OP_XORI: emit_alu(t, op, X64_XOR, 1); break;
+    case OP_ORI: emit_alu(t, op, X64_OR, 1); break;
+    case OP_ANDI: emit_alu(t, op, X64_AND, 1); break;
+    case OP_ADD: emit_alu(t, op, X64_ADD, 0); break;
+    case OP_SUB: emit_alu(t, op, X64_SUB, 0); break;
+    case OP_AND: emit_alu(t, op, X64_AND, 0); break;
+    case OP_OR: emit_alu(t, op, X64_OR, 0); break;
+    case OP_XOR: emit_alu(t, op, X64_XOR, 0); break;
+    case OP_SLTI: emit_alu(t, op, X64_CMP, 1); x64_setcc_zx(b, X64_CC_L, X64_RAX); break;
+    case OP_SLTIU: emit_alu(t, op, X64_CMP, 1); x64_setcc_zx(b, X64_CC_B, X64_RAX); break;
+    case OP_SLT: emit_alu(t, op, X64_CMP, 0); x64_setcc_zx(b, X64_CC_L, X64_RAX); break;
+    case OP_SLTU: emit_alu(t, op, X64_CMP, 0); x64_setcc_zx(b, X64_CC_B, X64_RAX); break;
+    case OP_SLLI: case OP_SRLI: case OP_SRAI: case OP_RORI:
+        ld(t, X64_RAX, op->rs1);
+        x64_shift_ri(b, o == OP_SLLI ? X64_SHL : o == OP_SRLI ? X64_SHR : o == OP_SRAI ? X64_SAR : X64_ROR,
+                     X64_RAX, (unsigned)op->imm, 0);
+        break;
+    case OP_SLL: emit_shift_reg(t, op, X64_SHL, 0); break;
+    case OP_SRL: emit_shift_reg(t, op, X64_SHR, 0); break;
+    case OP_SRA: emit_shift_reg(t, op, X64_SAR, 0); break;
+    case OP_ROL: emit_shift_reg(t, op, X64_ROL, 0); break;
+    case OP_ROR: emit_shift_reg(t, op, X64_ROR, 0); break;
+    case OP_SLLW: emit_shift_reg(t, op, X64_SHL, 1); break;
+    case OP_SRLW: emit_shift_reg(t, op, X64_SHR, 1); break;
+    case OP_SRAW: emit_shift_reg(t, op, X64_SAR, 1); break;
+    case OP_ROLW: emit_shift_reg(t, op, X64_ROL, 1); break;
+    case OP_RORW: emit_shift_reg(t, op, X64_ROR, 1); break;
+    case OP_ADDIW:
+        ld(t, X64_RAX, op->rs1);
+        x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 1);
+        x64_movsx(b, X64_RAX, X64_RAX, 4);
+        break;
+    case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: case OP_RORIW:
+        ld(t, X64_RAX, op->rs1);
+        x64_shift_ri(b, o == OP_SLLIW ? X64_SHL : o == OP_SRLIW ? X64_SHR : o == OP_SRAIW ? X64_SAR : X64_ROR,
+                     X64_RAX, (unsigned)op->imm, 1);
+        x64_movsx(b, X64_RAX, X64_RAX, 4);
+        break;
+    case OP_ADDW: case OP_SUBW: case OP_MULW:
+        ld(t, X64_RAX, op->rs1);
+        ld(t, X64_RCX, op->rs2);
+        if (o == OP_MULW)
+            x64_imul_rr(b, X64_RAX, X64_RCX, 1);
+        else
+            x64_alu_rr(b, o == OP_ADDW ? X64_ADD : X64_SUB, X64_RAX, X64_RCX, 1);
+        x64_movsx(b, X64_RAX, X64_RAX, 4);
+        break;
+    case OP_MUL:
+        ld(t, X64_RAX, op->rs1);
+        ld(t, X64_RCX, op->rs2);
+        x64_imul_rr(b, X64_RAX, X64_RCX, 0);
+        break;
+    case OP_MULH: case OP_MULHU:
+        ld(t, X64_RAX, op->rs1);
+        ld(t, X64_RCX, op->rs2);
+        x64_mul_wide(b, X64_RCX, o == OP_MULH);
+        res = X64_RDX;
+        break;
+    case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD:
+    case OP_ADD_UW: case OP_SH1ADD_UW: case OP_SH2ADD_UW: case OP_SH3ADD_UW: {
+        unsigned sh = (o == OP_SH1ADD || o == OP_SH1ADD_UW) ? 1 : (o == OP_SH2ADD || o == OP_SH2ADD_UW) ? 2
+                    : (o == OP_SH3ADD || o == OP_SH3ADD_UW) ? 3 : 0;
+        ld(t, X64_RAX, op->rs1);
+        if (o == OP_ADD_UW || o == OP_SH1ADD_UW || o == OP_SH2ADD_UW || o == OP_SH3ADD_UW)
+            x64_mov_rr32(b, X64_RAX, X64_RAX);
+        if (sh)
+            x64_shift_ri(b, X64_SHL, X64_RAX, sh, 0);
+        x64_alu_rm(b, X64_ADD, X64_RAX, RH, XOFF(op->rs2));
+        break;
+    }
+    case OP_SLLI_UW:
+        ld(t, X64_RAX, op->rs1);
+        x64_mov_rr32(b, X64_RAX, X64_RAX);
+        x64_shift_ri(b, X64_SHL, X64_RAX, (unsigned)op->imm, 0);
+        break;
+    case OP_ANDN: case OP_ORN:
+        ld(t, X64_RCX, op->rs2);
+        x64_not(b, X64_RCX);
+        ld(t, X64_RAX, op->rs1);
+        x64_alu_rr(b, o == OP_ANDN ? X64_AND : X64_OR, X64_RAX, X64_RCX, 0);
+        break;
+    case OP_XNOR:
+        emit_alu(t, op, X64_XOR, 0);
+        x64_not(b, X64_RAX);
+        break;
+    case OP_MAX: case OP_MAXU: case OP_MIN: case OP_MINU:
+        ld(t, X64_RAX, op->rs1);
+        ld(t, X64_RCX, op->rs2);
+        x64_alu_rr(b, X64_CMP, X64_RAX, X64_RCX, 0);
+        x64_cmov(b, o == OP_MAX ? X64_CC_L : o == OP_MIN ? X64_CC_G : o == OP_MAXU ? X64_CC_B : X64_CC_A,
+                 X64_RAX, X64_RCX);
+        break;
+    case OP_SEXT_B: ld(t, X64_RAX, op->rs1); x64_movsx(b, X64_RAX, X64_RAX, 1); break;
+    case OP_SEXT_H: ld(t, X64_RAX, op->rs1); x64_movsx(b, X64_RAX, X64_RAX, 2); break;
+    case OP_ZEXT_H: ld(t, X64_RAX, op->rs1); x64_movzx16(b, X64_RAX, X64_RAX); break;
+    case OP_REV8: ld(t, X64_RAX, op->rs1); x64_bswap(b, X64_RAX); break;
+    case OP_BCLR: case OP_BSET: case OP_BINV:
+        ld(t, X64_RAX, op->rs1);
+        ld(t, X64_RCX, op->rs2);
+        x64_bitop_rr(b, o == OP_BCLR ? X64_BTR : o == OP_BSET ? X64_BTS : X64_BTC, X64_RAX, X64_RCX);
+        break;
+    case OP_BCLRI: case OP_BSETI: case OP_BINVI:
+        ld(t, X64_RAX, op->rs1);
+        x64_bitop_ri(b, o == OP_BCLRI ? X64_BTR : o == OP_BSETI ? X64_BTS : X64_BTC, X64_RAX, (unsigned)op->imm);
+        break;
+    case OP_BEXT:
+        emit_shift_reg(t, op, X64_SHR, 0);
+        x64_alu_ri(b, X64_AND, X64_RAX, 1, 1);
+        break;
+    case OP_BEXTI:
+        ld(t, X64_RAX, op->rs1);
+        x64_shift_ri(b, X64_SHR, X64_RAX, (unsigned)op->imm, 0);
+        x64_alu_ri(b, X64_AND, X64_RAX, 1, 1);
+        break;
+    default:
+        return -1;
+    }
+    st(t, op->rd, res);
+    return 0;
+}
+
+static void cache_flush(struct jit *j)
+{
+    j->used = 0;
+    j->gen++;
+    j->stats.flushes++;
+}
+
+/* The unit of block blk, translating it if needed; NULL when blk starts
+ * with an instruction the JIT leaves to the interpreter. */
+static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
+{
+    uint64_t *gen;
+    void **slot = hart_block_unit(blk, &gen);
+    if (*slot && *gen == j->gen)
+        return *slot == JIT_NONE ? NULL : *slot;
+    unsigned n;
+    const struct hart_op *ops = hart_block_ops(blk, &n);
+    unsigned k = 0;
+    while (k < n && emit_op(NULL, &ops[k]) == 0)
+        k++;
+    if (k == 0) {
+        *slot = JIT_NONE;
+        *gen = j->gen;
+        return NULL;
+    }
+    if (JIT_CACHE_BYTES - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
+        cache_flush(j);
+    struct jit_unit *u = (struct jit_unit *)(j->rw + j->used);
+    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES }, .ninsns = k };
+    struct x64_buf *b = &t.b;
+    x64_push(b, X64_RBX);
+    x64_push(b, X64_R12);
+    x64_push(b, X64_R13);
+    x64_alu_ri(b, X64_SUB, X64_RSP, 16, 0);
+    x64_mov_rr(b, RH, X64_RDI);
+    x64_mov_rr(b, RBPC, X64_RSI);
+    x64_mov_rr(b, RLIMIT, X64_RDX);
+    size_t body = x64_jmp(b);
+    t.epilogue = x64_size(b);
+    x64_alu_ri(b, X64_ADD, X64_RSP, 16, 0);
+    x64_pop(b, X64_R13);
+    x64_pop(b, X64_R12);
+    x64_pop(b, X64_RBX);
+    x64_ret(b);
+    x64_patch_here(b, body);
+    t.body = x64_size(b);
+    int ended = 0;
+    for (unsigned i = 0; i < k && !ended; i++) {
+        emit_op(&t, &ops[i]);
+        ended = ops[i].opc == OP_JAL || ops[i].opc == OP_JALR;
+    }
+    if (!ended)
+        exit_to(&t, ops[k].pcoff, k, JIT_NEXT);
+    if (b->overflow) {
+        /* Cannot happen within the bound; never run a partial unit. */
+        *slot = JIT_NONE;
+        *gen = j->gen;
+        return NULL;
+    }
+    u->ninsns = k;
+    u->bytes = (uint32_t)x64_size(b);
+    j->used += (sizeof *u + u->bytes + 15) & ~(size_t)15;
+    j->stats.units++;
+    j->stats.insns += k;
+    j->stats.bytes += u->bytes;
+    u = (struct jit_unit *)(j->rx + ((uint8_t *)u - j->rw));
+    *slot = u;
+    *gen = j->gen;
+    return u;
+}
+
+/* ---- the run loop ---- */
+
+#define REACHED(a, b) ((int64_t)((a) - (b)) >= 0)
+
+enum hart_exit jit_run(struct hart *h, uint64_t budget)
+{
+    struct jit *j = h->jit;
+    uint64_t budget_end = h->instret + budget;
+    for (;;) {
+        int r = hart_boundary(h, budget_end);
+        if (r >= 0)
+            return (enum hart_exit)r;
+        uint64_t slice_end = budget_end - h->instret > HART_SLICE ? h->instret + HART_SLICE : budget_end;
+        while (!REACHED(h->instret, slice_end)) {
+            struct hart_block *blk = hart_block_at(h, h->pc);
+            const struct jit_unit *u = blk ? unit_for(j, blk) : NULL;
+            if (!u || !REACHED(budget_end, h->instret + u->ninsns)) {
+                /* The interpreter runs what is not translated, and on for
+                 * a while (JIT_INTERP_RUN instructions): it shortens the
+                 * last block it runs to end on the budget, a decode
+                 * better spread over many instructions. 1 where there is
+                 * no cached block (after a fetch fault it runs up to the
+                 * first instruction that retires); the rest of the budget
+                 * when the unit would overrun it. Then the boundary. */
+                uint64_t left = budget_end - h->instret;
+                uint64_t n = u ? left : !blk ? 1 : left < JIT_INTERP_RUN ? left : JIT_INTERP_RUN;
+                j->stats.fallbacks++;
+                enum hart_exit e = hart_interp_run(h, n);
+                if (e != HART_EXIT_BUDGET)
+                    return e;
+                break;
+            }
+            int rc = ((jit_fn)(uintptr_t)u->code)(h, h->pc, slice_end);
+            if (rc == JIT_EXC) {
+                if (hart_take_exception(h))
+                    return HART_EXIT_CRASH;
+                break;
+            }
+            if (rc == JIT_BOUNDARY)
+                break;
+        }
+    }
+}
+
+#else /* no back end for this host: the interpreter runs */
+
+int jit_create(struct hart *h)
+{
+    h->jit = NULL;
+    return 0;
+}
+
+void jit_destroy(struct jit *j)
+{
+    (void)j;
+}
+
+enum hart_exit jit_run(struct hart *h, uint64_t budget)
+{
+    return hart_interp_run(h, budget);
+}
+
+void jit_get_stats(const struct hart *h, struct jit_stats *out)
+{
+    (void)h;
+    memset(out, 0, sizeof *out);
+}
+
+#endif

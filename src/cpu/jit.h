@@ -1,0 +1,24 @@
+/* The JIT engine (cpu/jit.c): translates the interpreter's decoded
+ * blocks into host code and runs them behind the hart_run contract. Only
+ * hart.c and hart_engine.c use this. On hosts without a back end
+ * jit_create leaves h->jit NULL and the interpreter runs. */
+#ifndef MINNOW_CPU_JIT_H
+#define MINNOW_CPU_JIT_H
+
+#include <stdint.h>
+
+#include "cpu/hart.h"
+
+/* Sets h->jit (NULL where there is no back end). -1: out of memory or
+ * the code cache cannot be mapped. */
+int jit_create(struct hart *h);
+void jit_destroy(struct jit *j);
+enum hart_exit jit_run(struct hart *h, uint64_t budget);
+
+/* What the JIT has done so far, for tests and benchmarks. */
+struct jit_stats {
+    uint64_t units, insns, bytes, flushes, fallbacks;
+};
+void jit_get_stats(const struct hart *h, struct jit_stats *out);
+
+#endif

@@ -1,0 +1,394 @@
+/* Differential tester for the JIT: runs the same guest under the
+ * interpreter (the reference) and the JIT in lockstep, with the same
+ * sequence of small random budgets (seeded, reproducible), and compares
+ * the architectural state after every step: x, f, pc, privilege, instret
+ * and the trap CSRs. Any divergence is replayed one instruction at a time
+ * from the last step that agreed, and the first instruction after which
+ * the engines differ is printed.
+ *
+ *   jit_diff PROGRAM.elf [SEED]   a bare-metal program (as minnow run --bios)
+ *   jit_diff --random SEED [N]    N seeded random instruction streams:
+ *                                 RV64IM, Zba, Zbb, Zbs, loads and stores
+ *                                 (some misaligned, some faulting into a trap
+ *                                 handler that skips them, some into the code
+ *                                 itself), branches, jal, jalr, CSR accesses
+ *
+ * Time is a counter advanced by the steps, not the host clock, so both
+ * engines see the same time. Exit status 0: no divergence. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/hart.h"
+#include "cpu/jit.h"
+#include "machine/baremetal.h"
+
+struct side {
+    struct baremetal *m;   /* ELF mode */
+    struct hart *h;
+    uint8_t *ram;          /* random mode */
+    uint64_t ticks;
+    int done;
+    enum hart_exit last;
+};
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static uint64_t fake_clock(void *opaque)
+{
+    return *(uint64_t *)opaque;
+}
+
+static void discard_out(void *opaque, const uint8_t *buf, size_t n)
+{
+    (void)opaque, (void)buf, (void)n;
+}
+
+/* The first difference between the two harts, or NULL. */
+static const char *differs(const struct hart *a, const struct hart *b, char *buf, size_t len)
+{
+    for (int i = 0; i < 32; i++)
+        if (a->x[i] != b->x[i]) {
+            snprintf(buf, len, "x%d: interp %#" PRIx64 " jit %#" PRIx64, i, a->x[i], b->x[i]);
+            return buf;
+        }
+    for (int i = 0; i < 32; i++)
+        if (a->f[i] != b->f[i]) {
+            snprintf(buf, len, "f%d: interp %#" PRIx64 " jit %#" PRIx64, i, a->f[i], b->f[i]);
+            return buf;
+        }
+#define CMP(field) do { if (a->field != b->field) { \
+            snprintf(buf, len, #field ": interp %#" PRIx64 " jit %#" PRIx64, (uint64_t)a->field, \
+                     (uint64_t)b->field); \
+            return buf; } } while (0)
+    CMP(pc); CMP(priv); CMP(instret); CMP(mstatus); CMP(mcause); CMP(mepc); CMP(mtval);
+    CMP(scause); CMP(sepc); CMP(stval); CMP(satp); CMP(fflags); CMP(frm); CMP(mscratch);
+#undef CMP
+    return NULL;
+}
+
+/* ---- random programs ---- */
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE (1u << 20)
+#define CODE_OFF 0
+#define HANDLER_OFF 0x10000
+#define DATA_OFF 0x20800
+/* Registers with fixed roles: x26 code base, x29 an unmapped address,
+ * x30 the data area, x31 the trap handler's. Others are fair game. */
+#define R_CODE 26
+#define R_BAD 29
+#define R_DATA 30
+
+static int bus_none_load(void *o, uint64_t pa, unsigned size, uint64_t *val)
+{
+    (void)o, (void)pa, (void)size, (void)val;
+    return -1;
+}
+
+static int bus_none_store(void *o, uint64_t pa, unsigned size, uint64_t val)
+{
+    (void)o, (void)pa, (void)size, (void)val;
+    return -1;
+}
+
+static uint32_t r_type(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned opc)
+{
+    return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
+}
+
+static uint32_t i_type(int32_t imm, unsigned rs1, unsigned f3, unsigned rd, unsigned opc)
+{
+    return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
+}
+
+static uint32_t s_type(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned opc)
+{
+    uint32_t u = (uint32_t)imm;
+    return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | opc;
+}
+
+static uint32_t b_type(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
+{
+    uint32_t u = (uint32_t)imm;
+    return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+           ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
+}
+
+static uint32_t j_type(int32_t imm, unsigned rd)
+{
+    uint32_t u = (uint32_t)imm;
+    return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 | ((u >> 12) & 0xff) << 12 |
+           rd << 7 | 0x6f;
+}
+
+static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 25); }  /* x1..x25 */
+static unsigned rs_any(void) { return (unsigned)(rnd() % 31); }
+
+static uint32_t random_insn(unsigned i, unsigned n)
+{
+    static const uint16_t rops[][2] = {
+        {0, 0}, {0x20, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0x20, 5}, {0, 6}, {0, 7},
+        {1, 0}, {1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
+        {0x10, 2}, {0x10, 4}, {0x10, 6}, {0x20, 7}, {0x20, 6}, {0x20, 4}, {5, 6}, {5, 7}, {5, 4}, {5, 5},
+        {0x30, 1}, {0x30, 5}, {0x24, 1}, {0x14, 1}, {0x34, 1}, {0x24, 5},
+    };
+    static const uint16_t wops[][2] = {
+        {0, 0}, {0x20, 0}, {0, 1}, {0, 5}, {0x20, 5}, {1, 0}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
+        {4, 0}, {0x10, 2}, {0x10, 4}, {0x10, 6}, {0x30, 1}, {0x30, 5},
+    };
+    unsigned kind = (unsigned)(rnd() % 100);
+    unsigned rd = rd_any(), rs1 = rs_any(), rs2 = rs_any();
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    unsigned sh = (unsigned)(rnd() % 64), sh5 = sh & 31;
+    if (kind < 25) {
+        unsigned k = (unsigned)(rnd() % (sizeof rops / sizeof rops[0]));
+        return r_type(rops[k][0], rs2, rs1, rops[k][1], rd, 0x33);
+    }
+    if (kind < 33) {
+        unsigned k = (unsigned)(rnd() % (sizeof wops / sizeof wops[0]));
+        return r_type(wops[k][0], rs2, rs1, wops[k][1], rd, 0x3b);
+    }
+    if (kind < 50) {
+        static const int32_t unary[] = { 0x600, 0x601, 0x602, 0x604, 0x605 };
+        switch (rnd() % 16) {
+        case 0: return i_type(0, rs1, 2, rd, 0x13) | ((uint32_t)(rnd() % 2) << 12);          /* slti/sltiu */
+        case 1: return i_type((int32_t)sh, rs1, 1, rd, 0x13);                                /* slli */
+        case 2: return i_type((int32_t)sh, rs1, 5, rd, 0x13);                                /* srli */
+        case 3: return i_type((int32_t)(0x400 | sh), rs1, 5, rd, 0x13);                      /* srai */
+        case 4: return i_type(unary[rnd() % 5], rs1, 1, rd, 0x13);                           /* clz.. sext.h */
+        case 5: return i_type(rnd() % 2 ? 0x6b8 : 0x287, rs1, 5, rd, 0x13);                  /* rev8, orc.b */
+        case 6: return i_type((int32_t)(0x600 | sh), rs1, 5, rd, 0x13);                      /* rori */
+        case 7: return i_type((int32_t)((rnd() % 3 == 0 ? 0x480 : rnd() % 2 ? 0x280 : 0x680) | sh), rs1, 1,
+                              rd, 0x13);                                                     /* bclri/bseti/binvi */
+        case 8: return i_type((int32_t)(0x480 | sh), rs1, 5, rd, 0x13);                      /* bexti */
+        case 9: return i_type(imm, rs1, 0, rd, 0x1b);                                        /* addiw */
+        case 10: return i_type((int32_t)sh5, rs1, 1, rd, 0x1b);                              /* slliw */
+        case 11: return i_type((int32_t)((rnd() % 2 ? 0x400 : 0) | sh5), rs1, 5, rd, 0x1b);  /* srliw/sraiw */
+        case 12: return i_type(unary[rnd() % 3], rs1, 1, rd, 0x1b);                          /* clzw.. cpopw */
+        case 13: return i_type((int32_t)(0x600 | sh5), rs1, 5, rd, 0x1b);                    /* roriw */
+        case 14: return i_type((int32_t)(0x080 | sh), rs1, 1, rd, 0x1b);                     /* slli.uw */
+        default: return r_type(4, 0, rs1, 4, rd, 0x3b);                                      /* zext.h */
+        }
+    }
+    if (kind < 60) {
+        static const unsigned f3s[] = { 0, 2, 3, 4, 6, 7 };
+        return i_type(imm, rs1, f3s[rnd() % 6], rd, 0x13);
+    }
+    if (kind < 63)
+        return (uint32_t)(rnd() & 0xfffff000u) | rd << 7 | (rnd() % 2 ? 0x37u : 0x17u); /* lui, auipc */
+    if (kind < 75) {
+        /* Loads: mostly the data area, some misaligned, some unmapped. */
+        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
+        return i_type(imm, base, (unsigned)(rnd() % 7), rd, 0x03);
+    }
+    if (kind < 84) {
+        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
+        if (rnd() % 20 == 0) {
+            /* Into the code: self-modifying code, maybe in this very unit. */
+            base = R_CODE;
+            imm = (int32_t)(4 * (rnd() % (n < 512 ? n : 512)));
+        }
+        return s_type(imm, rs2, base, (unsigned)(rnd() % 4), 0x23);
+    }
+    if (kind < 94) {
+        static const unsigned f3s[] = { 0, 1, 4, 5, 6, 7 };
+        unsigned left = n - i;
+        int32_t off = 4 * (int32_t)(1 + rnd() % (left < 16 ? left : 16));
+        return b_type(off, rs2, rs1, f3s[rnd() % 6]);
+    }
+    if (kind < 96) {
+        unsigned left = n - i;
+        return j_type(4 * (int32_t)(1 + rnd() % (left < 16 ? left : 16)), rd_any());
+    }
+    if (kind < 97)
+        return i_type((int32_t)(4 * (rnd() % (n < 512 ? n : 512))), R_CODE, 0, rd_any(), 0x67); /* jalr */
+    if (kind < 99)
+        return i_type(0x340, rs_any(), 2, rd, 0x73); /* csrrs rd, mscratch, rs1 */
+    return 0x0000000f; /* fence */
+}
+
+static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsigned n, struct errmsg *e)
+{
+    memset(s, 0, sizeof *s);
+    s->ram = calloc(1, RAM_SIZE);
+    if (!s->ram)
+        return -1;
+    struct hart_config hc = {
+        .engine = eng,
+        .mem = { .host = s->ram, .base = RAM_BASE, .size = RAM_SIZE },
+        .bus = { .load = bus_none_load, .store = bus_none_store },
+        .clock = { .read = fake_clock, .opaque = &s->ticks, .freq_hz = 10000000 },
+    };
+    if (hart_create(&s->h, &hc, e))
+        return -1;
+    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    uint32_t *code = (uint32_t *)(s->ram + CODE_OFF);
+    for (unsigned i = 0; i < n; i++)
+        code[i] = random_insn(i, n);
+    code[n] = j_type(-4 * (int32_t)n, 0); /* and again */
+    uint32_t *hd = (uint32_t *)(s->ram + HANDLER_OFF);
+    hd[0] = i_type(0x341, 0, 2, 31, 0x73);  /* csrr x31, mepc */
+    hd[1] = i_type(4, 31, 0, 31, 0x13);     /* addi x31, x31, 4 */
+    hd[2] = i_type(0x341, 31, 1, 0, 0x73);  /* csrw mepc, x31 */
+    hd[3] = 0x30200073;                     /* mret */
+    for (unsigned i = 0; i < RAM_SIZE - DATA_OFF - 0x800; i += 8) {
+        uint64_t v = rnd();
+        memcpy(s->ram + DATA_OFF - 0x800 + i, &v, 8);
+    }
+    hart_reset(s->h, RAM_BASE + CODE_OFF, PRIV_M, 0, 0);
+    for (unsigned r = 1; r < 26; r++)
+        s->h->x[r] = rnd() % 4 ? rnd() : (uint64_t)(int64_t)(int32_t)(rnd() % 9) - 4;
+    s->h->x[R_CODE] = RAM_BASE + CODE_OFF;
+    s->h->x[R_BAD] = 0x1000;
+    s->h->x[R_DATA] = RAM_BASE + DATA_OFF;
+    hart_write_csr(s->h, 0x305, RAM_BASE + HANDLER_OFF); /* mtvec */
+    return 0;
+}
+
+static int elf_side(struct side *s, enum hart_engine eng, const char *path, struct errmsg *e)
+{
+    memset(s, 0, sizeof *s);
+    struct baremetal_config cfg = { .program = path, .mem_size = 128ull << 20, .out = discard_out,
+                                    .engine = eng };
+    if (baremetal_create(&s->m, &cfg, e))
+        return -1;
+    s->h = s->m->hart;
+    s->h->clock.read = fake_clock;
+    s->h->clock.opaque = &s->ticks;
+    return 0;
+}
+
+static void free_side(struct side *s)
+{
+    if (s->m)
+        baremetal_destroy(s->m);
+    else
+        hart_destroy(s->h);
+    free(s->ram);
+}
+
+/* One step of budget k; returns 1 when the side has finished. */
+static int step(struct side *s, uint64_t k)
+{
+    if (s->done)
+        return 1;
+    s->ticks += k;
+    s->last = hart_run(s->h, k);
+    if (s->m)
+        baremetal_poll(s->m);
+    switch (s->last) {
+    case HART_EXIT_BUDGET: return 0;
+    case HART_EXIT_WFI: s->ticks += 1000; return 0; /* time passes while it waits */
+    default: s->done = 1; return 1;
+    }
+}
+
+struct run_spec {
+    const char *elf;       /* or a random program: */
+    uint64_t seed;
+    unsigned n;
+    uint64_t max_insns;
+};
+
+static int make_pair(const struct run_spec *r, struct side *a, struct side *b)
+{
+    struct errmsg e = { "" };
+    int rc = r->elf ? elf_side(a, HART_ENGINE_INTERP, r->elf, &e) : random_side(a, HART_ENGINE_INTERP, r->seed, r->n, &e);
+    if (!rc)
+        rc = r->elf ? elf_side(b, HART_ENGINE_JIT, r->elf, &e) : random_side(b, HART_ENGINE_JIT, r->seed, r->n, &e);
+    if (rc)
+        fprintf(stderr, "jit_diff: %s\n", e.text[0] ? e.text : "out of memory");
+    return rc;
+}
+
+/* Runs the pair; returns the step at which they first differ, -1 when
+ * they never do, -2 on setup errors. Steps before `single_from` use the
+ * seeded budgets, later ones budget 1 (for the replay). */
+static long run_pair(const struct run_spec *r, long single_from, int verbose)
+{
+    struct side a, b;
+    if (make_pair(r, &a, &b))
+        return -2;
+    uint64_t bseed = r->seed ^ 0x5bd1e995u;
+    long result = -1;
+    char buf[256];
+    for (long i = 0; a.h->instret < r->max_insns; i++) {
+        bseed ^= bseed << 13, bseed ^= bseed >> 7, bseed ^= bseed << 17;
+        uint64_t k = (single_from >= 0 && i >= single_from) ? 1 : 1 + bseed % 100;
+        uint64_t pc = a.h->pc, ir = a.h->instret;
+        int da = step(&a, k), db = step(&b, k);
+        const char *d = differs(a.h, b.h, buf, sizeof buf);
+        if (!d && a.last != b.last)
+            d = "the exits of hart_run differ";
+        if (d) {
+            if (verbose) {
+                uint32_t raw = 0;
+                if (pc >= RAM_BASE && pc - RAM_BASE + 4 <= (a.m ? a.m->ram.size : RAM_SIZE))
+                    memcpy(&raw, (a.m ? a.m->ram.host : a.ram) + (pc - RAM_BASE), 4);
+                struct insn in;
+                decode_insn(raw, &in);
+                fprintf(stderr, "jit_diff: %s: after the step at pc %#" PRIx64 " (instret %" PRIu64
+                        ", budget %" PRIu64 ", first instruction %08x %s): %s\n",
+                        r->elf ? r->elf : "random", pc, ir, k, raw, decode_op_name(in.op), d);
+            }
+            result = i;
+            break;
+        }
+        if (da && db)
+            break;
+    }
+    if (verbose && result < 0) {
+        struct jit_stats st;
+        jit_get_stats(b.h, &st);
+        printf("jit_diff: %s seed %" PRIu64 ": %" PRIu64 " instructions agree (jit: %" PRIu64 " units, %" PRIu64
+               " instructions translated, %" PRIu64 " interpreter fallbacks)\n", r->elf ? r->elf : "random",
+               r->seed, a.h->instret, st.units, st.insns, st.fallbacks);
+    }
+    free_side(&a);
+    free_side(&b);
+    return result;
+}
+
+static int check(const struct run_spec *r)
+{
+    long at = run_pair(r, -1, 0);
+    if (at == -2)
+        return 1;
+    if (at == -1)
+        return run_pair(r, -1, 1) == -1 ? 0 : 1;
+    /* Replay to the last agreeing step, then one instruction at a time. */
+    fprintf(stderr, "jit_diff: divergence in step %ld; replaying it one instruction at a time\n", at);
+    run_pair(r, at, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "--random")) {
+        uint64_t seed = strtoull(argv[2], NULL, 0);
+        unsigned count = argc >= 4 ? (unsigned)strtoul(argv[3], NULL, 0) : 20;
+        int bad = 0;
+        for (unsigned i = 0; i < count && !bad; i++) {
+            struct run_spec r = { .seed = seed + i, .n = 64 + (unsigned)((seed + i) * 37 % 1500),
+                                  .max_insns = 200000 };
+            bad = check(&r);
+        }
+        return bad;
+    }
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: jit_diff PROGRAM.elf [SEED] | jit_diff --random SEED [COUNT]\n");
+        return 2;
+    }
+    struct run_spec r = { .elf = argv[1], .seed = argc == 3 ? strtoull(argv[2], NULL, 0) : 1,
+                          .max_insns = 50000000 };
+    return check(&r);
+}
