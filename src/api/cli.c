@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backends/net_helper.h"
+
 static const char usage[] =
     "usage: minnow <command> [options]\n"
     "       minnow --api-sock PATH [--config-file FILE] [--id ID]\n"
@@ -75,6 +77,10 @@ static void close_inherited_fds(int argc, char **argv)
 
 int cli_main(int argc, char **argv)
 {
+    /* Not in the usage: minnow starts it itself (backends/net_helper.h),
+     * handing it its socket as an fd; it keeps only that one itself. */
+    if (argc >= 2 && !strcmp(argv[1], "net-helper"))
+        return net_helper_main(argc, argv);
     close_inherited_fds(argc, argv);
     if (argc < 2) {
         fputs(usage, stderr);

@@ -38,7 +38,9 @@ struct net_backend_ops {
     /* One frame from the guest, gathered from iov (NET_FRAME_MIN ..
      * NET_FRAME_MAX bytes). 0, or a negative errno when the frame was
      * dropped (the host side is full or gone): Ethernet loses frames and
-     * the protocols above recover, so the device only counts it. */
+     * the protocols above recover, so the device only counts it.
+     * -EPROTO: a validator in front of the stack refused the frame
+     * (backends/net_guard.h), counted apart. */
     int (*send)(struct net_backend *b, const struct iovec *iov, int iovcnt);
     /* poll_fd was readable: do the host-side work, deliver frames. */
     void (*service)(struct net_backend *b);

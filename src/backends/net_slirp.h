@@ -46,6 +46,10 @@ struct net_hostfwd {
 struct net_slirp_options {
     const struct net_hostfwd *hostfwd;
     unsigned n_hostfwd;
+    /* slirp's restricted mode: no flows to the host or beyond (TCP, UDP,
+     * ICMP), only ARP, DHCP and slirp's own answers. For fuzzers, whose
+     * random frames must not become real traffic; minnow never sets it. */
+    bool restricted;
 };
 
 /* Starts a slirp stack and its forwards. A forward whose host port cannot

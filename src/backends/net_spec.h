@@ -40,6 +40,10 @@ struct net_spec {
     uint8_t mac[6];
     unsigned n_hostfwd;
     struct net_hostfwd hostfwd[NET_SLIRP_MAX_HOSTFWD];
+    /* Not from the text: user mode in this process instead of the helper
+     * (backends/net_helper.h), for fuzzers and tests that build boards by
+     * the thousand. The validator stays in front either way. */
+    bool in_process;
 };
 
 /* Fills *out from spec; returns 0 or -EINVAL with a message. */

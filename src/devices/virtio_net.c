@@ -58,7 +58,7 @@ struct virtio_net {
     struct virtq_chain tx;
     struct iovec iov[VIRTQ_CHAIN_MAX];
 
-    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_bad, rx_bytes, tx_bytes;
+    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_filtered, tx_bad, rx_bytes, tx_bytes;
 };
 
 static uint64_t net_config_read(void *opaque, uint32_t off, unsigned size)
@@ -313,7 +313,10 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
         atomic_fetch_add(&n->tx_bad, 1);
         return;
     }
-    if (net_backend_send(n->be, n->iov, niov) < 0)
+    int rc = net_backend_send(n->be, n->iov, niov);
+    if (rc == -EPROTO)
+        atomic_fetch_add(&n->tx_filtered, 1);
+    else if (rc < 0)
         atomic_fetch_add(&n->tx_dropped, 1);
     else {
         atomic_fetch_add(&n->tx_frames, 1);
@@ -573,6 +576,7 @@ void virtio_net_stats(const struct virtio_net *n, struct virtio_net_stats *out)
     out->rx_held = atomic_load(&m->rx_held);
     out->tx_frames = atomic_load(&m->tx_frames);
     out->tx_dropped = atomic_load(&m->tx_dropped);
+    out->tx_filtered = atomic_load(&m->tx_filtered);
     out->tx_bad = atomic_load(&m->tx_bad);
     out->rx_bytes = atomic_load(&m->rx_bytes);
     out->tx_bytes = atomic_load(&m->tx_bytes);

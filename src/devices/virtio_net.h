@@ -106,6 +106,7 @@ struct virtio_net_stats {
     uint64_t rx_held;      /* waiting now for a receive buffer */
     uint64_t tx_frames;    /* handed to the backend */
     uint64_t tx_dropped;   /* refused by the backend */
+    uint64_t tx_filtered;  /* refused by the backend's validator (-EPROTO: see backends/net_guard.h) */
     uint64_t tx_bad;       /* malformed transmit chains */
     uint64_t rx_bytes;     /* frame bytes delivered (without the virtio header) */
     uint64_t tx_bytes;     /* frame bytes handed to the backend */

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 
+#include "backends/net_guard.h"
+#include "backends/net_helper.h"
 #include "backends/net_slirp.h"
 #include "backends/net_tap.h"
 #include "devices/plic.h"
@@ -45,8 +47,13 @@ static int open_net_backend(const struct net_spec *s, struct net_backend **out, 
 {
     if (s->kind == NET_SPEC_TAP)
         return net_tap_open(out, s->tap_name, e);
-    struct net_slirp_options o = { .hostfwd = s->hostfwd, .n_hostfwd = s->n_hostfwd };
-    return net_slirp_open(out, &o, e);
+    /* libslirp runs in a confined helper process, behind a validator
+     * here: see net_helper.h and net_guard.h for why. */
+    struct net_slirp_options so = { .hostfwd = s->hostfwd, .n_hostfwd = s->n_hostfwd };
+    struct net_helper_options ho = { .slirp = so };
+    struct net_backend *stack;
+    int r = s->in_process ? net_slirp_open(&stack, &so, e) : net_helper_open(&stack, &ho, e);
+    return r ? r : net_guard_wrap(out, stack, e);
 }
 
 static int create_one(struct virt *v, unsigned slot, const struct virt_device_config *c, struct errmsg *e)

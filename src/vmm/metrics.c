@@ -204,11 +204,11 @@ static json_t *device_json(unsigned slot, const struct virt_device *d)
     case VIRT_DEV_NET: {
         struct virtio_net_stats s;
         virtio_net_stats(d->dev, &s);
-        json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s.rx_frames,
+        json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_frames", (json_int_t)s.rx_frames,
                               "rx_bytes", (json_int_t)s.rx_bytes, "rx_dropped", (json_int_t)s.rx_dropped,
                               "rx_held", (json_int_t)s.rx_held, "tx_frames", (json_int_t)s.tx_frames,
                               "tx_bytes", (json_int_t)s.tx_bytes, "tx_dropped", (json_int_t)s.tx_dropped,
-                              "tx_bad", (json_int_t)s.tx_bad);
+                              "tx_filtered", (json_int_t)s.tx_filtered, "tx_bad", (json_int_t)s.tx_bad);
         json_object_update(o, c);
         json_decref(c);
         break;

@@ -18,6 +18,10 @@ Usage: devices.py MINNOW MODE [VSOCK_ECHO]
              wget fetches a page from a host HTTP server on 127.0.0.1 via
              10.0.2.2; the host fetches a page from the guest's httpd through
              hostfwd; mac= is what the guest sees
+  net-frag   the lone IPv4 fragment of issue 13 (tests/guest/ipfrag) 16 times,
+             then a wget to the host still works; the slirp helper process
+             has Seccomp 2 and NoNewPrivs 1; killing it gives one line on
+             minnow's stderr and the guest runs on
   net-tap    in a network namespace made for the test: a tap device with
              192.168.77.1, minnow on it with --net tap=; the guest (static
              192.168.77.2) pings and fetches from the namespace, which pings
@@ -227,6 +231,63 @@ class Test:
                 raise Fail(f"the guest did not configure {what}")
         vm.expect_line(token)
         vm.expect_line("net-done")
+
+    def net_frag(self):
+        """Issue 13: the guest sends lone IPv4 fragments through virtio-net
+        into user networking; minnow survives and the network still works.
+        slirp runs in a helper process under seccomp with no new
+        privileges; killing it is one clear line on stderr and the VM runs
+        on."""
+        www = os.path.join(self.work, "www")
+        os.makedirs(www)
+        port = free_port()
+        self.http_server(www, "127.0.0.1", port)
+        token = f"frag-page-{random.getrandbits(48):x}"
+        with open(os.path.join(www, "token.txt"), "w") as f:
+            f.write(token + "\n")
+        prog = self.extra or os.path.join(TOP, "build", "tests", "guest", "ipfrag")
+        initrd = self.initramfs_with(prog)
+        cmd = ("udhcpc -i eth0 -f -q -n -t 10 -T 3 >/dev/null 2>&1; ipfrag eth0 16 && "
+               f"wget -q -T 20 -O - http://10.0.2.2:{port}/token.txt; echo FETCHED; i=0; "
+               "while [ $i -lt 1200 ]; do echo alive-$i; i=$((i+1)); sleep 0.5; done")
+        err = os.path.join(self.work, "stderr.log")
+        self.vm = vm = Minnow([self.minnow, "run", "--kernel", self.kernel, "--initrd", initrd, "--net", "user",
+                               "--append", f'console=ttyS0 minnow.cmd="{cmd}"'],
+                              os.path.join(self.work, "console.log"), err_path=err, timeout=BOOT_TIMEOUT)
+        vm.wait_for(r"^ipfrag: sent 16$")
+        vm.wait_for(r"^FETCHED$")
+        vm.expect_line(token)
+        if vm.p.poll() is not None:
+            raise Fail(f"minnow exited with {vm.p.poll()} after the fragments")
+        # the helper: minnow's one child
+        kids = []
+        for tid in os.listdir(f"/proc/{vm.p.pid}/task"):
+            with open(f"/proc/{vm.p.pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+        if len(kids) != 1:
+            raise Fail(f"minnow has children {kids}, expected one network helper")
+        helper = kids[0]
+        with open(f"/proc/{helper}/status") as f:
+            status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        with open(f"/proc/{helper}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        if argv[1:2] != [b"net-helper"]:
+            raise Fail(f"minnow's child is {argv}, expected minnow net-helper")
+        if status.get("Seccomp", "").strip() != "2" or status.get("NoNewPrivs", "").strip() != "1":
+            raise Fail(f"the helper has Seccomp {status.get('Seccomp')!r} NoNewPrivs {status.get('NoNewPrivs')!r}, "
+                       "expected 2 and 1")
+        os.kill(helper, signal.SIGKILL)
+        want = f"the network helper (pid {helper}) was killed by signal 9"
+        end = time.monotonic() + 60
+        while want not in vm.err.decode(errors="replace"):
+            if vm.p.poll() is not None or time.monotonic() > end:
+                raise Fail(f"no '{want}' on minnow's stderr (status {vm.p.poll()}): {vm.err!r}")
+            time.sleep(0.1)
+        # the guest runs on: a new line after the report
+        last = int(re.findall(r"^alive-(\d+)$", vm.text(), re.M)[-1])
+        vm.wait_for(rf"^alive-{last + 2}$", 60)
+        if vm.p.poll() is not None:
+            raise Fail(f"minnow exited with {vm.p.poll()} after its helper died")
 
     def net_tap(self):
         if os.geteuid() != 0:
@@ -488,7 +549,7 @@ def main():
     minnow, MODE = os.path.abspath(sys.argv[1]), sys.argv[2]
     extra = sys.argv[3] if len(sys.argv) > 3 else None
     modes = {"blk": lambda t: t.blk(), "blk-sync": lambda t: t.blk("sync"), "blk-ro": Test.blk_ro,
-             "blk-kill": Test.blk_kill, "net-user": Test.net_user, "net-tap": Test.net_tap,
+             "blk-kill": Test.blk_kill, "net-user": Test.net_user, "net-frag": Test.net_frag, "net-tap": Test.net_tap,
              "vsock": Test.vsock, "rng": Test.rng, "console2": Test.console2, "balloon": Test.balloon}
     if MODE not in modes:
         sys.exit(f"devices.py: unknown mode '{MODE}'")

@@ -1,8 +1,15 @@
-/* Unit tests for backends/net_slirp behind devices/virtio_net: the test is
- * the guest, speaking real protocols through the device's queues (a
+/* Unit tests for user-mode networking behind devices/virtio_net: the test
+ * is the guest, speaking real protocols through the device's queues (a
  * virtio-mmio driver over a fake guest RAM, as in test_virtio_net.c), with
  * libslirp on a real I/O thread: DHCP, ARP, a host port forward, and a UDP
- * flow to a socket on the host's loopback through slirp's 10.0.2.2. */
+ * flow to a socket on the host's loopback through slirp's 10.0.2.2; and
+ * what a hostile guest sends (a lone IPv4 fragment, bad IP headers) before
+ * and after, with the validator (backends/net_guard.h) in front.
+ *
+ * Built twice: test_net_slirp runs slirp in this process (as fuzzers do),
+ * test_net_helper (NET_VIA_HELPER) in the confined helper process that
+ * minnow uses (backends/net_helper.h), the minnow executable named by
+ * $MINNOW_EXE; it also checks the helper's confinement and its death. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +21,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <linux/landlock.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "backends/net_guard.h"
+#include "backends/net_helper.h"
+#include "backends/net_helper_sandbox.h"
 #include "backends/net_slirp.h"
 #include "devices/virtio_net.h"
 #include "vmm/event_loop.h"
@@ -123,7 +140,43 @@ struct sfx {
     uint16_t fwd_port;          /* host side of the tcp forward to GUEST_PORT_FWD */
     unsigned tx_slot;
     uint8_t gw_mac[6];
+    struct net_backend *stack;  /* behind the guard */
+    pthread_mutex_t lock;
+    char report[256];           /* the helper backend's last line */
 };
+
+static void __attribute__((unused)) on_report(void *opaque, const char *line)
+{
+    struct sfx *f = opaque;
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->report, sizeof f->report, "%s", line);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* The stack as minnow opens it: slirp (here or in the helper) behind the
+ * validator. */
+static int open_stack(struct sfx *f, const struct net_slirp_options *so, struct net_backend **out,
+                      struct errmsg *e)
+{
+    struct net_backend *stack;
+#ifdef NET_VIA_HELPER
+    const char *exe = getenv("MINNOW_EXE");
+    if (!exe)
+        fail_msg("MINNOW_EXE names no minnow executable");
+    struct net_helper_options ho = {.exe = exe, .slirp = *so, .report = f ? on_report : NULL, .report_opaque = f};
+    int rc = net_helper_open(&stack, &ho, e);
+#else
+    (void)f;
+    int rc = net_slirp_open(&stack, so, e);
+#endif
+    if (rc < 0) {
+        *out = NULL;
+        return rc;
+    }
+    if (f)
+        f->stack = stack;
+    return net_guard_wrap(out, stack, e);
+}
 
 static uint16_t free_port(int type)
 {
@@ -140,6 +193,7 @@ static uint16_t free_port(int type)
 static int setup(void **state)
 {
     struct sfx *f = calloc(1, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
     tdrv_init_ram(&f->d);
     f->fwd_port = free_port(SOCK_STREAM);
     struct net_hostfwd fwd = {.udp = false, .host_addr.s_addr = ip4("127.0.0.1"), .host_port = f->fwd_port,
@@ -147,8 +201,8 @@ static int setup(void **state)
     struct net_slirp_options so = {.hostfwd = &fwd, .n_hostfwd = 1};
     struct net_backend *be;
     struct errmsg e = {{0}};
-    if (net_slirp_open(&be, &so, &e) < 0)
-        fail_msg("net_slirp_open: %s", e.text);
+    if (open_stack(f, &so, &be, &e) < 0)
+        fail_msg("opening user networking: %s", e.text);
     struct virtio_net_options o = {.backend = be, .has_mac = true};
     memcpy(o.mac, GUEST_MAC, 6);
     struct irq_line irq = tdrv_irq_line(&f->d);
@@ -171,6 +225,7 @@ static int teardown(void **state)
     event_loop_destroy(f->loop);
     virtio_net_destroy(f->net);
     tdrv_free(&f->d);
+    pthread_mutex_destroy(&f->lock);
     free(f);
     return 0;
 }
@@ -268,9 +323,9 @@ static const uint8_t *dhcp_option(const uint8_t *bp, size_t len, uint8_t code, u
     return NULL;
 }
 
-static void test_dhcp_offer(void **state)
+/* A DHCPDISCOVER; checks the offer. */
+static void dhcp_exchange(struct sfx *f)
 {
-    struct sfx *f = *state;
     uint8_t bootp[548] = {0};
     bootp[0] = 1;        /* BOOTREQUEST */
     bootp[1] = 1;        /* Ethernet */
@@ -312,6 +367,11 @@ static void test_dhcp_offer(void **state)
     o = dhcp_option(bp, bplen, 1, &olen);   /* netmask */
     assert_non_null(o);
     assert_memory_equal(o, &(uint32_t){ip4("255.255.255.0")}, 4);
+}
+
+static void test_dhcp_offer(void **state)
+{
+    dhcp_exchange(*state);
 }
 
 static void test_arp_gateway(void **state)
@@ -432,7 +492,7 @@ static void test_hostfwd_port_in_use(void **state)
     struct net_slirp_options so = {.hostfwd = &fwd, .n_hostfwd = 1};
     struct net_backend *be = NULL;
     struct errmsg e = {{0}};
-    assert_true(net_slirp_open(&be, &so, &e) < 0);
+    assert_true(open_stack(NULL, &so, &be, &e) < 0);
     assert_null(be);
     char expect[128];
     snprintf(expect, sizeof expect, "hostfwd tcp:127.0.0.1:%u-10.0.2.15:22: cannot listen on 127.0.0.1 port %u: ",
@@ -442,6 +502,279 @@ static void test_hostfwd_port_in_use(void **state)
     close(s);
 }
 
+/* ---- hostile frames ---- */
+
+/* Ethernet + IPv4 (header checksummed) around payload, with the given
+ * fragment field (flags and offset in 8-byte units). */
+static size_t ip_frame(uint8_t *fr, const uint8_t dmac[6], uint32_t dip, uint8_t proto, uint16_t id,
+                       uint16_t frag, const void *payload, size_t plen)
+{
+    memcpy(fr, dmac, 6);
+    memcpy(fr + 6, GUEST_MAC, 6);
+    put16(fr + 12, 0x0800);
+    uint8_t *ip = fr + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)(20 + plen));
+    put16(ip + 4, id);
+    put16(ip + 6, frag);
+    ip[8] = 64;
+    ip[9] = proto;
+    uint32_t sip = ip4(NET_SLIRP_GUEST);
+    memcpy(ip + 12, &sip, 4);
+    memcpy(ip + 16, &dip, 4);
+    put16(ip + 10, csum(ip, 20));
+    memcpy(ip + 20, payload, plen);
+    return 14 + 20 + plen;
+}
+
+static uint64_t tx_filtered(struct sfx *f)
+{
+    struct virtio_net_stats st;
+    virtio_net_stats(f->net, &st);
+    return st.tx_filtered;
+}
+
+/* The frame of issue 13: 98 bytes, one IPv4 fragment with MF clear and
+ * offset 8, nothing before it, its payload starting with 0x41 x 8. libslirp
+ * 4.7.0 took it for a whole datagram and stored through those 8 bytes. The
+ * stack must still work afterwards. */
+static void test_lone_fragment(void **state)
+{
+    struct sfx *f = *state;
+    arp_gateway(f);
+    uint8_t payload[64];
+    memset(payload, 0x41, sizeof payload);
+    uint8_t fr[128];
+    size_t len = ip_frame(fr, f->gw_mac, ip4(NET_SLIRP_HOST), 17, 0x1234, 1 /* offset 8 bytes, MF 0 */,
+                          payload, sizeof payload);
+    assert_int_equal(len, 98);
+    for (int i = 0; i < 4; i++)
+        send_frame(f, fr, len);
+    assert_int_equal(tx_filtered(f), 4);
+    dhcp_exchange(f);
+    arp_gateway(f);
+}
+
+static void test_bad_ip_headers(void **state)
+{
+    struct sfx *f = *state;
+    uint8_t fr[128];
+    size_t len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 1, 0, "abcdefgh", 8);
+    fr[14] = 0x44;                      /* IHL 4 */
+    send_frame(f, fr, len);
+    fr[14] = 0x45;
+    put16(fr + 16, 200);                /* total length beyond the frame */
+    send_frame(f, fr, len);
+    put16(fr + 16, 28);
+    fr[14] = 0x65;                      /* version 6 behind type 0x0800 */
+    send_frame(f, fr, len);
+    send_frame(f, fr, 30);              /* shorter than an IPv4 header */
+    assert_int_equal(tx_filtered(f), 4);
+    dhcp_exchange(f);
+}
+
+/* A UDP datagram the guest fragments itself (first fragment first, as
+ * Linux sends them) reaches the host whole; a stray last fragment after it
+ * does not reach slirp. */
+static void test_fragmented_udp(void **state)
+{
+    struct sfx *f = *state;
+    int hs = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(hs >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(hs, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(hs, (struct sockaddr *)&a, &al), 0);
+    arp_gateway(f);
+
+    char msg[40];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 26);
+    uint8_t udp[8 + sizeof msg];
+    put16(udp, 5556);
+    put16(udp + 2, ntohs(a.sin_port));
+    put16(udp + 4, (uint16_t)sizeof udp);
+    put16(udp + 6, 0);
+    memcpy(udp + 8, msg, sizeof msg);
+    uint8_t fr[128];
+    /* 24 bytes (UDP header and 16 of payload), then the other 24 at offset 3 */
+    size_t len = ip_frame(fr, f->gw_mac, ip4(NET_SLIRP_HOST), 17, 0x4242, 0x2000, udp, 24);
+    send_frame(f, fr, len);
+    len = ip_frame(fr, f->gw_mac, ip4(NET_SLIRP_HOST), 17, 0x4242, 3, udp + 24, sizeof udp - 24);
+    send_frame(f, fr, len);
+    assert_int_equal(tx_filtered(f), 0);
+
+    struct pollfd pfd = {.fd = hs, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    char buf[128];
+    ssize_t n = recv(hs, buf, sizeof buf, 0);
+    assert_int_equal(n, (ssize_t)sizeof msg);
+    assert_memory_equal(buf, msg, sizeof msg);
+
+    send_frame(f, fr, len);             /* the last fragment again: no queue for it now */
+    assert_int_equal(tx_filtered(f), 1);
+    close(hs);
+    dhcp_exchange(f);
+}
+
+/* The checker alone: what passes and what does not, and the table's
+ * bounds. */
+static void test_guard_table(void **state)
+{
+    (void)state;
+    struct net_guard g;
+    memset(&g, 0, sizeof g);
+    uint8_t fr[128];
+    uint8_t pl[16] = {0};
+    size_t len;
+    /* NET_GUARD_FRAG_SLOTS open datagrams, then one more is refused */
+    for (unsigned i = 0; i <= NET_GUARD_FRAG_SLOTS; i++) {
+        len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, (uint16_t)i, 0x2000, pl, 16);
+        assert_int_equal(net_guard_check(&g, fr, len, 1000), i < NET_GUARD_FRAG_SLOTS ? NET_GUARD_PASS : NET_GUARD_FRAGMENT);
+    }
+    /* a middle fragment of datagram 0 passes, of an unknown one not */
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 0, 0x2000 | 2, pl, 16);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_PASS);
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 6, 0, 0x2000 | 2, pl, 16);   /* other protocol */
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_FRAGMENT);
+    /* entries expire */
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 1, 2, pl, 16);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000 + NET_GUARD_FRAG_TTL_MS), NET_GUARD_FRAGMENT);
+    /* a first fragment slirp would drop (bad checksum) opens nothing */
+    memset(&g, 0, sizeof g);
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 77, 0x2000, pl, 16);
+    fr[14 + 10] ^= 1;
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_BAD_IP);
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 77, 2, pl, 16);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_FRAGMENT);
+    /* whole datagrams, ARP and IPv6 pass untouched */
+    len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 9, 0x4000 /* DF */, pl, 16);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_PASS);
+    put16(fr + 12, 0x86dd);
+    assert_int_equal(net_guard_check(&g, fr, len, 1000), NET_GUARD_PASS);
+}
+
+/* The filter itself, in a child of this test: what the helper may and
+ * may not do once confined. */
+static void test_sandbox_refuses(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct errmsg e;
+        bool resolv = access("/etc/resolv.conf", R_OK) == 0 &&
+                      syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 1;
+        if (net_helper_sandbox_enter(&e) < 0)
+            _exit(10);
+        /* slirp's DNS reads the host's resolver from here */
+        if (resolv && open("/etc/resolv.conf", O_RDONLY) < 0)
+            _exit(17);
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        if (s < 0)
+            _exit(11);
+        if (socket(AF_UNIX, SOCK_STREAM, 0) >= 0 || errno != EAFNOSUPPORT)
+            _exit(12);
+        if (socket(AF_NETLINK, SOCK_RAW, 0) >= 0 || errno != EAFNOSUPPORT)
+            _exit(13);
+        if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
+            _exit(14);
+        if (open("/tmp/minnow-net-sandbox-test", O_WRONLY | O_CREAT, 0600) >= 0 || errno != EACCES)
+            _exit(15);
+        /* exec is not refused but fatal */
+        char *argv[] = {(char *)"/bin/true", NULL};
+        execv("/bin/true", argv);
+        _exit(16);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st))
+        fail_msg("the confined child exited with %d (a check failed) instead of dying at execv",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+#ifdef NET_VIA_HELPER
+static void proc_status(pid_t pid, const char *field, char *out, size_t cap)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    out[0] = 0;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof line, fp))
+        if (!strncmp(line, field, fl) && line[fl] == ':') {
+            char *v = line + fl + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            v[strcspn(v, "\n")] = 0;
+            snprintf(out, cap, "%s", v);
+        }
+    fclose(fp);
+}
+
+static void test_helper_confined(void **state)
+{
+    struct sfx *f = *state;
+    pid_t pid = net_helper_pid(f->stack);
+    assert_true(pid > 0);
+    char v[64];
+    proc_status(pid, "Seccomp", v, sizeof v);
+    assert_string_equal(v, "2");
+    proc_status(pid, "NoNewPrivs", v, sizeof v);
+    assert_string_equal(v, "1");
+    proc_status(pid, "PPid", v, sizeof v);
+    assert_int_equal(atoi(v), getpid());
+    /* its fds: stdio, the socket to us, slirp's epoll, timerfd and the
+     * forward's listening socket; nothing of ours besides */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    for (int fd = 0; fd < 64; fd++) {
+        char p[96], target[256];
+        snprintf(p, sizeof p, "%s/%d", dir, fd);
+        ssize_t n = readlink(p, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = 0;
+        if (fd <= 2)
+            continue;
+        if (strncmp(target, "socket:", 7) && strncmp(target, "anon_inode:", 11))
+            fail_msg("the helper holds fd %d: %s", fd, target);
+    }
+    dhcp_exchange(f);
+}
+
+/* Killing the helper is reported in one line and the device goes on
+ * (dropping what the guest sends). */
+static void test_helper_killed(void **state)
+{
+    struct sfx *f = *state;
+    pid_t pid = net_helper_pid(f->stack);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    char line[256] = "";
+    for (int i = 0; i < 2000 && !line[0]; i++) {
+        pthread_mutex_lock(&f->lock);
+        snprintf(line, sizeof line, "%s", f->report);
+        pthread_mutex_unlock(&f->lock);
+        if (!line[0])
+            nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    char expect[128];
+    snprintf(expect, sizeof expect, "user network: the network helper (pid %d) was killed by signal 9", (int)pid);
+    if (strncmp(line, expect, strlen(expect)))
+        fail_msg("report '%s', expected it to start with '%s'", line, expect);
+    uint8_t fr[128];
+    size_t len = ip_frame(fr, BCAST, ip4(NET_SLIRP_HOST), 17, 1, 0, "abcdefgh", 8);
+    send_frame(f, fr, len);
+    struct virtio_net_stats st;
+    virtio_net_stats(f->net, &st);
+    assert_int_equal(st.tx_dropped, 1);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +783,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostfwd_syn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_to_host_and_back, setup, teardown),
         cmocka_unit_test(test_hostfwd_port_in_use),
+        cmocka_unit_test_setup_teardown(test_lone_fragment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ip_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fragmented_udp, setup, teardown),
+        cmocka_unit_test(test_guard_table),
+        cmocka_unit_test(test_sandbox_refuses),
+#ifdef NET_VIA_HELPER
+        cmocka_unit_test_setup_teardown(test_helper_confined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_helper_killed, setup, teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
