@@ -774,23 +774,11 @@ enum hart_exit hart_interp_run(struct hart *h, uint64_t budget)
 
 boundary:
     h->pc = pc;
-    h->code_dirty = 0;
-    if (unlikely(atomic_load_explicit(&h->flush_requested, memory_order_acquire) !=
-                 atomic_load_explicit(&h->flush_done, memory_order_relaxed)))
-        hart_service_flush(h);
-    if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
-        atomic_store(&h->stop_requested, 0);
-        return HART_EXIT_STOP;
-    }
-    if (REACHED(h->instret, budget_end))
-        return HART_EXIT_BUDGET;
     {
-        uint64_t cause = irq_to_take(h);
-        if (cause) {
-            if (take_trap(h, cause, 0))
-                return HART_EXIT_CRASH;
-            pc = h->pc;
-        }
+        int r = hart_boundary(h, budget_end);
+        if (r >= 0)
+            return (enum hart_exit)r;
+        pc = h->pc;   /* an interrupt may have been taken */
     }
     slice_end = budget_end - h->instret > HART_SLICE ? h->instret + HART_SLICE : budget_end;
 
@@ -1388,7 +1376,8 @@ op_EXIT:
 
 /* ---- the seam to the JIT (see hart.h) ---- */
 
-/* Must do what the run loop does at its boundary label, in that order. */
+/* The run loop's boundary (both engines): fences, stop, budget, interrupts,
+ * in that order. */
 int hart_boundary(struct hart *h, uint64_t budget_end)
 {
     h->code_dirty = 0;
