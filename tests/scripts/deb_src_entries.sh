@@ -9,54 +9,54 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# 1: a one-line sources.list with a local mirror and options, plus deb822
+# 1: a one-line sources.list with local (file:) mirrors and options, plus deb822
 # files: a disabled entry, a third-party repository, a deb-src-only one.
 a=$work/a
 mkdir -p "$a/sources.list.d"
 cat >"$a/sources.list" <<'L'
 # a comment
-deb [arch=amd64 signed-by=/etc/apt/keyrings/mirror.gpg] http://mirror.example.internal:3142/debian bookworm main contrib  # trailing
-deb http://proxy.example.internal/debian-security bookworm-security main
-deb http://mirror.example.internal/debian sid main
+deb [arch=amd64 signed-by=/etc/apt/keyrings/mirror.gpg] file:/srv/mirror/debian bookworm main contrib  # trailing
+deb file:/srv/proxy/debian-security bookworm-security main
+deb file:/srv/mirror/debian sid main
 L
 cat >"$a/sources.list.d/extra.sources" <<'L'
 Types: deb
-URIs: http://offline.example.internal/debian
+URIs: file:/srv/offline/debian
 Suites: bookworm-updates
 Components: main non-free-firmware
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 Enabled: no
-URIs: http://disabled.example.internal/debian
+URIs: file:/srv/disabled/debian
 Suites: bookworm
 Components: main
 
 Types: deb-src
-URIs: http://src-only.example.internal/debian
+URIs: file:/srv/src-only/debian
 Suites: bookworm
 Components: main
 L
 cat >"$a/sources.list.d/nodesource.sources" <<'L'
 Types: deb
-URIs: https://deb.nodesource.example/node_20.x
+URIs: file:/srv/deb.nodesource/node_20.x
 Suites: nodistro
 Components: main
 L
 got=$("$script" "$a" bookworm)
 want='Types: deb-src
-URIs: http://mirror.example.internal:3142/debian
+URIs: file:/srv/mirror/debian
 Suites: bookworm
 Components: main contrib
 Signed-By: /etc/apt/keyrings/mirror.gpg
 
 Types: deb-src
-URIs: http://proxy.example.internal/debian-security
+URIs: file:/srv/proxy/debian-security
 Suites: bookworm-security
 Components: main
 
 Types: deb-src
-URIs: http://offline.example.internal/debian
+URIs: file:/srv/offline/debian
 Suites: bookworm-updates
 Components: main non-free-firmware
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg'
@@ -70,7 +70,7 @@ b=$work/b
 mkdir -p "$b/sources.list.d"
 cat >"$b/sources.list.d/debian.sources" <<'L'
 Types: deb deb-src
-URIs: http://deb.example.internal/debian
+URIs: file:/srv/deb/debian
 Suites: bookworm
 Components: main
 Signed-By:
@@ -81,7 +81,7 @@ Signed-By:
 L
 got=$("$script" "$b" bookworm)
 want='Types: deb-src
-URIs: http://deb.example.internal/debian
+URIs: file:/srv/deb/debian
 Suites: bookworm
 Components: main
 Signed-By: 
