@@ -35,7 +35,9 @@
  * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,10 +100,32 @@ int jit_create(struct hart *h)
     return 0;
 }
 
+/* The stats and the top reasons for fallbacks, to stderr. */
+static void print_stats(const struct jit_stats *st)
+{
+    fprintf(stderr, "jit: %" PRIu64 " units, %" PRIu64 " instructions, %" PRIu64 " bytes, %" PRIu64
+            " flushes, %" PRIu64 " fallbacks (%" PRIu64 " no block, %" PRIu64 " budget)\n", st->units, st->insns,
+            st->bytes, st->flushes, st->fallbacks, st->fallback_fetch, st->fallback_budget);
+    uint64_t shown = UINT64_MAX;
+    for (unsigned k = 0; k < 12; k++) {
+        unsigned best = OP_COUNT_;
+        for (unsigned o = 0; o < OP_COUNT_; o++)
+            if (st->fallback_op[o] < shown && (best == OP_COUNT_ || st->fallback_op[o] > st->fallback_op[best]))
+                best = o;
+        if (best == OP_COUNT_ || !st->fallback_op[best])
+            break;
+        shown = st->fallback_op[best];
+        /* Equal counts: the rest of a tie is not shown, which is fine for a top list. */
+        fprintf(stderr, "jit:   %-12s %" PRIu64 "\n", decode_op_name(best), shown);
+    }
+}
+
 void jit_destroy(struct jit *j)
 {
     if (!j)
         return;
+    if (getenv("MINNOW_JIT_STATS"))
+        print_stats(&j->stats);
     if (j->rw)
         munmap(j->rw, JIT_CACHE_BYTES);
     if (j->rx)
@@ -705,6 +729,14 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
                  * when the unit would overrun it. Then the boundary. */
                 uint64_t left = budget_end - h->instret;
                 uint64_t n = u ? left : !blk ? 1 : left < JIT_INTERP_RUN ? left : JIT_INTERP_RUN;
+                if (!blk) {
+                    j->stats.fallback_fetch++;
+                } else if (!u) {
+                    unsigned nb;
+                    j->stats.fallback_op[hart_block_ops(blk, &nb)[0].opc]++;
+                } else {
+                    j->stats.fallback_budget++;
+                }
                 j->stats.fallbacks++;
                 enum hart_exit e = hart_interp_run(h, n);
                 if (e != HART_EXIT_BUDGET)
