@@ -9,9 +9,11 @@
  * hangs off its block, so everything that keeps decoded code coherent
  * (stores into code through code_mask, fence.i epochs, sfence.vma, satp
  * writes and remote fences emptying the jump caches) applies to
- * translated code unchanged. What is not translated (CSRs, system
- * instructions, FP, atomics) runs in the interpreter, one instruction at
- * a time, with the interpreter's exact semantics.
+ * translated code unchanged. What is not translated (mret, sret, wfi,
+ * sfence.vma, fence.i, ebreak, cbo.*) runs in the interpreter, one block
+ * at a time, with the interpreter's exact semantics. CSR accesses, ecall,
+ * atomics and FP arithmetic call C helpers (jit_helpers.c) that mirror
+ * the interpreter's handlers; FP loads and stores are inline.
  *
  * A unit is a host function int unit(struct hart *h, uint64_t bpc), bpc
  * being the block's virtual pc (a block is keyed by physical address and
@@ -30,8 +32,8 @@
  * Where it stands (issue 14, first step): guest registers are not kept in
  * host registers; units return to jit_run at every exit except a jump
  * back to their own start (no chaining between units yet, no inline
- * jump-cache lookup for jalr); FP, AMOs, LR/SC, CSRs and system
- * instructions go to the interpreter. The interpreter stays the default
+ * jump-cache lookup for jalr); AMOs, LR/SC and FP arithmetic are calls,
+ * not inline code. The interpreter stays the default
  * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
@@ -52,7 +54,8 @@
 #include "cpu/mmu.h"
 
 #define JIT_CACHE_BYTES (16u << 20)
-/* Bound on one unit's host code: 64 instructions of at most ~250 bytes. */
+/* Bound on one unit's host code: 64 instructions of at most ~300 bytes (an FP
+ * load with its FS check is the longest). */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
 #define JIT_NONE ((void *)1)   /* the block starts with an untranslated instruction */
 
