@@ -23,6 +23,18 @@ enum fpu_flag { FPU_NX = 1, FPU_UF = 2, FPU_OF = 4, FPU_DZ = 8, FPU_NV = 16 };
 #define FPU_F32_CANONICAL_NAN 0x7fc00000u
 #define FPU_F64_CANONICAL_NAN 0x7ff8000000000000ull
 
+/* NaN-boxing of single-precision values in the 64-bit f registers: what
+ * the callers (the interpreter, the JIT's helpers) read and write. */
+static inline uint32_t fpu_unbox32(uint64_t v)
+{
+    return (v >> 32) == 0xffffffffu ? (uint32_t)v : FPU_F32_CANONICAL_NAN;
+}
+
+static inline uint64_t fpu_box32(uint32_t v)
+{
+    return 0xffffffff00000000ull | v;
+}
+
 /* Fused multiply-add variants, one rounding:
  * FMADD a*b+c, FMSUB a*b-c, FNMSUB -(a*b)+c, FNMADD -(a*b)-c. */
 enum fpu_fma_op { FPU_FMADD = 0, FPU_FMSUB = 1, FPU_FNMSUB = 2, FPU_FNMADD = 3 };

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "cpu/amo.h"
 #include "cpu/csr.h"
 #include "cpu/mmu.h"
 #include "cpu/fpu.h"
@@ -282,46 +283,6 @@ static inline int store_u(struct hart *h, uint64_t va, unsigned size, uint64_t v
     return mmu_store_slow(h, va, size, v);
 }
 
-/* ---- atomics ---- */
-
-static uint64_t amo64(unsigned op, uint64_t *p, uint64_t v)
-{
-    uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED), n;
-    do {
-        switch (op) {
-        case OP_AMOSWAP_D: n = v; break;
-        case OP_AMOADD_D: n = old + v; break;
-        case OP_AMOXOR_D: n = old ^ v; break;
-        case OP_AMOAND_D: n = old & v; break;
-        case OP_AMOOR_D: n = old | v; break;
-        case OP_AMOMIN_D: n = (int64_t)old < (int64_t)v ? old : v; break;
-        case OP_AMOMAX_D: n = (int64_t)old > (int64_t)v ? old : v; break;
-        case OP_AMOMINU_D: n = old < v ? old : v; break;
-        default: n = old > v ? old : v; break; /* AMOMAXU_D */
-        }
-    } while (!__atomic_compare_exchange_n(p, &old, n, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    return old;
-}
-
-static uint32_t amo32(unsigned op, uint32_t *p, uint32_t v)
-{
-    uint32_t old = __atomic_load_n(p, __ATOMIC_RELAXED), n;
-    do {
-        switch (op) {
-        case OP_AMOSWAP_W: n = v; break;
-        case OP_AMOADD_W: n = old + v; break;
-        case OP_AMOXOR_W: n = old ^ v; break;
-        case OP_AMOAND_W: n = old & v; break;
-        case OP_AMOOR_W: n = old | v; break;
-        case OP_AMOMIN_W: n = (int32_t)old < (int32_t)v ? old : v; break;
-        case OP_AMOMAX_W: n = (int32_t)old > (int32_t)v ? old : v; break;
-        case OP_AMOMINU_W: n = old < v ? old : v; break;
-        default: n = old > v ? old : v; break; /* AMOMAXU_W */
-        }
-    } while (!__atomic_compare_exchange_n(p, &old, n, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    return old;
-}
-
 /* ---- bit manipulation helpers ---- */
 
 static inline uint64_t rol64(uint64_t a, unsigned s) { s &= 63; return s ? (a << s) | (a >> (64 - s)) : a; }
@@ -337,18 +298,6 @@ static uint64_t orc_b(uint64_t a)
         if ((a >> i) & 0xff)
             r |= 0xffull << i;
     return r;
-}
-
-/* ---- floating point helpers ---- */
-
-static inline uint32_t unbox32(uint64_t v)
-{
-    return (v >> 32) == 0xffffffffu ? (uint32_t)v : 0x7fc00000u;
-}
-
-static inline uint64_t box32(uint32_t v)
-{
-    return 0xffffffff00000000ull | v;
 }
 
 /* ---- decoded code ----
@@ -1246,7 +1195,7 @@ fetch_fault:
             FS_CHECK();
             uint32_t v;
             LOAD_VAL(4, uint32_t, v);
-            f[op->rd] = box32(v);
+            f[op->rd] = fpu_box32(v);
             FS_DIRTY();
             NEXT();
         }
@@ -1268,9 +1217,9 @@ fetch_fault:
             NEXT();
         op_FSGNJ_S: op_FSGNJN_S: op_FSGNJX_S: {
             FS_CHECK();
-            uint32_t a = unbox32(f[op->rs1]), b = unbox32(f[op->rs2]), s;
+            uint32_t a = fpu_unbox32(f[op->rs1]), b = fpu_unbox32(f[op->rs2]), s;
             s = op->opc == OP_FSGNJ_S ? b : op->opc == OP_FSGNJN_S ? ~b : a ^ b;
-            f[op->rd] = box32((a & 0x7fffffffu) | (s & 0x80000000u));
+            f[op->rd] = fpu_box32((a & 0x7fffffffu) | (s & 0x80000000u));
             FS_DIRTY();
             NEXT();
         }
@@ -1284,18 +1233,18 @@ fetch_fault:
         }
         op_FMV_X_W: FS_CHECK(); RD = sext32(f[op->rs1]); NEXT();
         op_FMV_X_D: FS_CHECK(); RD = f[op->rs1]; NEXT();
-        op_FMV_W_X: FS_CHECK(); f[op->rd] = box32((uint32_t)RS1); FS_DIRTY(); NEXT();
+        op_FMV_W_X: FS_CHECK(); f[op->rd] = fpu_box32((uint32_t)RS1); FS_DIRTY(); NEXT();
         op_FMV_D_X: FS_CHECK(); f[op->rd] = RS1; FS_DIRTY(); NEXT();
 
 #define RM() int rm = op->rm == 7 ? (int)h->frm : op->rm; if (unlikely(rm > 4)) goto illegal
 #define FLAGS(fl) do { if (fl) { h->fflags |= (fl); FS_DIRTY(); } } while (0)
-#define F_S1 unbox32(f[op->rs1])
-#define F_S2 unbox32(f[op->rs2])
-#define F_S3 unbox32(f[op->rs3])
+#define F_S1 fpu_unbox32(f[op->rs1])
+#define F_S2 fpu_unbox32(f[op->rs2])
+#define F_S3 fpu_unbox32(f[op->rs3])
 #define F_D1 f[op->rs1]
 #define F_D2 f[op->rs2]
 #define F_D3 f[op->rs3]
-#define FOP_S(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = box32(expr); \
+#define FOP_S(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = fpu_box32(expr); \
                          FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)
 #define FOP_D(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = (expr); \
                          FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)

@@ -9,9 +9,11 @@
  * hangs off its block, so everything that keeps decoded code coherent
  * (stores into code through code_mask, fence.i epochs, sfence.vma, satp
  * writes and remote fences emptying the jump caches) applies to
- * translated code unchanged. What is not translated (CSRs, system
- * instructions, FP, atomics) runs in the interpreter, one instruction at
- * a time, with the interpreter's exact semantics.
+ * translated code unchanged. What is not translated (mret, sret, wfi,
+ * sfence.vma, fence.i, ebreak, cbo.*) runs in the interpreter, one block
+ * at a time, with the interpreter's exact semantics. CSR accesses, ecall,
+ * atomics and FP arithmetic call C helpers (jit_helpers.c) that mirror
+ * the interpreter's handlers; FP loads and stores are inline.
  *
  * A unit is a host function int unit(struct hart *h, uint64_t bpc), bpc
  * being the block's virtual pc (a block is keyed by physical address and
@@ -30,12 +32,14 @@
  * Where it stands (issue 14, first step): guest registers are not kept in
  * host registers; units return to jit_run at every exit except a jump
  * back to their own start (no chaining between units yet, no inline
- * jump-cache lookup for jalr); FP, AMOs, LR/SC, CSRs and system
- * instructions go to the interpreter. The interpreter stays the default
+ * jump-cache lookup for jalr); AMOs, LR/SC and FP arithmetic are calls,
+ * not inline code. The interpreter stays the default
  * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +48,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpu/csr.h"
+#include "cpu/jit_helpers.h"
 #include "cpu/jit_x64.h"
 #include "cpu/mmu.h"
 
 #define JIT_CACHE_BYTES (16u << 20)
-/* Bound on one unit's host code: 64 instructions of at most ~250 bytes. */
+/* Bound on one unit's host code: 64 instructions of at most ~300 bytes (an FP
+ * load with its FS check is the longest). */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
-/* What the interpreter runs when it takes over (see jit_run). */
-#define JIT_INTERP_RUN 256
 #define JIT_NONE ((void *)1)   /* the block starts with an untranslated instruction */
 
 enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
@@ -98,10 +103,32 @@ int jit_create(struct hart *h)
     return 0;
 }
 
+/* The stats and the top reasons for fallbacks, to stderr. */
+static void print_stats(const struct jit_stats *st)
+{
+    fprintf(stderr, "jit: %" PRIu64 " units, %" PRIu64 " instructions, %" PRIu64 " bytes, %" PRIu64
+            " flushes, %" PRIu64 " fallbacks (%" PRIu64 " no block, %" PRIu64 " budget)\n", st->units, st->insns,
+            st->bytes, st->flushes, st->fallbacks, st->fallback_fetch, st->fallback_budget);
+    uint64_t shown = UINT64_MAX;
+    for (unsigned k = 0; k < 12; k++) {
+        unsigned best = OP_COUNT_;
+        for (unsigned o = 0; o < OP_COUNT_; o++)
+            if (st->fallback_op[o] < shown && (best == OP_COUNT_ || st->fallback_op[o] > st->fallback_op[best]))
+                best = o;
+        if (best == OP_COUNT_ || !st->fallback_op[best])
+            break;
+        shown = st->fallback_op[best];
+        /* Equal counts: the rest of a tie is not shown, which is fine for a top list. */
+        fprintf(stderr, "jit:   %-12s %" PRIu64 "\n", decode_op_name(best), shown);
+    }
+}
+
 void jit_destroy(struct jit *j)
 {
     if (!j)
         return;
+    if (getenv("MINNOW_JIT_STATS"))
+        print_stats(&j->stats);
     if (j->rw)
         munmap(j->rw, JIT_CACHE_BYTES);
     if (j->rx)
@@ -225,6 +252,10 @@ static pure_fn pure_helper(unsigned op)
 /* ---- translation ---- */
 
 #define XOFF(i) ((int32_t)(offsetof(struct hart, x) + 8u * (i)))
+#define FOFF(i) ((int32_t)(offsetof(struct hart, f) + 8u * (i)))
+#define MSTATUS_OFF ((int32_t)offsetof(struct hart, mstatus))
+#define EXC_CAUSE_OFF ((int32_t)offsetof(struct hart, exc_cause))
+#define EXC_TVAL_OFF ((int32_t)offsetof(struct hart, exc_tval))
 #define PC_OFF ((int32_t)offsetof(struct hart, pc))
 #define INSTRET_OFF ((int32_t)offsetof(struct hart, instret))
 #define DT_OFF ((int32_t)offsetof(struct hart, dt))
@@ -308,7 +339,9 @@ static size_t tlb_check(struct tctx *t, const struct hart_op *op, unsigned size,
     return x64_jcc(b, X64_CC_NE);
 }
 
-static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
+/* rcx = the size bytes at x[rs1] + imm, zero-extended (or the unit
+ * leaves with the exception). */
+static void emit_load_val(struct tctx *t, const struct hart_op *op, unsigned size)
 {
     struct x64_buf *b = &t->b;
     size_t slow = tlb_check(t, op, size, TLB_LOAD_OFF);
@@ -327,6 +360,12 @@ static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
     x64_patch_here(b, ok);
     x64_load(b, X64_RCX, X64_RSP, 0);
     x64_patch_here(b, done);
+}
+
+static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
+{
+    struct x64_buf *b = &t->b;
+    emit_load_val(t, op, size);
     switch (op->opc) {
     case OP_LB: x64_movsx(b, X64_RCX, X64_RCX, 1); break;
     case OP_LH: x64_movsx(b, X64_RCX, X64_RCX, 2); break;
@@ -339,19 +378,21 @@ static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
     st(t, op->rd, X64_RCX);
 }
 
-static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size)
+/* Stores the low size bytes of the register at src_off in h (x[rs2] or
+ * f[rs2]) to x[rs1] + imm. */
+static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size, int32_t src_off)
 {
     struct x64_buf *b = &t->b;
     size_t slow = tlb_check(t, op, size, TLB_STORE_OFF);
     x64_alu_rm(b, X64_ADD, X64_RAX, X64_RDX, TLB_STORE_OFF + 8);
-    ld(t, X64_RCX, op->rs2);
+    x64_load(b, X64_RCX, RH, src_off);
     x64_store_n(b, X64_RAX, 0, X64_RCX, size);
     size_t done = x64_jmp(b);
     x64_patch_here(b, slow);
     x64_mov_rr(b, X64_RDI, RH);
     x64_mov_rr(b, X64_RSI, X64_RAX);
     x64_mov_ri(b, X64_RDX, size);
-    ld(t, X64_RCX, op->rs2);
+    x64_load(b, X64_RCX, RH, src_off);
     call_abs(t, (const void *)store_slow);
     x64_test_rr32(b, X64_RAX, X64_RAX);
     size_t ok = x64_jcc(b, X64_CC_E);
@@ -362,6 +403,85 @@ static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size)
     exit_to(t, op->pcoff + op->len, op->idx + 1u, JIT_BOUNDARY);
     x64_patch_here(b, ok);
     x64_patch_here(b, done);
+}
+
+/* Raises an illegal-instruction exception at op (tval: its bits). */
+static void emit_illegal(struct tctx *t, const struct hart_op *op)
+{
+    x64_mov_ri(&t->b, X64_RAX, CAUSE_ILLEGAL);
+    x64_store(&t->b, RH, EXC_CAUSE_OFF, X64_RAX);
+    x64_mov_ri(&t->b, X64_RAX, op->raw);
+    x64_store(&t->b, RH, EXC_TVAL_OFF, X64_RAX);
+    exit_to(t, op->pcoff, op->idx, JIT_EXC);
+}
+
+/* FS_CHECK: illegal while mstatus.FS is off. */
+static void emit_fs_check(struct tctx *t, const struct hart_op *op)
+{
+    x64_load(&t->b, X64_RAX, RH, MSTATUS_OFF);
+    x64_alu_ri(&t->b, X64_AND, X64_RAX, (int32_t)MSTATUS_FS, 1);
+    size_t on = x64_jcc(&t->b, X64_CC_NE);
+    emit_illegal(t, op);
+    x64_patch_here(&t->b, on);
+}
+
+/* FS_DIRTY. */
+static void emit_fs_dirty(struct tctx *t)
+{
+    x64_alu_mi(&t->b, X64_OR, RH, MSTATUS_OFF, (int32_t)MSTATUS_FS);
+}
+
+/* FLW, FLD, FSW, FSD, as the interpreter's: FS_CHECK before the access,
+ * FS_DIRTY after a load. */
+static void emit_fp_mem(struct tctx *t, const struct hart_op *op)
+{
+    struct x64_buf *b = &t->b;
+    unsigned o = op->opc, size = o == OP_FLW || o == OP_FSW ? 4 : 8;
+    emit_fs_check(t, op);
+    if (o == OP_FSW || o == OP_FSD) {
+        emit_store(t, op, size, FOFF(op->rs2));
+        return;
+    }
+    emit_load_val(t, op, size);
+    if (size == 4) {
+        x64_mov_ri(b, X64_RAX, 0xffffffff00000000ull);
+        x64_alu_rr(b, X64_OR, X64_RCX, X64_RAX, 0);
+    }
+    x64_store(b, RH, FOFF(op->rd), X64_RCX);
+    emit_fs_dirty(t);
+}
+
+/* Calls helper fn (see jit_helpers.h) for op and does what it returns;
+ * `may` has bit JIT_H_BOUNDARY and/or JIT_H_AGAIN set when it can return
+ * those (JIT_H_EXC it always can). */
+static void emit_helper(struct tctx *t, const struct hart_op *op, jit_helper_fn fn, unsigned may)
+{
+    struct x64_buf *b = &t->b;
+    x64_mov_rr(b, X64_RDI, RH);
+    x64_mov_ri(b, X64_RSI, jit_pack_a(op));
+    x64_mov_ri(b, X64_RDX, jit_pack_b(op));
+    call_abs(t, (const void *)fn);
+    x64_test_rr32(b, X64_RAX, X64_RAX);
+    size_t next = x64_jcc(b, X64_CC_E);
+    if (may & (1u << JIT_H_BOUNDARY)) {
+        x64_alu_ri(b, X64_CMP, X64_RAX, JIT_H_BOUNDARY, 1);
+        size_t other = x64_jcc(b, X64_CC_NE);
+        exit_to(t, op->pcoff + op->len, op->idx + 1u, JIT_BOUNDARY);
+        x64_patch_here(b, other);
+    }
+    if (may & (1u << JIT_H_AGAIN)) {
+        x64_alu_ri(b, X64_CMP, X64_RAX, JIT_H_AGAIN, 1);
+        size_t other = x64_jcc(b, X64_CC_NE);
+        exit_to(t, op->pcoff, op->idx, JIT_BOUNDARY);
+        x64_patch_here(b, other);
+    }
+    exit_to(t, op->pcoff, op->idx, JIT_EXC);
+    x64_patch_here(b, next);
+}
+
+static int is_fp_op(unsigned o)
+{
+    return o >= OP_FMADD_S && o <= OP_FMV_D_X;
 }
 
 /* rax = x[rs1] op x[rs2] (or imm), 64-bit. */
@@ -413,6 +533,11 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
         st(t, op->rd, X64_RAX);
         return 0;
     }
+    if (is_fp_op(o)) {
+        if (t)
+            emit_helper(t, op, jit_fp, 0);
+        return 0;
+    }
     if (branch_exit_cc(o, &cc)) {
         if (!t)
             return 0;
@@ -431,7 +556,36 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
         return 0;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD:
         if (t)
-            emit_store(t, op, o == OP_SB ? 1 : o == OP_SH ? 2 : o == OP_SW ? 4 : 8);
+            emit_store(t, op, o == OP_SB ? 1 : o == OP_SH ? 2 : o == OP_SW ? 4 : 8, XOFF(op->rs2));
+        return 0;
+    case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD:
+        if (t)
+            emit_fp_mem(t, op);
+        return 0;
+    case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
+        /* Counter reads need h->instret exact: a system instruction is
+         * alone in its block, so first in its unit. */
+        if (op->idx)
+            return -1;
+        if (t)
+            emit_helper(t, op, jit_csr, 1u << JIT_H_BOUNDARY);
+        return 0;
+    case OP_ECALL:
+        if (op->idx)
+            return -1;
+        if (t) {
+            /* The SBI sees the ecall's pc. */
+            x64_lea(b, X64_RAX, RBPC, op->pcoff);
+            x64_store(b, RH, PC_OFF, X64_RAX);
+            emit_helper(t, op, jit_ecall, 1u << JIT_H_BOUNDARY | 1u << JIT_H_AGAIN);
+        }
+        return 0;
+    case OP_LR_W: case OP_SC_W: case OP_AMOSWAP_W: case OP_AMOADD_W: case OP_AMOXOR_W: case OP_AMOAND_W:
+    case OP_AMOOR_W: case OP_AMOMIN_W: case OP_AMOMAX_W: case OP_AMOMINU_W: case OP_AMOMAXU_W:
+    case OP_LR_D: case OP_SC_D: case OP_AMOSWAP_D: case OP_AMOADD_D: case OP_AMOXOR_D: case OP_AMOAND_D:
+    case OP_AMOOR_D: case OP_AMOMIN_D: case OP_AMOMAX_D: case OP_AMOMINU_D: case OP_AMOMAXU_D:
+        if (t)
+            emit_helper(t, op, jit_atomic, 1u << JIT_H_BOUNDARY);
         return 0;
     case OP_FENCE:
         return 0;
@@ -696,15 +850,28 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
             struct hart_block *blk = hart_block_at(h, h->pc);
             const struct jit_unit *u = blk ? unit_for(j, blk) : NULL;
             if (!u || !REACHED(budget_end, h->instret + u->ninsns)) {
-                /* The interpreter runs what is not translated, and on for
-                 * a while (JIT_INTERP_RUN instructions): it shortens the
-                 * last block it runs to end on the budget, a decode
-                 * better spread over many instructions. 1 where there is
-                 * no cached block (after a fetch fault it runs up to the
-                 * first instruction that retires); the rest of the budget
-                 * when the unit would overrun it. Then the boundary. */
-                uint64_t left = budget_end - h->instret;
-                uint64_t n = u ? left : !blk ? 1 : left < JIT_INTERP_RUN ? left : JIT_INTERP_RUN;
+                /* The interpreter runs what is not translated: budget
+                 * for the block at pc, so it ends there unless a branch
+                 * leaves the block early. A system instruction is alone
+                 * in its block: just it runs, and the JIT takes over
+                 * right after. A block that fits the budget is never
+                 * shortened (decoded again) by the interpreter. 1 where
+                 * there is no cached block (after a fetch fault it runs
+                 * up to the first instruction that retires); the rest of
+                 * the budget when the unit would overrun it. Then the
+                 * boundary. */
+                uint64_t left = budget_end - h->instret, n = left;
+                if (!blk) {
+                    n = 1;
+                    j->stats.fallback_fetch++;
+                } else if (!u) {
+                    unsigned nb;
+                    j->stats.fallback_op[hart_block_ops(blk, &nb)[0].opc]++;
+                    if (nb && nb < left)
+                        n = nb;
+                } else {
+                    j->stats.fallback_budget++;
+                }
                 j->stats.fallbacks++;
                 enum hart_exit e = hart_interp_run(h, n);
                 if (e != HART_EXIT_BUDGET)

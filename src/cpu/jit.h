@@ -15,10 +15,19 @@ int jit_create(struct hart *h);
 void jit_destroy(struct jit *j);
 enum hart_exit jit_run(struct hart *h, uint64_t budget);
 
-/* What the JIT has done so far, for tests and benchmarks. */
+/* What the JIT has done so far, for tests and benchmarks. fallbacks
+ * counts the times the interpreter took over: fallback_op[op] those for a
+ * block starting with an operation the JIT leaves to it, fallback_fetch
+ * those with no cached block (fetch faults, MMIO, page-crossing code),
+ * fallback_budget those where a unit would overrun the budget. */
 struct jit_stats {
     uint64_t units, insns, bytes, flushes, fallbacks;
+    uint64_t fallback_fetch, fallback_budget;
+    uint64_t fallback_op[OP_COUNT_];
 };
 void jit_get_stats(const struct hart *h, struct jit_stats *out);
+/* With MINNOW_JIT_STATS set in the environment, jit_destroy prints the
+ * stats and the operations that most often sent it to the interpreter to
+ * stderr (a measuring aid; nothing else reads the environment). */
 
 #endif

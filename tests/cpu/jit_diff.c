@@ -12,6 +12,10 @@
  *                                 (some misaligned, some faulting into a trap
  *                                 handler that skips them, some into the code
  *                                 itself), branches, jal, jalr, CSR accesses
+ *                                 (counters, FP CSRs, mstatus.FS, illegal
+ *                                 ones), AMOs, LR/SC (failing SCs too), F/D
+ *                                 loads, stores and arithmetic (with bad
+ *                                 rounding modes and FS off), ecall
  *
  * Time is a counter advanced by the steps, not the host clock, so both
  * engines see the same time. Exit status 0: no divergence. */
@@ -82,9 +86,13 @@ static const char *differs(const struct hart *a, const struct hart *b, char *buf
 #define CODE_OFF 0
 #define HANDLER_OFF 0x10000
 #define DATA_OFF 0x20800
-/* Registers with fixed roles: x26 code base, x29 an unmapped address,
- * x30 the data area, x31 the trap handler's. Others are fair game. */
+/* Registers with fixed roles: x26 code base, x27 a pointer into the data
+ * area for atomics (moved by the stream, sometimes misaligned), x28
+ * mstatus.FS, x29 an unmapped address, x30 the data area, x31 the trap
+ * handler's. Others are fair game. */
 #define R_CODE 26
+#define R_ATOM 27
+#define R_FS 28
 #define R_BAD 29
 #define R_DATA 30
 
@@ -132,6 +140,85 @@ static uint32_t j_type(int32_t imm, unsigned rd)
 
 static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 25); }  /* x1..x25 */
 static unsigned rs_any(void) { return (unsigned)(rnd() % 31); }
+static unsigned f_any(void) { return (unsigned)(rnd() % 32); }
+
+/* An AMO, LR or SC on x27 (now and then an unmapped address or the code),
+ * W or D. An LR is often followed by an SC to the same place. */
+static uint32_t pending_sc; /* reset for each program */
+
+static uint32_t random_atomic(void)
+{
+    static const unsigned f5s[] = { 0x01, 0x00, 0x04, 0x0c, 0x08, 0x10, 0x14, 0x18, 0x1c, 0x02, 0x03 };
+    if (pending_sc) {
+        uint32_t v = pending_sc;
+        pending_sc = 0;
+        return v;
+    }
+    unsigned f5 = f5s[rnd() % (sizeof f5s / sizeof f5s[0])], f3 = 2 + (unsigned)(rnd() % 2);
+    unsigned base = rnd() % 16 == 0 ? R_BAD : rnd() % 24 == 0 ? R_CODE : R_ATOM;
+    unsigned rs2 = f5 == 0x02 ? 0 : rs_any(), aqrl = (unsigned)(rnd() % 4);
+    uint32_t insn = r_type(f5 << 2 | aqrl, rs2, base, f3, rd_any(), 0x2f);
+    if (f5 == 0x02 && rnd() % 2)
+        pending_sc = r_type(0x03 << 2, rs_any(), base, f3, rd_any(), 0x2f);
+    return insn;
+}
+
+/* A CSR access: counters, scratch and trap CSRs, the FP CSRs (bad frm
+ * values too), mstatus.FS on and off, and illegal ones (writes to
+ * read-only CSRs, CSRs that do not exist). */
+static uint32_t random_csr(void)
+{
+    static const uint16_t csrs[] = { 0x340, 0x140, 0x141, 0x343, 0x001, 0x002, 0x003, 0xb00, 0xb02,
+                                     0xc00, 0xc01, 0xc02, 0x344, 0x304, 0xf11, 0x7c0, 0x300 };
+    unsigned csr = csrs[rnd() % (sizeof csrs / sizeof csrs[0])], rd = rnd() % 4 ? rd_any() : 0;
+    switch (rnd() % 8) {
+    case 0: return i_type(0x300, R_FS, rnd() % 4 ? 2 : 3, rd, 0x73);          /* FS on (csrrs) or off (csrrc) */
+    case 1: return i_type(0x002, (unsigned)(rnd() % 8), 5, rd, 0x73);         /* csrrwi frm, 0..7 */
+    }
+    if (csr == 0x300 || csr == 0x304 || csr == 0x344 || (csr >= 0xc00 && rnd() % 2))
+        return i_type((int32_t)csr, 0, 2, rd, 0x73);                          /* csrr: reads only */
+    unsigned f3 = 1 + (unsigned)(rnd() % 3) + (rnd() % 2 ? 4 : 0);            /* rw, rs, rc, and the imm forms */
+    return i_type((int32_t)csr, f3 >= 4 ? (unsigned)(rnd() % 32) : rs_any(), f3, rd, 0x73);
+}
+
+/* F and D: loads, stores, the OP-FP operations with random rounding
+ * modes (5 and 6 are illegal, 7 is frm), FMAs. Some encodings are not
+ * valid instructions (an illegal-instruction trap). */
+static uint32_t random_fp(void)
+{
+    static const uint8_t f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x2c, 0x10, 0x14, 0x60, 0x70, 0x50, 0x68, 0x78,
+                                   0x20 };
+    unsigned k = (unsigned)(rnd() % 16);
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    if (k < 3) {
+        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
+        return i_type(imm, base, 2 + (unsigned)(rnd() % 2), f_any(), 0x07);              /* flw, fld */
+    }
+    if (k < 5) {
+        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
+        return s_type(imm, f_any(), base, 2 + (unsigned)(rnd() % 2), 0x27);              /* fsw, fsd */
+    }
+    unsigned rm = rnd() % 3 ? (unsigned)(rnd() % 5) : (unsigned)(rnd() % 8);
+    if (k < 7) {
+        static const unsigned opcs[] = { 0x43, 0x47, 0x4b, 0x4f };
+        return (uint32_t)f_any() << 27 | (uint32_t)(rnd() % 2) << 25 | f_any() << 20 | f_any() << 15 |
+               rm << 12 | f_any() << 7 | opcs[rnd() % 4];                               /* fmadd.. */
+    }
+    unsigned f7 = f7s[rnd() % (sizeof f7s / sizeof f7s[0])] | (unsigned)(rnd() % 2);
+    unsigned rs1 = f_any(), rs2 = f_any(), rd = f_any();
+    switch (f7 & ~1u) {
+    case 0x2c: rs2 = 0; break;                                                           /* fsqrt */
+    case 0x10: rm = (unsigned)(rnd() % 3); break;                                        /* fsgnj */
+    case 0x14: rm = (unsigned)(rnd() % 2); break;                                        /* fmin/fmax */
+    case 0x60: rs2 = (unsigned)(rnd() % 4); rd = rd_any(); break;                        /* fcvt.int.fp */
+    case 0x70: rs2 = 0; rm = (unsigned)(rnd() % 2); rd = rd_any(); break;                /* fmv.x, fclass */
+    case 0x50: rm = (unsigned)(rnd() % 3); rd = rd_any(); break;                         /* feq, flt, fle */
+    case 0x68: rs2 = (unsigned)(rnd() % 4); rs1 = rs_any(); break;                       /* fcvt.fp.int */
+    case 0x78: rs2 = 0; rm = 0; rs1 = rs_any(); break;                                   /* fmv.w.x, fmv.d.x */
+    case 0x20: rs2 = f7 & 1 ? 0 : 1; break;                                              /* fcvt.s.d, fcvt.d.s */
+    }
+    return r_type(f7, rs2, rs1, rm, rd, 0x53);
+}
 
 static uint32_t random_insn(unsigned i, unsigned n)
 {
@@ -145,7 +232,19 @@ static uint32_t random_insn(unsigned i, unsigned n)
         {0, 0}, {0x20, 0}, {0, 1}, {0, 5}, {0x20, 5}, {1, 0}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
         {4, 0}, {0x10, 2}, {0x10, 4}, {0x10, 6}, {0x30, 1}, {0x30, 5},
     };
-    unsigned kind = (unsigned)(rnd() % 100);
+    unsigned kind = (unsigned)(rnd() % 125);
+    if (kind >= 100) {
+        if (kind < 105)
+            return random_atomic();
+        if (kind < 107)                                                       /* move x27, maybe misaligned */
+            return i_type((int32_t)(rnd() % 8 ? 8 * (rnd() % 200) : 4 * (rnd() % 400) + rnd() % 4), R_DATA, 0,
+                          R_ATOM, 0x13);
+        if (kind < 111)
+            return random_csr();
+        if (kind < 124)
+            return random_fp();
+        return 0x00000073; /* ecall */
+    }
     unsigned rd = rd_any(), rs1 = rs_any(), rs2 = rs_any();
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
     unsigned sh = (unsigned)(rnd() % 64), sh5 = sh & 31;
@@ -231,6 +330,7 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
     if (hart_create(&s->h, &hc, e))
         return -1;
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    pending_sc = 0;
     uint32_t *code = (uint32_t *)(s->ram + CODE_OFF);
     for (unsigned i = 0; i < n; i++)
         code[i] = random_insn(i, n);
@@ -250,6 +350,9 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
     s->h->x[R_CODE] = RAM_BASE + CODE_OFF;
     s->h->x[R_BAD] = 0x1000;
     s->h->x[R_DATA] = RAM_BASE + DATA_OFF;
+    s->h->x[R_ATOM] = RAM_BASE + DATA_OFF;
+    s->h->x[R_FS] = 3u << 13;
+    hart_write_csr(s->h, 0x300, 3u << 13); /* mstatus.FS on */
     hart_write_csr(s->h, 0x305, RAM_BASE + HANDLER_OFF); /* mtvec */
     return 0;
 }
