@@ -143,6 +143,7 @@ static uint32_t j_type(int32_t imm, unsigned rd)
 }
 
 static unsigned main_len;      /* instructions of the main code */
+static int in_main;            /* generating it (not a function) */
 
 static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 24); }  /* x1..x24 */
 static unsigned rs_any(void) { return (unsigned)(rnd() % 31); }
@@ -206,7 +207,7 @@ static uint32_t random_insn(unsigned i, unsigned n)
     }
     if (kind < 84) {
         unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
-        if (rnd() % 20 == 0) {
+        if (rnd() % 40 == 0) {
             /* Into the code: self-modifying code, maybe in this very unit,
              * or into a function, which other code jumps and chains to. */
             base = rnd() % 2 ? R_CODE : R_FUNC;
@@ -225,21 +226,39 @@ static uint32_t random_insn(unsigned i, unsigned n)
         unsigned left = n - i;
         return j_type(4 * (int32_t)(1 + rnd() % (left < 16 ? left : 16)), rd_any());
     }
+    if (kind < 97 && in_main && i + 1 < (main_len < 512 ? main_len : 512)) {
+        /* Forward (as branches and jal are), so execution spreads over
+         * the whole stream; loops are the counted ones. */
+        unsigned k = i + 1 + (unsigned)(rnd() % ((main_len < 512 ? main_len : 512) - i - 1));
+        return i_type((int32_t)(4 * k), R_CODE, 0, rd_any(), 0x67); /* jalr */
+    }
     if (kind < 97)
-        return i_type((int32_t)(4 * (rnd() % (main_len < 512 ? main_len : 512))), R_CODE, 0, rd_any(), 0x67); /* jalr */
+        return 0x0000000f; /* fence */
     if (kind < 99)
         return i_type(0x340, rs_any(), 2, rd, 0x73); /* csrrs rd, mscratch, rs1 */
     return 0x0000000f; /* fence */
 }
 
 /* Writes code[i..] with one random instruction or a few that belong
- * together; returns how many. In the main code (calls set), counted
- * loops (x27 counts down; a loop entered in its middle ends at once)
- * and calls of the functions. */
-static unsigned random_piece(uint32_t *code, unsigned i, unsigned n, int calls)
+ * together; returns how many. In the main code (in_main), counted
+ * loops (x27 counts down; a loop entered in its middle ends at once),
+ * calls of the functions, and stores of a valid instruction over one of
+ * theirs (code that other code chains to changes under it). */
+static unsigned random_piece(uint32_t *code, unsigned i, unsigned n)
 {
     unsigned kind = (unsigned)(rnd() % 100), left = n - i;
-    if (calls && kind < 3 && left >= 8) {
+    if (in_main && kind < 2 && left >= 3) {
+        static const unsigned f3s[] = { 0, 2, 3, 4, 6, 7 };
+        uint32_t v = i_type((int32_t)(rnd() % 4096) - 2048, rs_any(), f3s[rnd() % 6], rd_any(), 0x13);
+        int32_t hi = (int32_t)((v + 0x800) >> 12), lo = (int32_t)(v - ((uint32_t)hi << 12));
+        unsigned k = (unsigned)(rnd() % NFUNC) * FUNC_INSNS + (unsigned)(rnd() % (FUNC_INSNS - 1));
+        code[i] = (uint32_t)hi << 12 | 24u << 7 | 0x37;                          /* lui x24, hi */
+        code[i + 1] = i_type(lo, 24, 0, 24, 0x1b);                               /* addiw x24, x24, lo */
+        code[i + 2] = s_type((int32_t)(4 * k), 24, R_FUNC, 2, 0x23);             /* sw x24, 4k(x25) */
+        return 3;
+    }
+    kind = (unsigned)(rnd() % 100);
+    if (in_main && kind < 3 && left >= 8) {
         unsigned m = 1 + (unsigned)(rnd() % (left - 3 < 40 ? left - 3 : 40));
         code[i] = i_type(1 + (int32_t)(rnd() % 8), 0, 0, R_LOOP, 0x13);          /* li x27, K */
         for (unsigned k = 1; k <= m; k++)
@@ -248,7 +267,7 @@ static unsigned random_piece(uint32_t *code, unsigned i, unsigned n, int calls)
         code[i + m + 2] = b_type(-4 * (int32_t)(m + 1), R_LOOP, 0, 4);           /* blt x0, x27, body */
         return m + 3;
     }
-    if (calls && kind < 6) {
+    if (in_main && kind < 7) {
         uint32_t f = (uint32_t)(rnd() % NFUNC) * FUNC_INSNS * 4;
         if (rnd() % 2)
             code[i] = j_type((int32_t)(FUNC_OFF + f) - (int32_t)(CODE_OFF + 4 * i), R_LINK); /* jal x28, f */
@@ -279,13 +298,15 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
     uint32_t *code = (uint32_t *)(s->ram + CODE_OFF);
     main_len = n;
+    in_main = 1;
     for (unsigned i = 0; i < n;)
-        i += random_piece(code, i, n, 1);
+        i += random_piece(code, i, n);
+    in_main = 0;
     code[n] = j_type(-4 * (int32_t)n, 0); /* and again */
     uint32_t *fn = (uint32_t *)(s->ram + FUNC_OFF);
     for (unsigned k = 0; k < NFUNC; k++) {
         for (unsigned i = 0; i < FUNC_INSNS - 1;)
-            i += random_piece(fn + k * FUNC_INSNS, i, FUNC_INSNS - 1, 0);
+            i += random_piece(fn + k * FUNC_INSNS, i, FUNC_INSNS - 1);
         fn[k * FUNC_INSNS + FUNC_INSNS - 1] = i_type(0, R_LINK, 0, 0, 0x67); /* ret (jalr x0, 0(x28)) */
     }
     uint32_t *hd = (uint32_t *)(s->ram + HANDLER_OFF);
