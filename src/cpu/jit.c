@@ -74,8 +74,9 @@ int jit_create(struct hart *h, size_t cache_bytes)
     if (!j)
         return -1;
     size_t least = 2 * (JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit));
-    j->size = !cache_bytes || cache_bytes > JIT_CACHE_BYTES ? JIT_CACHE_BYTES
-            : cache_bytes < least ? least : (cache_bytes + 4095) & ~(size_t)4095;
+    size_t n = !cache_bytes || cache_bytes > JIT_CACHE_BYTES ? JIT_CACHE_BYTES
+             : cache_bytes < least ? least : cache_bytes;
+    j->size = (n + 4095) & ~(size_t)4095;
     j->gen = 1;
     j->fd = memfd_create("minnow-jit", MFD_CLOEXEC);
     if (j->fd < 0 || ftruncate(j->fd, (off_t)j->size)) {

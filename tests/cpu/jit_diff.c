@@ -445,8 +445,11 @@ static int check(const struct run_spec *r)
     if (at == -1)
         return run_pair(r, -1, 1) == -1 ? 0 : 1;
     /* Replay to the last agreeing step, then one instruction at a time. */
-    fprintf(stderr, "jit_diff: divergence in step %ld; replaying it one instruction at a time\n", at);
-    run_pair(r, at, 1);
+    fprintf(stderr, "jit_diff: %s seed %" PRIu64 ": divergence in step %ld; replaying it one instruction at a time\n",
+            r->elf ? r->elf : "random", r->seed, at);
+    if (run_pair(r, at, 1) == -1)
+        fprintf(stderr, "jit_diff: the replay agrees: the divergence needs the step's whole budget "
+                "(translated code going on from unit to unit)\n");
     return 1;
 }
 
