@@ -13,25 +13,27 @@
  * instructions, FP, atomics) runs in the interpreter, one instruction at
  * a time, with the interpreter's exact semantics.
  *
- * A unit is a host function int unit(struct hart *h, uint64_t bpc), bpc
- * being the block's virtual pc (a block is keyed by physical address and
- * may be reached under several virtual ones). Guest registers stay in
- * h->x; a unit writes h->pc and h->instret when it leaves, and returns
- * JIT_NEXT (go on), JIT_EXC (a helper raised an exception at h->pc, which
- * had not retired) or JIT_BOUNDARY (a store reached decoded code or asked
- * the hart to stop: look at the boundary). Budgets stay exact: a unit is
- * entered only when all its instructions fit in what is left.
+ * A unit is a host function unit(struct hart *h, uint64_t bpc, limit)
+ * (jit_chain.h), bpc being the block's virtual pc (a block is keyed by
+ * physical address and may be reached under several virtual ones). Guest
+ * registers stay in h->x; a unit writes h->pc and h->instret when it
+ * leaves, and returns JIT_NEXT (go on), JIT_EXC (a helper raised an
+ * exception at h->pc, which had not retired) or JIT_BOUNDARY (a store
+ * reached decoded code or asked the hart to stop: look at the boundary).
+ * Going on to the next guest instruction it may instead jump into
+ * another unit (jit_chain.c: direct chains within a page, an inline
+ * lookup in the jump cache for jalr and other pages). Budgets stay
+ * exact: a unit is entered only when all its instructions fit in what is
+ * left (from another unit: before the slice limit).
  *
  * The code cache is one memfd mapped twice, writable and executable, so
  * no page is ever both. It is filled from the start and emptied as a
  * whole when a unit might not fit (a generation count invalidates every
- * unit pointer at once)..
+ * unit pointer, and every chain between units, at once).
  *
- * Where it stands (issue 14, first step): guest registers are not kept in
- * host registers; units return to jit_run at every exit except a jump
- * back to their own start (no chaining between units yet, no inline
- * jump-cache lookup for jalr); FP, AMOs, LR/SC, CSRs and system
- * instructions go to the interpreter. The interpreter stays the default
+ * Where it stands (issue 14, step 2b): guest registers are not kept in
+ * host registers; units chain to each other; FP, AMOs, LR/SC, CSRs and
+ * system instructions go to the interpreter. The interpreter stays the default
  * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
@@ -236,7 +238,6 @@ _Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout")
 struct tctx {
     struct x64_buf b;
     struct jit_frame f;
-    unsigned ninsns;
 };
 
 static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
@@ -620,7 +621,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     if (j->size - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
         cache_flush(j);
     struct jit_unit *u = (struct jit_unit *)(j->rw + j->used);
-    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES }, .ninsns = k };
+    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES } };
     struct x64_buf *b = &t.b;
     t.f.pa = hart_block_pa(blk);
     t.f.base = (uint32_t)(u->code - j->rw);
