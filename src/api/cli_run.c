@@ -16,7 +16,6 @@
 #include "api/vm_config.h"
 #include "api/vm_config_json.h"
 #include "cpu/hart.h"
-#include "cpu/jit.h"
 #include "machine/baremetal.h"
 #include "machine/ram.h"
 #include "machine/virt.h"
@@ -446,12 +445,6 @@ static int run_baremetal(const struct run_opts *o)
         double dt = t1 - t0;
         fprintf(stderr, "minnow: instructions %" PRIu64 " seconds %.6f mips %.1f\n", n, dt,
                 dt > 0 ? (double)n / dt / 1e6 : 0.0);
-        struct jit_stats js;
-        jit_get_stats(m->hart, &js);
-        if (js.units)
-            fprintf(stderr, "minnow: jit units %" PRIu64 " flushes %" PRIu64 " fallbacks %" PRIu64
-                    " returns %" PRIu64 " chained %" PRIu64 " jcache-hits %" PRIu64 " links %" PRIu64 "\n",
-                    js.units, js.flushes, js.fallbacks, js.returns, js.chained, js.jcache_hits, js.links);
     }
     baremetal_destroy(m);
     return rc;

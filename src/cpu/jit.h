@@ -1,7 +1,6 @@
 /* The JIT engine (cpu/jit.c): translates the interpreter's decoded
  * blocks into host code and runs them behind the hart_run contract. Only
- * hart.c and hart_engine.c use this, and jit_get_stats is for tests and
- * `minnow run --stats`. On hosts without a back end
+ * hart.c and hart_engine.c use this. On hosts without a back end
  * jit_create leaves h->jit NULL and the interpreter runs. */
 #ifndef MINNOW_CPU_JIT_H
 #define MINNOW_CPU_JIT_H
