@@ -116,23 +116,20 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
     x64_patch_here(b, body);
 }
 
-/* A target in the block's page: a direct chain (see above), whose record
- * (the target block's physical address) sits right after its jump. */
+/* A loop back to the unit's own start goes straight to its chain entry;
+ * a target in the block's page is a direct chain (see above), whose
+ * record (the target block's physical address) sits right after its
+ * jump; any other target is looked up. */
 void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n)
 {
     if (n)
         x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
-    if (!f->chain) {
-        x64_lea(b, X64_RAX, RBPC, pc_off);
-        jit_chain_jump(b, f);
-        return;
-    }
-    if (pc_off == 0) {
-        x64_jmp_to(b, f->centry); /* a loop back to the unit's own start */
+    if (f->chain && pc_off == 0) {
+        x64_jmp_to(b, f->centry);
         return;
     }
     int64_t in_page = (int64_t)(f->pa & 0xfff) + pc_off;
-    if (in_page < 0 || in_page >= 4096) {
+    if (!f->chain || in_page < 0 || in_page >= 4096) {
         x64_lea(b, X64_RAX, RBPC, pc_off);
         x64_jmp_to(b, f->lookup);
         return;
