@@ -106,7 +106,7 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
         hart_destroy(h);
         return errmsg_set(e, -ENOMEM, "hart %u: out of memory for its decoded-code cache", cfg->hartid);
     }
-    if (h->engine == HART_ENGINE_JIT && jit_create(h)) {
+    if (h->engine == HART_ENGINE_JIT && jit_create(h, cfg->jit_cache_bytes)) {
         hart_destroy(h);
         return errmsg_set(e, -ENOMEM, "hart %u: cannot map the JIT's code cache", cfg->hartid);
     }
@@ -1369,6 +1369,16 @@ void **hart_block_unit(struct hart_block *b, uint64_t **gen)
 {
     *gen = &b->unit_gen;
     return &b->unit;
+}
+
+uint64_t hart_block_pa(const struct hart_block *b)
+{
+    return b->pa;
+}
+
+int hart_op_is_system(unsigned op)
+{
+    return op_is_system(op);
 }
 
 /* ---- waiting, interrupts from other threads ---- */

@@ -134,6 +134,9 @@ struct hart_config {
      * same pc many times in a row with no other trap between. Meant for
      * bare-metal programs; a full OS board may leave it off. */
     int crash_detect;
+    /* Size of the JIT's code cache; 0: the default. Tests make it small
+     * to exercise the cache's flushes. */
+    size_t jit_cache_bytes;
 };
 
 enum hart_exit {
@@ -411,7 +414,8 @@ int hart_code_store(struct hart *h, uint64_t pa, unsigned size);
  * decoded block for pc under the current translation (NULL after a fetch
  * fault or where the block cannot be cached), kept coherent with guest
  * memory by the code_mask mechanism; the JIT hangs its translation off it
- * (hart_block_unit), so whatever drops the block drops the translation. */
+ * (hart_block_unit), so whatever drops the block drops the translation.
+ * Blocks of one RAM page are only ever dropped together. */
 struct hart_block;
 enum hart_exit hart_interp_run(struct hart *h, uint64_t budget);
 int hart_boundary(struct hart *h, uint64_t budget_end);
@@ -419,5 +423,11 @@ int hart_take_exception(struct hart *h);
 struct hart_block *hart_block_at(struct hart *h, uint64_t pc);
 const struct hart_op *hart_block_ops(const struct hart_block *b, unsigned *ninsns);
 void **hart_block_unit(struct hart_block *b, uint64_t **gen);
+/* The physical address of the block's first instruction. */
+uint64_t hart_block_pa(const struct hart_block *b);
+/* Whether op is a "system" instruction, alone in its block: it may change
+ * the translation, the privilege, what is enabled, or decoded code, so
+ * what follows it must be found again through the boundary. */
+int hart_op_is_system(unsigned op);
 
 #endif

@@ -15,25 +15,28 @@
  * atomics and FP arithmetic call C helpers (jit_helpers.c) that mirror
  * the interpreter's handlers; FP loads and stores are inline.
  *
- * A unit is a host function int unit(struct hart *h, uint64_t bpc), bpc
- * being the block's virtual pc (a block is keyed by physical address and
- * may be reached under several virtual ones). Guest registers stay in
- * h->x; a unit writes h->pc and h->instret when it leaves, and returns
- * JIT_NEXT (go on), JIT_EXC (a helper raised an exception at h->pc, which
- * had not retired) or JIT_BOUNDARY (a store reached decoded code or asked
- * the hart to stop: look at the boundary). Budgets stay exact: a unit is
- * entered only when all its instructions fit in what is left.
+ * A unit is a host function unit(struct hart *h, uint64_t bpc, limit)
+ * (jit_chain.h), bpc being the block's virtual pc (a block is keyed by
+ * physical address and may be reached under several virtual ones). Guest
+ * registers stay in h->x; a unit writes h->pc and h->instret when it
+ * leaves, and returns JIT_NEXT (go on), JIT_EXC (a helper raised an
+ * exception at h->pc, which had not retired) or JIT_BOUNDARY (a store
+ * reached decoded code or asked the hart to stop: look at the boundary).
+ * Going on to the next guest instruction it may instead jump into
+ * another unit (jit_chain.c: direct chains within a page, an inline
+ * lookup in the jump cache for jalr and other pages). Budgets stay
+ * exact: a unit is entered only when all its instructions fit in what is
+ * left (from another unit: before the slice limit).
  *
  * The code cache is one memfd mapped twice, writable and executable, so
  * no page is ever both. It is filled from the start and emptied as a
  * whole when a unit might not fit (a generation count invalidates every
- * unit pointer at once)..
+ * unit pointer, and every chain between units, at once).
  *
- * Where it stands (issue 14, first step): guest registers are not kept in
- * host registers; units return to jit_run at every exit except a jump
- * back to their own start (no chaining between units yet, no inline
- * jump-cache lookup for jalr); AMOs, LR/SC and FP arithmetic are calls,
- * not inline code. The interpreter stays the default
+ * Where it stands (issue 14, step 2): guest registers are not kept in
+ * host registers; units chain to each other; CSRs, ecall, AMOs, LR/SC and
+ * FP arithmetic are calls, not inline code; mret, sret, wfi, sfence.vma,
+ * fence.i, ebreak and cbo.* go to the interpreter. The interpreter stays the default
  * engine until the JIT passes every suite. */
 #include "cpu/jit.h"
 
@@ -49,50 +52,47 @@
 #include <unistd.h>
 
 #include "cpu/csr.h"
+#include "cpu/jit_chain.h"
 #include "cpu/jit_helpers.h"
 #include "cpu/jit_x64.h"
 #include "cpu/mmu.h"
 
-#define JIT_CACHE_BYTES (16u << 20)
+#define JIT_CACHE_BYTES (16u << 20)   /* the default, and the most */
 /* Bound on one unit's host code: 64 instructions of at most ~300 bytes (an FP
  * load with its FS check is the longest). */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
-#define JIT_NONE ((void *)1)   /* the block starts with an untranslated instruction */
 
-enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
-
-struct jit_unit {
-    uint32_t ninsns;           /* instructions when no branch leaves early */
-    uint32_t bytes;
-    uint64_t pad;
-    uint8_t code[];
-};
+_Static_assert(JIT_CACHE_BYTES <= 1u << 24, "exit records are code-cache offsets < 2^24 (jit_chain.h)");
 
 struct jit {
     int fd;
     uint8_t *rw, *rx;
-    size_t used;
+    size_t size, used;
     uint64_t gen;
     struct jit_stats stats;
 };
 
-/* limit: the unit may loop back to its start while instret + its
- * length stays at or below it. */
-typedef int (*jit_fn)(struct hart *h, uint64_t bpc, uint64_t limit);
+/* limit: units go on into others (or loop back to their start) while
+ * instret + the next one's length stays at or below it. */
+typedef struct jit_ret (*jit_fn)(struct hart *h, uint64_t bpc, uint64_t limit);
 
-int jit_create(struct hart *h)
+int jit_create(struct hart *h, size_t cache_bytes)
 {
     struct jit *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
+    size_t least = 2 * (JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit));
+    size_t n = !cache_bytes || cache_bytes > JIT_CACHE_BYTES ? JIT_CACHE_BYTES
+             : cache_bytes < least ? least : cache_bytes;
+    j->size = (n + 4095) & ~(size_t)4095;
     j->gen = 1;
     j->fd = memfd_create("minnow-jit", MFD_CLOEXEC);
-    if (j->fd < 0 || ftruncate(j->fd, JIT_CACHE_BYTES)) {
+    if (j->fd < 0 || ftruncate(j->fd, (off_t)j->size)) {
         jit_destroy(j);
         return -1;
     }
-    void *rw = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
-    void *rx = mmap(NULL, JIT_CACHE_BYTES, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
+    void *rw = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+    void *rx = mmap(NULL, j->size, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
     j->rw = rw == MAP_FAILED ? NULL : rw;
     j->rx = rx == MAP_FAILED ? NULL : rx;
     if (!j->rw || !j->rx) {
@@ -130,9 +130,9 @@ void jit_destroy(struct jit *j)
     if (getenv("MINNOW_JIT_STATS"))
         print_stats(&j->stats);
     if (j->rw)
-        munmap(j->rw, JIT_CACHE_BYTES);
+        munmap(j->rw, j->size);
     if (j->rx)
-        munmap(j->rx, JIT_CACHE_BYTES);
+        munmap(j->rx, j->size);
     if (j->fd >= 0)
         close(j->fd);
     free(j);
@@ -264,17 +264,12 @@ static pure_fn pure_helper(unsigned op)
 _Static_assert(sizeof(struct hart_tlb_entry) == 16, "TLB index scaling below");
 _Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout");
 
-/* Host registers: rbx = h, r12 = the block's virtual pc; rax, rcx, rdx,
- * rsi, rdi are scratch; [rsp] is a slot for a loaded value. */
-#define RH X64_RBX
-#define RBPC X64_R12
-#define RLIMIT X64_R13
-
+/* Host registers: see jit_chain.h (rbx = h, r12 = the block's virtual
+ * pc); rax, rcx, rdx, rsi, rdi are scratch; [rsp] is a slot for a loaded
+ * value. */
 struct tctx {
     struct x64_buf b;
-    size_t epilogue;
-    size_t body;               /* the unit's first instruction */
-    unsigned ninsns;
+    struct jit_frame f;
 };
 
 static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
@@ -288,27 +283,20 @@ static void st(struct tctx *t, unsigned xi, enum x64_reg r)
 }
 
 /* pc_off from the block's pc into h->pc, n more instructions retired.
- * A jump back to the unit's own start (a loop) stays in the unit while
- * the whole unit fits before the limit (r13: the end of the slice, never
- * past the budget), as the interpreter's block links do. */
+ * Going on to the next instruction (JIT_NEXT) may stay in translated
+ * code (jit_chain.c: loops, chains, the jump cache). */
 static void exit_to(struct tctx *t, int32_t pc_off, unsigned n, int code)
 {
-    if (pc_off == 0 && code == JIT_NEXT) {
-        x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
-        x64_load(&t->b, X64_RAX, RH, INSTRET_OFF);
-        x64_alu_ri(&t->b, X64_ADD, X64_RAX, (int32_t)t->ninsns, 0);
-        x64_alu_rr(&t->b, X64_CMP, X64_RAX, RLIMIT, 0);
-        size_t over = x64_jcc(&t->b, X64_CC_A);
-        x64_jmp_to(&t->b, t->body);
-        x64_patch_here(&t->b, over);
-        n = 0;
+    if (code == JIT_NEXT) {
+        jit_chain_exit(&t->b, &t->f, pc_off, n);
+        return;
     }
     x64_lea(&t->b, X64_RAX, RBPC, pc_off);
     x64_store(&t->b, RH, PC_OFF, X64_RAX);
     if (n)
         x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
     x64_mov_ri(&t->b, X64_RAX, (uint64_t)code);
-    x64_jmp_to(&t->b, t->epilogue);
+    x64_jmp_to(&t->b, t->f.epilogue);
 }
 
 static void call_abs(struct tctx *t, const void *fn)
@@ -635,10 +623,8 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
         x64_alu_ri(b, X64_AND, X64_RAX, -2, 0);
         x64_lea(b, X64_RCX, RBPC, op->pcoff + op->len);
         st(t, op->rd, X64_RCX);
-        x64_store(b, RH, PC_OFF, X64_RAX);
         x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)(op->idx + 1u));
-        x64_mov_ri(b, X64_RAX, JIT_NEXT);
-        x64_jmp_to(b, t->epilogue);
+        jit_chain_jump(b, &t->f);
         return 0;
     case OP_ADDI: emit_alu(t, op, X64_ADD, 1); break;
     case OP_XORI: emit_alu(t, op, X64_XOR, 1); break;
@@ -787,27 +773,21 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
         *gen = j->gen;
         return NULL;
     }
-    if (JIT_CACHE_BYTES - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
+    if (j->size - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
         cache_flush(j);
     struct jit_unit *u = (struct jit_unit *)(j->rw + j->used);
-    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES }, .ninsns = k };
+    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES } };
     struct x64_buf *b = &t.b;
-    x64_push(b, X64_RBX);
-    x64_push(b, X64_R12);
-    x64_push(b, X64_R13);
-    x64_alu_ri(b, X64_SUB, X64_RSP, 16, 0);
-    x64_mov_rr(b, RH, X64_RDI);
-    x64_mov_rr(b, RBPC, X64_RSI);
-    x64_mov_rr(b, RLIMIT, X64_RDX);
-    size_t body = x64_jmp(b);
-    t.epilogue = x64_size(b);
-    x64_alu_ri(b, X64_ADD, X64_RSP, 16, 0);
-    x64_pop(b, X64_R13);
-    x64_pop(b, X64_R12);
-    x64_pop(b, X64_RBX);
-    x64_ret(b);
-    x64_patch_here(b, body);
-    t.body = x64_size(b);
+    t.f.pa = hart_block_pa(blk);
+    t.f.base = (uint32_t)(u->code - j->rw);
+    t.f.chain = 1;
+    for (unsigned i = 0; i < k; i++)
+        if (hart_op_is_system(ops[i].opc))
+            t.f.chain = 0;
+    t.f.gen = j->gen;
+    t.f.unit_off = (int32_t)((char *)slot - (char *)blk);
+    t.f.gen_off = (int32_t)((char *)gen - (char *)blk);
+    jit_chain_begin(b, &t.f, k);
     int ended = 0;
     for (unsigned i = 0; i < k && !ended; i++) {
         emit_op(&t, &ops[i]);
@@ -823,6 +803,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     }
     u->ninsns = k;
     u->bytes = (uint32_t)x64_size(b);
+    u->centry = j->rx + t.f.base + t.f.centry;
     j->used += (sizeof *u + u->bytes + 15) & ~(size_t)15;
     j->stats.units++;
     j->stats.insns += k;
@@ -846,9 +827,20 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
         if (r >= 0)
             return (enum hart_exit)r;
         uint64_t slice_end = budget_end - h->instret > HART_SLICE ? h->instret + HART_SLICE : budget_end;
+        /* The record of the exit the last unit left by, while nothing
+         * but the lookup of the next block came after it (see
+         * jit_chain_link). */
+        uint32_t rec = 0;
+        uint64_t rec_gen = 0;
         while (!REACHED(h->instret, slice_end)) {
             struct hart_block *blk = hart_block_at(h, h->pc);
             const struct jit_unit *u = blk ? unit_for(j, blk) : NULL;
+            if (rec) {
+                if (u && rec_gen == j->gen &&
+                    jit_chain_link(j->rw, j->rx, j->size, rec, hart_block_pa(blk), u))
+                    j->stats.links++;
+                rec = 0;
+            }
             if (!u || !REACHED(budget_end, h->instret + u->ninsns)) {
                 /* The interpreter runs what is not translated: budget
                  * for the block at pc, so it ends there unless a branch
@@ -878,7 +870,15 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
                     return e;
                 break;
             }
-            int rc = ((jit_fn)(uintptr_t)u->code)(h, h->pc, slice_end);
+            struct jit_ret r = ((jit_fn)(uintptr_t)u->code)(h, h->pc, slice_end);
+            int rc = (int)(r.rc & 0xff);
+            j->stats.returns++;
+            j->stats.chained += r.chains & 0xffff;
+            j->stats.jcache_hits += r.chains >> 16;
+            if (rc == JIT_NEXT) {
+                rec = (uint32_t)(r.rc >> 8);
+                rec_gen = j->gen;
+            }
             if (rc == JIT_EXC) {
                 if (hart_take_exception(h))
                     return HART_EXIT_CRASH;
@@ -892,8 +892,9 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
 
 #else /* no back end for this host: the interpreter runs */
 
-int jit_create(struct hart *h)
+int jit_create(struct hart *h, size_t cache_bytes)
 {
+    (void)cache_bytes;
     h->jit = NULL;
     return 0;
 }

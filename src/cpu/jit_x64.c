@@ -284,6 +284,13 @@ void x64_call_r(struct x64_buf *b, enum x64_reg r)
     modrm_reg(b, 2, r);
 }
 
+void x64_jmp_m(struct x64_buf *b, enum x64_reg base, int32_t disp)
+{
+    rex(b, 0, 0, base, 0);
+    e8(b, 0xff);
+    modrm_mem(b, 4, base, disp);
+}
+
 void x64_test_rr32(struct x64_buf *b, enum x64_reg a, enum x64_reg c)
 {
     rex(b, 0, c, a, 0);
@@ -322,4 +329,24 @@ void x64_jmp_to(struct x64_buf *b, size_t to)
     e8(b, 0xe9);
     int32_t rel = (int32_t)((int64_t)to - (int64_t)(x64_size(b) + 4));
     e32(b, (uint32_t)rel);
+}
+
+void x64_jcc_to(struct x64_buf *b, enum x64_cc cc, size_t to)
+{
+    e8(b, 0x0f);
+    e8(b, 0x80 + cc);
+    int32_t rel = (int32_t)((int64_t)to - (int64_t)(x64_size(b) + 4));
+    e32(b, (uint32_t)rel);
+}
+
+void x64_data64(struct x64_buf *b, uint64_t v)
+{
+    e32(b, (uint32_t)v);
+    e32(b, (uint32_t)(v >> 32));
+}
+
+void x64_repoint(uint8_t *field, const uint8_t *next, const uint8_t *target)
+{
+    int32_t rel = (int32_t)((intptr_t)target - (intptr_t)next);
+    memcpy(field, &rel, 4);
 }

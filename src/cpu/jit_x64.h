@@ -69,6 +69,8 @@ void x64_push(struct x64_buf *b, enum x64_reg r);
 void x64_pop(struct x64_buf *b, enum x64_reg r);
 void x64_ret(struct x64_buf *b);
 void x64_call_r(struct x64_buf *b, enum x64_reg r);
+/* jmp qword [base + disp]: to the address held there. */
+void x64_jmp_m(struct x64_buf *b, enum x64_reg base, int32_t disp);
 void x64_test_rr32(struct x64_buf *b, enum x64_reg a, enum x64_reg c);
 
 /* Forward jumps: emit, then x64_patch once the target is known. The
@@ -79,5 +81,13 @@ size_t x64_jmp(struct x64_buf *b);
 void x64_patch_here(struct x64_buf *b, size_t at);
 /* A jump to an already emitted position `to` (offset from start). */
 void x64_jmp_to(struct x64_buf *b, size_t to);
+void x64_jcc_to(struct x64_buf *b, enum x64_cc cc, size_t to);
+/* Eight bytes of data in the code stream (never executed). */
+void x64_data64(struct x64_buf *b, uint64_t v);
+/* Repoints an emitted jump, in place: field is its rel32 as written
+ * through a writable alias of the code, next the address (as executed)
+ * of the instruction after it, target where it now goes. Both addresses
+ * must lie within 2 GiB of each other (one code cache). */
+void x64_repoint(uint8_t *field, const uint8_t *next, const uint8_t *target);
 
 #endif

@@ -7,7 +7,8 @@
  * the engines differ is printed.
  *
  *   jit_diff PROGRAM.elf [SEED]   a bare-metal program (as minnow run --bios)
- *   jit_diff --random SEED [N]    N seeded random instruction streams:
+ *   jit_diff --random SEED [N [CACHE]]
+ *                                 N seeded random instruction streams:
  *                                 RV64IM, Zba, Zbb, Zbs, loads and stores
  *                                 (some misaligned, some faulting into a trap
  *                                 handler that skips them, some into the code
@@ -15,7 +16,11 @@
  *                                 (counters, FP CSRs, mstatus.FS, illegal
  *                                 ones), AMOs, LR/SC (failing SCs too), F/D
  *                                 loads, stores and arithmetic (with bad
- *                                 rounding modes and FS off), ecall
+ *                                 rounding modes and FS off), ecall, counted
+ *                                 loops, calls and returns (jal and jalr)
+ *                                 into functions on another page that
+ *                                 stores rewrite; CACHE: the JIT's code-cache
+ *                                 size in bytes (small: many flushes)
  *
  * Time is a counter advanced by the steps, not the host clock, so both
  * engines see the same time. Exit status 0: no divergence. */
@@ -84,15 +89,23 @@ static const char *differs(const struct hart *a, const struct hart *b, char *buf
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
 #define CODE_OFF 0
+#define FUNC_OFF 0x8000        /* NFUNC functions of FUNC_INSNS instructions */
+#define NFUNC 16
+#define FUNC_INSNS 16
 #define HANDLER_OFF 0x10000
 #define DATA_OFF 0x20800
-/* Registers with fixed roles: x26 code base, x27 a pointer into the data
- * area for atomics (moved by the stream, sometimes misaligned), x28
- * mstatus.FS, x29 an unmapped address, x30 the data area, x31 the trap
- * handler's. Others are fair game. */
+/* Registers with fixed roles: x22 a pointer into the data area for
+ * atomics (moved by the stream, sometimes misaligned), x23 mstatus.FS,
+ * x24 scratch for the stores that rewrite functions, x25 the functions'
+ * base, x26 code base, x27 loop counters, x28 return addresses, x29 an
+ * unmapped address, x30 the data area, x31 the trap handler's. Others are
+ * fair game. */
+#define R_ATOM 22
+#define R_FS 23
+#define R_FUNC 25
 #define R_CODE 26
-#define R_ATOM 27
-#define R_FS 28
+#define R_LOOP 27
+#define R_LINK 28
 #define R_BAD 29
 #define R_DATA 30
 
@@ -138,11 +151,14 @@ static uint32_t j_type(int32_t imm, unsigned rd)
            rd << 7 | 0x6f;
 }
 
-static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 25); }  /* x1..x25 */
+static unsigned main_len;      /* instructions of the main code */
+static int in_main;            /* generating it (not a function) */
+
+static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 21); }  /* x1..x21 */
 static unsigned rs_any(void) { return (unsigned)(rnd() % 31); }
 static unsigned f_any(void) { return (unsigned)(rnd() % 32); }
 
-/* An AMO, LR or SC on x27 (now and then an unmapped address or the code),
+/* An AMO, LR or SC on x22 (now and then an unmapped address or the code),
  * W or D. An LR is often followed by an SC to the same place. */
 static uint32_t pending_sc; /* reset for each program */
 
@@ -236,7 +252,7 @@ static uint32_t random_insn(unsigned i, unsigned n)
     if (kind >= 100) {
         if (kind < 105)
             return random_atomic();
-        if (kind < 107)                                                       /* move x27, maybe misaligned */
+        if (kind < 107)                                                       /* move x22, maybe misaligned */
             return i_type((int32_t)(rnd() % 8 ? 8 * (rnd() % 200) : 4 * (rnd() % 400) + rnd() % 4), R_DATA, 0,
                           R_ATOM, 0x13);
         if (kind < 111)
@@ -291,10 +307,12 @@ static uint32_t random_insn(unsigned i, unsigned n)
     }
     if (kind < 84) {
         unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
-        if (rnd() % 20 == 0) {
-            /* Into the code: self-modifying code, maybe in this very unit. */
-            base = R_CODE;
-            imm = (int32_t)(4 * (rnd() % (n < 512 ? n : 512)));
+        if (rnd() % 40 == 0) {
+            /* Into the code: self-modifying code, maybe in this very unit,
+             * or into a function, which other code jumps and chains to. */
+            base = rnd() % 2 ? R_CODE : R_FUNC;
+            imm = (int32_t)(4 * (base == R_CODE ? rnd() % (main_len < 512 ? main_len : 512)
+                                                : rnd() % (NFUNC * FUNC_INSNS)));
         }
         return s_type(imm, rs2, base, (unsigned)(rnd() % 4), 0x23);
     }
@@ -308,14 +326,61 @@ static uint32_t random_insn(unsigned i, unsigned n)
         unsigned left = n - i;
         return j_type(4 * (int32_t)(1 + rnd() % (left < 16 ? left : 16)), rd_any());
     }
+    if (kind < 97 && in_main && i + 1 < (main_len < 512 ? main_len : 512)) {
+        /* Forward (as branches and jal are), so execution spreads over
+         * the whole stream; loops are the counted ones. */
+        unsigned k = i + 1 + (unsigned)(rnd() % ((main_len < 512 ? main_len : 512) - i - 1));
+        return i_type((int32_t)(4 * k), R_CODE, 0, rd_any(), 0x67); /* jalr */
+    }
     if (kind < 97)
-        return i_type((int32_t)(4 * (rnd() % (n < 512 ? n : 512))), R_CODE, 0, rd_any(), 0x67); /* jalr */
+        return 0x0000000f; /* fence */
     if (kind < 99)
         return i_type(0x340, rs_any(), 2, rd, 0x73); /* csrrs rd, mscratch, rs1 */
     return 0x0000000f; /* fence */
 }
 
-static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsigned n, struct errmsg *e)
+/* Writes code[i..] with one random instruction or a few that belong
+ * together; returns how many. In the main code (in_main), counted
+ * loops (x27 counts down; a loop entered in its middle ends at once),
+ * calls of the functions, and stores of a valid instruction over one of
+ * theirs (code that other code chains to changes under it). */
+static unsigned random_piece(uint32_t *code, unsigned i, unsigned n)
+{
+    unsigned kind = (unsigned)(rnd() % 100), left = n - i;
+    if (in_main && kind < 2 && left >= 3) {
+        static const unsigned f3s[] = { 0, 2, 3, 4, 6, 7 };
+        uint32_t v = i_type((int32_t)(rnd() % 4096) - 2048, rs_any(), f3s[rnd() % 6], rd_any(), 0x13);
+        int32_t hi = (int32_t)((v + 0x800) >> 12), lo = (int32_t)(v - ((uint32_t)hi << 12));
+        unsigned k = (unsigned)(rnd() % NFUNC) * FUNC_INSNS + (unsigned)(rnd() % (FUNC_INSNS - 1));
+        code[i] = (uint32_t)hi << 12 | 24u << 7 | 0x37;                          /* lui x24, hi */
+        code[i + 1] = i_type(lo, 24, 0, 24, 0x1b);                               /* addiw x24, x24, lo */
+        code[i + 2] = s_type((int32_t)(4 * k), 24, R_FUNC, 2, 0x23);             /* sw x24, 4k(x25) */
+        return 3;
+    }
+    kind = (unsigned)(rnd() % 100);
+    if (in_main && kind < 3 && left >= 8) {
+        unsigned m = 1 + (unsigned)(rnd() % (left - 3 < 40 ? left - 3 : 40));
+        code[i] = i_type(1 + (int32_t)(rnd() % 8), 0, 0, R_LOOP, 0x13);          /* li x27, K */
+        for (unsigned k = 1; k <= m; k++)
+            code[i + k] = random_insn(i + k, i + m + 1);
+        code[i + m + 1] = i_type(-1, R_LOOP, 0, R_LOOP, 0x13);                   /* addi x27, x27, -1 */
+        code[i + m + 2] = b_type(-4 * (int32_t)(m + 1), R_LOOP, 0, 4);           /* blt x0, x27, body */
+        return m + 3;
+    }
+    if (in_main && kind < 7) {
+        uint32_t f = (uint32_t)(rnd() % NFUNC) * FUNC_INSNS * 4;
+        if (rnd() % 2)
+            code[i] = j_type((int32_t)(FUNC_OFF + f) - (int32_t)(CODE_OFF + 4 * i), R_LINK); /* jal x28, f */
+        else
+            code[i] = i_type((int32_t)f, R_FUNC, 0, R_LINK, 0x67);             /* jalr x28, f(x25) */
+        return 1;
+    }
+    code[i] = random_insn(i, n);
+    return 1;
+}
+
+static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsigned n, size_t cache,
+                       struct errmsg *e)
 {
     memset(s, 0, sizeof *s);
     s->ram = calloc(1, RAM_SIZE);
@@ -326,15 +391,25 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
         .mem = { .host = s->ram, .base = RAM_BASE, .size = RAM_SIZE },
         .bus = { .load = bus_none_load, .store = bus_none_store },
         .clock = { .read = fake_clock, .opaque = &s->ticks, .freq_hz = 10000000 },
+        .jit_cache_bytes = cache,
     };
     if (hart_create(&s->h, &hc, e))
         return -1;
     rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
     pending_sc = 0;
     uint32_t *code = (uint32_t *)(s->ram + CODE_OFF);
-    for (unsigned i = 0; i < n; i++)
-        code[i] = random_insn(i, n);
+    main_len = n;
+    in_main = 1;
+    for (unsigned i = 0; i < n;)
+        i += random_piece(code, i, n);
+    in_main = 0;
     code[n] = j_type(-4 * (int32_t)n, 0); /* and again */
+    uint32_t *fn = (uint32_t *)(s->ram + FUNC_OFF);
+    for (unsigned k = 0; k < NFUNC; k++) {
+        for (unsigned i = 0; i < FUNC_INSNS - 1;)
+            i += random_piece(fn + k * FUNC_INSNS, i, FUNC_INSNS - 1);
+        fn[k * FUNC_INSNS + FUNC_INSNS - 1] = i_type(0, R_LINK, 0, 0, 0x67); /* ret (jalr x0, 0(x28)) */
+    }
     uint32_t *hd = (uint32_t *)(s->ram + HANDLER_OFF);
     hd[0] = i_type(0x341, 0, 2, 31, 0x73);  /* csrr x31, mepc */
     hd[1] = i_type(4, 31, 0, 31, 0x13);     /* addi x31, x31, 4 */
@@ -345,8 +420,10 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
         memcpy(s->ram + DATA_OFF - 0x800 + i, &v, 8);
     }
     hart_reset(s->h, RAM_BASE + CODE_OFF, PRIV_M, 0, 0);
-    for (unsigned r = 1; r < 26; r++)
+    for (unsigned r = 1; r < 25; r++)
         s->h->x[r] = rnd() % 4 ? rnd() : (uint64_t)(int64_t)(int32_t)(rnd() % 9) - 4;
+    s->h->x[R_FUNC] = RAM_BASE + FUNC_OFF;
+    s->h->x[R_LINK] = RAM_BASE + CODE_OFF;
     s->h->x[R_CODE] = RAM_BASE + CODE_OFF;
     s->h->x[R_BAD] = 0x1000;
     s->h->x[R_DATA] = RAM_BASE + DATA_OFF;
@@ -399,15 +476,16 @@ struct run_spec {
     const char *elf;       /* or a random program: */
     uint64_t seed;
     unsigned n;
+    size_t cache;          /* the JIT's code-cache size, 0: the default */
     uint64_t max_insns;
 };
 
 static int make_pair(const struct run_spec *r, struct side *a, struct side *b)
 {
     struct errmsg e = { "" };
-    int rc = r->elf ? elf_side(a, HART_ENGINE_INTERP, r->elf, &e) : random_side(a, HART_ENGINE_INTERP, r->seed, r->n, &e);
+    int rc = r->elf ? elf_side(a, HART_ENGINE_INTERP, r->elf, &e) : random_side(a, HART_ENGINE_INTERP, r->seed, r->n, 0, &e);
     if (!rc)
-        rc = r->elf ? elf_side(b, HART_ENGINE_JIT, r->elf, &e) : random_side(b, HART_ENGINE_JIT, r->seed, r->n, &e);
+        rc = r->elf ? elf_side(b, HART_ENGINE_JIT, r->elf, &e) : random_side(b, HART_ENGINE_JIT, r->seed, r->n, r->cache, &e);
     if (rc)
         fprintf(stderr, "jit_diff: %s\n", e.text[0] ? e.text : "out of memory");
     return rc;
@@ -453,8 +531,10 @@ static long run_pair(const struct run_spec *r, long single_from, int verbose)
         struct jit_stats st;
         jit_get_stats(b.h, &st);
         printf("jit_diff: %s seed %" PRIu64 ": %" PRIu64 " instructions agree (jit: %" PRIu64 " units, %" PRIu64
-               " instructions translated, %" PRIu64 " interpreter fallbacks)\n", r->elf ? r->elf : "random",
-               r->seed, a.h->instret, st.units, st.insns, st.fallbacks);
+               " instructions translated, %" PRIu64 " interpreter fallbacks, %" PRIu64 " cache flushes; %" PRIu64
+               " returns to C, %" PRIu64 " chained entries, %" PRIu64 " of them jump-cache hits, %" PRIu64
+               " chains patched)\n", r->elf ? r->elf : "random", r->seed, a.h->instret, st.units, st.insns,
+               st.fallbacks, st.flushes, st.returns, st.chained, st.jcache_hits, st.links);
     }
     free_side(&a);
     free_side(&b);
@@ -469,8 +549,11 @@ static int check(const struct run_spec *r)
     if (at == -1)
         return run_pair(r, -1, 1) == -1 ? 0 : 1;
     /* Replay to the last agreeing step, then one instruction at a time. */
-    fprintf(stderr, "jit_diff: divergence in step %ld; replaying it one instruction at a time\n", at);
-    run_pair(r, at, 1);
+    fprintf(stderr, "jit_diff: %s seed %" PRIu64 ": divergence in step %ld; replaying it one instruction at a time\n",
+            r->elf ? r->elf : "random", r->seed, at);
+    if (run_pair(r, at, 1) == -1)
+        fprintf(stderr, "jit_diff: the replay agrees: the divergence needs the step's whole budget "
+                "(translated code going on from unit to unit)\n");
     return 1;
 }
 
@@ -479,16 +562,17 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "--random")) {
         uint64_t seed = strtoull(argv[2], NULL, 0);
         unsigned count = argc >= 4 ? (unsigned)strtoul(argv[3], NULL, 0) : 20;
+        size_t cache = argc >= 5 ? (size_t)strtoull(argv[4], NULL, 0) : 0;
         int bad = 0;
         for (unsigned i = 0; i < count && !bad; i++) {
             struct run_spec r = { .seed = seed + i, .n = 64 + (unsigned)((seed + i) * 37 % 1500),
-                                  .max_insns = 200000 };
+                                  .cache = cache, .max_insns = 200000 };
             bad = check(&r);
         }
         return bad;
     }
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: jit_diff PROGRAM.elf [SEED] | jit_diff --random SEED [COUNT]\n");
+        fprintf(stderr, "usage: jit_diff PROGRAM.elf [SEED] | jit_diff --random SEED [COUNT [CACHE]]\n");
         return 2;
     }
     struct run_spec r = { .elf = argv[1], .seed = argc == 3 ? strtoull(argv[2], NULL, 0) : 1,
