@@ -109,6 +109,9 @@ static void print_stats(const struct jit_stats *st)
     fprintf(stderr, "jit: %" PRIu64 " units, %" PRIu64 " instructions, %" PRIu64 " bytes, %" PRIu64
             " flushes, %" PRIu64 " fallbacks (%" PRIu64 " no block, %" PRIu64 " budget)\n", st->units, st->insns,
             st->bytes, st->flushes, st->fallbacks, st->fallback_fetch, st->fallback_budget);
+    fprintf(stderr, "jit: %" PRIu64 " returns to C, %" PRIu64 " chained entries (%" PRIu64
+            " through the jump cache), %" PRIu64 " chains patched\n", st->returns, st->chained, st->jcache_hits,
+            st->links);
     uint64_t shown = UINT64_MAX;
     for (unsigned k = 0; k < 12; k++) {
         unsigned best = OP_COUNT_;
