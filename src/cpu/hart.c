@@ -1164,18 +1164,17 @@ fetch_fault:
 
         op_CSRRW: op_CSRRWI: {
             uint64_t src = op->opc == OP_CSRRW ? RS1 : op->rs1;
-            uint64_t old = 0, ir = h->instret;
+            uint64_t old = 0;
             if (op->rd != DECODE_XZERO_SINK && csr_read(h, (unsigned)op->imm, &old))
                 goto illegal;
             if (csr_write(h, (unsigned)op->imm, src))
                 goto illegal;
             RD = old;
-            budget_end += h->instret - ir; /* a minstret write: the budget counts what runs */
             goto system_done;
         }
         op_CSRRS: op_CSRRC: op_CSRRSI: op_CSRRCI: {
             uint64_t src = (op->opc == OP_CSRRS || op->opc == OP_CSRRC) ? RS1 : op->rs1;
-            uint64_t old, ir = h->instret;
+            uint64_t old;
             if (csr_read(h, (unsigned)op->imm, &old))
                 goto illegal;
             if (op->rs1 != 0) {
@@ -1185,7 +1184,6 @@ fetch_fault:
                     goto illegal;
             }
             RD = old;
-            budget_end += h->instret - ir;
             goto system_done;
         }
 

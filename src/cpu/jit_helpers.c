@@ -71,8 +71,8 @@ int jit_csr(struct hart *h, uint64_t a, uint64_t b)
         }
     }
     h->x[o.rd] = old;
-    /* csr_write never moves h->instret, so the interpreter's budget
-     * adjustment for minstret writes is zero here too. */
+    /* A minstret write moves the counter's delta, never h->instret, so
+     * budgets need no adjustment (csr.c: counter_write). */
     return wrote && !csr_plain(csr) ? JIT_H_BOUNDARY : JIT_H_NEXT;
 }
 
