@@ -99,15 +99,26 @@ static int read_overrides(const json_t *j, struct api_snapshot_load *out, struct
         if (r)
             return r;
     }
+    const char *engine = NULL;
+    bool has_engine = false;
+    int r = json_fields_string("snapshot/load", j, "engine", false, &engine, &has_engine, e);
+    if (r)
+        return r;
+    enum hart_engine en;
+    if (has_engine && hart_engine_parse(engine, &en))
+        return errmsg_set(e, -EINVAL, "snapshot/load: engine '%s': expected interp or jit", engine);
+    if (has_engine)
+        out->engine = (int)en;
     return 0;
 }
 
 int api_snapshot_load_read(const json_t *j, struct api_snapshot_load *out, struct errmsg *e)
 {
     memset(out, 0, sizeof *out);
+    out->engine = -1;
     const char *const fields[] = { "snapshot_path", "mem_file_path", "mem_backend", "resume_vm",
                                    "track_dirty_pages", "enable_diff_snapshots", "network_overrides",
-                                   "vsock_override", NULL };
+                                   "vsock_override", "engine", NULL };
     bool track = false;
     int r = json_fields_check("snapshot/load", j, fields, e);
     if (!r)
@@ -155,6 +166,10 @@ static int apply_overrides(const struct api_snapshot_load *p, struct vm_config *
         free(cfg->vsock.uds_path);
         cfg->vsock.uds_path = u;
     }
+    /* Harts keep no engine state in a snapshot: either engine goes on
+     * from the saved architectural state. */
+    if (p->engine >= 0)
+        cfg->machine.engine = (enum hart_engine)p->engine;
     /* The logger and metrics files belong to the process that had them. */
     cfg->logger.present = false;
     cfg->metrics.present = false;

@@ -9,7 +9,9 @@
  *   "backend_path"} or the deprecated "mem_file_path", "resume_vm",
  *   "track_dirty_pages" / "enable_diff_snapshots" (accepted: minnow always
  *   tracks dirty pages), "network_overrides": [{"iface_id",
- *   "host_dev_name"}], "vsock_override": {"uds_path"}}. "Uffd" backends are
+ *   "host_dev_name"}], "vsock_override": {"uds_path"}}, and minnow's
+ *   "engine": "interp" | "jit" (what runs the harts from here on, as in
+ *   machine-config; default: the snapshot's). "Uffd" backends are
  *   refused (no userfaultfd page server here). */
 #ifndef MINNOW_API_API_SNAPSHOT_H
 #define MINNOW_API_API_SNAPSHOT_H
@@ -30,6 +32,7 @@ struct api_snapshot_load {
         const char *iface_id, *host_dev_name;
     } net[VIRT_MAX_DEVICES];
     const char *vsock_uds;    /* NULL: the snapshot's */
+    int engine;               /* enum hart_engine, -1: the snapshot's */
 };
 
 /* Read the bodies; strings point into j. create leaves config_json NULL. */

@@ -35,6 +35,7 @@ struct api_vmm {
     struct metrics *metrics;  /* PUT /metrics */
 
     const struct path_allow *incoming_allow;  /* during api_vmm_incoming */
+    int incoming_engine;                      /* likewise: enum hart_engine, -1: the source's */
 
     /* The balloon statistics poller: a thread that asks the guest for
      * fresh statistics every stats_polling_interval_s seconds, started at
@@ -732,6 +733,8 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
         vm_config_free(&cfg);
         return r;
     }
+    if (a->incoming_engine >= 0)
+        cfg.machine.engine = (enum hart_engine)a->incoming_engine;
     adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
@@ -742,11 +745,12 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
 }
 
 int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
-                     const struct path_allow *allow, struct errmsg *e)
+                     const struct path_allow *allow, int engine, struct errmsg *e)
 {
     pthread_mutex_lock(&a->lock);
     struct vm *vm;
     a->incoming_allow = allow;
+    a->incoming_engine = engine;
     int r = migration_receive(listen_fd, t, incoming_configure, a, a->log, &vm, e);
     a->incoming_allow = NULL;
     /* Still paused: no console output yet. */

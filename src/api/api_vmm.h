@@ -63,10 +63,11 @@ int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct
 
 /* `minnow --incoming`: receives a migrating VM on listen_fd
  * (vmm/migration.h) from a source that passes t's handshake, whose
- * configuration names only paths inside `allow`, and runs it. -EINTR:
- * stopped by a signal (t->stop_fd). */
+ * configuration names only paths inside `allow`, and runs it with engine
+ * (enum hart_engine; -1: the source's). -EINTR: stopped by a signal
+ * (t->stop_fd). */
 int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
-                     const struct path_allow *allow, struct errmsg *e);
+                     const struct path_allow *allow, int engine, struct errmsg *e);
 
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);

@@ -28,7 +28,7 @@ static const char api_usage[] =
     "usage: minnow --api-sock PATH [--config-file FILE] [--id ID] [LOG/METRICS OPTIONS]\n"
     "       minnow --no-api --config-file FILE [--id ID] [LOG/METRICS OPTIONS]\n"
     "       minnow --incoming tcp:HOST:PORT|unix:PATH [--token FILE] [--allow-path DIR]...\n"
-    "                     [--incoming-timeout SECONDS] [--api-sock PATH] [...]\n"
+    "                     [--incoming-timeout SECONDS] [--engine NAME] [--api-sock PATH] [...]\n"
     "\n"
     "Serves Firecracker's REST API (HTTP/1.1, JSON) on the Unix socket PATH,\n"
     "created with mode 0600 and removed on exit; a stale socket left by a dead\n"
@@ -71,6 +71,8 @@ static const char api_usage[] =
     "                      (repeatable; without it, no paths at all)\n"
     "  --incoming-timeout S  give up on a source that sends nothing for S seconds\n"
     "                      (or less than 1 MiB/s beyond that; default 20)\n"
+    "  --engine NAME       with --incoming: run the harts with NAME (interp or jit)\n"
+    "                      instead of the engine the source used\n"
     "  --id ID             the instance id GET / reports (default \"minnow\")\n"
     "  --log-path PATH     log to PATH (a file, appended to, or a FIFO someone\n"
     "                      reads), as PUT /logger's log_path\n"
@@ -88,7 +90,7 @@ static const char api_usage[] =
 static const char restore_usage[] =
     "usage: minnow restore --snapshot FILE --mem FILE [--paused] [--api-sock PATH]\n"
     "                      [--net-override IFACE=TAP]... [--vsock-override PATH]\n"
-    "                      [--id ID] [LOG/METRICS OPTIONS]\n"
+    "                      [--engine NAME] [--id ID] [LOG/METRICS OPTIONS]\n"
     "\n"
     "Restores a VM from a snapshot written by PUT /snapshot/create (the state\n"
     "file and its memory file) and runs it on from where it was, as PUT\n"
@@ -108,6 +110,8 @@ static const char restore_usage[] =
     "  --net-override IFACE=TAP  give network interface IFACE the host TAP\n"
     "                         device TAP instead of its saved backend\n"
     "  --vsock-override PATH  the vsock device's Unix socket path\n"
+    "  --engine NAME          run the harts with NAME (interp or jit) instead of\n"
+    "                         the engine the snapshot was taken with\n"
     "  --id, --log-path, --level, --show-level, --show-log-origin,\n"
     "  --metrics-path         as for 'minnow --api-sock' (see its --help)\n"
     "  -h, --help             print this text and exit\n"
@@ -115,7 +119,7 @@ static const char restore_usage[] =
     "The exit status is minnow run's (see 'minnow run --help').\n";
 
 struct api_opts {
-    const char *api_sock, *config_file, *id, *incoming, *token, *incoming_timeout;
+    const char *api_sock, *config_file, *id, *incoming, *token, *incoming_timeout, *engine;
     const char *allow[PATH_ALLOW_MAX];
     unsigned nallow;
     const char *log_path, *level, *metrics_path, *module;
@@ -150,6 +154,7 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
     memset(o, 0, sizeof *o);
     o->restore = restore;
     o->load.resume = true;
+    o->load.engine = -1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return 1;
@@ -159,6 +164,7 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
                           : !restore && !strcmp(a, "--incoming") ? &o->incoming
                           : !restore && !strcmp(a, "--token") ? &o->token
                           : !restore && !strcmp(a, "--incoming-timeout") ? &o->incoming_timeout
+                          : !strcmp(a, "--engine") ? &o->engine
                           : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
                           : !strcmp(a, "--module") ? &o->module : NULL;
@@ -206,6 +212,13 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         fprintf(stderr, "minnow: --level: expected Error, Warning, Info, Debug, Trace or Off, got '%s'\n", o->level);
         return -1;
     }
+    enum hart_engine en;
+    if (o->engine && hart_engine_parse(o->engine, &en)) {
+        fprintf(stderr, "minnow: --engine '%s': expected interp or jit\n", o->engine);
+        return -1;
+    }
+    if (o->engine)
+        o->load.engine = (int)en;
     if (o->module) {
         fprintf(stderr, "minnow: --module: minnow's log has no module filter\n");
         return -1;
@@ -234,8 +247,9 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
                 "come from the source)\n");
         return -1;
     }
-    if (!o->incoming && (o->token || o->nallow || o->incoming_timeout)) {
-        fprintf(stderr, "minnow: --token, --allow-path and --incoming-timeout go with --incoming\n");
+    if (!o->incoming && (o->token || o->nallow || o->incoming_timeout || o->engine)) {
+        fprintf(stderr, "minnow: --token, --allow-path, --incoming-timeout and --engine go with --incoming "
+                "(a new VM's engine is machine-config's \"engine\")\n");
         return -1;
     }
     if (o->incoming_timeout) {
@@ -364,7 +378,7 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
         struct migration_target t = { .token = o->token ? token : NULL, .stop_fd = sig_fd,
                                       .idle_s = o->incoming_timeout ? (unsigned)atoi(o->incoming_timeout) : 0 };
         if (mfd >= 0)
-            r = api_vmm_incoming(a, mfd, &t, &allow, &e);
+            r = api_vmm_incoming(a, mfd, &t, &allow, o->load.engine, &e);
         else
             r = mfd;
         path_allow_free(&allow);

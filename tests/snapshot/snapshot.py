@@ -61,6 +61,16 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               it verifies): the source exits 0, the target carries on
               (verifications go on from the next number, none fails) and
               exits 0 when the guest powers off
+  engines     snapshots and a live migration change engine: a guest booted
+              under the JIT counts on its console; its snapshot restores
+              with `minnow restore --engine interp`, which counts on and is
+              snapshotted again, and that one restores through PUT
+              /snapshot/load {"engine": "jit"} and counts to the end: the
+              count is 1..N once each and the guest exits 0. A guest running
+              memcheck under the JIT migrates to `minnow --incoming --engine
+              interp` and its checksums keep verifying. Each process says
+              which engine ran it (MINNOW_JIT_STATS: only a JIT prints its
+              statistics), and GET /vm/config names the engine chosen
   migrate-kill  the target is killed (kill -9) during the pre-copy rounds:
               GET /migrate says Failed, the source keeps running the guest,
               whose checksums keep verifying, to its end
@@ -771,10 +781,10 @@ class Test:
                         self.initrd, out, self.memcheck], check=True)
         return out
 
-    def target(self, name):
+    def target(self, name, extra=()):
         """minnow --incoming on a free loopback port; returns it and the address."""
         addr = f"tcp:127.0.0.1:{free_port()}"
-        t = Minnow([self.minnow, "--incoming", addr, "--api-sock", self.path(name + ".sock")],
+        t = Minnow([self.minnow, "--incoming", addr, "--api-sock", self.path(name + ".sock")] + list(extra),
                    self.path(name + ".log"))
         self.procs.append(t)
         for _ in range(200):
@@ -815,6 +825,92 @@ class Test:
         if a + b != list(range(1, checks + 1)):
             raise Fail(f"the verifications are not 1..{checks} once each: source ...{a[-3:]}, target {b[:3]}...")
         print(f"source verified 1..{a[-1]}, the target went on from {b[0]} to {b[-1]}; guest exit 0 at the target")
+
+    def engines(self):
+        os.environ["MINNOW_JIT_STATS"] = "1"   # a JIT prints its statistics to stderr when its hart ends
+
+        def ran(m, engine):
+            jit = re.search(rb"^jit: (\d+) units", m.err, re.M)
+            if engine == "jit" and not (jit and int(jit.group(1)) > 0):
+                raise Fail(f"the JIT did not run this VM (no statistics): {m.err.decode()[-500:]}")
+            if engine == "interp" and jit:
+                raise Fail(f"a JIT ran this VM, not the interpreter: {jit.group(0).decode()}")
+
+        def config_engine(m):
+            return json.loads(expect(m.sock, "GET", "/vm/config", None, 200))["machine-config"].get("engine")
+
+        def stop(m):
+            """SIGTERM: minnow ends the VM and its harts (a JIT prints its statistics)."""
+            m.p.send_signal(signal.SIGTERM)
+            if m.wait_exit() != 124:
+                raise Fail(f"minnow did not stop from the host (exit {m.p.returncode}): {m.err.decode()[-500:]}")
+
+        def counts(m):
+            return [int(x) for x in re.findall(r"^count (\d+)$", m.text(), re.M)]
+
+        n = 60
+        loop = f"i=0; while [ $i -lt {n} ]; do i=$((i+1)); echo count $i; sleep 0.05; done"
+        cfg = self.config(loop)
+        cfg["machine-config"]["engine"] = "jit"
+        m = self.boot("jit1", cfg)
+        m.wait_for(r"^count 15$")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        s1 = self.snapshot(m, "s1")
+        first = counts(m)
+        stop(m)
+        ran(m, "jit")
+        # JIT -> interpreter, with the CLI.
+        r = self.restore("interp2", *s1, extra=["--engine", "interp"])
+        if config_engine(r) != "interp":
+            raise Fail(f"GET /vm/config after restore --engine interp: engine {config_engine(r)}")
+        r.wait_for(rf"^count {first[-1] + 15}$")
+        expect(r.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        s2 = self.snapshot(r, "s2")
+        second = counts(r)
+        stop(r)
+        ran(r, "interp")
+        # Interpreter -> JIT, with PUT /snapshot/load.
+        sock = self.path("jit3.sock")
+        j = Minnow([self.minnow, "--api-sock", sock], self.path("jit3.log"), sock=sock)
+        self.procs.append(j)
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": s2[0], "mem_file_path": s2[1], "engine": "fast"},
+               400, "engine 'fast'")
+        expect(sock, "PUT", "/snapshot/load", {"snapshot_path": s2[0], "mem_file_path": s2[1], "engine": "jit",
+                                               "resume_vm": True}, 204)
+        if config_engine(j) != "jit":
+            raise Fail(f"GET /vm/config after a load with engine jit: engine {config_engine(j)}")
+        st = j.wait_exit()
+        if st != 0 or "minnow-guest: exit 0" not in j.text():
+            raise Fail(f"the VM restored under the JIT exited {st} or its guest did not finish")
+        ran(j, "jit")
+        third = counts(j)
+        if first + second + third != list(range(1, n + 1)):
+            raise Fail(f"the count across jit -> interp -> jit is not 1..{n} once each: ...{first[-2:]} | "
+                       f"{second[:2]}...{second[-2:]} | {third[:2]}...")
+        print(f"counted 1..{first[-1]} under the JIT, {second[0]}..{second[-1]} restored into the interpreter, "
+              f"{third[0]}..{n} restored into the JIT")
+        # A live migration from the JIT to the interpreter.
+        checks = 12
+        t, addr = self.target("target", extra=["--engine", "interp"])
+        cfg = self.config(f"memcheck 32 {checks}", mem_mib=256, initrd=self.memcheck_initrd())
+        cfg["machine-config"]["engine"] = "jit"
+        src = self.boot("source", cfg)
+        src.wait_for(r"^memcheck: verified 2$")
+        res = run([self.minnow, "migrate", "--api-sock", src.sock, "--to", addr])
+        if res.returncode:
+            raise Fail(f"minnow migrate failed: {res.stdout}")
+        if src.wait_exit(120) != 0:
+            raise Fail(f"the source exited {src.p.returncode}: {src.err.decode()}")
+        ran(src, "jit")
+        st = t.wait_exit(300)
+        if st != 0:
+            raise Fail(f"the target exited {st}: {t.err.decode()}")
+        ran(t, "interp")
+        a, b = self.verified(src), self.verified(t)
+        if "MISMATCH" in src.text() + t.text() or a + b != list(range(1, checks + 1)):
+            raise Fail(f"the verifications across the migration: source ...{a[-3:]}, target {b[:3]}... "
+                       f"(not 1..{checks} once each, or a mismatch)")
+        print(f"migrated from the JIT (verified 1..{a[-1]}) to the interpreter (verified {b[0]}..{b[-1]})")
 
     def migrate_kill(self):
         checks = 30
