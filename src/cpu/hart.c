@@ -34,6 +34,7 @@
 #include "cpu/csr.h"
 #include "cpu/mmu.h"
 #include "cpu/fpu.h"
+#include "cpu/fpu_ops.h"
 #include "cpu/jit.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "guest memory is accessed with host loads");
@@ -1213,85 +1214,34 @@ fetch_fault:
             FS_CHECK();
             STORE(8, uint64_t, f[op->rs2]);
             NEXT();
-        op_FSGNJ_S: op_FSGNJN_S: op_FSGNJX_S: {
-            FS_CHECK();
-            uint32_t a = fpu_unbox32(f[op->rs1]), b = fpu_unbox32(f[op->rs2]), s;
-            s = op->opc == OP_FSGNJ_S ? b : op->opc == OP_FSGNJN_S ? ~b : a ^ b;
-            f[op->rd] = fpu_box32((a & 0x7fffffffu) | (s & 0x80000000u));
-            FS_DIRTY();
-            NEXT();
-        }
-        op_FSGNJ_D: op_FSGNJN_D: op_FSGNJX_D: {
-            FS_CHECK();
-            uint64_t a = f[op->rs1], b = f[op->rs2], s;
-            s = op->opc == OP_FSGNJ_D ? b : op->opc == OP_FSGNJN_D ? ~b : a ^ b;
-            f[op->rd] = (a & ~(1ull << 63)) | (s & (1ull << 63));
-            FS_DIRTY();
-            NEXT();
-        }
-        op_FMV_X_W: FS_CHECK(); RD = sext32(f[op->rs1]); NEXT();
-        op_FMV_X_D: FS_CHECK(); RD = f[op->rs1]; NEXT();
-        op_FMV_W_X: FS_CHECK(); f[op->rd] = fpu_box32((uint32_t)RS1); FS_DIRTY(); NEXT();
-        op_FMV_D_X: FS_CHECK(); f[op->rd] = RS1; FS_DIRTY(); NEXT();
-
+        /* Every other F and D operation: cpu/fpu_ops.h. */
 #define RM() int rm = op->rm == 7 ? (int)h->frm : op->rm; if (unlikely(rm > 4)) goto illegal
 #define FLAGS(fl) do { if (fl) { h->fflags |= (fl); FS_DIRTY(); } } while (0)
-#define F_S1 fpu_unbox32(f[op->rs1])
-#define F_S2 fpu_unbox32(f[op->rs2])
-#define F_S3 fpu_unbox32(f[op->rs3])
-#define F_D1 f[op->rs1]
-#define F_D2 f[op->rs2]
-#define F_D3 f[op->rs3]
+#define S1 fpu_unbox32(f[op->rs1])
+#define S2 fpu_unbox32(f[op->rs2])
+#define S3 fpu_unbox32(f[op->rs3])
+#define D1 f[op->rs1]
+#define D2 f[op->rs2]
+#define D3 f[op->rs3]
+#define R1 RS1
 #define FOP_S(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = fpu_box32(expr); \
                          FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)
 #define FOP_D(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; f[op->rd] = (expr); \
                          FLAGS(fl); FS_DIRTY(); NEXT(); } while (0)
 #define FOP_X(expr) do { FS_CHECK(); RM(); unsigned fl = 0; (void)rm; RD = (expr); FLAGS(fl); NEXT(); } while (0)
 #define FOP_XN(expr) do { FS_CHECK(); unsigned fl = 0; RD = (expr); FLAGS(fl); NEXT(); } while (0)
-        op_FADD_S: FOP_S(fpu_f32_add(F_S1, F_S2, rm, &fl));
-        op_FSUB_S: FOP_S(fpu_f32_sub(F_S1, F_S2, rm, &fl));
-        op_FMUL_S: FOP_S(fpu_f32_mul(F_S1, F_S2, rm, &fl));
-        op_FDIV_S: FOP_S(fpu_f32_div(F_S1, F_S2, rm, &fl));
-        op_FSQRT_S: FOP_S(fpu_f32_sqrt(F_S1, rm, &fl));
-        op_FMIN_S: FOP_S(fpu_f32_min(F_S1, F_S2, &fl));
-        op_FMAX_S: FOP_S(fpu_f32_max(F_S1, F_S2, &fl));
-        op_FMADD_S: op_FMSUB_S: op_FNMSUB_S: op_FNMADD_S:
-            FOP_S(fpu_f32_fma(F_S1, F_S2, F_S3, (enum fpu_fma_op)(op->opc - OP_FMADD_S), rm, &fl));
-        op_FADD_D: FOP_D(fpu_f64_add(F_D1, F_D2, rm, &fl));
-        op_FSUB_D: FOP_D(fpu_f64_sub(F_D1, F_D2, rm, &fl));
-        op_FMUL_D: FOP_D(fpu_f64_mul(F_D1, F_D2, rm, &fl));
-        op_FDIV_D: FOP_D(fpu_f64_div(F_D1, F_D2, rm, &fl));
-        op_FSQRT_D: FOP_D(fpu_f64_sqrt(F_D1, rm, &fl));
-        op_FMIN_D: FOP_D(fpu_f64_min(F_D1, F_D2, &fl));
-        op_FMAX_D: FOP_D(fpu_f64_max(F_D1, F_D2, &fl));
-        op_FMADD_D: op_FMSUB_D: op_FNMSUB_D: op_FNMADD_D:
-            FOP_D(fpu_f64_fma(F_D1, F_D2, F_D3, (enum fpu_fma_op)(op->opc - OP_FMADD_D), rm, &fl));
-        op_FCVT_S_D: FOP_S(fpu_f64_to_f32(F_D1, rm, &fl));
-        op_FCVT_D_S: FOP_D(fpu_f32_to_f64(F_S1, &fl));
-        op_FCVT_W_S: FOP_X((uint64_t)(int64_t)fpu_f32_to_i32(F_S1, rm, &fl));
-        op_FCVT_WU_S: FOP_X(sext32(fpu_f32_to_u32(F_S1, rm, &fl)));
-        op_FCVT_L_S: FOP_X((uint64_t)fpu_f32_to_i64(F_S1, rm, &fl));
-        op_FCVT_LU_S: FOP_X(fpu_f32_to_u64(F_S1, rm, &fl));
-        op_FCVT_W_D: FOP_X((uint64_t)(int64_t)fpu_f64_to_i32(F_D1, rm, &fl));
-        op_FCVT_WU_D: FOP_X(sext32(fpu_f64_to_u32(F_D1, rm, &fl)));
-        op_FCVT_L_D: FOP_X((uint64_t)fpu_f64_to_i64(F_D1, rm, &fl));
-        op_FCVT_LU_D: FOP_X(fpu_f64_to_u64(F_D1, rm, &fl));
-        op_FCVT_S_W: FOP_S(fpu_i32_to_f32((int32_t)RS1, rm, &fl));
-        op_FCVT_S_WU: FOP_S(fpu_u32_to_f32((uint32_t)RS1, rm, &fl));
-        op_FCVT_S_L: FOP_S(fpu_i64_to_f32((int64_t)RS1, rm, &fl));
-        op_FCVT_S_LU: FOP_S(fpu_u64_to_f32(RS1, rm, &fl));
-        op_FCVT_D_W: FOP_D(fpu_i32_to_f64((int32_t)RS1, rm, &fl));
-        op_FCVT_D_WU: FOP_D(fpu_u32_to_f64((uint32_t)RS1, rm, &fl));
-        op_FCVT_D_L: FOP_D(fpu_i64_to_f64((int64_t)RS1, rm, &fl));
-        op_FCVT_D_LU: FOP_D(fpu_u64_to_f64(RS1, rm, &fl));
-        op_FEQ_S: FOP_XN((uint64_t)fpu_f32_eq(F_S1, F_S2, &fl));
-        op_FLT_S: FOP_XN((uint64_t)fpu_f32_lt(F_S1, F_S2, &fl));
-        op_FLE_S: FOP_XN((uint64_t)fpu_f32_le(F_S1, F_S2, &fl));
-        op_FEQ_D: FOP_XN((uint64_t)fpu_f64_eq(F_D1, F_D2, &fl));
-        op_FLT_D: FOP_XN((uint64_t)fpu_f64_lt(F_D1, F_D2, &fl));
-        op_FLE_D: FOP_XN((uint64_t)fpu_f64_le(F_D1, F_D2, &fl));
-        op_FCLASS_S: FS_CHECK(); RD = fpu_f32_class(F_S1); NEXT();
-        op_FCLASS_D: FS_CHECK(); RD = fpu_f64_class(F_D1); NEXT();
+#define FOP_SN(expr) do { FS_CHECK(); f[op->rd] = fpu_box32(expr); FS_DIRTY(); NEXT(); } while (0)
+#define FOP_DN(expr) do { FS_CHECK(); f[op->rd] = (expr); FS_DIRTY(); NEXT(); } while (0)
+#define FPU_HANDLER(OP, KIND, EXPR) op_##OP: FOP_##KIND(EXPR);
+        FPU_OPS(FPU_HANDLER)
+#undef FPU_HANDLER
+#undef S1
+#undef S2
+#undef S3
+#undef D1
+#undef D2
+#undef D3
+#undef R1
 
 
 op_ILLEGAL:

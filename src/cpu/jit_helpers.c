@@ -6,6 +6,7 @@
 #include "cpu/amo.h"
 #include "cpu/csr.h"
 #include "cpu/fpu.h"
+#include "cpu/fpu_ops.h"
 #include "cpu/mmu.h"
 
 struct fields {
@@ -147,7 +148,7 @@ int jit_atomic(struct hart *h, uint64_t a, uint64_t b)
     return JIT_H_NEXT;
 }
 
-/* ---- floating point (hart.c: FS_CHECK, RM, FLAGS, FOP_*) ---- */
+/* ---- floating point (cpu/fpu_ops.h, as hart.c expands it) ---- */
 
 int jit_fp(struct hart *h, uint64_t a, uint64_t b)
 {
@@ -155,85 +156,30 @@ int jit_fp(struct hart *h, uint64_t a, uint64_t b)
     uint64_t *f = h->f, *x = h->x;
     if (!(h->mstatus & MSTATUS_FS))
         return illegal(h, &o);
-    uint32_t s1 = fpu_unbox32(f[o.rs1]), s2 = fpu_unbox32(f[o.rs2]), s3 = fpu_unbox32(f[o.rs3]);
-    uint64_t d1 = f[o.rs1], d2 = f[o.rs2], d3 = f[o.rs3], r1 = x[o.rs1];
-    unsigned fl = 0;
-    /* What needs no rounding mode: the interpreter's handlers without RM(). */
-    switch (o.opc) {
-    case OP_FSGNJ_S: case OP_FSGNJN_S: case OP_FSGNJX_S: {
-        uint32_t s = o.opc == OP_FSGNJ_S ? s2 : o.opc == OP_FSGNJN_S ? ~s2 : s1 ^ s2;
-        f[o.rd] = fpu_box32((s1 & 0x7fffffffu) | (s & 0x80000000u));
-        h->mstatus |= MSTATUS_FS;
-        return JIT_H_NEXT;
-    }
-    case OP_FSGNJ_D: case OP_FSGNJN_D: case OP_FSGNJX_D: {
-        uint64_t s = o.opc == OP_FSGNJ_D ? d2 : o.opc == OP_FSGNJN_D ? ~d2 : d1 ^ d2;
-        f[o.rd] = (d1 & ~(1ull << 63)) | (s & (1ull << 63));
-        h->mstatus |= MSTATUS_FS;
-        return JIT_H_NEXT;
-    }
-    case OP_FMV_X_W: x[o.rd] = sext32(d1); return JIT_H_NEXT;
-    case OP_FMV_X_D: x[o.rd] = d1; return JIT_H_NEXT;
-    case OP_FMV_W_X: f[o.rd] = fpu_box32((uint32_t)r1); h->mstatus |= MSTATUS_FS; return JIT_H_NEXT;
-    case OP_FMV_D_X: f[o.rd] = r1; h->mstatus |= MSTATUS_FS; return JIT_H_NEXT;
-    case OP_FCLASS_S: x[o.rd] = fpu_f32_class(s1); return JIT_H_NEXT;
-    case OP_FCLASS_D: x[o.rd] = fpu_f64_class(d1); return JIT_H_NEXT;
-    case OP_FEQ_S: x[o.rd] = (uint64_t)fpu_f32_eq(s1, s2, &fl); goto xflags;
-    case OP_FLT_S: x[o.rd] = (uint64_t)fpu_f32_lt(s1, s2, &fl); goto xflags;
-    case OP_FLE_S: x[o.rd] = (uint64_t)fpu_f32_le(s1, s2, &fl); goto xflags;
-    case OP_FEQ_D: x[o.rd] = (uint64_t)fpu_f64_eq(d1, d2, &fl); goto xflags;
-    case OP_FLT_D: x[o.rd] = (uint64_t)fpu_f64_lt(d1, d2, &fl); goto xflags;
-    case OP_FLE_D: x[o.rd] = (uint64_t)fpu_f64_le(d1, d2, &fl); goto xflags;
-    }
     int rm = o.rm == 7 ? (int)h->frm : (int)o.rm;
-    if (rm > 4)
-        return illegal(h, &o);
+    unsigned fl = 0;
+#define S1 fpu_unbox32(f[o.rs1])
+#define S2 fpu_unbox32(f[o.rs2])
+#define S3 fpu_unbox32(f[o.rs3])
+#define D1 f[o.rs1]
+#define D2 f[o.rs2]
+#define D3 f[o.rs3]
+#define R1 x[o.rs1]
+#define RM_CHECK() do { if (rm > 4) return illegal(h, &o); } while (0)
+#define FOP_S(expr) RM_CHECK(); f[o.rd] = fpu_box32(expr); goto rounded
+#define FOP_D(expr) RM_CHECK(); f[o.rd] = (expr); goto rounded
+#define FOP_X(expr) RM_CHECK(); x[o.rd] = (expr); goto xflags
+#define FOP_XN(expr) x[o.rd] = (expr); goto xflags
+#define FOP_SN(expr) f[o.rd] = fpu_box32(expr); goto dirty
+#define FOP_DN(expr) f[o.rd] = (expr); goto dirty
+#define FPU_CASE(OP, KIND, EXPR) case OP_##OP: { FOP_##KIND(EXPR); }
     switch (o.opc) {
-    /* FOP_S: a single-precision result. */
-    case OP_FADD_S: f[o.rd] = fpu_box32(fpu_f32_add(s1, s2, rm, &fl)); break;
-    case OP_FSUB_S: f[o.rd] = fpu_box32(fpu_f32_sub(s1, s2, rm, &fl)); break;
-    case OP_FMUL_S: f[o.rd] = fpu_box32(fpu_f32_mul(s1, s2, rm, &fl)); break;
-    case OP_FDIV_S: f[o.rd] = fpu_box32(fpu_f32_div(s1, s2, rm, &fl)); break;
-    case OP_FSQRT_S: f[o.rd] = fpu_box32(fpu_f32_sqrt(s1, rm, &fl)); break;
-    case OP_FMIN_S: f[o.rd] = fpu_box32(fpu_f32_min(s1, s2, &fl)); break;
-    case OP_FMAX_S: f[o.rd] = fpu_box32(fpu_f32_max(s1, s2, &fl)); break;
-    case OP_FMADD_S: case OP_FMSUB_S: case OP_FNMSUB_S: case OP_FNMADD_S:
-        f[o.rd] = fpu_box32(fpu_f32_fma(s1, s2, s3, (enum fpu_fma_op)(o.opc - OP_FMADD_S), rm, &fl));
-        break;
-    case OP_FCVT_S_D: f[o.rd] = fpu_box32(fpu_f64_to_f32(d1, rm, &fl)); break;
-    case OP_FCVT_S_W: f[o.rd] = fpu_box32(fpu_i32_to_f32((int32_t)r1, rm, &fl)); break;
-    case OP_FCVT_S_WU: f[o.rd] = fpu_box32(fpu_u32_to_f32((uint32_t)r1, rm, &fl)); break;
-    case OP_FCVT_S_L: f[o.rd] = fpu_box32(fpu_i64_to_f32((int64_t)r1, rm, &fl)); break;
-    case OP_FCVT_S_LU: f[o.rd] = fpu_box32(fpu_u64_to_f32(r1, rm, &fl)); break;
-    /* FOP_D: a double-precision result. */
-    case OP_FADD_D: f[o.rd] = fpu_f64_add(d1, d2, rm, &fl); break;
-    case OP_FSUB_D: f[o.rd] = fpu_f64_sub(d1, d2, rm, &fl); break;
-    case OP_FMUL_D: f[o.rd] = fpu_f64_mul(d1, d2, rm, &fl); break;
-    case OP_FDIV_D: f[o.rd] = fpu_f64_div(d1, d2, rm, &fl); break;
-    case OP_FSQRT_D: f[o.rd] = fpu_f64_sqrt(d1, rm, &fl); break;
-    case OP_FMIN_D: f[o.rd] = fpu_f64_min(d1, d2, &fl); break;
-    case OP_FMAX_D: f[o.rd] = fpu_f64_max(d1, d2, &fl); break;
-    case OP_FMADD_D: case OP_FMSUB_D: case OP_FNMSUB_D: case OP_FNMADD_D:
-        f[o.rd] = fpu_f64_fma(d1, d2, d3, (enum fpu_fma_op)(o.opc - OP_FMADD_D), rm, &fl);
-        break;
-    case OP_FCVT_D_S: f[o.rd] = fpu_f32_to_f64(s1, &fl); break;
-    case OP_FCVT_D_W: f[o.rd] = fpu_i32_to_f64((int32_t)r1, rm, &fl); break;
-    case OP_FCVT_D_WU: f[o.rd] = fpu_u32_to_f64((uint32_t)r1, rm, &fl); break;
-    case OP_FCVT_D_L: f[o.rd] = fpu_i64_to_f64((int64_t)r1, rm, &fl); break;
-    case OP_FCVT_D_LU: f[o.rd] = fpu_u64_to_f64(r1, rm, &fl); break;
-    /* FOP_X: an integer result, FS dirty only through the flags. */
-    case OP_FCVT_W_S: x[o.rd] = (uint64_t)(int64_t)fpu_f32_to_i32(s1, rm, &fl); goto xflags;
-    case OP_FCVT_WU_S: x[o.rd] = sext32(fpu_f32_to_u32(s1, rm, &fl)); goto xflags;
-    case OP_FCVT_L_S: x[o.rd] = (uint64_t)fpu_f32_to_i64(s1, rm, &fl); goto xflags;
-    case OP_FCVT_LU_S: x[o.rd] = fpu_f32_to_u64(s1, rm, &fl); goto xflags;
-    case OP_FCVT_W_D: x[o.rd] = (uint64_t)(int64_t)fpu_f64_to_i32(d1, rm, &fl); goto xflags;
-    case OP_FCVT_WU_D: x[o.rd] = sext32(fpu_f64_to_u32(d1, rm, &fl)); goto xflags;
-    case OP_FCVT_L_D: x[o.rd] = (uint64_t)fpu_f64_to_i64(d1, rm, &fl); goto xflags;
-    case OP_FCVT_LU_D: x[o.rd] = fpu_f64_to_u64(d1, rm, &fl); goto xflags;
-    default:
-        return illegal(h, &o); /* not an FP operation: jit.c never sends one */
+        FPU_OPS(FPU_CASE)
     }
+    return illegal(h, &o); /* not an FP operation: jit.c never sends one */
+rounded:
     h->fflags |= fl;
+dirty:
     h->mstatus |= MSTATUS_FS;
     return JIT_H_NEXT;
 xflags:
