@@ -238,6 +238,24 @@ uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read)
     return read;
 }
 
+int csr_insn(struct hart *h, unsigned opc, unsigned csr, unsigned rs1, uint64_t xrs1, int rd_x0, uint64_t *old,
+             int *wrote)
+{
+    int reg = opc == OP_CSRRW || opc == OP_CSRRS || opc == OP_CSRRC;
+    uint64_t src = reg ? xrs1 : rs1;
+    *old = 0;
+    *wrote = 1;
+    if (opc == OP_CSRRW || opc == OP_CSRRWI)
+        return (!rd_x0 && csr_read(h, csr, old)) || csr_write(h, csr, src) ? -1 : 0;
+    if (csr_read(h, csr, old))
+        return -1;
+    *wrote = rs1 != 0;
+    if (!*wrote)
+        return 0;
+    uint64_t base = csr_rmw_base(h, csr, *old);
+    return csr_write(h, csr, opc == OP_CSRRS || opc == OP_CSRRSI ? base | src : base & ~src);
+}
+
 int csr_write(struct hart *h, unsigned csr, uint64_t v)
 {
     if (h->priv < ((csr >> 8) & 3) || ((csr >> 10) & 3) == 3)

@@ -97,6 +97,16 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val);
  * another bit would latch a passing external interrupt forever). */
 uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read);
 
+/* A Zicsr instruction as both engines run it: opc one of OP_CSRRW,
+ * OP_CSRRS, OP_CSRRC and their immediate forms, on csr; rs1 is the rs1
+ * field (the register, or the immediate of the I forms), xrs1 that
+ * register's value; rd_x0: CSRRW/CSRRWI do not read (no read side
+ * effects). Returns 0 with the old value in *old and *wrote saying whether
+ * the CSR was written (CSRRS/CSRRC with rs1 = 0 only read), or -1: an
+ * illegal instruction. */
+int csr_insn(struct hart *h, unsigned opc, unsigned csr, unsigned rs1, uint64_t xrs1, int rd_x0, uint64_t *old,
+             int *wrote);
+
 /* Recomputes what depends on mstatus and priv: the load/store privilege
  * and the translation context (mmu_select_context). */
 void csr_update_priv_ls(struct hart *h);

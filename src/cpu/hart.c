@@ -822,20 +822,6 @@ fetch_fault:
             (out) = (T)w_; \
         } \
     } while (0)
-/* Host pointer p and physical address pa for an atomic access of sz bytes
- * at RS1: a hit in the load TLB (LR) or the store TLB (SC, AMOs) has all
- * that mmu_atomic_ptr checks done (RAM, PMP, translation; store entries
- * never map decoded code or the watched range) and fails when misaligned. */
-#define ATOMIC_PTR(sz, is_lr, p, pa) do { \
-        uint64_t va_ = RS1; \
-        const struct hart_tlb_entry *e_ = &((is_lr) ? h->dt->load : h->dt->store)[(va_ >> 12) & (HART_TLB_SIZE - 1)]; \
-        if (likely(TLB_HIT(e_, va_, sz))) { \
-            (p) = (void *)(e_->addend + (uintptr_t)va_); \
-            (pa) = h->mem.base + (uint64_t)((uint8_t *)(p) - h->mem.host); \
-        } else if (mmu_atomic_ptr(h, va_, sz, is_lr, &(p), &(pa))) { \
-            goto exception; \
-        } \
-    } while (0)
 #define LOAD(sz, T) do { T v_; LOAD_VAL(sz, T, v_); RD = (uint64_t)(int64_t)v_; NEXT(); } while (0)
 /* A store that took the slow path may have overwritten decoded code,
  * maybe this very block's, or reached a device that asked the hart to
@@ -995,58 +981,21 @@ fetch_fault:
         op_BSETI: RD = RS1 | (1ull << op->imm); NEXT();
 
         op_LR_W: op_LR_D: {
-            unsigned sz = op->opc == OP_LR_W ? 4 : 8;
-            void *p;
-            uint64_t pa;
-            ATOMIC_PTR(sz, 1, p, pa);
-            uint64_t v = sz == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)
-                                 : __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
-            h->resv_pa = pa;
-            h->resv_val = v;
-            h->resv_valid = 1;
-            RD = sz == 4 ? sext32(v) : v;
+            uint64_t v;
+            if (amo_exec(h, op->opc, RS1, RS2, &v))
+                goto exception;
+            RD = v;
             NEXT();
         }
-        op_SC_W: op_SC_D: {
-            unsigned sz = op->opc == OP_SC_W ? 4 : 8;
-            void *p;
-            uint64_t pa;
-            ATOMIC_PTR(sz, 0, p, pa);
-            int ok = 0;
-            /* The reservation holds if memory still has the value LR saw:
-             * a compare-and-swap makes the check and the store one step
-             * with respect to other harts. */
-            if (h->resv_valid && h->resv_pa == pa) {
-                if (sz == 4) {
-                    uint32_t exp = (uint32_t)h->resv_val;
-                    ok = __atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)RS2, 0,
-                                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-                } else {
-                    uint64_t exp = h->resv_val;
-                    ok = __atomic_compare_exchange_n((uint64_t *)p, &exp, RS2, 0,
-                                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-                }
-            }
-            h->resv_valid = 0;
-            RD = !ok;
-            AFTER_SLOW_STORE();
-            NEXT();
-        }
+        op_SC_W: op_SC_D:
         op_AMOSWAP_W: op_AMOADD_W: op_AMOXOR_W: op_AMOAND_W: op_AMOOR_W:
-        op_AMOMIN_W: op_AMOMAX_W: op_AMOMINU_W: op_AMOMAXU_W: {
-            void *p;
-            uint64_t pa;
-            ATOMIC_PTR(4, 0, p, pa);
-            RD = sext32(amo32(op->opc, (uint32_t *)p, (uint32_t)RS2));
-            AFTER_SLOW_STORE();
-            NEXT();
-        }
+        op_AMOMIN_W: op_AMOMAX_W: op_AMOMINU_W: op_AMOMAXU_W:
         op_AMOSWAP_D: op_AMOADD_D: op_AMOXOR_D: op_AMOAND_D: op_AMOOR_D:
         op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
-            void *p;
-            uint64_t pa;
-            ATOMIC_PTR(8, 0, p, pa);
-            RD = amo64(op->opc, (uint64_t *)p, RS2);
+            uint64_t v;
+            if (amo_exec(h, op->opc, RS1, RS2, &v))
+                goto exception;
+            RD = v;
             AFTER_SLOW_STORE();
             NEXT();
         }
@@ -1163,27 +1112,11 @@ fetch_fault:
                 mmu_flush(h);
             goto system_done;
 
-        op_CSRRW: op_CSRRWI: {
-            uint64_t src = op->opc == OP_CSRRW ? RS1 : op->rs1;
-            uint64_t old = 0;
-            if (op->rd != DECODE_XZERO_SINK && csr_read(h, (unsigned)op->imm, &old))
-                goto illegal;
-            if (csr_write(h, (unsigned)op->imm, src))
-                goto illegal;
-            RD = old;
-            goto system_done;
-        }
-        op_CSRRS: op_CSRRC: op_CSRRSI: op_CSRRCI: {
-            uint64_t src = (op->opc == OP_CSRRS || op->opc == OP_CSRRC) ? RS1 : op->rs1;
+        op_CSRRW: op_CSRRWI: op_CSRRS: op_CSRRC: op_CSRRSI: op_CSRRCI: {
             uint64_t old;
-            if (csr_read(h, (unsigned)op->imm, &old))
+            int wrote;
+            if (csr_insn(h, op->opc, (unsigned)op->imm, op->rs1, RS1, op->rd == DECODE_XZERO_SINK, &old, &wrote))
                 goto illegal;
-            if (op->rs1 != 0) {
-                uint64_t base = csr_rmw_base(h, (unsigned)op->imm, old);
-                uint64_t n = (op->opc == OP_CSRRS || op->opc == OP_CSRRSI) ? base | src : base & ~src;
-                if (csr_write(h, (unsigned)op->imm, n))
-                    goto illegal;
-            }
             RD = old;
             goto system_done;
         }

@@ -30,7 +30,7 @@ static int illegal(struct hart *h, const struct fields *o)
     return JIT_H_EXC;
 }
 
-/* ---- CSRs (hart.c: op_CSRRW...) ---- */
+/* ---- CSRs (csr.c: csr_insn) ---- */
 
 /* CSRs whose writes change nothing the boundary looks at (interrupts,
  * translation, the privilege): after those the unit goes on, after any
@@ -51,26 +51,10 @@ int jit_csr(struct hart *h, uint64_t a, uint64_t b)
 {
     struct fields o = unpack(a, b);
     unsigned csr = (unsigned)o.imm;
-    uint64_t old = 0;
-    int wrote = 1;
-    if (o.opc == OP_CSRRW || o.opc == OP_CSRRWI) {
-        uint64_t src = o.opc == OP_CSRRW ? h->x[o.rs1] : o.rs1;
-        if (o.rd != DECODE_XZERO_SINK && csr_read(h, csr, &old))
-            return illegal(h, &o);
-        if (csr_write(h, csr, src))
-            return illegal(h, &o);
-    } else {
-        uint64_t src = (o.opc == OP_CSRRS || o.opc == OP_CSRRC) ? h->x[o.rs1] : o.rs1;
-        if (csr_read(h, csr, &old))
-            return illegal(h, &o);
-        wrote = o.rs1 != 0;
-        if (wrote) {
-            uint64_t base = csr_rmw_base(h, csr, old);
-            uint64_t n = (o.opc == OP_CSRRS || o.opc == OP_CSRRSI) ? base | src : base & ~src;
-            if (csr_write(h, csr, n))
-                return illegal(h, &o);
-        }
-    }
+    uint64_t old;
+    int wrote;
+    if (csr_insn(h, o.opc, csr, o.rs1, h->x[o.rs1], o.rd == DECODE_XZERO_SINK, &old, &wrote))
+        return illegal(h, &o);
     h->x[o.rd] = old;
     /* A minstret write moves the counter's delta, never h->instret, so
      * budgets need no adjustment (csr.c: counter_write). */
@@ -95,55 +79,18 @@ int jit_ecall(struct hart *h, uint64_t a, uint64_t b)
     return JIT_H_EXC;
 }
 
-/* ---- atomics (hart.c: ATOMIC_PTR, op_LR_W...) ---- */
+/* ---- atomics (amo.h: amo_exec) ---- */
 
 int jit_atomic(struct hart *h, uint64_t a, uint64_t b)
 {
     struct fields o = unpack(a, b);
-    unsigned sz = o.opc >= OP_LR_D ? 8 : 4;
-    int is_lr = o.opc == OP_LR_W || o.opc == OP_LR_D;
-    uint64_t va = h->x[o.rs1], pa;
-    void *p;
-    /* A TLB hit has every check of mmu_atomic_ptr done and fails when
-     * misaligned (see ATOMIC_PTR). */
-    const struct hart_tlb_entry *e = &(is_lr ? h->dt->load : h->dt->store)[(va >> 12) & (HART_TLB_SIZE - 1)];
-    if (e->vpage == (va & (~0xfffull | (sz - 1)))) {
-        p = (void *)(e->addend + (uintptr_t)va);
-        pa = h->mem.base + (uint64_t)((uint8_t *)p - h->mem.host);
-    } else if (mmu_atomic_ptr(h, va, sz, is_lr, &p, &pa)) {
+    uint64_t v;
+    if (amo_exec(h, o.opc, h->x[o.rs1], h->x[o.rs2], &v))
         return JIT_H_EXC;
-    }
-    if (is_lr) {
-        uint64_t v = sz == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)
-                             : __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
-        h->resv_pa = pa;
-        h->resv_val = v;
-        h->resv_valid = 1;
-        h->x[o.rd] = sz == 4 ? sext32(v) : v;
-        return JIT_H_NEXT;
-    }
-    uint64_t v = h->x[o.rs2];
-    if (o.opc == OP_SC_W || o.opc == OP_SC_D) {
-        int ok = 0;
-        if (h->resv_valid && h->resv_pa == pa) {
-            if (sz == 4) {
-                uint32_t exp = (uint32_t)h->resv_val;
-                ok = __atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)v, 0, __ATOMIC_SEQ_CST,
-                                                 __ATOMIC_RELAXED);
-            } else {
-                uint64_t exp = h->resv_val;
-                ok = __atomic_compare_exchange_n((uint64_t *)p, &exp, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-            }
-        }
-        h->resv_valid = 0;
-        h->x[o.rd] = !ok;
-    } else if (sz == 4) {
-        h->x[o.rd] = sext32(amo32(o.opc, (uint32_t *)p, (uint32_t)v));
-    } else {
-        h->x[o.rd] = amo64(o.opc, (uint64_t *)p, v);
-    }
-    /* As AFTER_SLOW_STORE: code overwritten, or a stop asked for. */
-    if (h->code_dirty | atomic_load_explicit(&h->stop_requested, memory_order_relaxed))
+    h->x[o.rd] = v;
+    /* As AFTER_SLOW_STORE after an SC or AMO: code overwritten, or a stop asked for. */
+    if (o.opc != OP_LR_W && o.opc != OP_LR_D &&
+        (h->code_dirty | atomic_load_explicit(&h->stop_requested, memory_order_relaxed)))
         return JIT_H_BOUNDARY;
     return JIT_H_NEXT;
 }
