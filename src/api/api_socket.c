@@ -67,7 +67,11 @@ int api_socket_listen(const char *path, struct errmsg *e)
         close(fd);
         return errmsg_set(e, -err, "--api-sock %s: bind: %s", path, strerror(err));
     }
-    if (listen(fd, 64)) {
+    /* The most the kernel allows: a burst of clients (orchestrators start
+     * many at once) waits in the queue instead of being refused (a
+     * non-blocking connect gets EAGAIN when the queue is full) while the
+     * API thread is busy or not scheduled. */
+    if (listen(fd, SOMAXCONN)) {
         err = errno;
         close(fd);
         unlink(path);

@@ -232,8 +232,10 @@ class Test:
         def slow():
             try:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(TIMEOUT)
+                # Blocking: a full backlog makes connect wait for minnow to
+                # accept (with a timeout set first it would fail at once).
                 s.connect(sock)
+                s.settimeout(TIMEOUT)
                 s.sendall(head[:1])
                 started.release()
                 for b in head[1:]:
