@@ -50,10 +50,10 @@ static const char run_usage[] =
     "  --mem SIZE         guest RAM, e.g. 64M or 1G (default 256M; 128M bare metal)\n"
     "  --bios FILE        firmware to boot the kernel with, or the bare-metal program\n"
     "  --dump-dtb FILE    write the guest's device tree to FILE and exit\n"
-    "  --engine NAME      what runs the harts: interp (the interpreter, the\n"
-    "                     default for now) or jit (translates guest code to\n"
-    "                     x86-64; falls back to the interpreter for what it\n"
-    "                     does not translate, and on other hosts)\n"
+    "  --engine NAME      what runs the harts: jit (the default: translates\n"
+    "                     guest code to x86-64; falls back to the interpreter\n"
+    "                     for what it does not translate, and on other hosts)\n"
+    "                     or interp (the interpreter)\n"
     "  --config-file FILE boot from a Firecracker VM configuration (JSON, as\n"
     "                     GET /vm/config returns it; see 'minnow --help'); the\n"
     "                     other options override it and add devices\n"
@@ -393,7 +393,7 @@ static int run_baremetal(const struct run_opts *o)
     struct errmsg e = { "" };
     struct baremetal *m;
     struct baremetal_config cfg = { .program = bios, .mem_size = o->mem ? o->mem : 128ull << 20, .out = stdout_out,
-                                    .engine = o->engine >= 0 ? (enum hart_engine)o->engine : HART_ENGINE_INTERP };
+                                    .engine = o->engine >= 0 ? (enum hart_engine)o->engine : HART_ENGINE_DEFAULT };
     if (baremetal_create(&m, &cfg, &e)) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return CLI_EXIT_ERROR;

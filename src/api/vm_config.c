@@ -27,6 +27,7 @@ void vm_config_init(struct vm_config *c)
     memset(c, 0, sizeof *c);
     c->machine.vcpu_count = 1;
     c->machine.mem_size = (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20;
+    c->machine.engine = HART_ENGINE_DEFAULT;
 }
 
 static void boot_free(struct vm_config_boot *b)

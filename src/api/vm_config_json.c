@@ -137,7 +137,7 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
     const char *w = "machine-config";
     struct vm_config_machine m = c->machine;
     if (!patch)
-        m = (struct vm_config_machine){ 1, (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20, HART_ENGINE_INTERP };
+        m = (struct vm_config_machine){ 1, (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20, HART_ENGINE_DEFAULT };
     uint64_t n = m.vcpu_count, mib = m.mem_size >> 20;
     bool has_mib = false;
     int r = json_fields_check(w, j, F("vcpu_count", "mem_size_mib", "smt", "cpu_template", "track_dirty_pages",

@@ -117,6 +117,9 @@ struct hart_ecall {
 /* Execution engines behind hart_run: the threaded interpreter (every
  * host; the reference) and the JIT (cpu/jit.c, x86-64 hosts). */
 enum hart_engine { HART_ENGINE_INTERP = 0, HART_ENGINE_JIT = 1 };
+/* What runs the harts unless the user says otherwise (minnow run
+ * --engine, machine-config's "engine"). */
+#define HART_ENGINE_DEFAULT HART_ENGINE_JIT
 /* "interp" or "jit" into *out; -1 for anything else. */
 int hart_engine_parse(const char *name, enum hart_engine *out);
 const char *hart_engine_name(enum hart_engine e);

@@ -36,8 +36,8 @@
  * Where it stands (issue 14, step 2): guest registers are not kept in
  * host registers; units chain to each other; CSRs, ecall, AMOs, LR/SC and
  * FP arithmetic are calls, not inline code; mret, sret, wfi, sfence.vma,
- * fence.i, ebreak and cbo.* go to the interpreter. The interpreter stays the default
- * engine until the JIT passes every suite. */
+ * fence.i, ebreak and cbo.* go to the interpreter. It is the default
+ * engine (HART_ENGINE_DEFAULT) on x86-64. */
 #include "cpu/jit.h"
 
 #include <inttypes.h>

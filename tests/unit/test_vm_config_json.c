@@ -236,15 +236,15 @@ static void test_api_routes(void **state)
                  "\"app_name\":\"minnow\"}");
     expect_reply(a, "GET", "/machine-config", NULL, 200,
                  "{\"vcpu_count\":1,\"mem_size_mib\":128,\"smt\":false,\"track_dirty_pages\":false,"
-                 "\"huge_pages\":\"None\",\"engine\":\"interp\"}");
+                 "\"huge_pages\":\"None\",\"engine\":\"jit\"}");
     expect_reply(a, "PATCH", "/machine-config", "{\"engine\": \"fast\"}", 400,
                  "{\"fault_message\":\"machine-config: engine 'fast': expected interp or jit\"}");
-    expect_reply(a, "PATCH", "/machine-config", "{\"engine\": \"jit\"}", 204, NULL);
+    expect_reply(a, "PATCH", "/machine-config", "{\"engine\": \"interp\"}", 204, NULL);
     expect_reply(a, "PATCH", "/machine-config", "{\"mem_size_mib\": 64}", 204, NULL);
     expect_reply(a, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", 204, NULL);
     expect_reply(a, "GET", "/machine-config", NULL, 200,
                  "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
-                 "\"huge_pages\":\"None\",\"engine\":\"jit\"}");
+                 "\"huge_pages\":\"None\",\"engine\":\"interp\"}");
     expect_reply(a, "PUT", "/machine-config", "{\"vcpu_count\": 1}", 400,
                  "{\"fault_message\":\"machine-config: missing required field 'mem_size_mib'\"}");
     expect_reply(a, "PUT", "/drives/x", "{\"drive_id\": \"y\", \"path_on_host\": \"/p\", \"is_root_device\": false}",
