@@ -262,7 +262,7 @@ static void test_api_routes(void **state)
                  "{\"fault_message\":\"vm: the microVM is not started yet (PUT /actions InstanceStart first)\"}");
     expect_reply(a, "GET", "/vm/config", NULL, 200,
                  "{\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,"
-                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\",\"engine\":\"jit\"},\"drives\":[],\"network-interfaces\":[],"
+                 "\"track_dirty_pages\":false,\"huge_pages\":\"None\",\"engine\":\"interp\"},\"drives\":[],\"network-interfaces\":[],"
                  "\"balloon\":{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}}");
     api_vmm_destroy(a);
 }
