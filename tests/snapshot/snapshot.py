@@ -848,27 +848,28 @@ class Test:
         def counts(m):
             return [int(x) for x in re.findall(r"^count (\d+)$", m.text(), re.M)]
 
+        def snapshot_and_stop(m, name, engine):
+            """Pause, snapshot, stop; the snapshot's files and what was counted."""
+            expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+            snap = self.snapshot(m, name)
+            seen = counts(m)
+            stop(m)
+            ran(m, engine)
+            return snap, seen
+
         n = 60
         loop = f"i=0; while [ $i -lt {n} ]; do i=$((i+1)); echo count $i; sleep 0.05; done"
         cfg = self.config(loop)
         cfg["machine-config"]["engine"] = "jit"
         m = self.boot("jit1", cfg)
         m.wait_for(r"^count 15$")
-        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
-        s1 = self.snapshot(m, "s1")
-        first = counts(m)
-        stop(m)
-        ran(m, "jit")
+        s1, first = snapshot_and_stop(m, "s1", "jit")
         # JIT -> interpreter, with the CLI.
         r = self.restore("interp2", *s1, extra=["--engine", "interp"])
         if config_engine(r) != "interp":
             raise Fail(f"GET /vm/config after restore --engine interp: engine {config_engine(r)}")
         r.wait_for(rf"^count {first[-1] + 15}$")
-        expect(r.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
-        s2 = self.snapshot(r, "s2")
-        second = counts(r)
-        stop(r)
-        ran(r, "interp")
+        s2, second = snapshot_and_stop(r, "s2", "interp")
         # Interpreter -> JIT, with PUT /snapshot/load.
         sock = self.path("jit3.sock")
         j = Minnow([self.minnow, "--api-sock", sock], self.path("jit3.log"), sock=sock)
