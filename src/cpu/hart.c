@@ -150,6 +150,8 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     h->resv_valid = 0;
     h->trapped_once = 0;
     h->exc_repeat = 0;
+    h->last_exc_cause = UINT64_MAX;   /* else the first exception may count as a repeat of the last one */
+    h->last_exc_pc = h->last_trap_instret = 0;
     h->crash_reason[0] = 0;
     h->x[10] = a0;
     h->x[11] = a1;
@@ -157,6 +159,7 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     mmu_flush(h);
     /* The board may have loaded new code into RAM. */
     code_flush_all(h);
+    jit_reset(h->jit);
     h->code_dirty = 0;
 }
 

@@ -141,6 +141,14 @@ void jit_destroy(struct jit *j)
     free(j);
 }
 
+void jit_reset(struct jit *j)
+{
+    if (!j)
+        return;
+    j->used = 0;
+    j->gen++;  /* every unit pointer and chain is stale */
+}
+
 void jit_get_stats(const struct hart *h, struct jit_stats *out)
 {
     if (h->jit)
@@ -903,6 +911,11 @@ int jit_create(struct hart *h, size_t cache_bytes)
 }
 
 void jit_destroy(struct jit *j)
+{
+    (void)j;
+}
+
+void jit_reset(struct jit *j)
 {
     (void)j;
 }

@@ -16,6 +16,11 @@
  * cannot be mapped. */
 int jit_create(struct hart *h, size_t cache_bytes);
 void jit_destroy(struct jit *j);
+/* Empties the code cache, as hart_reset drops the decoded blocks the
+ * units hang off: a reset hart then translates as a new one would (the
+ * same units in the same places, the cache filling up at the same
+ * points), which the JIT's fuzzer relies on to reuse its harts. */
+void jit_reset(struct jit *j);
 enum hart_exit jit_run(struct hart *h, uint64_t budget);
 
 /* What the JIT has done so far, for tests and benchmarks. fallbacks

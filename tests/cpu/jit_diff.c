@@ -31,7 +31,9 @@
 
 #include "cpu/hart.h"
 #include "cpu/jit.h"
+#include "hart_compare.h"
 #include "machine/baremetal.h"
+#include "rv_encode.h"
 
 struct side {
     struct baremetal *m;   /* ELF mode */
@@ -51,37 +53,9 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-static uint64_t fake_clock(void *opaque)
-{
-    return *(uint64_t *)opaque;
-}
-
 static void discard_out(void *opaque, const uint8_t *buf, size_t n)
 {
     (void)opaque, (void)buf, (void)n;
-}
-
-/* The first difference between the two harts, or NULL. */
-static const char *differs(const struct hart *a, const struct hart *b, char *buf, size_t len)
-{
-    for (int i = 0; i < 32; i++)
-        if (a->x[i] != b->x[i]) {
-            snprintf(buf, len, "x%d: interp %#" PRIx64 " jit %#" PRIx64, i, a->x[i], b->x[i]);
-            return buf;
-        }
-    for (int i = 0; i < 32; i++)
-        if (a->f[i] != b->f[i]) {
-            snprintf(buf, len, "f%d: interp %#" PRIx64 " jit %#" PRIx64, i, a->f[i], b->f[i]);
-            return buf;
-        }
-#define CMP(field) do { if (a->field != b->field) { \
-            snprintf(buf, len, #field ": interp %#" PRIx64 " jit %#" PRIx64, (uint64_t)a->field, \
-                     (uint64_t)b->field); \
-            return buf; } } while (0)
-    CMP(pc); CMP(priv); CMP(instret); CMP(mstatus); CMP(mcause); CMP(mepc); CMP(mtval);
-    CMP(scause); CMP(sepc); CMP(stval); CMP(satp); CMP(fflags); CMP(frm); CMP(mscratch);
-#undef CMP
-    return NULL;
 }
 
 /* ---- random programs ---- */
@@ -108,48 +82,6 @@ static const char *differs(const struct hart *a, const struct hart *b, char *buf
 #define R_LINK 28
 #define R_BAD 29
 #define R_DATA 30
-
-static int bus_none_load(void *o, uint64_t pa, unsigned size, uint64_t *val)
-{
-    (void)o, (void)pa, (void)size, (void)val;
-    return -1;
-}
-
-static int bus_none_store(void *o, uint64_t pa, unsigned size, uint64_t val)
-{
-    (void)o, (void)pa, (void)size, (void)val;
-    return -1;
-}
-
-static uint32_t r_type(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned opc)
-{
-    return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
-}
-
-static uint32_t i_type(int32_t imm, unsigned rs1, unsigned f3, unsigned rd, unsigned opc)
-{
-    return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
-}
-
-static uint32_t s_type(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned opc)
-{
-    uint32_t u = (uint32_t)imm;
-    return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | opc;
-}
-
-static uint32_t b_type(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
-{
-    uint32_t u = (uint32_t)imm;
-    return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
-           ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
-}
-
-static uint32_t j_type(int32_t imm, unsigned rd)
-{
-    uint32_t u = (uint32_t)imm;
-    return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 | ((u >> 12) & 0xff) << 12 |
-           rd << 7 | 0x6f;
-}
 
 static unsigned main_len;      /* instructions of the main code */
 static int in_main;            /* generating it (not a function) */
@@ -389,8 +321,8 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
     struct hart_config hc = {
         .engine = eng,
         .mem = { .host = s->ram, .base = RAM_BASE, .size = RAM_SIZE },
-        .bus = { .load = bus_none_load, .store = bus_none_store },
-        .clock = { .read = fake_clock, .opaque = &s->ticks, .freq_hz = 10000000 },
+        .bus = hart_compare_no_devices,
+        .clock = { .read = hart_compare_clock, .opaque = &s->ticks, .freq_hz = 10000000 },
         .jit_cache_bytes = cache,
     };
     if (hart_create(&s->h, &hc, e))
@@ -442,7 +374,7 @@ static int elf_side(struct side *s, enum hart_engine eng, const char *path, stru
     if (baremetal_create(&s->m, &cfg, e))
         return -1;
     s->h = s->m->hart;
-    s->h->clock.read = fake_clock;
+    s->h->clock.read = hart_compare_clock;
     s->h->clock.opaque = &s->ticks;
     return 0;
 }
@@ -507,19 +439,17 @@ static long run_pair(const struct run_spec *r, long single_from, int verbose)
         uint64_t k = (single_from >= 0 && i >= single_from) ? 1 : 1 + bseed % 100;
         uint64_t pc = a.h->pc, ir = a.h->instret;
         int da = step(&a, k), db = step(&b, k);
-        const char *d = differs(a.h, b.h, buf, sizeof buf);
+        const char *d = hart_compare(a.h, b.h, buf, sizeof buf);
         if (!d && a.last != b.last)
             d = "the exits of hart_run differ";
         if (d) {
             if (verbose) {
-                uint32_t raw = 0;
-                if (pc >= RAM_BASE && pc - RAM_BASE + 4 <= (a.m ? a.m->ram.size : RAM_SIZE))
-                    memcpy(&raw, (a.m ? a.m->ram.host : a.ram) + (pc - RAM_BASE), 4);
-                struct insn in;
-                decode_insn(raw, &in);
+                char ibuf[64];
+                hart_compare_insn(a.m ? a.m->ram.host : a.ram, RAM_BASE, a.m ? a.m->ram.size : RAM_SIZE, pc,
+                                  ibuf, sizeof ibuf);
                 fprintf(stderr, "jit_diff: %s: after the step at pc %#" PRIx64 " (instret %" PRIu64
-                        ", budget %" PRIu64 ", first instruction %08x %s): %s\n",
-                        r->elf ? r->elf : "random", pc, ir, k, raw, decode_op_name(in.op), d);
+                        ", budget %" PRIu64 ", first instruction %s): %s\n",
+                        r->elf ? r->elf : "random", pc, ir, k, ibuf, d);
             }
             result = i;
             break;

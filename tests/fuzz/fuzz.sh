@@ -26,6 +26,8 @@ tail -n 20 "$work/log"
 if [ "$st" != 0 ]; then
   echo "FAIL: the fuzzer exited $st" >&2
   grep -A40 -m1 -E "ERROR: |runtime error|deadly signal" "$work/log" >&2 || true
+  # What the harness itself said (fuzz_jit: where the engines differ).
+  grep -E "^fuzz_[a-z]+: " "$work/log" >&2 || true
   for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
     [ -e "$f" ] && { echo "--- input $f:" >&2; od -c "$f" | head -20 >&2; }
   done
