@@ -1,6 +1,7 @@
-/* The JIT's helpers (see jit_helpers.h): each mirrors an interpreter
- * handler in hart.c, which stays the reference; a change to one is a
- * change to both. */
+/* The JIT's helpers (see jit_helpers.h). CSR accesses, atomics and FP
+ * arithmetic call what the interpreter's handlers call too (csr_insn,
+ * amo_exec, the FPU_OPS table), so the engines cannot drift apart; ecall
+ * mirrors hart.c's op_ECALL, a change to one is a change to both. */
 #include "cpu/jit_helpers.h"
 
 #include "cpu/amo.h"
