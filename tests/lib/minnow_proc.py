@@ -17,6 +17,15 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
+def console_numbers(pattern, *procs):
+    """The numbers that pattern (a regex with one group, matched per line)
+    finds on the consoles of procs, read one after another: the
+    incarnations of one VM (before and after a snapshot, a restore, a
+    migration), which may have stopped in the middle of a line that the
+    next one finishes."""
+    return [int(x) for x in re.findall(pattern, "".join(p.text() for p in procs), re.M)]
+
+
 def vsock_connect(uds, port, what, timeout=60):
     """A host connection to the guest's vsock port through minnow's Unix
     socket uds (Firecracker's "CONNECT PORT" / "OK N" handshake)."""

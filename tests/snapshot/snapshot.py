@@ -90,7 +90,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import minnow_proc  # noqa: E402
-from minnow_proc import Fail, free_port, run  # noqa: E402
+from minnow_proc import Fail, console_numbers, free_port, run  # noqa: E402
 TIMEOUT = 180   # seconds; an ASan build boots a few times slower
 MODE = "?"
 MEM_TRAILER = 64  # bytes after guest RAM in a memory file (src/vmm/snapshot_mem.h)
@@ -205,7 +205,7 @@ class Test:
         m.wait_for(r"^count 30$")
         expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
         state, mem = self.snapshot(m, "s")
-        before = [int(x) for x in re.findall(r"^count (\d+)$", m.text(), re.M)]
+        before = self.counts(m)
         os.kill(m.p.pid, signal.SIGKILL)
         m.wait_exit()
         print(f"snapshot taken after count {before[-1]}; minnow killed")
@@ -213,9 +213,8 @@ class Test:
         st = r.wait_exit()
         if st != 0:
             raise Fail(f"the restored minnow exited {st}: {r.err.decode()}")
-        after = [int(x) for x in re.findall(r"^count (\d+)$", r.text(), re.M)]
-        seq = before + after
-        if seq != list(range(1, n + 1)):
+        after = self.counts(r)
+        if self.counts(m, r) != list(range(1, n + 1)):
             raise Fail(f"the count across the restore is not 1..{n} once each: ...{before[-3:]} | {after[:3]}...")
         if "minnow-guest: exit 0" not in r.text():
             raise Fail("the restored guest did not finish its command")
@@ -796,8 +795,12 @@ class Test:
         raise Fail("the target did not start listening")
 
     @staticmethod
-    def verified(m):
-        return [int(x) for x in re.findall(r"^memcheck: verified (\d+)$", m.text(), re.M)]
+    def verified(*ms):
+        return console_numbers(r"^memcheck: verified (\d+)$", *ms)
+
+    @staticmethod
+    def counts(*ms):
+        return console_numbers(r"^count (\d+)$", *ms)
 
     def migrate(self):
         checks = 40
@@ -819,12 +822,13 @@ class Test:
         st = t.wait_exit(300)
         if st != 0:
             raise Fail(f"the target exited {st}: {t.err.decode()}")
-        a, b = self.verified(src), self.verified(t)
+        a, both = self.verified(src), self.verified(src, t)
         if "MISMATCH" in src.text() + t.text():
             raise Fail("a memory checksum failed")
-        if a + b != list(range(1, checks + 1)):
-            raise Fail(f"the verifications are not 1..{checks} once each: source ...{a[-3:]}, target {b[:3]}...")
-        print(f"source verified 1..{a[-1]}, the target went on from {b[0]} to {b[-1]}; guest exit 0 at the target")
+        if both != list(range(1, checks + 1)):
+            raise Fail(f"the verifications are not 1..{checks} once each: source ...{a[-3:]}, source and target "
+                       f"together {both}")
+        print(f"source verified 1..{a[-1]}, the target went on to {both[-1]}; guest exit 0 at the target")
 
     def engines(self):
         os.environ["MINNOW_JIT_STATS"] = "1"   # a JIT prints its statistics to stderr when its hart ends
@@ -845,14 +849,11 @@ class Test:
             if m.wait_exit() != 124:
                 raise Fail(f"minnow did not stop from the host (exit {m.p.returncode}): {m.err.decode()[-500:]}")
 
-        def counts(m):
-            return [int(x) for x in re.findall(r"^count (\d+)$", m.text(), re.M)]
-
         def snapshot_and_stop(m, name, engine):
             """Pause, snapshot, stop; the snapshot's files and what was counted."""
             expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
             snap = self.snapshot(m, name)
-            seen = counts(m)
+            seen = self.counts(m)
             stop(m)
             ran(m, engine)
             return snap, seen
@@ -884,8 +885,8 @@ class Test:
         if st != 0 or "minnow-guest: exit 0" not in j.text():
             raise Fail(f"the VM restored under the JIT exited {st} or its guest did not finish")
         ran(j, "jit")
-        third = counts(j)
-        if first + second + third != list(range(1, n + 1)):
+        third, whole = self.counts(j), self.counts(m, r, j)
+        if whole != list(range(1, n + 1)):
             raise Fail(f"the count across jit -> interp -> jit is not 1..{n} once each: ...{first[-2:]} | "
                        f"{second[:2]}...{second[-2:]} | {third[:2]}...")
         print(f"counted 1..{first[-1]} under the JIT, {second[0]}..{second[-1]} restored into the interpreter, "
@@ -907,11 +908,11 @@ class Test:
         t.wait_for(rf"^memcheck: verified {a[-1] + 3}$")
         stop(t)
         ran(t, "interp")
-        b = self.verified(t)
-        if "MISMATCH" in src.text() + t.text() or a + b != list(range(1, len(a) + len(b) + 1)):
-            raise Fail(f"the verifications across the migration: source ...{a[-3:]}, target {b[:3]}... "
-                       "(not consecutive, or a mismatch)")
-        print(f"migrated from the JIT (verified 1..{a[-1]}) to the interpreter (verified {b[0]}..{b[-1]})")
+        both = self.verified(src, t)
+        if "MISMATCH" in src.text() + t.text() or both != list(range(1, len(both) + 1)):
+            raise Fail(f"the verifications across the migration: source ...{a[-3:]}, source and target together "
+                       f"{both} (not consecutive, or a mismatch)")
+        print(f"migrated from the JIT (verified 1..{a[-1]}) to the interpreter (verified on to {both[-1]})")
 
     def migrate_kill(self):
         checks = 30
