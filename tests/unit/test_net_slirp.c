@@ -343,8 +343,8 @@ static void dhcp_exchange(struct sfx *f)
 
     uint8_t rep[RXBUF_SIZE];
     int rlen = recv_until(f, is_dhcp_reply, NULL, rep, 5000);
-    const uint8_t *udp;
-    size_t ulen;
+    const uint8_t *udp = NULL;
+    size_t ulen = 0;
     assert_non_null(ipv4_of(rep, rlen, 17, &udp, &ulen));
     const uint8_t *bp = udp + 8;
     size_t bplen = ulen - 8;

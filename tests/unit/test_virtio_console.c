@@ -191,7 +191,7 @@ static void guest_send_ready(struct cfx *f, const void *s, size_t n)
 /* Waits for the next receive buffer the device filled; returns its bytes. */
 static size_t guest_recv(struct cfx *f, char *out, size_t max)
 {
-    uint32_t id, len;
+    uint32_t id = 0, len = 0;
     assert_true(tq_next_used(&f->d, &f->rx, &id, &len, 5000));
     assert_true(len <= max);
     memcpy(out, tq_slot(&f->d, &f->rx, (uint16_t)id), len);

@@ -235,7 +235,7 @@ static void send_pkt(struct vfx *f, struct pkt h, const void *data)
     uint8_t buf[VIRTIO_VSOCK_HDR_SIZE + 4096];
     assert_true(h.len <= 4096);
     encode(buf, &h);
-    if (h.len)
+    if (h.len && data)
         memcpy(buf + VIRTIO_VSOCK_HDR_SIZE, data, h.len);
     send_raw(f, buf, VIRTIO_VSOCK_HDR_SIZE + h.len);
 }
