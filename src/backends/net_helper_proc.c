@@ -3,11 +3,13 @@
  * net_helper.h for why it exists and net_helper_proto.h for what crosses
  * the socket.
  *
- * Frames from slirp for the guest go straight to the socket. When the
- * monitor cannot take more (its device is out of receive buffers and it
- * stopped reading), up to HELD frames wait here and slirp stops reading
- * its host sockets (want_rx false) until the socket drains: data waits in
- * the host kernel, as it does in process. */
+ * Frames from slirp for the guest queue here while the helper handles
+ * what woke it, and then go to the socket together (sendmmsg), so the
+ * monitor wakes once for them, not once a frame. When the monitor cannot
+ * take more (its device is out of receive buffers and it stopped
+ * reading), up to HELD frames wait here and slirp stops reading its host
+ * sockets (want_rx false) until the socket drains: data waits in the host
+ * kernel, as it does in process. */
 #include "backends/net_helper.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@
 
 #define HELD 256u
 #define RECV_BATCH 64u
+#define SEND_BATCH 64u
 
 struct helper {
     int sock;
@@ -51,21 +54,10 @@ static void on_parent_death(int sig)
         _exit(0);
 }
 
-static bool send_now(struct helper *h, const uint8_t *frame, size_t len)
-{
-    if (send(h->sock, frame, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-        return true;
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != EINTR)
-        h->dead = true;
-    return false;
-}
-
 static void to_monitor(void *opaque, const uint8_t *frame, size_t len)
 {
     struct helper *h = opaque;
-    if (h->dead || (!h->count && send_now(h, frame, len)) || h->dead)
-        return;
-    uint8_t *copy = h->count < HELD ? malloc(len) : NULL;
+    uint8_t *copy = !h->dead && h->count < HELD ? malloc(len) : NULL;
     if (!copy)
         return;   /* lost like on a wire; slirp's TCP retransmits */
     memcpy(copy, frame, len);
@@ -73,22 +65,41 @@ static void to_monitor(void *opaque, const uint8_t *frame, size_t len)
     h->held[tail].data = copy;
     h->held[tail].len = len;
     h->count++;
-    if (!h->rx_paused) {
-        h->rx_paused = true;
-        net_backend_want_rx(h->be, false);
-    }
 }
 
+/* Sends the queued frames, SEND_BATCH to a system call. What the socket
+ * cannot take waits, and slirp stops reading its host sockets until it
+ * drains. */
 static void flush_held(struct helper *h)
 {
-    while (h->count && send_now(h, h->held[h->head].data, h->held[h->head].len)) {
-        free(h->held[h->head].data);
-        h->head = (h->head + 1) % HELD;
-        h->count--;
+    while (h->count && !h->dead) {
+        struct mmsghdr mm[SEND_BATCH];
+        struct iovec iov[SEND_BATCH];
+        unsigned n = h->count < SEND_BATCH ? h->count : SEND_BATCH;
+        memset(mm, 0, n * sizeof mm[0]);
+        for (unsigned i = 0; i < n; i++) {
+            unsigned k = (h->head + i) % HELD;
+            iov[i] = (struct iovec){.iov_base = h->held[k].data, .iov_len = h->held[k].len};
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        int sent = sendmmsg(h->sock, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != EINTR)
+            h->dead = true;
+        if (sent <= 0)
+            break;
+        for (int i = 0; i < sent; i++) {
+            free(h->held[h->head].data);
+            h->head = (h->head + 1) % HELD;
+            h->count--;
+        }
+        if ((unsigned)sent < n)
+            break;
     }
-    if (!h->count && h->rx_paused) {
-        h->rx_paused = false;
-        net_backend_want_rx(h->be, true);
+    bool full = h->count != 0;
+    if (full != h->rx_paused) {
+        h->rx_paused = full;
+        net_backend_want_rx(h->be, !full);
     }
 }
 
@@ -192,14 +203,13 @@ int net_helper_main(int argc, char **argv)
                 continue;
             break;
         }
-        if (p[0].revents & POLLOUT)
-            flush_held(h);
         if (p[0].revents & POLLIN)
             from_monitor(h);
         else if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
             break;
         if (p[1].revents & POLLIN)
             net_backend_service(h->be);
+        flush_held(h);
     }
     /* No cleanup: the kernel closes slirp's sockets, and the sanitizers'
      * exit-time checks would trip the filter. */
