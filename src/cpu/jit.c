@@ -53,6 +53,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/jit_chain.h"
+#include "cpu/jit_fp.h"
 #include "cpu/jit_helpers.h"
 #include "cpu/jit_x64.h"
 #include "cpu/mmu.h"
@@ -478,6 +479,20 @@ static void emit_helper(struct tctx *t, const struct hart_op *op, jit_helper_fn 
     x64_patch_here(b, next);
 }
 
+/* An FP operation: inline where jit_fp.c can (the usual case), else, and
+ * whenever the inline path declines, the helper. */
+static void emit_fp(struct tctx *t, const struct hart_op *op)
+{
+    size_t slow[JIT_FP_SLOW_MAX];
+    unsigned n = jit_fp_fast(&t->b, op, slow);
+    size_t done = n ? x64_jmp(&t->b) : 0;
+    for (unsigned i = 0; i < n; i++)
+        x64_patch_here(&t->b, slow[i]);
+    emit_helper(t, op, jit_fp, 0);
+    if (n)
+        x64_patch_here(&t->b, done);
+}
+
 static int is_fp_op(unsigned o)
 {
     return o >= OP_FMADD_S && o <= OP_FMV_D_X;
@@ -534,7 +549,7 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
     }
     if (is_fp_op(o)) {
         if (t)
-            emit_helper(t, op, jit_fp, 0);
+            emit_fp(t, op);
         return 0;
     }
     if (branch_exit_cc(o, &cc)) {

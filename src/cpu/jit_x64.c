@@ -298,6 +298,63 @@ void x64_test_rr32(struct x64_buf *b, enum x64_reg a, enum x64_reg c)
     modrm_reg(b, c, a);
 }
 
+void x64_test_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t imm)
+{
+    rex(b, 0, 0, base, 0);
+    e8(b, 0xf7);
+    modrm_mem(b, 0, base, disp);
+    e32(b, (uint32_t)imm);
+}
+
+void x64_cmp_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t imm)
+{
+    rex(b, 0, 0, base, 0);
+    int small = imm >= -128 && imm <= 127;
+    e8(b, small ? 0x83 : 0x81);
+    modrm_mem(b, X64_CMP, base, disp);
+    if (small)
+        e8(b, (uint8_t)(int8_t)imm);
+    else
+        e32(b, (uint32_t)imm);
+}
+
+void x64_sse_load(struct x64_buf *b, unsigned xmm, enum x64_reg base, int32_t disp, int is64)
+{
+    e8(b, is64 ? 0xf2 : 0xf3);
+    rex(b, 0, xmm, base, 0);
+    e8(b, 0x0f);
+    e8(b, 0x10);
+    modrm_mem(b, xmm, base, disp);
+}
+
+void x64_sse_op(struct x64_buf *b, enum x64_sse op, unsigned dst, unsigned src, int is64)
+{
+    e8(b, is64 ? 0xf2 : 0xf3);
+    rex(b, 0, dst, src, 0);
+    e8(b, 0x0f);
+    e8(b, op);
+    modrm_reg(b, dst, src);
+}
+
+/* Three-byte VEX: map 0F38, prefix 66, L = 0; W selects binary64. */
+void x64_fma231(struct x64_buf *b, enum x64_fma op, unsigned dst, unsigned a, unsigned c, int is64)
+{
+    e8(b, 0xc4);
+    e8(b, (((~dst >> 3) & 1) << 7) | (1u << 6) | (((~c >> 3) & 1) << 5) | 0x02);
+    e8(b, (is64 ? 0x80u : 0u) | ((~a & 15) << 3) | 0x01);
+    e8(b, op);
+    modrm_reg(b, dst, c);
+}
+
+void x64_mov_from_xmm(struct x64_buf *b, enum x64_reg dst, unsigned xmm, int is64)
+{
+    e8(b, 0x66);
+    rex(b, is64, xmm, dst, 0);
+    e8(b, 0x0f);
+    e8(b, 0x7e);
+    modrm_reg(b, xmm, dst);
+}
+
 size_t x64_jcc(struct x64_buf *b, enum x64_cc cc)
 {
     e8(b, 0x0f);

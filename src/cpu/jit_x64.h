@@ -73,6 +73,25 @@ void x64_call_r(struct x64_buf *b, enum x64_reg r);
 void x64_jmp_m(struct x64_buf *b, enum x64_reg base, int32_t disp);
 void x64_test_rr32(struct x64_buf *b, enum x64_reg a, enum x64_reg c);
 
+/* test dword [base + disp], imm. */
+void x64_test_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t imm);
+/* cmp dword [base + disp], imm. */
+void x64_cmp_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t imm);
+
+/* Scalar SSE on xmm0..xmm15 (numbered 0..15), binary64 when is64, else
+ * binary32. */
+enum x64_sse { X64_SQRTS = 0x51, X64_ADDS = 0x58, X64_MULS = 0x59, X64_SUBS = 0x5c, X64_DIVS = 0x5e };
+/* movsd/movss xmm, [base + disp] (the rest of xmm cleared). */
+void x64_sse_load(struct x64_buf *b, unsigned xmm, enum x64_reg base, int32_t disp, int is64);
+/* dst = dst op src (sqrt: dst = sqrt(src)). */
+void x64_sse_op(struct x64_buf *b, enum x64_sse op, unsigned dst, unsigned src, int is64);
+/* The fused multiply-adds (FMA3, 231 form): dst = a*c + dst, a*c - dst,
+ * -(a*c) + dst, -(a*c) - dst. */
+enum x64_fma { X64_FMADD = 0xb9, X64_FMSUB = 0xbb, X64_FNMADD = 0xbd, X64_FNMSUB = 0xbf };
+void x64_fma231(struct x64_buf *b, enum x64_fma op, unsigned dst, unsigned a, unsigned c, int is64);
+/* movq r64, xmm (is64) or movd r32, xmm (zero-extended). */
+void x64_mov_from_xmm(struct x64_buf *b, enum x64_reg dst, unsigned xmm, int is64);
+
 /* Forward jumps: emit, then x64_patch once the target is known. The
  * return value is where the rel32 field sits. */
 size_t x64_jcc(struct x64_buf *b, enum x64_cc cc);

@@ -172,6 +172,33 @@ test_main:
     fnmsub.d f24, f23, f23, f15 /* -(2*2)+1 */
     fmv.x.d a1, f24
     CHECK a1, 0xc008000000000000
+    TEST 12                 /* underflow with NX already set (the JIT's inline FP must see it) */
+    csrwi fflags, 1
+    li a0, 0x3fefffffffffffff
+    fmv.d.x f25, a0         /* 1 - 2^-53 */
+    li a0, 0x0010000000000000
+    fmv.d.x f26, a0         /* the smallest normal */
+    fmul.d f27, f25, f26    /* tiny, rounds up to the smallest normal */
+    fmv.x.d a1, f27
+    CHECK a1, 0x0010000000000000
+    csrr a1, fflags
+    CHECK a1, 3             /* UF | NX */
+    csrwi fflags, 1
+    li a0, 0x3f7fffff
+    fmv.w.x f25, a0         /* 1 - 2^-24 */
+    li a0, 0x00800000
+    fmv.w.x f26, a0
+    fmul.s f27, f25, f26
+    fmv.x.w a1, f27
+    CHECK a1, 0x00800000
+    csrr a1, fflags
+    CHECK a1, 3
+    csrwi fflags, 1
+    li a0, 0x7fefffffffffffff
+    fmv.d.x f25, a0         /* the largest finite */
+    fadd.d f27, f25, f25    /* overflows */
+    csrr a1, fflags
+    CHECK a1, 5             /* OF | NX */
     j pass
 
     .data

@@ -21,6 +21,10 @@
  *                                 into functions on another page that
  *                                 stores rewrite; CACHE: the JIT's code-cache
  *                                 size in bytes (small: many flushes)
+ *   jit_diff --random-fp SEED [N [CACHE]]
+ *                                 the same, half of the instructions F and
+ *                                 D operations (and FP CSR writes) on
+ *                                 registers that start as edge values
  *
  * Time is a counter advanced by the steps, not the host clock, so both
  * engines see the same time. Exit status 0: no divergence. */
@@ -84,6 +88,7 @@ static void discard_out(void *opaque, const uint8_t *buf, size_t n)
 #define R_DATA 30
 
 static unsigned main_len;      /* instructions of the main code */
+static int fp_heavy;           /* --random-fp */
 static int in_main;            /* generating it (not a function) */
 
 static unsigned rd_any(void) { return 1 + (unsigned)(rnd() % 21); }  /* x1..x21 */
@@ -112,7 +117,8 @@ static uint32_t random_atomic(void)
 }
 
 /* A CSR access: counters, scratch and trap CSRs, the FP CSRs (bad frm
- * values too), mstatus.FS on and off, and illegal ones (writes to
+ * values too, fflags cleared often: the JIT's inline FP needs NX set),
+ * mstatus.FS on and off, and illegal ones (writes to
  * read-only CSRs, CSRs that do not exist). */
 static uint32_t random_csr(void)
 {
@@ -122,6 +128,7 @@ static uint32_t random_csr(void)
     switch (rnd() % 8) {
     case 0: return i_type(0x300, R_FS, rnd() % 4 ? 2 : 3, rd, 0x73);          /* FS on (csrrs) or off (csrrc) */
     case 1: return i_type(0x002, (unsigned)(rnd() % 8), 5, rd, 0x73);         /* csrrwi frm, 0..7 */
+    case 2: if (rnd() % 2) return i_type(0x001, 0, 5, rd, 0x73); break;       /* csrrwi fflags, 0 */
     }
     if (csr == 0x300 || csr == 0x304 || csr == 0x344 || (csr >= 0xc00 && rnd() % 2))
         return i_type((int32_t)csr, 0, 2, rd, 0x73);                          /* csrr: reads only */
@@ -129,25 +136,53 @@ static uint32_t random_csr(void)
     return i_type((int32_t)csr, f3 >= 4 ? (unsigned)(rnd() % 32) : rs_any(), f3, rd, 0x73);
 }
 
-/* F and D: loads, stores, the OP-FP operations with random rounding
- * modes (5 and 6 are illegal, 7 is frm), FMAs. Some encodings are not
- * valid instructions (an illegal-instruction trap). */
+/* Values the FP loads pick half the time, from the start of the data
+ * area (stores may overwrite them): the edges where results overflow,
+ * underflow, round to the smallest normal or become NaN, for fld and
+ * (after them) for flw. Products and squares of the neighbours of 2^-511
+ * and 2^511 (2^-63 and 2^63) land on those edges, and (1 - 2^-53) times
+ * the smallest normal rounds up to it from below (an underflow). */
+static const uint64_t fp_edges64[] = {
+    0, 1ull << 63, 1, 0x000fffffffffffffull, 0x0010000000000000ull, 0x0010000000000001ull,
+    0x8010000000000000ull, 0x2000000000000000ull, 0x1fffffffffffffffull, 0x1ff6a09e667f3bcdull,
+    0x2006a09e667f3bccull, 0x3ff0000000000000ull, 0x3ff0000000000001ull, 0xbff8000000000000ull,
+    0x5fe0000000000000ull, 0x5fefffffffffffffull, 0x7fefffffffffffffull, 0x7ff0000000000000ull,
+    0xfff0000000000000ull, 0x7ff8000000000000ull, 0x7ff0000000000001ull, 0x3cb0000000000000ull,
+    0x400921fb54442d18ull, 0xc00921fb54442d18ull, 0x3fd5555555555555ull, 0x4024000000000000ull,
+    0x3fefffffffffffffull, 0xbfefffffffffffffull,
+};
+static const uint32_t fp_edges32[] = {
+    0, 0x80000000u, 1, 0x00800000u, 0x00800001u, 0x1f800000u, 0x1f7fffffu, 0x1fb504f3u, 0x3f800000u,
+    0x3f800001u, 0x5f000000u, 0x5f7fffffu, 0x7f7fffffu, 0x7f800000u, 0x7fc00000u, 0x7f800001u,
+    0x33800000u, 0x40490fdbu, 0xc0490fdbu, 0x3eaaaaabu, 0x41200000u, 0xbf800000u, 0x3f7fffffu, 0xbf7fffffu,
+};
+#define N_FP_EDGES64 (sizeof fp_edges64 / sizeof fp_edges64[0])
+#define N_FP_EDGES32 (sizeof fp_edges32 / sizeof fp_edges32[0])
+
+/* F and D: loads (of the edge values, or anything), stores, the OP-FP
+ * operations with random rounding modes (5 and 6 are illegal, 7 is frm),
+ * FMAs. Some encodings are not valid instructions (an illegal-instruction
+ * trap). */
 static uint32_t random_fp(void)
 {
     static const uint8_t f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x2c, 0x10, 0x14, 0x60, 0x70, 0x50, 0x68, 0x78,
                                    0x20 };
     unsigned k = (unsigned)(rnd() % 16);
     int32_t imm = (int32_t)(rnd() % 4096) - 2048;
-    if (k < 3) {
-        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
-        return i_type(imm, base, 2 + (unsigned)(rnd() % 2), f_any(), 0x07);              /* flw, fld */
-    }
     if (k < 5) {
+        unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA, dbl = (unsigned)(rnd() % 2);
+        if (rnd() % 2)
+            imm = dbl ? (int32_t)(8 * (rnd() % N_FP_EDGES64))
+                      : (int32_t)(sizeof fp_edges64 + 4 * (rnd() % N_FP_EDGES32));
+        return i_type(imm, base, 2 + dbl, f_any(), 0x07);                                /* flw, fld */
+    }
+    if (k < 6) {
         unsigned base = rnd() % 12 == 0 ? R_BAD : R_DATA;
         return s_type(imm, f_any(), base, 2 + (unsigned)(rnd() % 2), 0x27);              /* fsw, fsd */
     }
-    unsigned rm = rnd() % 3 ? (unsigned)(rnd() % 5) : (unsigned)(rnd() % 8);
-    if (k < 7) {
+    /* Mostly RNE and dynamic (what the JIT does inline), all eight now and then. */
+    unsigned rm = rnd() % 2 ? 0 : rnd() % 3 ? 7 : (unsigned)(rnd() % 8);
+    if (k < 8) {
         static const unsigned opcs[] = { 0x43, 0x47, 0x4b, 0x4f };
         return (uint32_t)f_any() << 27 | (uint32_t)(rnd() % 2) << 25 | f_any() << 20 | f_any() << 15 |
                rm << 12 | f_any() << 7 | opcs[rnd() % 4];                               /* fmadd.. */
@@ -180,6 +215,8 @@ static uint32_t random_insn(unsigned i, unsigned n)
         {0, 0}, {0x20, 0}, {0, 1}, {0, 5}, {0x20, 5}, {1, 0}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
         {4, 0}, {0x10, 2}, {0x10, 4}, {0x10, 6}, {0x30, 1}, {0x30, 5},
     };
+    if (fp_heavy && rnd() % 2)
+        return rnd() % 8 ? random_fp() : random_csr();
     unsigned kind = (unsigned)(rnd() % 125);
     if (kind >= 100) {
         if (kind < 105)
@@ -351,9 +388,17 @@ static int random_side(struct side *s, enum hart_engine eng, uint64_t seed, unsi
         uint64_t v = rnd();
         memcpy(s->ram + DATA_OFF - 0x800 + i, &v, 8);
     }
+    memcpy(s->ram + DATA_OFF, fp_edges64, sizeof fp_edges64);
+    memcpy(s->ram + DATA_OFF + sizeof fp_edges64, fp_edges32, sizeof fp_edges32);
     hart_reset(s->h, RAM_BASE + CODE_OFF, PRIV_M, 0, 0);
     for (unsigned r = 1; r < 25; r++)
         s->h->x[r] = rnd() % 4 ? rnd() : (uint64_t)(int64_t)(int32_t)(rnd() % 9) - 4;
+    for (unsigned r = 0; r < 32; r++) {
+        unsigned c = (unsigned)(rnd() % 4);
+        s->h->f[r] = c == 0 ? fp_edges64[rnd() % N_FP_EDGES64]
+                   : c == 1 ? 0xffffffff00000000ull | fp_edges32[rnd() % N_FP_EDGES32]
+                   : c == 2 ? 0xffffffff00000000ull | (uint32_t)rnd() : rnd();
+    }
     s->h->x[R_FUNC] = RAM_BASE + FUNC_OFF;
     s->h->x[R_LINK] = RAM_BASE + CODE_OFF;
     s->h->x[R_CODE] = RAM_BASE + CODE_OFF;
@@ -489,7 +534,8 @@ static int check(const struct run_spec *r)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && !strcmp(argv[1], "--random")) {
+    if (argc >= 3 && (!strcmp(argv[1], "--random") || !strcmp(argv[1], "--random-fp"))) {
+        fp_heavy = !strcmp(argv[1], "--random-fp");
         uint64_t seed = strtoull(argv[2], NULL, 0);
         unsigned count = argc >= 4 ? (unsigned)strtoul(argv[3], NULL, 0) : 20;
         size_t cache = argc >= 5 ? (size_t)strtoull(argv[4], NULL, 0) : 0;
@@ -502,7 +548,7 @@ int main(int argc, char **argv)
         return bad;
     }
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: jit_diff PROGRAM.elf [SEED] | jit_diff --random SEED [COUNT [CACHE]]\n");
+        fprintf(stderr, "usage: jit_diff PROGRAM.elf [SEED] | jit_diff --random[-fp] SEED [COUNT [CACHE]]\n");
         return 2;
     }
     struct run_spec r = { .elf = argv[1], .seed = argc == 3 ? strtoull(argv[2], NULL, 0) : 1,
