@@ -13,7 +13,9 @@
  * sfence.vma, fence.i, ebreak, cbo.*) runs in the interpreter, one block
  * at a time, with the interpreter's exact semantics. CSR accesses, ecall,
  * atomics and FP arithmetic call C helpers (jit_helpers.c) that mirror
- * the interpreter's handlers; FP loads and stores are inline.
+ * the interpreter's handlers; FP loads and stores are inline, and so is
+ * the usual case of FP arithmetic (jit_fp.c: where the host's result and
+ * flags are exactly the helper's).
  *
  * A unit is a host function unit(struct hart *h, uint64_t bpc, limit)
  * (jit_chain.h), bpc being the block's virtual pc (a block is keyed by
@@ -33,11 +35,11 @@
  * whole when a unit might not fit (a generation count invalidates every
  * unit pointer, and every chain between units, at once).
  *
- * Where it stands (issue 14, step 2): guest registers are not kept in
+ * Where it stands (issue 14, step 3): guest registers are not kept in
  * host registers; units chain to each other; CSRs, ecall, AMOs, LR/SC and
- * FP arithmetic are calls, not inline code; mret, sret, wfi, sfence.vma,
- * fence.i, ebreak and cbo.* go to the interpreter. It is the default
- * engine (HART_ENGINE_DEFAULT) on x86-64. */
+ * the FP arithmetic jit_fp.c declines are calls, not inline code; mret,
+ * sret, wfi, sfence.vma, fence.i, ebreak and cbo.* go to the interpreter.
+ * It is the default engine (HART_ENGINE_DEFAULT) on x86-64. */
 #include "cpu/jit.h"
 
 #include <inttypes.h>
