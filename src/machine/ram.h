@@ -2,7 +2,8 @@
  * anonymous for a booted VM and a private mapping of the memory file for a
  * restored one (pages load when first touched, and VMs restored from one
  * file share the pages none of them wrote). Pages are only committed when
- * the guest touches them, so a large --mem costs nothing up front.
+ * the guest touches them, so a large --mem costs nothing up front;
+ * anonymous RAM asks for transparent huge pages.
  *
  * RAM also owns the dirty-page bitmap (util/dirty_bitmap.h). A booted VM
  * starts with every page dirty (the board loaded images without marking
