@@ -17,9 +17,10 @@
  * the usual case of FP arithmetic (jit_fp.c: where the host's result and
  * flags are exactly the helper's).
  *
- * A unit is a host function unit(struct hart *h, uint64_t bpc, limit)
- * (jit_chain.h), bpc being the block's virtual pc (a block is keyed by
- * physical address and may be reached under several virtual ones). Guest
+ * A unit is entered as a host function, enter(struct hart *h, uint64_t
+ * bpc, limit, body) (jit_chain.h: one entry stub for all units), bpc
+ * being the block's virtual pc (a block is keyed by physical address and
+ * may be reached under several virtual ones). Guest
  * registers stay in h->x; a unit writes h->pc and h->instret when it
  * leaves, and returns JIT_NEXT (go on), JIT_EXC (a helper raised an
  * exception at h->pc, which had not retired) or JIT_BOUNDARY (a store
@@ -31,9 +32,10 @@
  * left (from another unit: before the slice limit).
  *
  * The code cache is one memfd mapped twice, writable and executable, so
- * no page is ever both. It is filled from the start and emptied as a
- * whole when a unit might not fit (a generation count invalidates every
- * unit pointer, and every chain between units, at once).
+ * no page is ever both. It starts with the stubs all units share and is
+ * filled with units after them; it is emptied as a whole when a unit
+ * might not fit (a generation count invalidates every unit pointer, and
+ * every chain between units, at once).
  *
  * Where it stands (issue 14, step 3): guest registers are not kept in
  * host registers; units chain to each other; CSRs, ecall, AMOs, LR/SC and
@@ -64,27 +66,31 @@
 /* Bound on one unit's host code: 64 instructions of at most ~300 bytes (an FP
  * load with its FS check is the longest). */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
+/* Bound on the stubs the units share (jit_chain_stubs: about 150 bytes). */
+#define JIT_STUBS_MAX_BYTES 512u
 
 _Static_assert(JIT_CACHE_BYTES <= 1u << 24, "exit records are code-cache offsets < 2^24 (jit_chain.h)");
 
 struct jit {
     int fd;
     uint8_t *rw, *rx;
-    size_t size, used;
+    size_t size, used;      /* used 0: the stubs are not there yet */
     uint64_t gen;
+    struct jit_stubs stubs;
     struct jit_stats stats;
 };
 
-/* limit: units go on into others (or loop back to their start) while
- * instret + the next one's length stays at or below it. */
-typedef struct jit_ret (*jit_fn)(struct hart *h, uint64_t bpc, uint64_t limit);
+/* The entry stub (jit_chain.h). limit: units go on into others (or loop
+ * back to their start) while instret + the next one's length stays at or
+ * below it. */
+typedef struct jit_ret (*jit_enter_fn)(struct hart *h, uint64_t bpc, uint64_t limit, const uint8_t *body);
 
 int jit_create(struct hart *h, size_t cache_bytes)
 {
     struct jit *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
-    size_t least = 2 * (JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit));
+    size_t least = JIT_STUBS_MAX_BYTES + 2 * (JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit));
     size_t n = !cache_bytes || cache_bytes > JIT_CACHE_BYTES ? JIT_CACHE_BYTES
              : cache_bytes < least ? least : cache_bytes;
     j->size = (n + 4095) & ~(size_t)4095;
@@ -310,7 +316,7 @@ static void exit_to(struct tctx *t, int32_t pc_off, unsigned n, int code)
     if (n)
         x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
     x64_mov_ri(&t->b, X64_RAX, (uint64_t)code);
-    x64_jmp_to(&t->b, t->f.epilogue);
+    x64_jmp_to(&t->b, t->f.stubs->epilogue);
 }
 
 static void call_abs(struct tctx *t, const void *fn)
@@ -803,18 +809,24 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     }
     if (j->size - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
         cache_flush(j);
+    if (!j->used) {
+        struct x64_buf sb = { .start = j->rw, .p = j->rw, .end = j->rw + JIT_STUBS_MAX_BYTES };
+        jit_chain_stubs(&sb, &j->stubs, j->gen, (int32_t)((char *)slot - (char *)blk),
+                        (int32_t)((char *)gen - (char *)blk));
+        if (sb.overflow)
+            abort(); /* JIT_STUBS_MAX_BYTES is wrong */
+        j->used = (x64_size(&sb) + 15) & ~(size_t)15;
+    }
+    /* Positions in the unit's buffer are code-cache offsets. */
     struct jit_unit *u = (struct jit_unit *)(j->rw + j->used);
-    struct tctx t = { .b = { .start = u->code, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES } };
+    struct tctx t = { .b = { .start = j->rw, .p = u->code, .end = u->code + JIT_UNIT_MAX_BYTES } };
     struct x64_buf *b = &t.b;
     t.f.pa = hart_block_pa(blk);
-    t.f.base = (uint32_t)(u->code - j->rw);
     t.f.chain = 1;
     for (unsigned i = 0; i < k; i++)
         if (hart_op_is_system(ops[i].opc))
             t.f.chain = 0;
-    t.f.gen = j->gen;
-    t.f.unit_off = (int32_t)((char *)slot - (char *)blk);
-    t.f.gen_off = (int32_t)((char *)gen - (char *)blk);
+    t.f.stubs = &j->stubs;
     jit_chain_begin(b, &t.f, k);
     int ended = 0;
     for (unsigned i = 0; i < k && !ended; i++) {
@@ -830,8 +842,9 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
         return NULL;
     }
     u->ninsns = k;
-    u->bytes = (uint32_t)x64_size(b);
-    u->centry = j->rx + t.f.base + t.f.centry;
+    u->bytes = (uint32_t)(b->p - u->code);
+    u->centry = j->rx + t.f.centry;
+    u->body = j->rx + t.f.body;
     j->used += (sizeof *u + u->bytes + 15) & ~(size_t)15;
     j->stats.units++;
     j->stats.insns += k;
@@ -898,7 +911,7 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
                     return e;
                 break;
             }
-            struct jit_ret r = ((jit_fn)(uintptr_t)u->code)(h, h->pc, slice_end);
+            struct jit_ret r = ((jit_enter_fn)(uintptr_t)(j->rx + j->stubs.enter))(h, h->pc, slice_end, u->body);
             int rc = (int)(r.rc & 0xff);
             j->stats.returns++;
             j->stats.chained += r.chains & 0xffff;

@@ -1,8 +1,11 @@
 /* Control flow between the JIT's units (see jit_chain.h).
  *
- * Every unit has the same frame, so one unit can jump into another's body
- * and leave through that one's epilogue. Units are entered from jit_run
- * at the body, and from other units at the chain entry, which first
+ * Every unit has the same frame, set up by one entry stub and taken down
+ * by one epilogue that all units of a code-cache generation share (with
+ * the other stubs: jit_chain_stubs, at the start of the cache), so one
+ * unit can jump into another and leave through the same code. Units are
+ * entered from jit_run at the body, and from other units at the chain
+ * entry, which first
  * checks that the whole unit fits before the slice limit (r13, never past
  * the budget): budgets stay exact and asynchronous events are looked at
  * with the interpreter's latency (jit_run goes to the boundary at the end
@@ -31,8 +34,8 @@
  * under the current fetch context), so whatever empties it (changes of
  * translation, fences, dropped code, remote fences) covers this lookup
  * too; a hit goes on into the block's unit if it was translated in the
- * current generation, written into the code as an immediate (every unit
- * that runs is of the current generation). A miss returns to jit_run. */
+ * current generation, written into the lookup stub as an immediate (the
+ * stubs are emitted anew for each generation). A miss returns to jit_run. */
 #include "cpu/jit_chain.h"
 
 #include <stddef.h>
@@ -51,8 +54,9 @@ _Static_assert(HART_SLICE < (1 << 16), "units entered in one call fit the low 16
 /* The frame: rbx, r12, r13, r14 saved and 24 bytes of slots ([rsp] and
  * [rsp+8] are free for the body), so rsp stays 16-byte aligned for
  * calls. */
-void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
+void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32_t unit_off, int32_t gen_off)
 {
+    s->enter = x64_size(b);
     x64_push(b, RH);
     x64_push(b, RBPC);
     x64_push(b, RLIMIT);
@@ -62,9 +66,9 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
     x64_mov_rr(b, RBPC, X64_RSI);
     x64_mov_rr(b, RLIMIT, X64_RDX);
     x64_mov_ri(b, RCOUNT, 0);
-    size_t body = x64_jmp(b);
+    x64_jmp_r(b, X64_RCX);
 
-    f->epilogue = x64_size(b);
+    s->epilogue = x64_size(b);
     x64_mov_rr(b, X64_RDX, RCOUNT);
     x64_alu_ri(b, X64_ADD, X64_RSP, 24, 0);
     x64_pop(b, RCOUNT);
@@ -74,46 +78,51 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
     x64_ret(b);
 
     /* Entered through a chain but does not fit: leave at its start. */
-    f->leave = x64_size(b);
+    s->leave = x64_size(b);
     x64_store(b, RH, PC_OFF, RBPC);
     x64_mov_ri(b, X64_RAX, JIT_NEXT);
-    x64_jmp_to(b, f->epilogue);
+    x64_jmp_to(b, s->epilogue);
 
     /* rax = target pc (even): the slot of the current fetch context's
      * jump cache for it, ((pc >> 1) % size) * 16 bytes in. */
-    f->lookup = x64_size(b);
-    if (f->chain && f->gen <= INT32_MAX) {
+    s->lookup = x64_size(b);
+    size_t miss[3];
+    unsigned nmiss = 0;
+    if (gen <= INT32_MAX) {
         x64_load(b, X64_RCX, RH, FT_OFF);
         x64_mov_rr32(b, X64_RDX, X64_RAX);
         x64_alu_ri(b, X64_AND, X64_RDX, (HART_JCACHE_SIZE - 1) << 1, 1);
         x64_shift_ri(b, X64_SHL, X64_RDX, 3, 1);
         x64_alu_rr(b, X64_ADD, X64_RCX, X64_RDX, 0);
         x64_alu_rm(b, X64_CMP, X64_RAX, X64_RCX, JCACHE_OFF);
-        size_t miss_pc = x64_jcc(b, X64_CC_NE);
+        miss[nmiss++] = x64_jcc(b, X64_CC_NE);
         x64_load(b, X64_RCX, X64_RCX, JCACHE_OFF + 8);
-        x64_alu_mi(b, X64_CMP, X64_RCX, f->gen_off, (int32_t)f->gen);
-        size_t miss_gen = x64_jcc(b, X64_CC_NE);
-        x64_load(b, X64_RCX, X64_RCX, f->unit_off);
+        x64_alu_mi(b, X64_CMP, X64_RCX, gen_off, (int32_t)gen);
+        miss[nmiss++] = x64_jcc(b, X64_CC_NE);
+        x64_load(b, X64_RCX, X64_RCX, unit_off);
         x64_alu_ri(b, X64_CMP, X64_RCX, (int32_t)(uintptr_t)JIT_NONE, 0);
-        size_t miss_unit = x64_jcc(b, X64_CC_BE);
+        miss[nmiss++] = x64_jcc(b, X64_CC_BE);
         x64_mov_rr(b, RBPC, X64_RAX);
         x64_alu_ri(b, X64_ADD, RCOUNT, JCACHE_HIT, 0);
         x64_jmp_m(b, X64_RCX, (int32_t)offsetof(struct jit_unit, centry));
-        x64_patch_here(b, miss_pc);
-        x64_patch_here(b, miss_gen);
-        x64_patch_here(b, miss_unit);
     }
+    s->miss = x64_size(b);
+    for (unsigned i = 0; i < nmiss; i++)
+        x64_patch_here(b, miss[i]);
     x64_store(b, RH, PC_OFF, X64_RAX);
     x64_mov_ri(b, X64_RAX, JIT_NEXT);
-    x64_jmp_to(b, f->epilogue);
+    x64_jmp_to(b, s->epilogue);
+}
 
+void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
+{
     f->centry = x64_size(b);
     x64_load(b, X64_RAX, RH, INSTRET_OFF);
     x64_alu_ri(b, X64_ADD, X64_RAX, (int32_t)ninsns, 0);
     x64_alu_rr(b, X64_CMP, X64_RAX, RLIMIT, 0);
-    x64_jcc_to(b, X64_CC_A, f->leave);
+    x64_jcc_to(b, X64_CC_A, f->stubs->leave);
     x64_alu_ri(b, X64_ADD, RCOUNT, 1, 0);
-    x64_patch_here(b, body);
+    f->body = x64_size(b);
 }
 
 /* A loop back to the unit's own start goes straight to its chain entry;
@@ -131,7 +140,7 @@ void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off
     int64_t in_page = (int64_t)(f->pa & 0xfff) + pc_off;
     if (!f->chain || in_page < 0 || in_page >= 4096) {
         x64_lea(b, X64_RAX, RBPC, pc_off);
-        x64_jmp_to(b, f->lookup);
+        x64_jmp_to(b, f->chain ? f->stubs->lookup : f->stubs->miss);
         return;
     }
     x64_lea(b, RBPC, RBPC, pc_off);
@@ -140,13 +149,13 @@ void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off
     x64_data64(b, (f->pa & ~0xfffull) + (uint64_t)in_page);
     x64_patch_here(b, jump);
     x64_store(b, RH, PC_OFF, RBPC);
-    x64_mov_ri(b, X64_RAX, JIT_NEXT | (uint64_t)(f->base + rec) << 8);
-    x64_jmp_to(b, f->epilogue);
+    x64_mov_ri(b, X64_RAX, JIT_NEXT | (uint64_t)rec << 8);
+    x64_jmp_to(b, f->stubs->epilogue);
 }
 
 void jit_chain_jump(struct x64_buf *b, const struct jit_frame *f)
 {
-    x64_jmp_to(b, f->lookup);
+    x64_jmp_to(b, f->chain ? f->stubs->lookup : f->stubs->miss);
 }
 
 int jit_chain_link(uint8_t *rw, const uint8_t *rx, size_t size, uint32_t rec, uint64_t pa,

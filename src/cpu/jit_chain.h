@@ -32,11 +32,15 @@ struct jit_unit {
     uint32_t ninsns;           /* instructions when no branch leaves early */
     uint32_t bytes;
     const uint8_t *centry;     /* chain entry (executable address) */
+    const uint8_t *body;       /* where jit_run enters it (executable) */
     uint8_t code[];
 };
 
-/* A unit is the host function
- *     struct jit_ret unit(struct hart *h, uint64_t bpc, uint64_t limit)
+/* Units are entered through the code cache's entry stub, the host
+ * function
+ *     struct jit_ret enter(struct hart *h, uint64_t bpc, uint64_t limit,
+ *                          const uint8_t *body)
+ * which sets up the frame every unit shares and jumps to the unit's body.
  * rc: JIT_NEXT, JIT_EXC or JIT_BOUNDARY, and for a JIT_NEXT that left
  * through an exit that can be chained, the code-cache offset of that
  * exit's record << 8 (see jit_chain_link). chains: transfers between
@@ -46,20 +50,32 @@ struct jit_ret {
     uint64_t rc, chains;
 };
 
-/* The unit being emitted. The caller fills the first group, then
- * jit_chain_begin the second. */
-struct jit_frame {
-    uint64_t pa;               /* the block's physical address */
-    uint32_t base;             /* code-cache offset of the unit's code[] */
-    int chain;                 /* exits may go on into other units */
-    uint64_t gen;              /* the code cache's generation */
-    int32_t unit_off, gen_off; /* where a block keeps its unit (hart_block_unit) */
-    size_t epilogue, leave, lookup, centry;
+/* The code every unit of one code-cache generation shares, emitted at the
+ * start of the cache whenever it is emptied (code-cache offsets): the
+ * entry, the epilogue, the leave for a unit entered through a chain that
+ * does not fit, the jump-cache lookup of the target in rax and its miss
+ * (leave for the target in rax). */
+struct jit_stubs {
+    size_t enter, epilogue, leave, lookup, miss;
 };
 
-/* Emits the fixed part: prologue, epilogue, the shared exit stubs and the
- * chain entry (the budget check: the unit's ninsns instructions must fit
- * before r13). The body follows. */
+/* Emits the stubs at b's position. gen: the generation (the lookup only
+ * goes on into units translated in it); unit_off, gen_off: where a block
+ * keeps its unit (hart_block_unit). */
+void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32_t unit_off, int32_t gen_off);
+
+/* The unit being emitted, into a buffer whose start is the code cache's
+ * (so positions are code-cache offsets). The caller fills the first
+ * group, jit_chain_begin the second. */
+struct jit_frame {
+    uint64_t pa;               /* the block's physical address */
+    int chain;                 /* exits may go on into other units */
+    const struct jit_stubs *stubs;
+    size_t centry, body;
+};
+
+/* Emits the chain entry (the budget check: the unit's ninsns
+ * instructions must fit before r13). The body follows. */
 void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns);
 /* Leaves for pc_off from the block's pc, n more instructions retired. */
 void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n);

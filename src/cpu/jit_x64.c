@@ -284,6 +284,13 @@ void x64_call_r(struct x64_buf *b, enum x64_reg r)
     modrm_reg(b, 2, r);
 }
 
+void x64_jmp_r(struct x64_buf *b, enum x64_reg r)
+{
+    rex(b, 0, 0, r, 0);
+    e8(b, 0xff);
+    modrm_reg(b, 4, r);
+}
+
 void x64_jmp_m(struct x64_buf *b, enum x64_reg base, int32_t disp)
 {
     rex(b, 0, 0, base, 0);

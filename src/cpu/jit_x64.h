@@ -69,6 +69,7 @@ void x64_push(struct x64_buf *b, enum x64_reg r);
 void x64_pop(struct x64_buf *b, enum x64_reg r);
 void x64_ret(struct x64_buf *b);
 void x64_call_r(struct x64_buf *b, enum x64_reg r);
+void x64_jmp_r(struct x64_buf *b, enum x64_reg r);
 /* jmp qword [base + disp]: to the address held there. */
 void x64_jmp_m(struct x64_buf *b, enum x64_reg base, int32_t disp);
 void x64_test_rr32(struct x64_buf *b, enum x64_reg a, enum x64_reg c);
