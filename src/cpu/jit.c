@@ -62,12 +62,16 @@
 #include "cpu/jit_x64.h"
 #include "cpu/mmu.h"
 
+struct mem_stubs {
+    size_t load[4], store[4];
+};
+
 #define JIT_CACHE_BYTES (16u << 20)   /* the default, and the most */
 /* Bound on one unit's host code: 64 instructions of at most ~300 bytes (an FP
  * load with its FS check is the longest). */
 #define JIT_UNIT_MAX_BYTES (32u << 10)
-/* Bound on the stubs the units share (jit_chain_stubs: about 150 bytes). */
-#define JIT_STUBS_MAX_BYTES 512u
+/* Bound on the stubs the units share (about 500 bytes). */
+#define JIT_STUBS_MAX_BYTES 1024u
 
 _Static_assert(JIT_CACHE_BYTES <= 1u << 24, "exit records are code-cache offsets < 2^24 (jit_chain.h)");
 
@@ -77,6 +81,7 @@ struct jit {
     size_t size, used;      /* used 0: the stubs are not there yet */
     uint64_t gen;
     struct jit_stubs stubs;
+    struct mem_stubs ms;
     struct jit_stats stats;
 };
 
@@ -285,11 +290,11 @@ _Static_assert(sizeof(struct hart_tlb_entry) == 16, "TLB index scaling below");
 _Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout");
 
 /* Host registers: see jit_chain.h (rbx = h, r12 = the block's virtual
- * pc); rax, rcx, rdx, rsi, rdi are scratch; [rsp] is a slot for a loaded
- * value. */
+ * pc); rax, rcx, rdx, rsi, rdi are scratch. */
 struct tctx {
     struct x64_buf b;
     struct jit_frame f;
+    const struct mem_stubs *ms;
 };
 
 static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
@@ -311,18 +316,50 @@ static void exit_to(struct tctx *t, int32_t pc_off, unsigned n, int code)
         jit_chain_exit(&t->b, &t->f, pc_off, n);
         return;
     }
-    x64_lea(&t->b, X64_RAX, RBPC, pc_off);
-    x64_store(&t->b, RH, PC_OFF, X64_RAX);
-    if (n)
-        x64_alu_mi(&t->b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
-    x64_mov_ri(&t->b, X64_RAX, (uint64_t)code);
-    x64_jmp_to(&t->b, t->f.stubs->epilogue);
+    jit_chain_leave(&t->b, &t->f, pc_off, n, code);
 }
 
-static void call_abs(struct tctx *t, const void *fn)
+static void call_abs(struct x64_buf *b, const void *fn)
 {
-    x64_mov_ri(&t->b, X64_RAX, (uint64_t)(uintptr_t)fn);
-    x64_call_r(&t->b, X64_RAX);
+    x64_mov_ri(b, X64_RAX, (uint64_t)(uintptr_t)fn);
+    x64_call_r(b, X64_RAX);
+}
+
+/* The slow paths of loads and stores, shared by every unit (emitted
+ * after jit_chain_stubs), one per access size (index log2 size), called
+ * with rax = va: a load's leaves mmu_load_slow's result in eax and the
+ * value in rcx; a store's takes the value in rcx and leaves store_slow's
+ * result in eax; both return with the flags of test eax, eax. */
+static void emit_mem_stubs(struct x64_buf *b, struct mem_stubs *m)
+{
+    for (unsigned k = 0; k < 4; k++) {
+        m->load[k] = x64_size(b);
+        x64_alu_ri(b, X64_SUB, X64_RSP, 8, 0);   /* aligned for the call; [rsp] the value */
+        x64_mov_rr(b, X64_RDI, RH);
+        x64_mov_rr(b, X64_RSI, X64_RAX);
+        x64_mov_ri(b, X64_RDX, 1u << k);
+        x64_mov_rr(b, X64_RCX, X64_RSP);
+        call_abs(b, (const void *)mmu_load_slow);
+        x64_load(b, X64_RCX, X64_RSP, 0);
+        x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
+        x64_test_rr32(b, X64_RAX, X64_RAX);
+        x64_ret(b);
+
+        m->store[k] = x64_size(b);
+        x64_alu_ri(b, X64_SUB, X64_RSP, 8, 0);
+        x64_mov_rr(b, X64_RDI, RH);
+        x64_mov_rr(b, X64_RSI, X64_RAX);
+        x64_mov_ri(b, X64_RDX, 1u << k);
+        call_abs(b, (const void *)store_slow);
+        x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
+        x64_test_rr32(b, X64_RAX, X64_RAX);
+        x64_ret(b);
+    }
+}
+
+static unsigned log2_size(unsigned size)
+{
+    return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
 }
 
 /* rax = va = x[rs1] + imm; rdx = the TLB entry's set base (entry at
@@ -357,16 +394,10 @@ static void emit_load_val(struct tctx *t, const struct hart_op *op, unsigned siz
     x64_load_zx(b, X64_RCX, X64_RAX, 0, size);
     size_t done = x64_jmp(b);
     x64_patch_here(b, slow);
-    x64_mov_rr(b, X64_RDI, RH);
-    x64_mov_rr(b, X64_RSI, X64_RAX);
-    x64_mov_ri(b, X64_RDX, size);
-    x64_mov_rr(b, X64_RCX, X64_RSP);
-    call_abs(t, (const void *)mmu_load_slow);
-    x64_test_rr32(b, X64_RAX, X64_RAX);
+    x64_call_to(b, t->ms->load[log2_size(size)]);
     size_t ok = x64_jcc(b, X64_CC_E);
     exit_to(t, op->pcoff, op->idx, JIT_EXC);
     x64_patch_here(b, ok);
-    x64_load(b, X64_RCX, X64_RSP, 0);
     x64_patch_here(b, done);
 }
 
@@ -397,12 +428,8 @@ static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size, 
     x64_store_n(b, X64_RAX, 0, X64_RCX, size);
     size_t done = x64_jmp(b);
     x64_patch_here(b, slow);
-    x64_mov_rr(b, X64_RDI, RH);
-    x64_mov_rr(b, X64_RSI, X64_RAX);
-    x64_mov_ri(b, X64_RDX, size);
     x64_load(b, X64_RCX, RH, src_off);
-    call_abs(t, (const void *)store_slow);
-    x64_test_rr32(b, X64_RAX, X64_RAX);
+    x64_call_to(b, t->ms->store[log2_size(size)]);
     size_t ok = x64_jcc(b, X64_CC_E);
     x64_alu_ri(b, X64_CMP, X64_RAX, JIT_EXC, 1);
     size_t boundary = x64_jcc(b, X64_CC_NE);
@@ -468,7 +495,7 @@ static void emit_helper(struct tctx *t, const struct hart_op *op, jit_helper_fn 
     x64_mov_rr(b, X64_RDI, RH);
     x64_mov_ri(b, X64_RSI, jit_pack_a(op));
     x64_mov_ri(b, X64_RDX, jit_pack_b(op));
-    call_abs(t, (const void *)fn);
+    call_abs(&t->b, (const void *)fn);
     x64_test_rr32(b, X64_RAX, X64_RAX);
     size_t next = x64_jcc(b, X64_CC_E);
     if (may & (1u << JIT_H_BOUNDARY)) {
@@ -551,7 +578,7 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
             return 0;
         ld(t, X64_RDI, op->rs1);
         ld(t, X64_RSI, op->rs2);
-        call_abs(t, (const void *)pf);
+        call_abs(&t->b, (const void *)pf);
         st(t, op->rd, X64_RAX);
         return 0;
     }
@@ -813,6 +840,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
         struct x64_buf sb = { .start = j->rw, .p = j->rw, .end = j->rw + JIT_STUBS_MAX_BYTES };
         jit_chain_stubs(&sb, &j->stubs, j->gen, (int32_t)((char *)slot - (char *)blk),
                         (int32_t)((char *)gen - (char *)blk));
+        emit_mem_stubs(&sb, &j->ms);
         if (sb.overflow)
             abort(); /* JIT_STUBS_MAX_BYTES is wrong */
         j->used = (x64_size(&sb) + 15) & ~(size_t)15;
@@ -827,6 +855,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
         if (hart_op_is_system(ops[i].opc))
             t.f.chain = 0;
     t.f.stubs = &j->stubs;
+    t.ms = &j->ms;
     jit_chain_begin(b, &t.f, k);
     int ended = 0;
     for (unsigned i = 0; i < k && !ended; i++) {

@@ -112,6 +112,42 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32
     x64_store(b, RH, PC_OFF, X64_RAX);
     x64_mov_ri(b, X64_RAX, JIT_NEXT);
     x64_jmp_to(b, s->epilogue);
+
+    /* rax = an exit's record (r12 already the target's pc). */
+    s->link = x64_size(b);
+    x64_store(b, RH, PC_OFF, RBPC);
+    x64_shift_ri(b, X64_SHL, X64_RAX, 8, 0);   /* | JIT_NEXT, which is 0 */
+    x64_jmp_to(b, s->epilogue);
+
+    /* eax = code << 24 | n << 16 | pc_off (see jit_chain_leave). */
+    s->exit = x64_size(b);
+    x64_movzx16(b, X64_RCX, X64_RAX);
+    x64_alu_rr(b, X64_ADD, X64_RCX, RBPC, 0);
+    x64_store(b, RH, PC_OFF, X64_RCX);
+    x64_mov_rr32(b, X64_RCX, X64_RAX);
+    x64_shift_ri(b, X64_SHR, X64_RCX, 16, 1);
+    x64_alu_ri(b, X64_AND, X64_RCX, 0xff, 1);
+    x64_alu_rm(b, X64_ADD, X64_RCX, RH, INSTRET_OFF);
+    x64_store(b, RH, INSTRET_OFF, X64_RCX);
+    x64_shift_ri(b, X64_SHR, X64_RAX, 24, 1);
+    x64_jmp_to(b, s->epilogue);
+}
+
+_Static_assert(JIT_NEXT == 0, "the link stub returns rec << 8 as it is");
+
+void jit_chain_leave(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n, int code)
+{
+    if (pc_off >= 0 && pc_off <= 0xffff && n <= 0xff) {
+        x64_mov_ri(b, X64_RAX, (uint64_t)code << 24 | (uint64_t)n << 16 | (uint64_t)pc_off);
+        x64_jmp_to(b, f->stubs->exit);
+        return;
+    }
+    x64_lea(b, X64_RAX, RBPC, pc_off);
+    x64_store(b, RH, PC_OFF, X64_RAX);
+    if (n)
+        x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+    x64_mov_ri(b, X64_RAX, (uint64_t)code);
+    x64_jmp_to(b, f->stubs->epilogue);
 }
 
 void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
@@ -148,9 +184,8 @@ void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off
     size_t rec = x64_size(b);
     x64_data64(b, (f->pa & ~0xfffull) + (uint64_t)in_page);
     x64_patch_here(b, jump);
-    x64_store(b, RH, PC_OFF, RBPC);
-    x64_mov_ri(b, X64_RAX, JIT_NEXT | (uint64_t)rec << 8);
-    x64_jmp_to(b, f->stubs->epilogue);
+    x64_mov_ri(b, X64_RAX, rec);
+    x64_jmp_to(b, f->stubs->link);
 }
 
 void jit_chain_jump(struct x64_buf *b, const struct jit_frame *f)

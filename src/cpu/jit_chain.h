@@ -54,9 +54,10 @@ struct jit_ret {
  * start of the cache whenever it is emptied (code-cache offsets): the
  * entry, the epilogue, the leave for a unit entered through a chain that
  * does not fit, the jump-cache lookup of the target in rax and its miss
- * (leave for the target in rax). */
+ * (leave for the target in rax), the return of an exit's record (link)
+ * and the exit with a code (see jit_chain_leave). */
 struct jit_stubs {
-    size_t enter, epilogue, leave, lookup, miss;
+    size_t enter, epilogue, leave, lookup, miss, link, exit;
 };
 
 /* Emits the stubs at b's position. gen: the generation (the lookup only
@@ -79,6 +80,9 @@ struct jit_frame {
 void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns);
 /* Leaves for pc_off from the block's pc, n more instructions retired. */
 void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n);
+/* Returns code (JIT_EXC or JIT_BOUNDARY) to jit_run with h->pc at pc_off
+ * from the block's pc and n more instructions retired. */
+void jit_chain_leave(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n, int code);
 /* Leaves for the virtual pc in rax (h->instret already counted). */
 void jit_chain_jump(struct x64_buf *b, const struct jit_frame *f);
 /* After a unit returned JIT_NEXT with exit record rec and jit_run found

@@ -59,14 +59,14 @@ void x64_mov_rr32(struct x64_buf *b, enum x64_reg dst, enum x64_reg src)
 
 void x64_mov_ri(struct x64_buf *b, enum x64_reg dst, uint64_t imm)
 {
-    if ((int64_t)imm == (int32_t)imm) {
+    if (imm <= 0xffffffffu) {           /* mov r32, imm32 zero-extends: the shortest */
+        rex(b, 0, 0, dst, 0);
+        e8(b, 0xb8 + (dst & 7));
+        e32(b, (uint32_t)imm);
+    } else if ((int64_t)imm == (int32_t)imm) {
         rex(b, 1, 0, dst, 0);
         e8(b, 0xc7);
         modrm_reg(b, 0, dst);
-        e32(b, (uint32_t)imm);
-    } else if (imm <= 0xffffffffu) {
-        rex(b, 0, 0, dst, 0);
-        e8(b, 0xb8 + (dst & 7));
         e32(b, (uint32_t)imm);
     } else {
         rex(b, 1, 0, dst, 0);
@@ -391,6 +391,13 @@ void x64_patch_here(struct x64_buf *b, size_t at)
 void x64_jmp_to(struct x64_buf *b, size_t to)
 {
     e8(b, 0xe9);
+    int32_t rel = (int32_t)((int64_t)to - (int64_t)(x64_size(b) + 4));
+    e32(b, (uint32_t)rel);
+}
+
+void x64_call_to(struct x64_buf *b, size_t to)
+{
+    e8(b, 0xe8);
     int32_t rel = (int32_t)((int64_t)to - (int64_t)(x64_size(b) + 4));
     e32(b, (uint32_t)rel);
 }

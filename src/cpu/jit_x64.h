@@ -102,6 +102,8 @@ void x64_patch_here(struct x64_buf *b, size_t at);
 /* A jump to an already emitted position `to` (offset from start). */
 void x64_jmp_to(struct x64_buf *b, size_t to);
 void x64_jcc_to(struct x64_buf *b, enum x64_cc cc, size_t to);
+/* call to an already emitted position. */
+void x64_call_to(struct x64_buf *b, size_t to);
 /* Eight bytes of data in the code stream (never executed). */
 void x64_data64(struct x64_buf *b, uint64_t v);
 /* Repoints an emitted jump, in place: field is its rel32 as written
