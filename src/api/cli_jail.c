@@ -102,7 +102,7 @@ static int parse_rlimit(struct jailer_config *c, const char *s)
                                                                                                        : -1;
     if (res < 0)
         return bad("--resource-limit '%s': expected fsize=BYTES or no-file=N", s);
-    unsigned long long v;
+    unsigned long long v = 0;
     if (parse_u32("--resource-limit", eq + 1, res == RLIMIT_NOFILE ? 1u << 20 : ~0ull - 1, &v))
         return -1;
     for (unsigned i = 0; i < c->nrlimits; i++)
@@ -157,7 +157,7 @@ static int parse(int argc, char **argv, struct jailer_config *c, bool *cleanup, 
         }
         if (!*val)
             return bad("%s needs a value", opt);
-        unsigned long long v;
+        unsigned long long v = 0;
         if (!strcmp(opt, "--id")) {
             c->id = val;
         } else if (!strcmp(opt, "--exec-file")) {

@@ -482,7 +482,7 @@ int jailer_run(const struct jailer_config *c, int *status, struct errmsg *e)
 /* The pid in the jail's pid file, if that process still runs in the jail. */
 static pid_t running(const char *root, const char *name)
 {
-    char path[PATH_MAX + NAME_MAX + 8], buf[32];
+    char path[2 * PATH_MAX], buf[32];
     snprintf(path, sizeof path, "%s/%s.pid", root, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

@@ -158,7 +158,10 @@ static int remember(struct jailer_cgroup *cg, const char *path, const char *ctrl
     if (cg->nundo == UNDO_MAX)
         return errmsg_set(e, -E2BIG, "cgroups: more than %u changes to make", UNDO_MAX);
     struct undo *u = &cg->undo[cg->nundo++];
-    snprintf(u->path, sizeof u->path, "%s", path);
+    /* path may be a hierarchy's dir, in *cg too: copied, not printed */
+    size_t n = strnlen(path, sizeof u->path - 1);
+    memcpy(u->path, path, n);
+    u->path[n] = 0;
     snprintf(u->ctrl, sizeof u->ctrl, "%s", ctrl ? ctrl : "");
     return 0;
 }

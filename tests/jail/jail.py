@@ -507,7 +507,9 @@ class Test:
             refused(["--cgroup", "nosuch.max=1"], base=fresh_base, pattern=r"nosuch controller")
         elif case == "cgroup-syntax":
             refused(["--cgroup", "pids.max"], 122, r"--cgroup 'pids.max': expected FILE=VALUE")
-            refused(["--cgroup", "../pids.max=1"], 123, r"a cgroup file name has letters, digits")
+            refused(["--cgroup", "../pids.max=1"], 123, r"--cgroup '\.\./pids\.max': expected FILE=VALUE with a "
+                                                         r"cgroup file name")
+            refused(["--cgroup", "pids/../x.max=1"], 123, r"a cgroup file name has letters, digits")
             refused(["--cgroup-version", "3"], 122, r"--cgroup-version '3': expected 1 or 2")
             refused(["--parent-cgroup", "../x"], 123, r"--parent-cgroup '../x': empty, '.' and '..' components")
         elif case == "twice":

@@ -166,7 +166,7 @@ static void hostile_elf(void **state)
     refused(c, size, "is not an executable");
     /* a DT_NEEDED far outside the string table */
     memcpy(c, m, size);
-    size_t n;
+    size_t n = 0;
     Elf64_Dyn *d = dynamic(c, &n);
     unsigned needed = 0;
     for (size_t i = 0; i < n && d[i].d_tag != DT_NULL; i++)
