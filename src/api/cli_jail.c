@@ -103,7 +103,7 @@ static int parse_rlimit(struct jailer_config *c, const char *s)
     if (res < 0)
         return bad("--resource-limit '%s': expected fsize=BYTES or no-file=N", s);
     unsigned long long v = 0;
-    if (parse_u32("--resource-limit", eq + 1, res == RLIMIT_NOFILE ? 1u << 20 : ~0ull - 1, &v))
+    if (parse_u32("--resource-limit", eq + 1, res == RLIMIT_NOFILE ? 0x7fffffffu : ~0ull - 1, &v))
         return -1;
     for (unsigned i = 0; i < c->nrlimits; i++)
         if (c->rlimits[i].resource == res)

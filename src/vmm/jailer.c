@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/nsfs.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -279,7 +280,6 @@ static void child(struct jail *j, int err_fd, int go_fd)
     /* The parent has written the pid file. */
     if (read(go_fd, &go, 1) != 1)
         fail(err_fd, errmsg_set(&e, -EPIPE, "the jailer's parent process is gone"), &e);
-    close(go_fd);
     if ((rc = jailer_cgroup_enter(j->cg, &e)))
         fail(err_fd, rc, &e);
     bool nofile = false;
@@ -312,6 +312,17 @@ static void child(struct jail *j, int err_fd, int go_fd)
     }
     if ((rc = drop_privileges(c, &e)))
         fail(err_fd, rc, &e);
+    if (!c->daemonize) {
+        /* minnow ends with the jailer, even killed with SIGKILL (with
+         * Firecracker's jailer they are one process). Set after the uid
+         * change, which clears it; the parent holds go's write end until
+         * the exec, so a hang-up means it died before the setting. */
+        struct pollfd p = { .fd = go_fd, .events = POLLIN };
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+            fail(err_fd, errmsg_set(&e, -errno, "cannot set the parent-death signal: %s", strerror(errno)), &e);
+        if (poll(&p, 1, 0) != 0)
+            fail(err_fd, errmsg_set(&e, -EPIPE, "the jailer's parent process is gone"), &e);
+    }
     /* Whatever is still open above stderr is closed by the exec. */
     if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC))
         fail(err_fd, errmsg_set(&e, -errno, "close_range: %s", strerror(errno)), &e);
@@ -374,16 +385,31 @@ static int spawn(struct jail *j, pid_t *pid, struct errmsg *e)
         return errmsg_set(e, -errno, "pipe: %s", strerror(errno));
     }
     int rc = 0;
-    /* The next child is the init of a new pid namespace. */
-    if (j->c->new_pid_ns && unshare(CLONE_NEWPID))
+    /* The next child is the init of a new pid namespace. Only that one:
+     * once it has died, no process could be made in its namespace, the
+     * threads a sanitizer runtime starts at exit included. */
+    int own_pidns = -1;
+    if (j->c->new_pid_ns && (own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0)
+        rc = errmsg_set(e, -errno, "--new-pid-ns: /proc/self/ns/pid: %s", strerror(errno));
+    if (!rc && own_pidns >= 0 && unshare(CLONE_NEWPID))
         rc = errmsg_set(e, -errno, "--new-pid-ns: cannot make a pid namespace: %s", strerror(errno));
     *pid = rc ? -1 : fork();
-    if (!rc && *pid < 0)
-        rc = errmsg_set(e, -errno, "fork: %s", strerror(errno));
     if (*pid == 0) {
         close(err[0]);
         close(go[1]);
         child(j, err[1], go[0]);
+    }
+    if (!rc && *pid < 0)
+        rc = errmsg_set(e, -errno, "fork: %s", strerror(errno));
+    if (own_pidns >= 0) {
+        if (setns(own_pidns, CLONE_NEWPID) && !rc)
+            rc = errmsg_set(e, -errno, "--new-pid-ns: cannot return to this pid namespace: %s", strerror(errno));
+        close(own_pidns);
+        if (rc && *pid > 0) {
+            kill(*pid, SIGKILL);
+            while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
     }
     close(err[1]);
     close(go[0]);
@@ -397,11 +423,13 @@ static int spawn(struct jail *j, pid_t *pid, struct errmsg *e)
         if (!rc && write(go[1], "g", 1) != 1)
             rc = 1;   /* the child failed at once: its message says why */
         sigaction(SIGPIPE, &old, NULL);
-        close(go[1]);
-        go[1] = -1;
+        if (rc < 0) {
+            close(go[1]);   /* the child, told nothing, ends */
+            go[1] = -1;
+        }
         struct failure f;
         size_t got = 0;
-        while (rc <= 0 && got < sizeof f) {
+        while (got < sizeof f) {
             ssize_t n = read(err[0], (char *)&f + got, sizeof f - got);
             if (n < 0 && errno == EINTR)
                 continue;

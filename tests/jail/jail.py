@@ -18,6 +18,8 @@ Usage: jail.py MINNOW MODE
              found by its pid file and its cgroup.procs; the guest booted
              through the jailed API socket writes its serial file in the
              jail; cleanup is refused while it runs, works once it stopped
+  signals    the foreground jailer passes SIGTERM on (minnow's status 124 is
+             its own); killed with SIGKILL, minnow ends with it
   version    a jail that runs `minnow version`: the copied binary (not a
              link), libraries, device nodes and their owners, pid file,
              /proc only for a sanitizer build; a 64-character id; rlimits;
@@ -186,7 +188,17 @@ class Test:
             except Exception:
                 pass
         for jid in self.ids:
-            # whatever a failed test left running in the jail's cgroups
+            # whatever a failed test left running: by its pid file (if it
+            # runs in the jail) and in the jail's cgroups
+            try:
+                with open(os.path.join(self.root(jid), self.name + ".pid")) as f:
+                    pid = int(f.read())
+                a, b = os.stat(f"/proc/{pid}/root"), os.stat(self.root(jid))
+                if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+                    os.kill(pid, signal.SIGKILL)
+                    wait_gone(pid, 30)
+            except (OSError, ValueError, Fail):
+                pass
             for m in cgroup_mounts():
                 procs = os.path.join(m, self.parent, jid, "cgroup.procs")
                 if os.path.exists(procs):
@@ -399,6 +411,28 @@ class Test:
         wait_gone(pid, 60)
         self.clean(jid)
 
+    def signals(self):
+        """The foreground jailer passes SIGTERM on and exits with minnow's
+        status; killed with SIGKILL, it takes minnow with it."""
+        for sig, want in ((signal.SIGTERM, 124), (signal.SIGKILL, -signal.SIGKILL)):
+            jid = self.new_id("signal")
+            root = self.root(jid)
+            jailer = subprocess.Popen(self.jail(jid, ["--new-pid-ns"], ["--api-sock", "/api.sock"]),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            sock = os.path.join(root, "api.sock")
+            wait_until("the jailed API socket did not answer",
+                       lambda: jailer.poll() is None and os.path.exists(sock) and api(sock, "GET", "/")[0] == 200,
+                       60)
+            with open(os.path.join(root, self.name + ".pid")) as f:
+                pid = int(f.read())
+            jailer.send_signal(sig)
+            st = jailer.wait(60)
+            if st != want:
+                raise Fail(f"the jailer sent {signal.Signals(sig).name} exited {st}, expected {want} "
+                           f"({jailer.stdout.read()!r})")
+            wait_gone(pid, 60)
+            self.clean(jid)
+
     def version(self):
         jid = "v" * 64
         self.ids.append(jid)
@@ -547,6 +581,13 @@ class Test:
             open(f, "w").close()
             refused(["--file", f + ":/../f.txt"], base=fresh_base, pattern=r"'\.\.' components are not allowed")
             refused(["--file", "/dev/null:/null"], base=fresh_base, pattern=r"they are on different file systems")
+        elif case == "child":
+            # a step that fails inside the child, after the tree and the
+            # cgroup were made: more open files than the kernel allows
+            with open("/proc/sys/fs/nr_open") as f:
+                too_many = int(f.read()) + 1
+            refused(["--cgroup", "pids.max=10", "--resource-limit", f"no-file={too_many}"], base=fresh_base,
+                    pattern=rf"--resource-limit no-file={too_many}: Operation not permitted")
         elif case == "args":
             refused([], 122, r"give minnow's arguments after '--'", args=())
         elif case == "cleanup-none":
@@ -561,7 +602,7 @@ class Test:
 
 
 BAD = ["id-chars", "id-long", "uid-0", "gid-0", "base-file", "cgroup-file", "cgroup-value", "cgroup-controller",
-       "cgroup-syntax", "twice", "netns", "exec-file", "rlimit", "file", "args", "cleanup-none"]
+       "cgroup-syntax", "twice", "netns", "exec-file", "rlimit", "file", "child", "args", "cleanup-none"]
 
 
 def main():
@@ -571,7 +612,8 @@ def main():
     if os.geteuid() != 0:
         print("SKIP: the jailer needs root")
         sys.exit(77)
-    modes = {"boot": Test.boot, "outside": Test.outside, "daemonize": Test.daemonize, "version": Test.version}
+    modes = {"boot": Test.boot, "outside": Test.outside, "daemonize": Test.daemonize, "version": Test.version,
+             "signals": Test.signals}
     modes.update({"bad-" + c: (lambda t, c=c: t.bad(c)) for c in BAD})
     if mode not in modes:
         sys.exit(f"jail.py: unknown mode '{mode}'")
