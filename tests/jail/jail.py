@@ -114,6 +114,7 @@ class Test:
         self.ids = []
         self.vm = None
         self.cleanups = []
+        self.restore = []    # (cgroup file, text) to write once the test's cgroups are gone
 
     def path(self, name):
         return os.path.join(self.work, name)
@@ -214,6 +215,12 @@ class Test:
                 os.rmdir(os.path.join(m, self.parent))
             except OSError:
                 pass
+        for path, text in self.restore:
+            try:
+                with open(path, "w") as f:
+                    f.write(text)
+            except OSError as e:
+                print(f"cannot put {path} back ({text}): {e}", file=sys.stderr)
         shutil.rmtree(self.work, ignore_errors=True)
 
     # ---- what a jailed process is ----
@@ -433,6 +440,26 @@ class Test:
             wait_gone(pid, 60)
             self.clean(jid)
 
+    def v2_controller(self, v2):
+        """A controller of the cgroup v2 hierarchy at v2 with a limit file
+        and a value for it, or Nones; the root's subtree_control is put
+        back as it is now when the test ends."""
+        with open(os.path.join(v2, "cgroup.controllers")) as f:
+            avail = f.read().split()
+        ctrl = next((c for c in ("pids", "memory", "hugetlb") if c in avail), None)
+        if not ctrl:
+            return None, None, None
+        with open(os.path.join(v2, "cgroup.subtree_control")) as f:
+            if ctrl not in f.read().split():
+                self.restore.append((os.path.join(v2, "cgroup.subtree_control"), "-" + ctrl))
+        if ctrl == "pids":
+            return ctrl, "pids.max", "64"
+        if ctrl == "memory":
+            return ctrl, "memory.max", str(512 << 20)
+        kb = int(re.search(r"(\d+)kB", sorted(os.listdir("/sys/kernel/mm/hugepages"))[0]).group(1))
+        size = f"{kb >> 20}GB" if kb >= 1 << 20 else f"{kb >> 10}MB" if kb >= 1 << 10 else f"{kb}KB"
+        return ctrl, f"hugetlb.{size}.max", "0"
+
     def version(self):
         jid = "v" * 64
         self.ids.append(jid)
@@ -483,15 +510,28 @@ class Test:
         v2 = next((m for m in cgroup_mounts() if os.path.exists(os.path.join(m, "cgroup.controllers"))), None)
         if v2 is None:
             raise Fail("no cgroup2 hierarchy is mounted (/proc/self/mounts)")
+        # and a controller's file, with the controller enabled on the way
+        # down (the root's setting is put back afterwards)
+        settings = [("cgroup.max.descendants", "3")]
+        ctrl, file, value = self.v2_controller(v2)
+        if ctrl:
+            settings.append((file, value))
         jid = self.new_id("v2")
-        r = run(self.jail(jid, ["--cgroup", "cgroup.max.descendants=3"], cg_version=2), timeout=120)
+        r = run(self.jail(jid, [a for f, v in settings for a in ("--cgroup", f"{f}={v}")], cg_version=2),
+                timeout=120)
         cg = os.path.join(v2, self.parent, jid)
         if r.returncode != 0 or not os.path.isdir(cg):
             raise Fail(f"--cgroup-version 2: status {r.returncode}, {r.stdout!r}; the cgroup {cg} "
                        f"{'exists' if os.path.isdir(cg) else 'is missing'}")
-        with open(os.path.join(cg, "cgroup.max.descendants")) as f:
-            if f.read().strip() != "3":
-                raise Fail(f"{cg}/cgroup.max.descendants is not 3")
+        for f, v in settings:
+            with open(os.path.join(cg, f)) as fh:
+                if fh.read().strip() != v:
+                    raise Fail(f"{cg}/{f} does not read {v}")
+        for d in (v2, os.path.dirname(cg)):
+            with open(os.path.join(d, "cgroup.subtree_control")) as fh:
+                if ctrl and ctrl not in fh.read().split():
+                    raise Fail(f"the {ctrl} controller is not enabled in {d}/cgroup.subtree_control")
+        print(f"cgroup v2: {', '.join(f'{f}={v}' for f, v in settings)} in {cg}")
         self.clean(jid)
         # uid 0 only when allowed
         jid = self.new_id("root")
@@ -515,8 +555,8 @@ class Test:
         fresh = self.path("fresh")           # a base that does not exist yet
         fresh_base = os.path.join(fresh, "a", "b")
 
-        def refused(opts=(), status=123, pattern="", args=("version",), uid=UID, gid=GID, base=None):
-            self.refused(jid, self.jail(jid, opts, args, uid, gid, base), status, pattern, base)
+        def refused(opts=(), status=123, pattern="", args=("version",), uid=UID, gid=GID, base=None, cg_version=None):
+            self.refused(jid, self.jail(jid, opts, args, uid, gid, base, cg_version), status, pattern, base)
         if case == "id-chars":
             self.refused("a_b", self.jail("a_b"), 122, r"--id 'a_b': only letters, digits and '-' are allowed")
         elif case == "id-long":
@@ -581,6 +621,24 @@ class Test:
             open(f, "w").close()
             refused(["--file", f + ":/../f.txt"], base=fresh_base, pattern=r"'\.\.' components are not allowed")
             refused(["--file", "/dev/null:/null"], base=fresh_base, pattern=r"they are on different file systems")
+        elif case == "cgroup-v2":
+            # cgroup v2: a file that does not exist after the controller was
+            # enabled on the way down: the enabling is undone too
+            v2 = next((m for m in cgroup_mounts() if os.path.exists(os.path.join(m, "cgroup.controllers"))), None)
+            if v2 is None:
+                raise Fail("no cgroup2 hierarchy is mounted (/proc/self/mounts)")
+            ctrl, file, value = self.v2_controller(v2)
+            if not ctrl:
+                raise Fail(f"the cgroup v2 hierarchy at {v2} has none of the pids, memory and hugetlb controllers")
+            with open(os.path.join(v2, "cgroup.subtree_control")) as f:
+                before = f.read()
+            refused(["--cgroup", f"{file}={value}", "--cgroup", f"{ctrl}.nosuch=1"], base=fresh_base,
+                    pattern=rf"the cgroup file {ctrl}.nosuch does not exist in {v2}/{self.parent}/{jid}", cg_version=2)
+            with open(os.path.join(v2, "cgroup.subtree_control")) as f:
+                if f.read() != before:
+                    raise Fail(f"{v2}/cgroup.subtree_control was {before!r} before the failed jail, not now")
+            if os.path.exists(os.path.join(v2, self.parent)):
+                raise Fail(f"the parent cgroup {v2}/{self.parent} made for the failed jail is left")
         elif case == "child":
             # a step that fails inside the child, after the tree and the
             # cgroup were made: more open files than the kernel allows
@@ -602,7 +660,7 @@ class Test:
 
 
 BAD = ["id-chars", "id-long", "uid-0", "gid-0", "base-file", "cgroup-file", "cgroup-value", "cgroup-controller",
-       "cgroup-syntax", "twice", "netns", "exec-file", "rlimit", "file", "child", "args", "cleanup-none"]
+       "cgroup-syntax", "cgroup-v2", "twice", "netns", "exec-file", "rlimit", "file", "child", "args", "cleanup-none"]
 
 
 def main():
