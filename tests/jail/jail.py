@@ -15,6 +15,7 @@ Usage: jail.py MINNOW MODE
   outside    a drive path outside the jail is refused, naming the path
   daemonize  --daemonize --netns: the jailer returns, minnow runs on in a
              session of its own with stdio on /dev/null, in the namespace,
+             without a descriptor the jailer had,
              found by its pid file and its cgroup.procs; the guest booted
              through the jailed API socket writes its serial file in the
              jail; cleanup is refused while it runs, works once it stopped
@@ -365,10 +366,19 @@ class Test:
         self.cleanups.append(lambda: run(["ip", "netns", "del", ns]))
         netns = f"/var/run/netns/{ns}"
         jid = self.new_id("daemon")
+        # a descriptor the jailer keeps (the command line names it: the
+        # file is linked into the jail as /N) must not reach minnow (the
+        # jailer closes it at the exec, and minnow what it inherits)
+        marker = self.path("marker.txt")
+        with open(marker, "w") as f:
+            f.write("marker\n")
+        mfd = os.open(marker, os.O_RDONLY)
         jailer = subprocess.Popen(self.jail(jid, ["--daemonize", "--netns", netns, "--cgroup", "pids.max=128",
                                                   "--resource-limit", f"fsize={1 << 30}", "--file", kernel,
-                                                  "--file", initrd], ["--api-sock", "/api.sock"]),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                                  "--file", initrd, "--file", f"/dev/fd/{mfd}"],
+                                            ["--api-sock", "/api.sock"]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=[mfd])
+        os.close(mfd)
         out = jailer.communicate(timeout=120)[0]
         if jailer.returncode != 0 or out:
             raise Fail(f"the daemonizing jailer exited {jailer.returncode} with output {out!r}")
@@ -388,6 +398,16 @@ class Test:
         for fd in (0, 1, 2):
             if os.readlink(f"/proc/{pid}/fd/{fd}") != "/dev/null":
                 raise Fail(f"minnow's fd {fd} is {os.readlink(f'/proc/{pid}/fd/{fd}')}, expected /dev/null")
+        mst = os.stat(marker)
+        if os.stat(os.path.join(root, str(mfd))).st_ino != mst.st_ino:
+            raise Fail("--file /dev/fd/N did not link the file it names into the jail")
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (mst.st_dev, mst.st_ino):
+                raise Fail(f"minnow has the jailer's descriptor of {marker} as its fd {fd}")
         if os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat(netns).st_ino:
             raise Fail(f"minnow is not in the network namespace {netns}")
         sock = os.path.join(root, "api.sock")
