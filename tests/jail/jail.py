@@ -19,6 +19,9 @@ Usage: jail.py MINNOW MODE
              found by its pid file and its cgroup.procs; the guest booted
              through the jailed API socket writes its serial file in the
              jail; cleanup is refused while it runs, works once it stopped
+  tap        TAP networking from the jail (/dev/net/tun): a tap device for
+             the jail's uid in a namespace the jail joins; the guest pings
+             the namespace's end
   signals    the foreground jailer passes SIGTERM on (minnow's status 124 is
              its own); killed with SIGKILL, minnow ends with it
   version    a jail that runs `minnow version`: the copied binary (not a
@@ -438,6 +441,34 @@ class Test:
         wait_gone(pid, 60)
         self.clean(jid)
 
+    def tap(self):
+        """TAP networking from the jail: a tap device the jail's uid may
+        attach to, in a network namespace the jail joins; the guest pings
+        the namespace's end."""
+        kernel, initrd = self.guest()
+        ns = f"minnow-jail-{os.getpid()}"
+        r = run(["ip", "netns", "add", ns])
+        if r.returncode:
+            raise Fail(f"ip netns add {ns}: {r.stdout}")
+        self.cleanups.append(lambda: run(["ip", "netns", "del", ns]))
+        inns = ["ip", "netns", "exec", ns]
+        for c in (["ip", "link", "set", "lo", "up"],
+                  ["ip", "tuntap", "add", "dev", "jtap0", "mode", "tap", "user", str(UID), "group", str(GID)],
+                  ["ip", "addr", "add", "192.168.78.1/24", "dev", "jtap0"], ["ip", "link", "set", "jtap0", "up"]):
+            r = run(inns + c)
+            if r.returncode:
+                raise Fail(f"{' '.join(c)} in the namespace failed: {r.stdout}")
+        jid = self.new_id("tap")
+        cmd = ("ip link set eth0 up && ip addr add 192.168.78.2/24 dev eth0 && ping -c 3 -W 20 192.168.78.1 && "
+               "echo TAP-PING-OK")
+        args = self.jail(jid, ["--netns", f"/var/run/netns/{ns}", "--new-pid-ns", "--file", kernel, "--file", initrd],
+                         ["run", "--kernel", "/Image", "--initrd", "/initramfs.cpio.gz", "--net", "tap=jtap0",
+                          "--append", f'console=ttyS0 minnow.cmd="{cmd}"'])
+        self.vm = vm = Minnow(args, self.path("console.log"), err_path=self.path("err.log"), timeout=BOOT_TIMEOUT)
+        vm.expect_exit(0)
+        vm.expect_line("TAP-PING-OK")
+        self.clean(jid)
+
     def signals(self):
         """The foreground jailer passes SIGTERM on and exits with minnow's
         status; killed with SIGKILL, it takes minnow with it."""
@@ -691,7 +722,7 @@ def main():
         print("SKIP: the jailer needs root")
         sys.exit(77)
     modes = {"boot": Test.boot, "outside": Test.outside, "daemonize": Test.daemonize, "version": Test.version,
-             "signals": Test.signals}
+             "signals": Test.signals, "tap": Test.tap}
     modes.update({"bad-" + c: (lambda t, c=c: t.bad(c)) for c in BAD})
     if mode not in modes:
         sys.exit(f"jail.py: unknown mode '{mode}'")
