@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,9 @@ static const char jail_usage[] =
     "VM needs into the jail with --file (or, for the API, link them into\n"
     "DIR/NAME/ID/root before the call names them): the jailed minnow sees no\n"
     "other file, and the files must be readable (a writable drive: writable) by\n"
-    "UID or GID. minnow jail waits for minnow and exits with its status; a jail\n"
-    "that cannot be made is an error (status 123) and leaves nothing behind.\n"
+    "UID or GID. minnow jail waits for minnow, which ends if minnow jail is\n"
+    "killed, and exits with its status; a jail that cannot be made is an error\n"
+    "(status 123) and leaves nothing behind.\n"
     "\n"
     "options (Firecracker's jailer):\n"
     "  --id ID               the jail's id: 1 to 64 letters, digits and '-'\n"
@@ -66,9 +66,8 @@ static const char jail_usage[] =
     "\n"
     "example:\n"
     "  minnow jail --id vm1 --uid 65534 --gid 65534 --cgroup-version 2 \\\n"
-    "      --cgroup pids.max=64 --file Image --file rootfs.ext4 --new-pid-ns \\\n"
-    "      -- run --kernel /Image --drive path=/rootfs.ext4 \\\n"
-    "             --append 'console=ttyS0 root=/dev/vda'\n"
+    "      --cgroup pids.max=64 --file Image --file initramfs.cpio.gz --new-pid-ns \\\n"
+    "      -- run --kernel /Image --initrd /initramfs.cpio.gz --net user\n"
     "  minnow jail --cleanup --id vm1\n";
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
