@@ -71,22 +71,31 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* This test program's own libraries: its loader first, libc among them. */
+/* This test program's own libraries: its loader first, libc among them,
+ * and a library loaded on demand with what it links (libmicrohttpd, a
+ * build dependency, links GnuTLS); one that is not there is left out. */
 static void own_libraries(void **state)
 {
     (void)state;
     struct errmsg e = { "" };
     struct jailer_libs l;
-    static const char *const on_demand[] = { "libnot-there-at-all.so.7", NULL };
+    static const char *const on_demand[] = { "libnot-there-at-all.so.7", "libmicrohttpd.so.12", NULL };
     assert_int_equal(jailer_libs_find(&l, "/proc/self/exe", on_demand, &e), 0);
     assert_true(l.n >= 2);
     assert_non_null(strstr(l.paths[0], "ld-linux"));
-    int libc = 0;
+    int libc = 0, mhd = 0, tls = 0;
     for (unsigned i = 0; i < l.n; i++) {
         assert_int_equal(l.paths[i][0], '/');
-        libc |= !strcmp(base_name(l.paths[i]), "libc.so.6");
+        assert_null(strstr(l.paths[i], "not-there"));
+        libc += !strcmp(base_name(l.paths[i]), "libc.so.6");
+        mhd += !strcmp(base_name(l.paths[i]), "libmicrohttpd.so.12");
+        tls += !strcmp(base_name(l.paths[i]), "libgnutls.so.30");
+        for (unsigned k = 0; k < i; k++)
+            assert_string_not_equal(base_name(l.paths[k]), base_name(l.paths[i]));
     }
-    assert_true(libc);
+    assert_int_equal(libc, 1);
+    assert_int_equal(mhd, 1);
+    assert_int_equal(tls, 1);
 #ifdef __SANITIZE_ADDRESS__
     assert_true(l.needs_proc);
 #else
@@ -186,7 +195,7 @@ static void hostile_elf(void **state)
     uint8_t *libc = memmem(c, size, "libc.so.6", 10);
     assert_non_null(libc);
     memcpy(libc, "libq.so.6", 10);
-    refused(c, size, "needs the library libq.so.6, which this minnow does not load");
+    refused(c, size, "needs the library libq.so.6, which is in none of");
     free(c);
     free(m);
 }
