@@ -67,7 +67,8 @@ static int parse(const char *what, const char *path, const uint8_t *m, size_t si
     if (h->e_type != ET_EXEC && h->e_type != ET_DYN)
         return errmsg_set(e, -ENOEXEC, "%s %s is not an executable (ELF e_type %u)", what, path,
                           (unsigned)h->e_type);
-    if (h->e_phentsize != sizeof(Elf64_Phdr) || h->e_phoff > size ||
+    /* (aligned: the headers are read in place) */
+    if (h->e_phentsize != sizeof(Elf64_Phdr) || h->e_phoff % 8 || h->e_phoff > size ||
         h->e_phnum > (size - h->e_phoff) / sizeof(Elf64_Phdr))
         return errmsg_set(e, -ENOEXEC, "%s %s: malformed ELF program headers", what, path);
     const Elf64_Phdr *ph = (const Elf64_Phdr *)(m + h->e_phoff);
@@ -83,6 +84,8 @@ static int parse(const char *what, const char *path, const uint8_t *m, size_t si
                 return errmsg_set(e, -ENOEXEC, "%s %s: malformed ELF program interpreter", what, path);
             memcpy(d->interp, s, ph[i].p_filesz);
         } else if (ph[i].p_type == PT_DYNAMIC) {
+            if (ph[i].p_offset % 8)
+                return errmsg_set(e, -ENOEXEC, "%s %s: malformed ELF dynamic section", what, path);
             dyn = (const Elf64_Dyn *)(m + ph[i].p_offset);
             ndyn = ph[i].p_filesz / sizeof *dyn;
         }

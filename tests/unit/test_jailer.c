@@ -171,6 +171,9 @@ static void hostile_elf(void **state)
     ((Elf64_Ehdr *)c)->e_phoff = size - 10;
     refused(c, size, "malformed ELF program headers");
     memcpy(c, m, size);
+    ((Elf64_Ehdr *)c)->e_phoff += 4;                        /* not aligned */
+    refused(c, size, "malformed ELF program headers");
+    memcpy(c, m, size);
     ((Elf64_Ehdr *)c)->e_type = ET_REL;
     refused(c, size, "is not an executable");
     /* a DT_NEEDED far outside the string table */
@@ -183,6 +186,13 @@ static void hostile_elf(void **state)
             d[i].d_un.d_val = 0x7fffffff;
     assert_true(needed > 0);
     refused(c, size, "malformed ELF DT_NEEDED entry");
+    /* a dynamic section that is not aligned */
+    memcpy(c, m, size);
+    Elf64_Phdr *ph = (Elf64_Phdr *)(c + ((Elf64_Ehdr *)c)->e_phoff);
+    for (unsigned i = 0; i < ((Elf64_Ehdr *)c)->e_phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC)
+            ph[i].p_offset += 4;
+    refused(c, size, "malformed ELF dynamic section");
     /* a string table outside the file */
     memcpy(c, m, size);
     d = dynamic(c, &n);
