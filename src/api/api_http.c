@@ -41,7 +41,7 @@ struct api_http {
 
 static int mhd_load(struct mhd *m, struct errmsg *e)
 {
-    static const char *const names[] = { "libmicrohttpd.so.12", "libmicrohttpd.so" };
+    static const char *const names[] = { API_HTTP_LIBRARY, "libmicrohttpd.so" };
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !m->lib; i++)
         m->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!m->lib)

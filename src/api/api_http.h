@@ -10,6 +10,9 @@
 #include "util/errmsg.h"
 
 #define API_HTTP_MAX_BODY 51200u   /* Firecracker's default payload limit */
+/* The library api_http_start loads (dlopen), first by its soname (the
+ * jailer copies what that resolves to into a jail: vmm/jailer.h). */
+#define API_HTTP_LIBRARY "libmicrohttpd.so.12"
 
 struct api_http;
 

@@ -24,6 +24,7 @@ static const char usage[] =
     "  pause, resume  pause or resume a minnow serving --api-sock\n"
     "  snapshot       snapshot it (see 'minnow snapshot --help')\n"
     "  migrate        live-migrate it to a 'minnow --incoming' (see 'minnow migrate --help')\n"
+    "  jail           run minnow in a jail, as Firecracker's jailer (see 'minnow jail --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
     "\n"
@@ -99,6 +100,8 @@ int cli_main(int argc, char **argv)
         return cli_run(argc, argv);
     if (!strcmp(cmd, "restore"))
         return cli_restore(argc, argv);
+    if (!strcmp(cmd, "jail"))
+        return cli_jail(argc, argv);
     if (!strcmp(cmd, "snapshot-merge"))
         return cli_snapshot_merge(argc, argv);
     if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate"))

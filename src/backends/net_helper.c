@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +35,7 @@ extern char **environ;
 #define TX_HELD 256u
 /* Generous: a sanitizer build starts slowly on a loaded machine. */
 #define READY_TIMEOUT_MS 30000
+#define SELF_EXE "/proc/self/exe"
 
 struct net_helper {
     struct net_backend base;    /* first: the ops get a struct net_backend * */
@@ -236,6 +238,11 @@ static int spawn(struct net_helper *h, const char *exe, int child_fd, struct err
         rc = posix_spawn_file_actions_addclosefrom_np(&fa, 4);
     if (!rc)
         rc = posix_spawn(&h->pid, exe, &fa, &attr, argv, environ);
+    /* No /proc (a jail, vmm/jailer.h): the path this process was started
+     * as, which the jailer gives as absolute. */
+    const char *started_as = (const char *)getauxval(AT_EXECFN);
+    if (rc == ENOENT && !strcmp(exe, SELF_EXE) && started_as && started_as[0] == '/')
+        rc = posix_spawn(&h->pid, exe = started_as, &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc) {
@@ -293,7 +300,7 @@ int net_helper_open(struct net_backend **out, const struct net_helper_options *o
     h->want_rx = true;
     h->report = o->report;
     h->report_opaque = o->report_opaque;
-    const char *exe = o->exe ? o->exe : "/proc/self/exe";
+    const char *exe = o->exe ? o->exe : SELF_EXE;
     int sv[2] = {-1, -1};
     int rc;
     h->base.poll_fd = epoll_create1(EPOLL_CLOEXEC);

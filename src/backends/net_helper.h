@@ -35,8 +35,9 @@ typedef void net_helper_report_fn(void *opaque, const char *line);
 
 struct net_helper_options {
     /* The minnow executable to run as `EXE net-helper FD PPID`. NULL: this
-     * process's own (/proc/self/exe), which is right for minnow itself;
-     * tests and tools linking the library name the built minnow. */
+     * process's own (/proc/self/exe; in a jail with no /proc, the absolute
+     * path it was started as), which is right for minnow itself; tests and
+     * tools linking the library name the built minnow. */
     const char *exe;
     struct net_slirp_options slirp;
     net_helper_report_fn *report;   /* NULL: the line goes to stderr */

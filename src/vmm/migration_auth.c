@@ -61,7 +61,7 @@ typedef unsigned char *hmac_fn(const void *md, const void *key, int key_len, con
 int migration_auth_mac(const struct migration_token *t, const char *role, const uint8_t ns[MIGRATION_NONCE],
                        const uint8_t nt[MIGRATION_NONCE], uint8_t out[MIGRATION_MAC], struct errmsg *e)
 {
-    void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    void *lib = dlopen(MIGRATION_AUTH_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     if (!lib)
         return errmsg_set(e, -ENOENT, "cannot load libcrypto for the migration token: %s (install libssl3)",
                           dlerror());

@@ -16,6 +16,9 @@
 #define MIGRATION_TOKEN_MAX 4096u
 #define MIGRATION_NONCE 32u
 #define MIGRATION_MAC 32u
+/* The library that computes the HMAC, loaded (dlopen) when a token is
+ * used; the jailer copies it into a jail (vmm/jailer.h). */
+#define MIGRATION_AUTH_LIBRARY "libcrypto.so.3"
 
 struct migration_token {
     uint8_t key[MIGRATION_TOKEN_MAX];
