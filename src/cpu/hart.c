@@ -382,6 +382,27 @@ static void *lazy_alloc(size_t n)
     return p == MAP_FAILED ? NULL : p;
 }
 
+#define HUGE_PAGE (2u << 20)
+_Static_assert(CODE_ARENA_BYTES > HUGE_PAGE, "the arena's second part is in huge pages");
+
+/* The arena, 2 MiB aligned: its first 2 MiB in small pages (what a small
+ * or idle guest's code needs, and no more is committed), the rest in
+ * transparent huge pages where the host allows them (a guest that decodes
+ * more, a booting kernel, reaches them, and looks blocks up in them
+ * without a TLB miss each). */
+static void *arena_alloc(void)
+{
+    uint8_t *p = lazy_alloc(CODE_ARENA_BYTES + HUGE_PAGE);
+    if (!p)
+        return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    munmap(a + CODE_ARENA_BYTES, (size_t)(p + HUGE_PAGE - a));
+    madvise(a + HUGE_PAGE, CODE_ARENA_BYTES - HUGE_PAGE, MADV_HUGEPAGE);
+    return a;
+}
+
 static void lazy_free(void *p, size_t n)
 {
     if (p)
@@ -393,7 +414,7 @@ static int code_init(struct hart *h)
     struct hart_code *c = calloc(1, sizeof *c);
     if (!c)
         return -1;
-    c->arena = lazy_alloc(CODE_ARENA_BYTES);
+    c->arena = arena_alloc();
     c->scratch = malloc(BLOCK_BYTES(BLOCK_MAX_INSNS));
     h->code_mask = calloc(h->mem.size / 4096 + 1, sizeof *h->code_mask);
     c->snap = lazy_alloc((size_t)CODE_MAX_PAGES * 4096);
