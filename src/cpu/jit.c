@@ -325,6 +325,14 @@ static void call_abs(struct x64_buf *b, const void *fn)
     x64_call_r(b, X64_RAX);
 }
 
+/* A call of C that may look at or change h->instret (see RINSTRET). */
+static void call_c(struct x64_buf *b, const void *fn)
+{
+    x64_store(b, RH, INSTRET_OFF, RINSTRET);
+    call_abs(b, fn);
+    x64_load(b, RINSTRET, RH, INSTRET_OFF);
+}
+
 /* The slow paths of loads and stores, shared by every unit (emitted
  * after jit_chain_stubs), one per access size (index log2 size), called
  * with rax = va: a load's leaves mmu_load_slow's result in eax and the
@@ -339,7 +347,7 @@ static void emit_mem_stubs(struct x64_buf *b, struct mem_stubs *m)
         x64_mov_rr(b, X64_RSI, X64_RAX);
         x64_mov_ri(b, X64_RDX, 1u << k);
         x64_mov_rr(b, X64_RCX, X64_RSP);
-        call_abs(b, (const void *)mmu_load_slow);
+        call_c(b, (const void *)mmu_load_slow);
         x64_load(b, X64_RCX, X64_RSP, 0);
         x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
         x64_test_rr32(b, X64_RAX, X64_RAX);
@@ -350,7 +358,7 @@ static void emit_mem_stubs(struct x64_buf *b, struct mem_stubs *m)
         x64_mov_rr(b, X64_RDI, RH);
         x64_mov_rr(b, X64_RSI, X64_RAX);
         x64_mov_ri(b, X64_RDX, 1u << k);
-        call_abs(b, (const void *)store_slow);
+        call_c(b, (const void *)store_slow);
         x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
         x64_test_rr32(b, X64_RAX, X64_RAX);
         x64_ret(b);
@@ -495,7 +503,7 @@ static void emit_helper(struct tctx *t, const struct hart_op *op, jit_helper_fn 
     x64_mov_rr(b, X64_RDI, RH);
     x64_mov_ri(b, X64_RSI, jit_pack_a(op));
     x64_mov_ri(b, X64_RDX, jit_pack_b(op));
-    call_abs(&t->b, (const void *)fn);
+    call_c(&t->b, (const void *)fn);
     x64_test_rr32(b, X64_RAX, X64_RAX);
     size_t next = x64_jcc(b, X64_CC_E);
     if (may & (1u << JIT_H_BOUNDARY)) {
@@ -684,7 +692,7 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
         x64_alu_ri(b, X64_AND, X64_RAX, -2, 0);
         x64_lea(b, X64_RCX, RBPC, op->pcoff + op->len);
         st(t, op->rd, X64_RCX);
-        x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)(op->idx + 1u));
+        x64_alu_ri(b, X64_ADD, RINSTRET, (int32_t)(op->idx + 1u), 0);
         jit_chain_jump(b, &t->f);
         return 0;
     case OP_ADDI: emit_alu(t, op, X64_ADD, 1); break;

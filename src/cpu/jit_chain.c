@@ -51,9 +51,8 @@ _Static_assert(sizeof(struct hart_jcache_entry) == 16 && offsetof(struct hart_jc
                "jump-cache entry layout, scaled below");
 _Static_assert(HART_SLICE < (1 << 16), "units entered in one call fit the low 16 bits");
 
-/* The frame: rbx, r12, r13, r14 saved and 24 bytes of slots ([rsp] and
- * [rsp+8] are free for the body), so rsp stays 16-byte aligned for
- * calls. */
+/* The frame: rbx and r12-r15 saved and 16 bytes more, so rsp stays
+ * 16-byte aligned for calls. */
 void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32_t unit_off, int32_t gen_off)
 {
     s->enter = x64_size(b);
@@ -61,16 +60,20 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32
     x64_push(b, RBPC);
     x64_push(b, RLIMIT);
     x64_push(b, RCOUNT);
-    x64_alu_ri(b, X64_SUB, X64_RSP, 24, 0);
+    x64_push(b, RINSTRET);
+    x64_alu_ri(b, X64_SUB, X64_RSP, 16, 0);
     x64_mov_rr(b, RH, X64_RDI);
     x64_mov_rr(b, RBPC, X64_RSI);
     x64_mov_rr(b, RLIMIT, X64_RDX);
     x64_mov_ri(b, RCOUNT, 0);
+    x64_load(b, RINSTRET, RH, INSTRET_OFF);
     x64_jmp_r(b, X64_RCX);
 
     s->epilogue = x64_size(b);
+    x64_store(b, RH, INSTRET_OFF, RINSTRET);
     x64_mov_rr(b, X64_RDX, RCOUNT);
-    x64_alu_ri(b, X64_ADD, X64_RSP, 24, 0);
+    x64_alu_ri(b, X64_ADD, X64_RSP, 16, 0);
+    x64_pop(b, RINSTRET);
     x64_pop(b, RCOUNT);
     x64_pop(b, RLIMIT);
     x64_pop(b, RBPC);
@@ -127,8 +130,7 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32
     x64_mov_rr32(b, X64_RCX, X64_RAX);
     x64_shift_ri(b, X64_SHR, X64_RCX, 16, 1);
     x64_alu_ri(b, X64_AND, X64_RCX, 0xff, 1);
-    x64_alu_rm(b, X64_ADD, X64_RCX, RH, INSTRET_OFF);
-    x64_store(b, RH, INSTRET_OFF, X64_RCX);
+    x64_alu_rr(b, X64_ADD, RINSTRET, X64_RCX, 0);
     x64_shift_ri(b, X64_SHR, X64_RAX, 24, 1);
     x64_jmp_to(b, s->epilogue);
 }
@@ -145,7 +147,7 @@ void jit_chain_leave(struct x64_buf *b, const struct jit_frame *f, int32_t pc_of
     x64_lea(b, X64_RAX, RBPC, pc_off);
     x64_store(b, RH, PC_OFF, X64_RAX);
     if (n)
-        x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+        x64_alu_ri(b, X64_ADD, RINSTRET, (int32_t)n, 0);
     x64_mov_ri(b, X64_RAX, (uint64_t)code);
     x64_jmp_to(b, f->stubs->epilogue);
 }
@@ -153,8 +155,7 @@ void jit_chain_leave(struct x64_buf *b, const struct jit_frame *f, int32_t pc_of
 void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
 {
     f->centry = x64_size(b);
-    x64_load(b, X64_RAX, RH, INSTRET_OFF);
-    x64_alu_ri(b, X64_ADD, X64_RAX, (int32_t)ninsns, 0);
+    x64_lea(b, X64_RAX, RINSTRET, (int32_t)ninsns);
     x64_alu_rr(b, X64_CMP, X64_RAX, RLIMIT, 0);
     x64_jcc_to(b, X64_CC_A, f->stubs->leave);
     x64_alu_ri(b, X64_ADD, RCOUNT, 1, 0);
@@ -168,7 +169,7 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
 void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n)
 {
     if (n)
-        x64_alu_mi(b, X64_ADD, RH, INSTRET_OFF, (int32_t)n);
+        x64_alu_ri(b, X64_ADD, RINSTRET, (int32_t)n, 0);
     if (f->chain && pc_off == 0) {
         x64_jmp_to(b, f->centry);
         return;

@@ -18,11 +18,14 @@ enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
 
 /* Host registers every unit keeps: rbx = h, r12 = the running block's
  * virtual pc, r13 = the slice limit, r14 = transfers counted for
- * jit_stats. */
+ * jit_stats, r15 = h->instret (the entry stub loads it, the epilogue
+ * stores it back; code that calls C that may look at h->instret stores it
+ * before the call and loads it again after). */
 #define RH X64_RBX
 #define RBPC X64_R12
 #define RLIMIT X64_R13
 #define RCOUNT X64_R14
+#define RINSTRET X64_R15
 
 /* A block's unit slot holds this when the block starts with an
  * instruction the JIT leaves to the interpreter. */
