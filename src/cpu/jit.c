@@ -75,10 +75,16 @@ struct mem_stubs {
 
 _Static_assert(JIT_CACHE_BYTES <= 1u << 24, "exit records are code-cache offsets < 2^24 (jit_chain.h)");
 
+/* The code cache's pages are faulted in ahead of the fill, this many
+ * bytes at a time, in both mappings (one system call each, not a fault
+ * per page per mapping). */
+#define JIT_POPULATE_BYTES (256u << 10)
+
 struct jit {
     int fd;
     uint8_t *rw, *rx;
     size_t size, used;      /* used 0: the stubs are not there yet */
+    size_t populated;       /* [0, populated) is faulted in */
     uint64_t gen;
     struct jit_stubs stubs;
     struct mem_stubs ms;
@@ -817,6 +823,21 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
     return 0;
 }
 
+/* Makes sure the next unit's pages are faulted in. A host that cannot
+ * (no MADV_POPULATE_*) faults them in as they are touched. */
+static void populate(struct jit *j)
+{
+    size_t want = j->used + JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit);
+    if (want <= j->populated || j->populated >= j->size)
+        return;
+    size_t end = (want + JIT_POPULATE_BYTES - 1) / JIT_POPULATE_BYTES * JIT_POPULATE_BYTES;
+    if (end > j->size)
+        end = j->size;
+    madvise(j->rw + j->populated, end - j->populated, MADV_POPULATE_WRITE);
+    madvise(j->rx + j->populated, end - j->populated, MADV_POPULATE_READ);
+    j->populated = end;
+}
+
 static void cache_flush(struct jit *j)
 {
     j->used = 0;
@@ -844,6 +865,7 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
     }
     if (j->size - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
         cache_flush(j);
+    populate(j);
     if (!j->used) {
         struct x64_buf sb = { .start = j->rw, .p = j->rw, .end = j->rw + JIT_STUBS_MAX_BYTES };
         jit_chain_stubs(&sb, &j->stubs, j->gen, (int32_t)((char *)slot - (char *)blk),

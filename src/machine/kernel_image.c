@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/file_open.h"
+#include "util/file_map.h"
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -62,38 +62,17 @@ int kernel_image_parse(const uint8_t *buf, size_t len, const char *name,
 int kernel_image_load(const char *path, uint8_t *ram, uint64_t ram_base, uint64_t ram_size,
                       uint64_t *entry, uint64_t *end, struct errmsg *e)
 {
-    int fd = file_open_kind("kernel", path, O_RDONLY, 0, FILE_OPEN_REG, e);
-    if (fd < 0)
-        return fd;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int err = errno;
-        close(fd);
-        return errmsg_set(e, -err, "kernel %s: %s", path, strerror(err));
-    }
-    int rc = 0;
-    uint8_t *buf = NULL;
-    long size;
-    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        rc = errmsg_set(e, -EIO, "kernel %s: cannot read it (not a regular file?)", path);
-        goto out;
-    }
-    if ((uint64_t)size > ram_size) {
-        rc = errmsg_set(e, -E2BIG, "kernel %s: %ld bytes do not fit in %llu MiB of RAM", path, size,
+    struct file_map f;
+    int rc = file_map(&f, "kernel", path, e);
+    if (rc)
+        return rc;
+    if (f.size > ram_size) {
+        rc = errmsg_set(e, -E2BIG, "kernel %s: %zu bytes do not fit in %llu MiB of RAM", path, f.size,
                         (unsigned long long)(ram_size >> 20));
         goto out;
     }
-    buf = malloc(size ? (size_t)size : 1);
-    if (!buf) {
-        rc = errmsg_set(e, -ENOMEM, "kernel %s: out of memory reading %ld bytes", path, size);
-        goto out;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        rc = errmsg_set(e, -EIO, "kernel %s: short read", path);
-        goto out;
-    }
     struct kernel_image_info info;
-    if ((rc = kernel_image_parse(buf, (size_t)size, path, &info, e)))
+    if ((rc = kernel_image_parse(f.data, f.size, path, &info, e)))
         goto out;
     /* RAM starts 2 MiB aligned on our board, so the load address is
      * simply base + text_offset. */
@@ -104,11 +83,10 @@ int kernel_image_load(const char *path, uint8_t *ram, uint64_t ram_base, uint64_
                         (unsigned long long)info.text_offset, (unsigned long long)(ram_size >> 20));
         goto out;
     }
-    memcpy(ram + info.text_offset, buf, (size_t)size);
+    memcpy(ram + info.text_offset, f.data, f.size);
     *entry = ram_base + info.text_offset;
     *end = ram_base + info.text_offset + info.image_size;
 out:
-    free(buf);
-    fclose(f);
+    file_unmap(&f);
     return rc;
 }

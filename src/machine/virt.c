@@ -25,6 +25,7 @@
 #include "machine/ram.h"
 #include "machine/ram_fault.h"
 #include "machine/virt_harts.h"
+#include "util/file_map.h"
 #include "util/file_open.h"
 
 /* What the hart implements, for the FDT's riscv,isa strings. */
@@ -214,39 +215,6 @@ void virt_wait(struct virt *v, uint64_t until_ns)
 
 /* ---- loading ---- */
 
-static int read_file(const char *what, const char *path, uint8_t **data, uint64_t *len, struct errmsg *e)
-{
-    int fd = file_open_kind(what, path, O_RDONLY, 0, FILE_OPEN_REG, e);
-    if (fd < 0)
-        return fd;
-    struct stat st;
-    if (fstat(fd, &st)) {
-        int err = errno;
-        close(fd);
-        return errmsg_set(e, -err, "%s %s: fstat: %s", what, path, strerror(err));
-    }
-    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-    if (!buf) {
-        close(fd);
-        return errmsg_set(e, -ENOMEM, "%s %s: out of memory for %lld bytes", what, path, (long long)st.st_size);
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r <= 0) {
-            int err = r < 0 ? errno : EIO;
-            free(buf);
-            close(fd);
-            return errmsg_set(e, -err, "%s %s: read failed: %s", what, path, strerror(err));
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *len = got;
-    return 0;
-}
-
 /* The kernel: a Linux Image (checked by its header) or an ELF executable
  * (U-Boot's, for example). */
 static int load_kernel(struct virt *v, uint64_t *end, struct errmsg *e)
@@ -297,16 +265,16 @@ static int load_images(struct virt *v, struct errmsg *e)
     v->fdt_addr = (ram_end - sizeof v->fdt) & ~0xfffull;
     uint64_t low = v->fdt_addr;
     if (v->cfg.initrd) {
-        uint8_t *data = NULL;
-        uint64_t len = 0;
-        if ((r = read_file("initrd", v->cfg.initrd, &data, &len, e)))
+        struct file_map f;
+        if ((r = file_map(&f, "initrd", v->cfg.initrd, e)))
             return r;
+        uint64_t len = f.size;
         if (len == 0) {
-            free(data);
+            file_unmap(&f);
             return errmsg_set(e, -EINVAL, "initrd %s: the file is empty", v->cfg.initrd);
         }
         if (len > low - kernel_end || ((low - len) & ~0xfffull) < kernel_end) {
-            free(data);
+            file_unmap(&f);
             return errmsg_set(e, -ENOSPC,
                               "initrd %s (%" PRIu64 " KiB) does not fit in RAM beside the kernel: "
                               "give more memory with --mem (now %" PRIu64 " MiB)",
@@ -314,8 +282,8 @@ static int load_images(struct virt *v, struct errmsg *e)
         }
         v->initrd_start = (low - len) & ~0xfffull;
         v->initrd_end = v->initrd_start + len;
-        memcpy(v->ram.host + (v->initrd_start - v->ram.base), data, len);
-        free(data);
+        memcpy(v->ram.host + (v->initrd_start - v->ram.base), f.data, len);
+        file_unmap(&f);
         low = v->initrd_start;
     }
     if (low < kernel_end)
