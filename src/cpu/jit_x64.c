@@ -146,9 +146,9 @@ void x64_alu_rm(struct x64_buf *b, enum x64_alu op, enum x64_reg dst, enum x64_r
     modrm_mem(b, dst, base, disp);
 }
 
-void x64_alu_mi(struct x64_buf *b, enum x64_alu op, enum x64_reg base, int32_t disp, int32_t imm)
+static void alu_mi(struct x64_buf *b, enum x64_alu op, enum x64_reg base, int32_t disp, int32_t imm, int w)
 {
-    rex(b, 1, 0, base, 0);
+    rex(b, w, 0, base, 0);
     int small = imm >= -128 && imm <= 127;
     e8(b, small ? 0x83 : 0x81);
     modrm_mem(b, op, base, disp);
@@ -156,6 +156,11 @@ void x64_alu_mi(struct x64_buf *b, enum x64_alu op, enum x64_reg base, int32_t d
         e8(b, (uint8_t)(int8_t)imm);
     else
         e32(b, (uint32_t)imm);
+}
+
+void x64_alu_mi(struct x64_buf *b, enum x64_alu op, enum x64_reg base, int32_t disp, int32_t imm)
+{
+    alu_mi(b, op, base, disp, imm, 1);
 }
 
 void x64_shift_ri(struct x64_buf *b, enum x64_shift op, enum x64_reg dst, unsigned imm, int w32)
@@ -315,14 +320,7 @@ void x64_test_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t i
 
 void x64_cmp_mi32(struct x64_buf *b, enum x64_reg base, int32_t disp, int32_t imm)
 {
-    rex(b, 0, 0, base, 0);
-    int small = imm >= -128 && imm <= 127;
-    e8(b, small ? 0x83 : 0x81);
-    modrm_mem(b, X64_CMP, base, disp);
-    if (small)
-        e8(b, (uint8_t)(int8_t)imm);
-    else
-        e32(b, (uint32_t)imm);
+    alu_mi(b, X64_CMP, base, disp, imm, 0);
 }
 
 void x64_sse_load(struct x64_buf *b, unsigned xmm, enum x64_reg base, int32_t disp, int is64)
