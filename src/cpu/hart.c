@@ -190,7 +190,7 @@ uint64_t hart_pending_irqs(struct hart *h)
 static uint64_t irq_to_take(struct hart *h)
 {
     uint64_t p = hart_pending_irqs(h) & h->mie;
-    if (!p)
+    if (!p || unlikely(h->debug_irq_mask))
         return 0;
     uint64_t take = 0;
     if (h->priv < PRIV_M || (h->mstatus & MSTATUS_MIE))
@@ -218,6 +218,10 @@ static void set_priv(struct hart *h, unsigned priv)
 static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
 {
     int irq = (cause & CAUSE_INTERRUPT) != 0;
+    /* A debugger's single step ends at the trap handler's first
+     * instruction (cpu/hart_debug.h). */
+    if (unlikely(h->debug_step))
+        atomic_store(&h->stop_requested, 1);
     unsigned code = (unsigned)(cause & 63);
     int crash = 0;
     if (h->crash_detect) {

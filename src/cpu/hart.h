@@ -318,6 +318,10 @@ struct hart {
      * the interpreter runs this hart). */
     enum hart_engine engine;
     struct jit *jit;
+    /* A debugger's single step (cpu/hart_debug.h): debug_step makes a
+     * trap request a stop, so the step ends in the handler; debug_irq_mask
+     * keeps interrupts from being taken. Both 0 unless a debugger steps. */
+    int debug_step, debug_irq_mask;
 };
 
 int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);
