@@ -455,7 +455,7 @@ static int run_baremetal(const struct run_opts *o)
     double t1 = now_s();
     fflush(stdout);
     if (gt) {
-        gdb_target_shutdown(gt);
+        gdb_target_shutdown(gt, m->status == BAREMETAL_FAIL ? (unsigned)m->code : 0);
         gdbstub_stop(stub);
         gdb_target_destroy(gt);
     }

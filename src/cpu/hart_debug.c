@@ -165,8 +165,16 @@ size_t hart_debug_write(struct hart *h, uint64_t va, const void *buf, size_t len
     return done;
 }
 
-void hart_debug_step(struct hart *h, int on)
+void hart_debug_arm(struct hart *h, int trap_stops, int mask_irqs)
 {
-    h->debug_step = on;
-    h->debug_irq_mask = on;
+    h->debug_step = trap_stops;
+    h->debug_irq_mask = mask_irqs;
+    h->debug_trapped = 0;
+}
+
+int hart_debug_trapped(struct hart *h)
+{
+    int t = h->debug_trapped;
+    h->debug_trapped = 0;
+    return t;
 }

@@ -36,9 +36,14 @@ size_t hart_debug_read(const struct hart *h, uint64_t va, void *buf, size_t len)
 size_t hart_debug_write(struct hart *h, uint64_t va, const void *buf, size_t len, struct hart *const *harts,
                         unsigned n);
 
-/* Arms (on != 0) or disarms a single step: the next hart_run(h, 1) runs
- * one instruction, or stops at the first instruction of the trap handler
- * if that instruction traps; interrupts are not taken while armed. */
-void hart_debug_step(struct hart *h, int on);
+/* For a debugger that runs the hart one instruction at a time:
+ * trap_stops makes hart_run(h, 1) end (HART_EXIT_STOP) at the first
+ * instruction of a trap handler, whether the instruction trapped or an
+ * interrupt came, so a breakpoint there is seen; mask_irqs keeps
+ * interrupts from being taken (a single step). */
+void hart_debug_arm(struct hart *h, int trap_stops, int mask_irqs);
+/* Whether hart_run ended for a trap under trap_stops (and forgets it):
+ * that HART_EXIT_STOP was the debugger's, not a stop request. */
+int hart_debug_trapped(struct hart *h);
 
 #endif

@@ -31,6 +31,7 @@ struct gdb_target {
     uint8_t skip[32];
     int efd;
     int dead;                  /* gdb_target_shutdown */
+    unsigned exit_code;
 };
 
 int gdb_target_create(struct gdb_target **out, const struct gdb_target_config *cfg, struct errmsg *e)
@@ -152,7 +153,7 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
     if (!atomic_load_explicit(&t->slow, memory_order_acquire)) {
         r = hart_run(h, budget);
     } else {
-        hart_debug_step(h, stepping);
+        hart_debug_arm(h, 1, stepping);
         for (uint64_t n = 0; n < budget; n++) {
             if (at_breakpoint(t, i, hart_debug_pc(h))) {
                 pthread_mutex_lock(&t->lock);
@@ -162,11 +163,11 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
                 break;
             }
             r = hart_run(h, 1);
+            if (hart_debug_trapped(h) && r == HART_EXIT_STOP)
+                r = HART_EXIT_BUDGET; /* our own stop, at a trap handler */
             t->skip[i] = 0;
             if (stepping && r != HART_EXIT_CRASH) {
-                /* The trap's stop request was the step's own. */
-                atomic_store(&h->stop_requested, 0);
-                hart_debug_step(h, 0);
+                hart_debug_arm(h, 0, 0);
                 pthread_mutex_lock(&t->lock);
                 report_stop(t, i);
                 pthread_mutex_unlock(&t->lock);
@@ -176,7 +177,7 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
             if (r != HART_EXIT_BUDGET)
                 break;
         }
-        hart_debug_step(h, 0);
+        hart_debug_arm(h, 0, 0);
     }
     if (r == HART_EXIT_STOP || r == HART_EXIT_BUDGET) {
         pthread_mutex_lock(&t->lock);
@@ -292,10 +293,11 @@ void gdb_target_clear_breakpoints(struct gdb_target *t)
     pthread_mutex_unlock(&t->lock);
 }
 
-void gdb_target_shutdown(struct gdb_target *t)
+void gdb_target_shutdown(struct gdb_target *t, unsigned exit_code)
 {
     pthread_mutex_lock(&t->lock);
     t->dead = 1;
+    t->exit_code = exit_code;
     t->nbp = 0;
     atomic_store(&t->slow, 0);
     pthread_cond_broadcast(&t->cond);
@@ -305,10 +307,11 @@ void gdb_target_shutdown(struct gdb_target *t)
     (void)w;
 }
 
-int gdb_target_ended(struct gdb_target *t)
+int gdb_target_ended(struct gdb_target *t, unsigned *exit_code)
 {
     pthread_mutex_lock(&t->lock);
     int d = t->dead;
+    *exit_code = t->exit_code;
     pthread_mutex_unlock(&t->lock);
     return d;
 }

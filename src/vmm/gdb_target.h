@@ -64,9 +64,11 @@ int gdb_target_add_breakpoint(struct gdb_target *t, uint64_t pc);
 void gdb_target_remove_breakpoint(struct gdb_target *t, uint64_t pc);
 void gdb_target_clear_breakpoints(struct gdb_target *t);
 /* The run has ended: held harts go, and nothing holds them again (the
- * vm's end, before it joins the hart threads). */
-void gdb_target_shutdown(struct gdb_target *t);
-/* Whether gdb_target_shutdown was called (the event fd fires then too). */
-int gdb_target_ended(struct gdb_target *t);
+ * vm's end, before it joins the hart threads), with the status the
+ * debugger is told (0-255, as gdb's W packet has it). */
+void gdb_target_shutdown(struct gdb_target *t, unsigned exit_code);
+/* Whether gdb_target_shutdown was called (the event fd fires then too),
+ * and the status it gave. */
+int gdb_target_ended(struct gdb_target *t, unsigned *exit_code);
 
 #endif

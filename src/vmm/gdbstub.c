@@ -727,11 +727,10 @@ static int wait_running(struct gdbstub *s)
                 continue;
             return 1;
         }
-        if (p[2].revents)
+        unsigned code;
+        if (p[2].revents || gdb_target_ended(s->t, &code))
             return 2;
         if (p[1].revents) {
-            if (gdb_target_ended(s->t))
-                return 2;
             unsigned h = gdb_target_stopped(s->t);
             return send_stop(s, 5, h) ? 1 : 0;
         }
@@ -785,7 +784,11 @@ static void serve(struct gdbstub *s)
             if (w == 1)
                 break;
             if (w == 2) {
-                send_packet(s, "W00");
+                unsigned code = 0;
+                gdb_target_ended(s->t, &code);
+                char b[8];
+                snprintf(b, sizeof b, "W%02x", code & 0xff);
+                send_packet(s, b);
                 return;
             }
         }

@@ -47,8 +47,9 @@ int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e)
 
 void vm_gdb_end(struct vm *vm)
 {
+    /* The guest's own status where it gave one (syscon failure codes). */
     if (vm->gdb)
-        gdb_target_shutdown(vm->gdb);
+        gdb_target_shutdown(vm->gdb, virt_end_reason(vm->board) == VIRT_FAIL ? vm->board->end_code : 0);
 }
 
 void vm_gdb_free(struct vm *vm)
