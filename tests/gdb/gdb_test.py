@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from minnow_proc import Fail, Minnow, run  # noqa: E402
+from minnow_proc import Fail, Minnow, free_port, run  # noqa: E402
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 TIMEOUT = 120
@@ -63,9 +63,12 @@ class Stub:
     """A raw remote-protocol client."""
 
     def __init__(self, sock):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(TIMEOUT)
-        self.s.connect(sock)
+        if isinstance(sock, tuple):
+            self.s = socket.create_connection(sock, TIMEOUT)
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(TIMEOUT)
+            self.s.connect(sock)
         self.buf = b""
         self.no_ack = False
 
@@ -237,6 +240,34 @@ def case_step(a, work):
             raise Fail(f"step over {at}: {stop!r}, pc {c.reg(32):#x}, trap at {sym['trap']:#x}")
         if c.reg(0x45) != 3:
             raise Fail("priv is not M in the handler")
+    c.send_raw(b"$D#44")
+    vm.expect_exit(0)
+
+
+def case_tcp(a, work):
+    """--gdb tcp:: the stub listens before the program starts."""
+    port = free_port()
+    vm = Minnow([a.minnow, "run", "--bios", a.prog, "--engine", a.engine, "--gdb", f"tcp:127.0.0.1:{port}",
+                 "--gdb-wait"], os.path.join(work, "console.log"), timeout=TIMEOUT)
+    end = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            c = Stub(("127.0.0.1", port))
+            break
+        except ConnectionRefusedError:
+            if vm.p.poll() is not None or time.monotonic() > end:
+                raise Fail(f"no listener on 127.0.0.1:{port} (minnow status {vm.p.poll()})")
+            time.sleep(0.05)
+    if not c.cmd("?").startswith("T05thread:1;"):
+        raise Fail("no stop reply")
+    if c.reg(32) != 0x80000000:
+        raise Fail(f"--gdb-wait: pc {c.reg(32):#x}, not the reset pc")
+    if c.cmd("vCont?") != "vCont;c;C;s;S":
+        raise Fail("vCont? reply")
+    xml = c.cmd("qXfer:features:read:target.xml:0,fff")
+    for f in ("org.gnu.gdb.riscv.cpu", "org.gnu.gdb.riscv.fpu", "org.gnu.gdb.riscv.virtual"):
+        if f not in xml:
+            raise Fail(f"the target description has no {f}")
     c.send_raw(b"$D#44")
     vm.expect_exit(0)
 
