@@ -293,6 +293,34 @@ def case_linux(a, work):
     vm.expect_exit(0, 600)
 
 
+def case_kernel(a, work):
+    """The default guest's kernel under gdb with its symbols (guest/build
+    keeps vmlinux): held at reset, break start_kernel, a backtrace and the
+    code there through the MMU, then detach and it boots to its command."""
+    guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
+    vmlinux = os.path.join(guest, "vmlinux")
+    if not os.path.exists(vmlinux):
+        raise Fail(f"{vmlinux} is missing: guest/build keeps it beside the Image")
+    # The Image built with this vmlinux (the links in guest/build's
+    # directory are shared by every checkout that runs it).
+    image = os.path.join(os.path.dirname(os.path.realpath(vmlinux)), "Image")
+    sock = os.path.join(work, "gdb.sock")
+    vm = Minnow([a.minnow, "run", "--kernel", image, "--initrd",
+                 os.path.join(guest, "initramfs.cpio.gz"), "--engine", a.engine,
+                 "--gdb", f"unix:{sock}", "--gdb-wait",
+                 "--append", 'console=ttyS0 minnow.cmd="echo GDB-KERNEL-UP"'],
+                os.path.join(work, "console.log"), timeout=600)
+    wait_socket(sock, vm)
+    out = gdb(a.gdb, vmlinux, sock, ["break start_kernel", "continue", "bt 1", "p $priv", "x/2i $pc",
+                                     "p/x $sp", "x/gx $sp", "delete", "detach"])
+    expect_in_order(out, [r"Breakpoint 1 at 0xffffffff8", r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel",
+                          r"#0 +0xffffffff8[0-9a-f]+ in start_kernel", r"^\$1 = 1$",
+                          r"=> 0xffffffff8[0-9a-f]+ <start_kernel(?:\+\d+)?>:", r"^\$2 = 0xffffffff8[0-9a-f]+$",
+                          r"^0xffffffff8[0-9a-f]+(?: <[^>]*>)?:\s+0x[0-9a-f]+$", r"detached"], "gdb")
+    vm.wait_for(r"^GDB-KERNEL-UP$", 600)
+    vm.expect_exit(0, 600)
+
+
 def main():
     if len(sys.argv) < 7:
         print(__doc__, file=sys.stderr)
