@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the guest kernel Image from Debian's linux-source-6.1: tinyconfig
-# plus guest/kernel.config, checked symbol by symbol. Prints the Image path.
+# plus guest/kernel.config, checked symbol by symbol. Prints the Image path;
+# the ELF vmlinux (symbols, for gdb: tests/gdb) is kept beside it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +13,7 @@ need_tool bc bc
 ver=$(pkg_version linux-source-6.1)
 key=$(input_hash "$GUEST_DIR/kernel.config" "$0" "$GUEST_DIR/lib.sh" "$ver" "$(pkg_version gcc-riscv64-linux-gnu)")
 out=$MINNOW_CACHE/kernel/$key
-if [ -f "$out/Image" ]; then echo "$out/Image"; exit 0; fi
+if [ -f "$out/Image" ] && [ -f "$out/vmlinux" ]; then echo "$out/Image"; exit 0; fi
 
 tarball=/usr/src/linux-source-6.1.tar.xz
 [ -f "$tarball" ] || die "$tarball is missing; run scripts/setup (package linux-source-6.1)"
@@ -48,7 +49,7 @@ done <"$GUEST_DIR/kernel.config"
 say "kernel: compiling the Image with $JOBS jobs (about 5 minutes on 2 cores, once)"
 run_logged "kernel: compile" "$tmp/build.log" "$tmp/build" kmake -j"$JOBS" Image
 mkdir -p "$tmp/out"
-cp "$tmp/build/arch/riscv/boot/Image" "$tmp/build/.config" "$tmp/out/"
+cp "$tmp/build/arch/riscv/boot/Image" "$tmp/build/vmlinux" "$tmp/build/.config" "$tmp/out/"
 publish "$tmp/out" "$out"
 rm -rf "$tmp"
 say "kernel: $(du -h "$out/Image" | cut -f1) Image at $out/Image"

@@ -20,6 +20,8 @@
 #include "machine/ram.h"
 #include "machine/virt.h"
 #include "util/errmsg.h"
+#include "vmm/gdb_target.h"
+#include "vmm/gdbstub.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -76,6 +78,12 @@ static const char run_usage[] =
     "  --rng              virtio-rng, from the host's getrandom()\n"
     "  --balloon[=[target=SIZE][,stats][,deflate-on-oom]]\n"
     "                     virtio-balloon, inflated to SIZE at start\n"
+    "  --gdb tcp:HOST:PORT|unix:PATH\n"
+    "                     a GDB remote stub there (gdb-multiarch: target remote\n"
+    "                     HOST:PORT or target remote PATH); the board or the\n"
+    "                     bare-metal program; 'kill' in gdb ends the run (124)\n"
+    "  --gdb-wait         with --gdb: hold the harts at reset until gdb attaches\n"
+    "                     and continues\n"
     "  --max-insns N      bare metal: end with a hart report after N instructions\n"
     "  --stats            bare metal: print instructions, time and MIPS at exit\n"
     "  -h, --help         print this text and exit\n"
@@ -98,6 +106,8 @@ struct run_opts {
     int engine;          /* enum hart_engine, -1: not given */
     uint64_t max_insns;
     int stats;
+    const char *gdb;     /* --gdb, NULL: none */
+    int gdb_wait;
     unsigned ndevices;   /* device options given */
     /* What the board is built from: --config-file's contents, with the
      * device options added as they come. */
@@ -342,6 +352,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
         } else if (!strcmp(a, "--stats")) {
             o->stats = 1;
+        } else if (is_option(a, "--gdb")) {
+            if (!(v = option_value(argc, argv, &i, "--gdb")))
+                return -1;
+            if (gdbstub_check_spec(v, &e)) {
+                fprintf(stderr, "minnow run: %s\n", e.text);
+                return -1;
+            }
+            o->gdb = v;
+        } else if (!strcmp(a, "--gdb-wait")) {
+            o->gdb_wait = 1;
         } else if (is_option(a, "--drive") || is_option(a, "--net") || is_option(a, "--vsock") ||
                    is_option(a, "--console2")) {
             const char *opt = is_option(a, "--drive") ? "--drive" : is_option(a, "--net") ? "--net"
@@ -359,10 +379,26 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return -1;
         }
     }
+    if (o->gdb_wait && !o->gdb) {
+        fprintf(stderr, "minnow run: --gdb-wait needs --gdb (where the debugger connects)\n");
+        return -1;
+    }
     return 0;
 }
 
 /* ---- bare metal ---- */
+
+struct bm_kill {
+    struct hart *hart;
+    int killed;
+};
+
+static void bm_kill(void *opaque)
+{
+    struct bm_kill *k = opaque;
+    k->killed = 1;
+    hart_request_stop(k->hart);
+}
 
 static void stdout_out(void *opaque, const uint8_t *buf, size_t n)
 {
@@ -399,11 +435,36 @@ static int run_baremetal(const struct run_opts *o)
         return CLI_EXIT_ERROR;
     }
     struct vcpu_opts vo = { .max_insns = o->max_insns, .wfi_deadlock = 1, .poll = baremetal_poll, .opaque = m };
+    struct gdb_target *gt = NULL;
+    struct gdbstub *stub = NULL;
+    struct bm_kill bk = { m->hart, 0 };
+    struct hart *harts[1] = { m->hart };  /* the target's for the whole run */
+    if (o->gdb) {
+        struct gdb_target_config tc = { .harts = harts, .nharts = 1, .start_halted = o->gdb_wait };
+        struct gdbstub_config sc = { .spec = o->gdb, .kill = bm_kill, .opaque = &bk };
+        if (gdb_target_create(&gt, &tc, &e) || (sc.target = gt, gdbstub_start(&stub, &sc, &e))) {
+            fprintf(stderr, "minnow run: %s\n", e.text);
+            gdb_target_destroy(gt);
+            baremetal_destroy(m);
+            return CLI_EXIT_ERROR;
+        }
+        vo.gdb = gt;
+    }
     double t0 = now_s();
     enum vcpu_end end = vcpu_run(m->hart, &vo);
     double t1 = now_s();
     fflush(stdout);
+    if (gt) {
+        gdb_target_shutdown(gt, m->status == BAREMETAL_FAIL ? (unsigned)m->code : 0);
+        gdbstub_stop(stub);
+        gdb_target_destroy(gt);
+    }
     int rc = CLI_EXIT_ERROR;
+    if (bk.killed) {
+        fprintf(stderr, "minnow run: the debugger ended the run (kill)\n");
+        baremetal_destroy(m);
+        return CLI_EXIT_STOPPED;
+    }
     switch (end) {
     case VCPU_END_STOP:
         switch (m->status) {
@@ -537,7 +598,11 @@ static int run_board(struct run_opts *o)
     int r = vm_create(&vm, &build.virt, &e);
     if (!r) {
         vm_config_apply_rate_limiters(&o->cfg, vm);
-        if (o->dump_dtb)
+        if (o->gdb && !o->dump_dtb)
+            r = vm_enable_gdb(vm, o->gdb, o->gdb_wait, &e);
+        if (r)
+            ;
+        else if (o->dump_dtb)
             r = vm_dump_dtb(vm, o->dump_dtb, &e);
         else if (!(r = vm_start(vm, &e)))
             vm_wait(vm, &res);

@@ -190,7 +190,7 @@ uint64_t hart_pending_irqs(struct hart *h)
 static uint64_t irq_to_take(struct hart *h)
 {
     uint64_t p = hart_pending_irqs(h) & h->mie;
-    if (!p)
+    if (!p || unlikely(h->debug_irq_mask))
         return 0;
     uint64_t take = 0;
     if (h->priv < PRIV_M || (h->mstatus & MSTATUS_MIE))
@@ -218,6 +218,10 @@ static void set_priv(struct hart *h, unsigned priv)
 static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
 {
     int irq = (cause & CAUSE_INTERRUPT) != 0;
+    /* A debugger's single step ends at the trap handler's first
+     * instruction (cpu/hart_debug.h). */
+    if (unlikely(h->debug_step))
+        h->debug_trapped = 1;
     unsigned code = (unsigned)(cause & 63);
     int crash = 0;
     if (h->crash_detect) {
@@ -1238,6 +1242,9 @@ int hart_boundary(struct hart *h, uint64_t budget_end)
     if (unlikely(atomic_load_explicit(&h->flush_requested, memory_order_acquire) !=
                  atomic_load_explicit(&h->flush_done, memory_order_relaxed)))
         hart_service_flush(h);
+    /* Before the stop request, which stays pending for the next run. */
+    if (unlikely(h->debug_trapped))
+        return HART_EXIT_STOP;
     if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
         atomic_store(&h->stop_requested, 0);
         return HART_EXIT_STOP;
@@ -1247,6 +1254,8 @@ int hart_boundary(struct hart *h, uint64_t budget_end)
     uint64_t cause = irq_to_take(h);
     if (cause && take_trap(h, cause, 0))
         return HART_EXIT_CRASH;
+    if (unlikely(h->debug_trapped))
+        return HART_EXIT_STOP;
     return -1;
 }
 

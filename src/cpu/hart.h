@@ -318,6 +318,11 @@ struct hart {
      * the interpreter runs this hart). */
     enum hart_engine engine;
     struct jit *jit;
+    /* A debugger's hold (cpu/hart_debug.h): with debug_step set a trap
+     * sets debug_trapped, which ends hart_run (HART_EXIT_STOP) at the
+     * handler's first instruction; debug_irq_mask keeps interrupts from
+     * being taken. All 0 unless a debugger steps or set breakpoints. */
+    int debug_step, debug_irq_mask, debug_trapped;
 };
 
 int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);

@@ -1,6 +1,8 @@
 /* The vCPU loop (see vcpu.h). */
 #include "vmm/vcpu.h"
 
+#include "vmm/gdb_target.h"
+
 /* Instructions per hart_run call: long enough to amortise the call, short
  * enough that board polling (HTIF) and the watchdog react quickly. */
 #define VCPU_SLICE (1u << 20)
@@ -27,7 +29,7 @@ enum vcpu_end vcpu_run(struct hart *h, const struct vcpu_opts *o)
         if (o->max_insns && o->max_insns - ran < budget)
             budget = o->max_insns - ran;
         uint64_t before = hart_instret(h);
-        enum hart_exit r = hart_run(h, budget);
+        enum hart_exit r = o->gdb ? gdb_target_run(o->gdb, o->gdb_index, budget) : hart_run(h, budget);
         ran += hart_instret(h) - before;
         if (o->poll)
             o->poll(o->opaque);

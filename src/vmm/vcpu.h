@@ -9,6 +9,8 @@
 
 #include "cpu/hart.h"
 
+struct gdb_target;
+
 enum vcpu_end {
     VCPU_END_STOP,      /* hart_request_stop (the board powered off, the test ended...) */
     VCPU_END_CRASH,     /* the hart cannot make progress: hart_crash_reason */
@@ -25,6 +27,10 @@ struct vcpu_opts {
     /* Called between slices (on the vCPU thread). */
     void (*poll)(void *opaque);
     void *opaque;
+    /* A debugger's hold on the hart (vmm/gdb_target.h), or NULL; index
+     * is the hart's there. */
+    struct gdb_target *gdb;
+    unsigned gdb_index;
 };
 
 enum vcpu_end vcpu_run(struct hart *h, const struct vcpu_opts *o);

@@ -90,7 +90,7 @@ static void *hart_thread(void *p)
     struct vm *vm = t->vm;
     struct virt *v = vm->board;
     struct hart *h = v->harts[t->id].hart;
-    struct vcpu_opts o = { 0 };
+    struct vcpu_opts o = { .gdb = vm->gdb, .gdb_index = t->id };
     /* Outer loop: each SBI HSM start; inner: runs between pauses. */
     while (virt_hart_wait_start(v, t->id) == 0) {
         for (;;) {
@@ -342,6 +342,7 @@ void vm_wait(struct vm *vm, struct vm_result *res)
     pthread_mutex_lock(&vm->lock);
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
+    vm_gdb_end(vm);
     for (unsigned i = 0; i < vm->started; i++)
         pthread_join(vm->harts[i].thread, NULL);
     vm->started = 0;
@@ -376,6 +377,7 @@ void vm_destroy(struct vm *vm)
         vm_wait(vm, &res);
     }
     stop_signal_thread(vm);
+    vm_gdb_free(vm);
     event_loop_destroy(vm->io); /* before the devices its callbacks use */
     virt_destroy(vm->board);
     if (vm->console_fd >= 0)

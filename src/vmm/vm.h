@@ -34,6 +34,10 @@ struct virt *vm_board(struct vm *vm);
  * guest console's output goes to the file at path
  * (created, appended to) instead of the terminal; input still comes from
  * the terminal. */
+/* A GDB remote stub on spec ("tcp:HOST:PORT" or "unix:PATH"), set up
+ * before vm_start; wait: the harts stay held at reset until a debugger
+ * lets them go. */
+int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e);
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e);
 int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
 

@@ -54,7 +54,15 @@ struct vm {
     /* The id of the snapshot RAM was last written to or restored from
      * (zeros: none): a Diff names it as the snapshot it applies onto. */
     uint8_t snapshot_id[16];
+    /* The gdb stub (vm_gdb.c), NULL unless vm_enable_gdb. */
+    struct gdb_target *gdb;
+    struct gdbstub *stub;
+    struct hart *gdb_harts[VIRT_MAX_HARTS];
 };
+/* vm_gdb.c: the run ended (held harts go, before they are joined); and
+ * the stub's teardown. */
+void vm_gdb_end(struct vm *vm);
+void vm_gdb_free(struct vm *vm);
 
 /* Waits for an outgoing migration's thread (cutting its connection), and
  * frees it (migration.c). */

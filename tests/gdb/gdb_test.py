@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""The gdb stub (minnow run --gdb) against real clients: gdb-multiarch in
+batch mode, and a raw remote-protocol client for what gdb never sends
+(garbage, bad checksums, over-long packets, a hang-up mid-run) and for the
+stub's own single step, which gdb does not use on RISC-V (it steps by
+breakpoints). Every wait is on output or on a socket, with generous
+timeouts.
+
+usage: gdb_test.py CASE MINNOW GDB NM PROG_ELF SPIN_ELF [ENGINE]"""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from minnow_proc import Fail, Minnow, free_port, run  # noqa: E402
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+TIMEOUT = 120
+
+
+def wait_socket(path, vm):
+    end = time.monotonic() + TIMEOUT
+    while not os.path.exists(path):
+        if vm.p.poll() is not None:
+            raise Fail(f"minnow ended (status {vm.p.returncode}) before it listened on {path}: {vm.text()}")
+        if time.monotonic() > end:
+            raise Fail(f"minnow did not listen on {path} within {TIMEOUT} s")
+        time.sleep(0.05)
+
+
+def gdb(gdb_exe, elf, sock, cmds):
+    args = [gdb_exe, "-batch", "-nx"] + ([elf] if elf else []) + ["-ex", f"target remote {sock}"]
+    for c in cmds:
+        args += ["-ex", c]
+    r = run(args, timeout=TIMEOUT)
+    return r.stdout
+
+
+def expect_in_order(text, patterns, what):
+    pos = 0
+    for p in patterns:
+        m = re.compile(p, re.M).search(text, pos)
+        if not m:
+            raise Fail(f"{what}: no /{p}/ after offset {pos} in:\n{text}")
+        pos = m.end()
+
+
+def wait_ticks(vm, n):
+    """Waits until the spin program printed its n-th tick."""
+    vm.wait_for(r"(?:tick\n[\s\S]*?){%d}" % n)
+
+
+def symbols(nm, elf):
+    out = run([nm, elf], check=True).stdout
+    return {f[2]: int(f[0], 16) for f in (ln.split() for ln in out.splitlines()) if len(f) == 3}
+
+
+class Stub:
+    """A raw remote-protocol client."""
+
+    def __init__(self, sock):
+        if isinstance(sock, tuple):
+            self.s = socket.create_connection(sock, TIMEOUT)
+        else:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(TIMEOUT)
+            self.s.connect(sock)
+        self.buf = b""
+        self.no_ack = False
+
+    def send_raw(self, b):
+        self.s.sendall(b)
+
+    def byte(self):
+        while not self.buf:
+            b = self.s.recv(4096)
+            if not b:
+                raise Fail("the stub closed the connection")
+            self.buf += b
+        c, self.buf = self.buf[:1], self.buf[1:]
+        return c
+
+    def packet(self):
+        """The next packet's body (acks before it are skipped and returned)."""
+        acks = b""
+        while (c := self.byte()) != b"$":
+            acks += c
+        body = b""
+        while (c := self.byte()) != b"#":
+            body += c
+        cs = self.byte() + self.byte()
+        if int(cs, 16) != sum(body) % 256:
+            raise Fail(f"bad checksum from the stub on {body!r}")
+        if not self.no_ack:
+            self.send_raw(b"+")
+        return acks, body.decode()
+
+    def cmd(self, body):
+        self.send_raw(b"$" + body.encode() + b"#%02x" % (sum(body.encode()) % 256))
+        acks, reply = self.packet()
+        if not self.no_ack and b"+" not in acks:
+            raise Fail(f"no ack for {body!r} (got {acks!r})")
+        return reply
+
+    def reg(self, n):
+        v = self.cmd(f"p{n:x}")
+        if not re.fullmatch(r"[0-9a-f]{16}", v):
+            raise Fail(f"register {n}: reply {v!r}")
+        return int.from_bytes(bytes.fromhex(v), "little")
+
+    def close(self):
+        self.s.close()
+
+
+def start(a, elf, work, extra=(), wait=True):
+    sock = os.path.join(work, "gdb.sock")
+    args = [a.minnow, "run", "--bios", elf, "--engine", a.engine, "--gdb", f"unix:{sock}"] + list(extra)
+    if wait:
+        args.append("--gdb-wait")
+    vm = Minnow(args, os.path.join(work, "console.log"), timeout=TIMEOUT)
+    wait_socket(sock, vm)
+    return vm, sock
+
+
+def case_break(a, work):
+    vm, sock = start(a, a.prog, work)
+    out = gdb(a.gdb, a.prog, sock, [
+        "break *add_one", "continue", "continue", "continue", "p/d $s0", "info registers pc", "x/4i $pc",
+        "p $priv", "p $fcsr", "info threads", "delete",
+        "break *trap", "break *at_ecall", "break *at_illegal",
+        "continue", "stepi", "p $pc == trap",
+        "continue", "stepi", "p $pc == trap", "delete", "detach"])
+    expect_in_order(out, [
+        r"Breakpoint 1, 0x0*80000[0-9a-f]+ in add_one", r"Breakpoint 1, .* in add_one",
+        r"Breakpoint 1, .* in add_one", r"^\$1 = 2$", r"^pc +0x[0-9a-f]+\s+0x[0-9a-f]+ <add_one>",
+        r"=> 0x[0-9a-f]+ <add_one>:\s+addi?\s+s0,s0,1", r"ret",
+        r"^\$2 = 3$", r"^\$3 = 0$", r"\* 1 +Thread 1 \(hart 0\)",
+        r"Breakpoint 3, .* in at_ecall",
+        r"Breakpoint 2, .* in trap", r"^\$4 = 1$",
+        r"Breakpoint 4, .* in at_illegal",
+        r"Breakpoint 2, .* in trap", r"^\$5 = 1$",
+        r"detached"], "gdb")
+    vm.expect_exit(0)
+
+
+def case_set_reg(a, work):
+    vm, sock = start(a, a.prog, work)
+    out = gdb(a.gdb, a.prog, sock, ["break *after_traps", "continue", "p/d $s0", "set var $s0 = 50", "p/d $s0",
+                                    "detach"])
+    expect_in_order(out, [r"Breakpoint 1, .* in after_traps", r"^\$1 = 10$", r"^\$2 = 50$", "detached"], "gdb")
+    vm.expect_exit(7)
+    vm.wait_for("reported failure: code 7")
+
+
+def case_set_mem(a, work):
+    vm, sock = start(a, a.prog, work)
+    out = gdb(a.gdb, a.prog, sock, ["break *after_traps", "continue", "x/wx &value", "set var *(int *)&value = 5",
+                                    "x/wx &value", "continue"])
+    expect_in_order(out, [r"Breakpoint 1, .* in after_traps", r":\s+0x00001234$", r":\s+0x00000005$",
+                          r"Remote target\) exited with code 010\]"], "gdb")
+    vm.expect_exit(8)
+
+
+def case_raw(a, work):
+    """Hostile input, Ctrl-C, a hang-up while running, the next connection,
+    and kill, against a program that never ends."""
+    vm, sock = start(a, a.spin, work, wait=False)
+    c = Stub(sock)
+    c.send_raw(b"hello, this is not a packet\r\n+++---")
+    c.send_raw(b"$qSupported#00")                       # bad checksum
+    if c.byte() != b"-":
+        raise Fail("a bad checksum was not refused with '-'")
+    body = b"m" + b"0" * 5000
+    c.send_raw(b"$" + body + b"#%02x" % (sum(body) % 256))  # longer than PacketSize
+    if c.byte() != b"-":
+        raise Fail("an over-long packet was not refused with '-'")
+    sup = c.cmd("qSupported:multiprocess+;swbreak+")
+    if "PacketSize=1000" not in sup:
+        raise Fail(f"qSupported: {sup!r}")
+    if not re.fullmatch(r"T05thread:1;", c.cmd("?")):
+        raise Fail("no stop reply on connect")
+    if c.cmd("m0,4") != "E14":
+        raise Fail("reading unmapped memory did not give an error")
+    if c.cmd("Hg5") != "E01":
+        raise Fail("a thread that does not exist was accepted")
+    v1 = c.reg(10)
+    ticks = vm.text().count("tick\n")
+    c.send_raw(b"$c#63")
+    while c.byte() != b"+":
+        pass
+    wait_ticks(vm, ticks + 1)                         # it runs
+    c.send_raw(b"\x03")
+    _, stop = c.packet()
+    if not stop.startswith("T02"):
+        raise Fail(f"Ctrl-C: reply {stop!r}")
+    v2 = c.reg(10)
+    if v2 <= v1:
+        raise Fail(f"a0 did not count on between the stops: {v1} then {v2}")
+    c.send_raw(b"$c#63")
+    while c.byte() != b"+":
+        pass
+    c.close()                                         # hang up while it runs
+    wait_ticks(vm, vm.text().count("tick\n") + 2)    # the guest runs on alone
+    c = Stub(sock)
+    if not c.cmd("?").startswith("T05"):
+        raise Fail("the next connection got no stop reply")
+    v3 = c.reg(10)
+    if v3 <= v2:
+        raise Fail(f"a0 did not count on after the client went: {v2} then {v3}")
+    c.send_raw(b"$k#6b")
+    vm.expect_exit(124)
+    vm.wait_for("the debugger ended the run")
+
+
+def case_step(a, work):
+    """The stub's own single step (vCont;s) over a trapping instruction
+    lands on the trap handler's first instruction."""
+    sym = symbols(a.nm, a.prog)
+    vm, sock = start(a, a.prog, work)
+    c = Stub(sock)
+    c.cmd("QStartNoAckMode")
+    c.no_ack = True
+    c.send_raw(b"$?#3f")
+    _, r = c.packet()
+    for at in ("at_ecall", "at_illegal"):
+        if c.cmd(f"Z0,{sym[at]:x},4") != "OK":
+            raise Fail("Z0 refused")
+        c.send_raw(b"$vCont;c#a8")
+        _, stop = c.packet()
+        if not stop.startswith("T05") or c.reg(32) != sym[at]:
+            raise Fail(f"continue to {at}: {stop!r}, pc {c.reg(32):#x}")
+        c.cmd(f"z0,{sym[at]:x},4")
+        c.send_raw(b"$vCont;s:1#23")
+        _, stop = c.packet()
+        if not stop.startswith("T05thread:1;") or c.reg(32) != sym["trap"]:
+            raise Fail(f"step over {at}: {stop!r}, pc {c.reg(32):#x}, trap at {sym['trap']:#x}")
+        if c.reg(0x45) != 3:
+            raise Fail("priv is not M in the handler")
+    c.send_raw(b"$D#44")
+    vm.expect_exit(0)
+
+
+def case_tcp(a, work):
+    """--gdb tcp:: the stub listens before the program starts."""
+    port = free_port()
+    vm = Minnow([a.minnow, "run", "--bios", a.prog, "--engine", a.engine, "--gdb", f"tcp:127.0.0.1:{port}",
+                 "--gdb-wait"], os.path.join(work, "console.log"), timeout=TIMEOUT)
+    end = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            c = Stub(("127.0.0.1", port))
+            break
+        except ConnectionRefusedError:
+            if vm.p.poll() is not None or time.monotonic() > end:
+                raise Fail(f"no listener on 127.0.0.1:{port} (minnow status {vm.p.poll()})")
+            time.sleep(0.05)
+    if not c.cmd("?").startswith("T05thread:1;"):
+        raise Fail("no stop reply")
+    if c.reg(32) != 0x80000000:
+        raise Fail(f"--gdb-wait: pc {c.reg(32):#x}, not the reset pc")
+    if c.cmd("vCont?") != "vCont;c;C;s;S":
+        raise Fail("vCont? reply")
+    xml = c.cmd("qXfer:features:read:target.xml:0,fff")
+    for f in ("org.gnu.gdb.riscv.cpu", "org.gnu.gdb.riscv.fpu", "org.gnu.gdb.riscv.virtual"):
+        if f not in xml:
+            raise Fail(f"the target description has no {f}")
+    c.send_raw(b"$D#44")
+    vm.expect_exit(0)
+
+
+def case_linux(a, work):
+    """The default guest on 4 harts: held at reset, every hart a thread,
+    then detach and it boots to its command."""
+    guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
+    sock = os.path.join(work, "gdb.sock")
+    vm = Minnow([a.minnow, "run", "--kernel", os.path.join(guest, "Image"), "--initrd",
+                 os.path.join(guest, "initramfs.cpio.gz"), "--cpus", "4", "--engine", a.engine,
+                 "--gdb", f"unix:{sock}", "--gdb-wait",
+                 "--append", 'console=ttyS0 minnow.cmd="echo GDB-GUEST-UP"'],
+                os.path.join(work, "console.log"), timeout=600)
+    wait_socket(sock, vm)
+    out = gdb(a.gdb, None, sock, ["set architecture riscv:rv64", "info threads", "thread 3", "p/x $pc",
+                                  "p $priv", "thread 1", "p/x $a0", "stepi", "p/x $pc", "detach"])
+    expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)", r"3 +Thread 3 \(hart 2\)",
+                          r"4 +Thread 4 \(hart 3\)", r"Switching to thread 3", r"^\$1 = 0x[0-9a-f]+$",
+                          r"^\$2 = [0-3]$", r"Switching to thread 1", r"^\$3 = 0x0$", r"^\$4 = 0x[0-9a-f]+$",
+                          r"detached"], "gdb")
+    vm.wait_for(r"^GDB-GUEST-UP$", 600)
+    vm.expect_exit(0, 600)
+
+
+def case_kernel(a, work):
+    """The default guest's kernel under gdb with its symbols (guest/build
+    keeps vmlinux): held at reset, break start_kernel, a backtrace and the
+    code there through the MMU, then detach and it boots to its command."""
+    guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
+    vmlinux = os.path.join(guest, "vmlinux")
+    if not os.path.exists(vmlinux):
+        raise Fail(f"{vmlinux} is missing: guest/build keeps it beside the Image")
+    # The Image built with this vmlinux (the links in guest/build's
+    # directory are shared by every checkout that runs it).
+    image = os.path.join(os.path.dirname(os.path.realpath(vmlinux)), "Image")
+    sock = os.path.join(work, "gdb.sock")
+    vm = Minnow([a.minnow, "run", "--kernel", image, "--initrd",
+                 os.path.join(guest, "initramfs.cpio.gz"), "--engine", a.engine,
+                 "--gdb", f"unix:{sock}", "--gdb-wait",
+                 "--append", 'console=ttyS0 minnow.cmd="echo GDB-KERNEL-UP"'],
+                os.path.join(work, "console.log"), timeout=600)
+    wait_socket(sock, vm)
+    out = gdb(a.gdb, vmlinux, sock, ["break start_kernel", "continue", "bt 1", "p $priv", "x/2i $pc",
+                                     "p/x $sp", "x/gx $sp", "delete", "detach"])
+    expect_in_order(out, [r"Breakpoint 1 at 0xffffffff8", r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel",
+                          r"#0 +0xffffffff8[0-9a-f]+ in start_kernel", r"^\$1 = 1$",
+                          r"=> 0xffffffff8[0-9a-f]+ <start_kernel(?:\+\d+)?>:", r"^\$2 = 0xffffffff8[0-9a-f]+$",
+                          r"^0xffffffff8[0-9a-f]+(?: <[^>]*>)?:\s+0x[0-9a-f]+$", r"detached"], "gdb")
+    vm.wait_for(r"^GDB-KERNEL-UP$", 600)
+    vm.expect_exit(0, 600)
+
+
+def main():
+    if len(sys.argv) < 7:
+        print(__doc__, file=sys.stderr)
+        return 2
+
+    class A:
+        pass
+    a = A()
+    case, a.minnow, a.gdb, a.nm, a.prog, a.spin = sys.argv[1:7]
+    a.engine = sys.argv[7] if len(sys.argv) > 7 else "jit"
+    fn = globals().get("case_" + case)
+    if not fn:
+        print(f"gdb_test.py: unknown case {case!r}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="minnow-gdb-") as work:
+        try:
+            fn(a, work)
+        except (Fail, subprocess.TimeoutExpired) as e:
+            print(f"FAIL {case}: {e}", file=sys.stderr)
+            log = os.path.join(work, "console.log")
+            if os.path.exists(log):
+                sys.stderr.write(open(log, errors="replace").read()[-3000:])
+            return 1
+    print(f"ok {case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+/* Unit tests for cpu/hart_debug: the debugger's page walk has no side
+ * effects on the guest (no A/D bit set, no exception recorded), sees pages
+ * the hart's own privilege could not, reads and writes stop where the
+ * mapping or RAM ends, and M-mode or a bare satp means physical. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/csr.h"
+#include "cpu/hart.h"
+#include "cpu/hart_debug.h"
+#include "cpu/mmu.h"
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE (1u << 20)
+
+struct fixture {
+    uint8_t *ram;
+    struct hart *h;
+};
+
+static uint64_t *pte_at(struct fixture *f, uint64_t table_pa, unsigned index)
+{
+    return (uint64_t *)(f->ram + (table_pa - RAM_BASE) + 8 * index);
+}
+
+static uint64_t pte(uint64_t pa, uint64_t flags)
+{
+    return ((pa >> 12) << 10) | flags;
+}
+
+/* Sv39: VA 0x40000000 -> data (R W, A D clear), VA 0x40001000 -> data + 4K
+ * (R, U), VA 0x40002000 unmapped, VA 0x40003000 -> data + 8K (X only). */
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->ram = aligned_alloc(4096, RAM_SIZE);
+    memset(f->ram, 0, RAM_SIZE);
+    struct hart_config cfg = { .mem = { .host = f->ram, .base = RAM_BASE, .size = RAM_SIZE } };
+    assert_int_equal(hart_create(&f->h, &cfg, NULL), 0);
+    uint64_t root = RAM_BASE + 0x1000, l1 = RAM_BASE + 0x2000, l0 = RAM_BASE + 0x3000, data = RAM_BASE + 0x10000;
+    *pte_at(f, root, 1) = pte(l1, PTE_V);
+    *pte_at(f, l1, 0) = pte(l0, PTE_V);
+    *pte_at(f, l0, 0) = pte(data, PTE_V | PTE_R | PTE_W);
+    *pte_at(f, l0, 1) = pte(data + 0x1000, PTE_V | PTE_R | PTE_U | PTE_A);
+    *pte_at(f, l0, 3) = pte(data + 0x2000, PTE_V | PTE_X | PTE_A);
+    f->h->satp = (8ull << 60) | (root >> 12);
+    f->h->priv = PRIV_S;
+    csr_update_priv_ls(f->h);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    hart_destroy(f->h);
+    free(f->ram);
+    free(f);
+    return 0;
+}
+
+static void translate_has_no_side_effects(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t pa, before = *pte_at(f, RAM_BASE + 0x3000, 0);
+    f->h->exc_cause = 0x55;
+    assert_int_equal(hart_debug_translate(f->h, 0x40000123, &pa), 0);
+    assert_int_equal(pa, RAM_BASE + 0x10123);
+    assert_int_equal(*pte_at(f, RAM_BASE + 0x3000, 0), before); /* A and D stay clear */
+    /* a user page from S without SUM, an execute-only page: the debugger sees both */
+    assert_int_equal(hart_debug_translate(f->h, 0x40001008, &pa), 0);
+    assert_int_equal(pa, RAM_BASE + 0x11008);
+    assert_int_equal(hart_debug_translate(f->h, 0x40003000, &pa), 0);
+    assert_int_equal(pa, RAM_BASE + 0x12000);
+    assert_int_equal(hart_debug_translate(f->h, 0x40002000, &pa), -1);
+    assert_int_equal(hart_debug_translate(f->h, 0x8000000000ull, &pa), -1); /* not canonical */
+    assert_int_equal(f->h->exc_cause, 0x55); /* nothing raised */
+}
+
+static void read_write_stop_at_the_mapping(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t buf[32], pat[32];
+    for (unsigned i = 0; i < sizeof pat; i++)
+        pat[i] = (uint8_t)(0xa0 + i);
+    /* 16 bytes before the unmapped page at 0x40002000, 16 in it */
+    assert_int_equal(hart_debug_write(f->h, 0x40001ff0, pat, 32, &f->h, 1), 16);
+    assert_memory_equal(f->ram + 0x11ff0, pat, 16);
+    assert_int_equal(hart_debug_read(f->h, 0x40001ff0, buf, 32), 16);
+    assert_memory_equal(buf, pat, 16);
+    /* across two mapped pages that are not adjacent in RAM */
+    assert_int_equal(hart_debug_write(f->h, 0x40000ff8, pat, 16, &f->h, 1), 16);
+    assert_memory_equal(f->ram + 0x10ff8, pat, 8);
+    assert_memory_equal(f->ram + 0x11000, pat + 8, 8);
+}
+
+static void physical_when_bare_or_m(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t b = 0;
+    f->ram[0x20000] = 0x5a;
+    assert_int_equal(hart_debug_read(f->h, RAM_BASE + 0x20000, &b, 1), 0); /* not mapped in Sv39 */
+    f->h->priv = PRIV_M;
+    csr_update_priv_ls(f->h);
+    assert_int_equal(hart_debug_read(f->h, RAM_BASE + 0x20000, &b, 1), 1);
+    assert_int_equal(b, 0x5a);
+    f->h->priv = PRIV_S;
+    f->h->satp = 0;
+    csr_update_priv_ls(f->h);
+    assert_int_equal(hart_debug_read(f->h, RAM_BASE + 0x20000, &b, 1), 1);
+    /* outside RAM: nothing (device registers have side effects) */
+    assert_int_equal(hart_debug_read(f->h, 0x10000000, &b, 1), 0);
+    assert_int_equal(hart_debug_read(f->h, RAM_BASE + RAM_SIZE - 1, &b, 2), 1);
+}
+
+static void registers(void **state)
+{
+    struct fixture *f = *state;
+    hart_debug_set_pc(f->h, 0x80001235);
+    assert_int_equal(hart_debug_pc(f->h), 0x80001234);
+    assert_int_equal(hart_debug_set_fcsr(f->h, 0x003, 0xff), 0);
+    uint64_t v;
+    assert_int_equal(hart_debug_fcsr(f->h, 0x001, &v), 0);
+    assert_int_equal(v, 0x1f);
+    assert_int_equal(hart_debug_fcsr(f->h, 0x002, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(hart_debug_fcsr(f->h, 0x300, &v), -1);
+    assert_int_equal(hart_debug_set_priv(f->h, 2), -1);
+    assert_int_equal(hart_debug_set_priv(f->h, PRIV_U), 0);
+    assert_int_equal(hart_debug_priv(f->h), PRIV_U);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(translate_has_no_side_effects, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_write_stop_at_the_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(physical_when_bare_or_m, setup, teardown),
+        cmocka_unit_test_setup_teardown(registers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
