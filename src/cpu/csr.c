@@ -10,6 +10,7 @@
 #include "cpu/csr.h"
 
 #include "cpu/mmu.h"
+#include "cpu/trigger.h"
 
 #define MSTATUS_UXL_SXL_VALUE ((2ull << 32) | (2ull << 34)) /* XLEN 64 in S and U */
 #define MSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | \
@@ -228,7 +229,7 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
         *val = h->pmpaddr[csr - CSR_PMPADDR0];
         return 0;
     }
-    return -1;
+    return trigger_csr_read(h, csr, val);
 }
 
 uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read)
@@ -370,5 +371,5 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
         pmp_recompute(h);
         return 0;
     }
-    return -1;
+    return trigger_csr_write(h, csr, v);
 }
