@@ -253,6 +253,7 @@ static int debug_match(struct hart *h, uint64_t va, uint64_t size, unsigned kind
         if (fire) {
             tg->stopped = 1;
             tg->hit.kind = kind;
+            tg->hit.kinds = w->kinds;
             tg->hit.addr = va > w->lo ? va : w->lo;
             hart_raise(h, TRIGGER_CAUSE_DEBUG, tg->hit.addr);
         }

@@ -69,6 +69,7 @@ struct trigger_watch {
 /* Why a debugger trigger stopped the hart. */
 struct trigger_hit {
     unsigned kind;   /* TRIGGER_EXEC, TRIGGER_LOAD or TRIGGER_STORE */
+    unsigned kinds;  /* the matching trigger's kinds */
     uint64_t addr;   /* the watched address accessed (the pc for execute) */
 };
 
