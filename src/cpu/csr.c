@@ -6,7 +6,8 @@
  * instructions. There are 16 PMP entries: pmpcfg0, pmpcfg2 and
  * pmpaddr0-15 exist, and the CSRs of entries 16-63 raise illegal
  * instruction as in QEMU 7.2. There is no H extension, so mtinst and
- * mtval2 do not exist either. */
+ * mtval2 do not exist either. The debug trigger CSRs (0x7a0-0x7a5) are
+ * cpu/trigger.c's. */
 #include "cpu/csr.h"
 
 #include "cpu/mmu.h"
