@@ -70,8 +70,14 @@ static inline int amo_exec(struct hart *h, unsigned opc, uint64_t va, uint64_t s
     if (__builtin_expect(e->vpage == (va & (~0xfffull | (sz - 1))), 1)) {
         p = (void *)(e->addend + (uintptr_t)va);
         pa = h->mem.base + (uint64_t)((uint8_t *)p - h->mem.host);
-    } else if (mmu_atomic_ptr(h, va, sz, is_lr, &p, &pa)) {
-        return -1;
+    } else {
+        /* LR is a load, SC a store, an AMO both (cpu/trigger.h). */
+        unsigned kinds = is_lr ? TRIGGER_LOAD
+                       : opc == OP_SC_W || opc == OP_SC_D ? TRIGGER_STORE : TRIGGER_LOAD | TRIGGER_STORE;
+        if (__builtin_expect((h->trig.armed & kinds) != 0, 0) && trigger_data(h, va, sz, kinds))
+            return -1;
+        if (mmu_atomic_ptr(h, va, sz, is_lr, &p, &pa))
+            return -1;
     }
     if (is_lr) {
         uint64_t v = sz == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE)

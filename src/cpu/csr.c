@@ -6,10 +6,12 @@
  * instructions. There are 16 PMP entries: pmpcfg0, pmpcfg2 and
  * pmpaddr0-15 exist, and the CSRs of entries 16-63 raise illegal
  * instruction as in QEMU 7.2. There is no H extension, so mtinst and
- * mtval2 do not exist either. */
+ * mtval2 do not exist either. The debug trigger CSRs (0x7a0-0x7a5) are
+ * cpu/trigger.c's. */
 #include "cpu/csr.h"
 
 #include "cpu/mmu.h"
+#include "cpu/trigger.h"
 
 #define MSTATUS_UXL_SXL_VALUE ((2ull << 32) | (2ull << 34)) /* XLEN 64 in S and U */
 #define MSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | \
@@ -228,7 +230,7 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
         *val = h->pmpaddr[csr - CSR_PMPADDR0];
         return 0;
     }
-    return -1;
+    return trigger_csr_read(h, csr, val);
 }
 
 uint64_t csr_rmw_base(const struct hart *h, unsigned csr, uint64_t read)
@@ -370,5 +372,5 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
         pmp_recompute(h);
         return 0;
     }
-    return -1;
+    return trigger_csr_write(h, csr, v);
 }

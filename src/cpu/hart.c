@@ -156,6 +156,7 @@ void hart_reset(struct hart *h, uint64_t pc, enum hart_priv priv, uint64_t a0, u
     h->x[10] = a0;
     h->x[11] = a1;
     csr_update_priv_ls(h);
+    trigger_reset(h);
     mmu_flush(h);
     /* The board may have loaded new code into RAM. */
     code_flush_all(h);
@@ -217,6 +218,10 @@ static void set_priv(struct hart *h, unsigned priv)
  * cannot make progress (the trap is still taken, so the report shows it). */
 static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
 {
+    /* A debugger's trigger: the hart stops before the instruction, which
+     * has had no effect (see hart_boundary). */
+    if (unlikely(cause == TRIGGER_CAUSE_DEBUG))
+        return 0;
     int irq = (cause & CAUSE_INTERRUPT) != 0;
     /* A debugger's single step ends at the trap handler's first
      * instruction (cpu/hart_debug.h). */
@@ -271,6 +276,7 @@ static int take_trap(struct hart *h, uint64_t cause, uint64_t tval)
             s |= MSTATUS_MPIE;
         s |= (uint64_t)h->priv << 11;
         h->mstatus = s;
+        h->trig.tcontrol = trigger_tcontrol_trap_m(h->trig.tcontrol);
         h->pc = (h->mtvec & ~3ull) + ((h->mtvec & 1) && irq ? 4ull * code : 0);
         set_priv(h, PRIV_M);
     }
@@ -683,8 +689,9 @@ static void block_link(struct hart_op *op, uint64_t bpc, uint64_t t, const struc
 }
 
 /* The block for pc when the jump cache missed: translate, find or build
- * it, remember it in the jump cache. NULL after a fetch fault. */
-static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *const *handlers)
+ * it, remember it in the jump cache (if jcache). NULL after a fetch
+ * fault. */
+static struct hart_block *block_find(struct hart *h, uint64_t pc, const void *const *handlers, int jcache)
 {
     uint8_t *page;
     if (mmu_fetch_page(h, pc, &page))
@@ -711,10 +718,34 @@ static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *
     b->next = c->hash[hi];
     c->hash[hi] = b;
     code_mark(h, pa, b->nbytes);
-found:;
-    unsigned ji = (unsigned)(pc >> 1) & (HART_JCACHE_SIZE - 1);
-    mmu_jcache_fill(h, ji, pc, b);
+found:
+    if (jcache)
+        mmu_jcache_fill(h, (unsigned)(pc >> 1) & (HART_JCACHE_SIZE - 1), pc, b);
     return b;
+}
+
+/* block_find, and while an execute trigger is armed (cpu/trigger.h) the
+ * check of the block's pcs: not remembered in the jump cache, so every
+ * entry comes here; cut before a pc a trigger may match; NULL with the
+ * trigger's exception raised when it fires at pc. */
+static struct hart_block *block_lookup(struct hart *h, uint64_t pc, const void *const *handlers)
+{
+    if (likely(!(h->trig.armed & TRIGGER_EXEC)))
+        return block_find(h, pc, handlers, 1);
+    struct hart_block *b = block_find(h, pc, handlers, 0);
+    if (!b)
+        return NULL;
+    int k = trigger_exec(h, pc, b->ops, b->ninsns);
+    if (k < 0)
+        return NULL;
+    if ((unsigned)k < b->ninsns)
+        b = block_scratch(h, pc, (unsigned)k, handlers);
+    return b;
+}
+
+void hart_code_flush(struct hart *h)
+{
+    code_flush_all(h);
 }
 
 /* ---- the run loop ----
@@ -769,7 +800,9 @@ next_block:
             goto fetch_fault;
     }
     if (link_from) {
-        if (link_flushes == h->code->flushes)
+        /* No links while an execute trigger is armed: every entry must
+         * be looked at (block_lookup). */
+        if (link_flushes == h->code->flushes && !(h->trig.armed & TRIGGER_EXEC))
             block_link(link_from, bpc, pc, blk);
         link_from = NULL;
     }
@@ -1043,6 +1076,9 @@ fetch_fault:
             if ((h->priv < PRIV_M && !(h->menvcfg & bit)) || (h->priv == PRIV_U && !(h->senvcfg & bit)))
                 goto illegal;
             uint64_t va = RS1, pa;
+            /* They match store triggers on their whole block (trigger.h). */
+            if (unlikely(h->trig.armed & TRIGGER_STORE) && trigger_data(h, va & ~63ull, 64, TRIGGER_STORE))
+                goto exception;
             if (op->opc == OP_CBO_ZERO) {
                 /* 64-byte blocks never cross a page: translate once, so a
                  * fault leaves the block untouched and names rs1. */
@@ -1099,6 +1135,7 @@ fetch_fault:
             if (mpp != PRIV_M)
                 s &= ~MSTATUS_MPRV;
             h->mstatus = s;
+            h->trig.tcontrol = trigger_tcontrol_mret(h->trig.tcontrol);
             h->resv_valid = 0;
             set_priv(h, mpp);
             pc = h->mepc;
@@ -1243,7 +1280,7 @@ int hart_boundary(struct hart *h, uint64_t budget_end)
                  atomic_load_explicit(&h->flush_done, memory_order_relaxed)))
         hart_service_flush(h);
     /* Before the stop request, which stays pending for the next run. */
-    if (unlikely(h->debug_trapped))
+    if (unlikely(h->debug_trapped | h->trig.stopped))
         return HART_EXIT_STOP;
     if (unlikely(atomic_load_explicit(&h->stop_requested, memory_order_acquire))) {
         atomic_store(&h->stop_requested, 0);
@@ -1254,7 +1291,7 @@ int hart_boundary(struct hart *h, uint64_t budget_end)
     uint64_t cause = irq_to_take(h);
     if (cause && take_trap(h, cause, 0))
         return HART_EXIT_CRASH;
-    if (unlikely(h->debug_trapped))
+    if (unlikely(h->debug_trapped | h->trig.stopped))
         return HART_EXIT_STOP;
     return -1;
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "cpu/decode.h"
+#include "cpu/trigger.h"
 #include "util/errmsg.h"
 #include "util/snapbuf.h"
 
@@ -323,6 +324,8 @@ struct hart {
      * handler's first instruction; debug_irq_mask keeps interrupts from
      * being taken. All 0 unless a debugger steps or set breakpoints. */
     int debug_step, debug_irq_mask, debug_trapped;
+    /* Debug triggers, the guest's and a debugger's (cpu/trigger.h). */
+    struct hart_triggers trig;
 };
 
 int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg *e);
@@ -410,6 +413,9 @@ uint64_t hart_pending_irqs(struct hart *h);
  * Returns 1 while the page still holds decoded code, so the caller must
  * not put it in the store TLB. */
 int hart_code_store(struct hart *h, uint64_t pa, unsigned size);
+/* Drops every decoded block (with the JIT's units, block links and jump
+ * caches): the triggers changed what must be looked at on block entry. */
+void hart_code_flush(struct hart *h);
 
 /* The seam between the interpreter and the JIT (cpu/jit.c), nothing else
  * calls these. hart_interp_run is the interpreter (hart_run with the

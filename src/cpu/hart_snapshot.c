@@ -2,7 +2,13 @@
  * hart_load). CSRs are written back through the same WARL rules a guest
  * write goes through, so a crafted snapshot can only produce a state the
  * guest could have reached itself; what the run loop derives (translation
- * contexts, TLBs, decoded code) is rebuilt, not loaded. */
+ * contexts, TLBs, decoded code) is rebuilt, not loaded.
+ *
+ * Version 2 adds the debug triggers (cpu/trigger.h) after the CSRs. It is
+ * written only when the guest's triggers are not in their reset state, so
+ * the state of a hart that never used them stays version 1, which older
+ * builds read; both versions load. A debugger's own triggers are not
+ * guest state and are not saved. */
 #include <errno.h>
 #include <string.h>
 
@@ -11,6 +17,7 @@
 #include "cpu/hart.h"
 
 #define HART_STATE_VERSION 1u
+#define HART_STATE_VERSION_TRIGGERS 2u
 
 /* CSRs carried through csr_read / csr_write, in write order: menvcfg
  * before stimecmp, pmpaddr before pmpcfg (a locked entry ignores later
@@ -30,7 +37,8 @@ static const uint16_t saved_csrs[] = {
 
 int hart_save(struct hart *h, struct snap_writer *w)
 {
-    snapw_u32(w, HART_STATE_VERSION);
+    int triggers = trigger_in_use(h);
+    snapw_u32(w, triggers ? HART_STATE_VERSION_TRIGGERS : HART_STATE_VERSION);
     snapw_u64(w, h->mhartid);
     snapw_u64(w, h->pc);
     snapw_u8(w, (uint8_t)h->priv);
@@ -56,14 +64,17 @@ int hart_save(struct hart *h, struct snap_writer *w)
         snapw_u64(w, r ? 0 : v);
     }
     h->priv = priv;
+    if (triggers)
+        trigger_save(h, w);
     return w->err;
 }
 
 int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e)
 {
     uint32_t version = snapr_u32(r);
-    if (!r->err && version != HART_STATE_VERSION)
-        return errmsg_set(e, -EINVAL, "hart state: format version %u, expected %u", version, HART_STATE_VERSION);
+    if (!r->err && version != HART_STATE_VERSION && version != HART_STATE_VERSION_TRIGGERS)
+        return errmsg_set(e, -EINVAL, "hart state: format version %u, expected %u or %u", version,
+                          HART_STATE_VERSION, HART_STATE_VERSION_TRIGGERS);
     uint64_t id = snapr_u64(r);
     uint64_t pc = snapr_u64(r);
     unsigned priv = snapr_u8(r);
@@ -112,6 +123,11 @@ int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e)
         if (hart_write_csr(h, saved_csrs[i], csr_val[i]))
             return errmsg_set(e, -EINVAL, "hart %llu state: CSR %#x refused the value %#llx",
                               (unsigned long long)id, saved_csrs[i], (unsigned long long)csr_val[i]);
+    if (version == HART_STATE_VERSION_TRIGGERS) {
+        struct errmsg why = { "" };
+        if (trigger_load(h, r, &why))
+            return errmsg_set(e, -EINVAL, "hart %llu state: %s", (unsigned long long)id, why.text);
+    }
     hart_set_mtimecmp(h, mtimecmp);
     h->priv = priv;
     csr_update_priv_ls(h);

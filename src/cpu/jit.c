@@ -926,6 +926,10 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
         int r = hart_boundary(h, budget_end);
         if (r >= 0)
             return (enum hart_exit)r;
+        /* Execute triggers are matched on the interpreter's block entries
+         * (cpu/trigger.h): it runs the hart while one is armed. */
+        if (__builtin_expect(h->trig.armed & TRIGGER_EXEC, 0))
+            return hart_interp_run(h, budget_end - h->instret);
         uint64_t slice_end = budget_end - h->instret > HART_SLICE ? h->instret + HART_SLICE : budget_end;
         /* The record of the exit the last unit left by, while nothing
          * but the lookup of the next block came after it (see

@@ -347,6 +347,10 @@ page_fault:
 
 static inline void tlb_fill(struct hart *h, enum mmu_access acc, uint64_t va, uint8_t *host_page)
 {
+    /* A page that may hold a watched address stays on the slow path. */
+    if (__builtin_expect(h->trig.armed != 0, 0) && acc != MMU_FETCH &&
+        trigger_page_watched(h, va, acc == MMU_LOAD ? TRIGGER_LOAD : TRIGGER_STORE))
+        return;
     unsigned i = (unsigned)(va >> 12) & (HART_TLB_SIZE - 1);
     struct hart_tlb_entry *e;
     if (acc == MMU_FETCH) {
@@ -450,6 +454,8 @@ static int cross_prepare(struct hart *h, uint64_t va, unsigned size, enum mmu_ac
 
 int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
+    if (__builtin_expect(h->trig.armed & TRIGGER_LOAD, 0) && trigger_data(h, va, size, TRIGGER_LOAD))
+        return -1;
     if ((va & 0xfff) + size > 4096) {
         uint64_t va2 = (va + 4096) & PAGE_MASK;
         uint64_t pa1, pa2, v = 0;
@@ -473,6 +479,8 @@ int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 
 int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
+    if (__builtin_expect(h->trig.armed & TRIGGER_STORE, 0) && trigger_data(h, va, size, TRIGGER_STORE))
+        return -1;
     if ((va & 0xfff) + size > 4096) {
         uint64_t va2 = (va + 4096) & PAGE_MASK;
         uint64_t pa1, pa2;

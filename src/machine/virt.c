@@ -28,10 +28,12 @@
 #include "util/file_map.h"
 #include "util/file_open.h"
 
-/* What the hart implements, for the FDT's riscv,isa strings. */
+/* What the hart implements, for the FDT's riscv,isa strings. "sdtrig"
+ * (cpu/trigger.h) is the name Linux's riscv,isa-extensions binding and
+ * QEMU's riscv,isa string use for the debug triggers. */
 static const char *const isa_extensions[] = {
     "i", "m", "a", "f", "d", "c", "zicbom", "zicboz", "zicntr", "zicsr", "zifencei",
-    "zihintpause", "zihpm", "zba", "zbb", "zbs", "sstc", "svpbmt",
+    "zihintpause", "zihpm", "zba", "zbb", "zbs", "sdtrig", "sstc", "svpbmt",
 };
 
 static uint64_t now_ns(void)

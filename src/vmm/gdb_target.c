@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -22,13 +23,16 @@ struct gdb_target {
     unsigned parked;           /* of those, waiting while held */
     unsigned stop_hart;        /* the hart whose stop was reported */
     int frozen;
-    /* Read by the harts without the lock while they run: only changed
-     * while every hart is held. */
-    _Atomic int slow;          /* breakpoints set or a step pending */
-    uint64_t bp[GDB_TARGET_MAX_BREAKPOINTS];
-    unsigned nbp;
+    /* Break- and watchpoints (execute triggers are breakpoints), and
+     * their generation: each hart installs them on its own thread when
+     * the generation it has is older (gdb_target_run). */
+    struct trigger_watch w[GDB_TARGET_MAX_BREAKPOINTS + GDB_TARGET_MAX_WATCHPOINTS];
+    unsigned nw, nbp;
+    uint64_t wgen, applied[32];
     uint64_t skip_pc[32];      /* a hart resumed at a breakpoint runs it once */
     uint8_t skip[32];
+    int has_hit;               /* the reported stop was a trigger's */
+    struct trigger_hit hit;
     int efd;
     int dead;                  /* gdb_target_shutdown */
     unsigned exit_code;
@@ -126,14 +130,14 @@ static void report_stop(struct gdb_target *t, unsigned i)
     }
 }
 
-static int at_breakpoint(struct gdb_target *t, unsigned i, uint64_t pc)
+/* A hart's trigger stopped it: report it as the stop, if it is the first. */
+static void report_hit(struct gdb_target *t, unsigned i, const struct trigger_hit *hit)
 {
-    if (t->skip[i] && t->skip_pc[i] == pc)
-        return 0;
-    for (unsigned k = 0; k < t->nbp; k++)
-        if (t->bp[k] == pc)
-            return 1;
-    return 0;
+    if (t->state == RUNNING || t->state == STEPPING) {
+        t->has_hit = 1;
+        t->hit = *hit;
+    }
+    report_stop(t, i);
 }
 
 enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
@@ -143,6 +147,16 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
     t->active++;
     int waited = park(t, i);
     int stepping = t->state == STEPPING;
+    /* The hart's own thread changes its triggers: nothing else touches
+     * its TLBs and decoded code. */
+    if (t->applied[i] != t->wgen) {
+        trigger_debug_set(h, t->w, t->nw);
+        t->applied[i] = t->wgen;
+    }
+    if (t->skip[i]) {
+        trigger_debug_skip(h, t->skip_pc[i]);
+        t->skip[i] = 0;
+    }
     pthread_mutex_unlock(&t->lock);
     enum hart_exit r = HART_EXIT_BUDGET;
     if (waited && t->cfg.halt_returns_stop) {
@@ -150,34 +164,27 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
         r = HART_EXIT_STOP;
         goto out;
     }
-    if (!atomic_load_explicit(&t->slow, memory_order_acquire)) {
+    struct trigger_hit hit;
+    if (!stepping) {
         r = hart_run(h, budget);
     } else {
-        hart_debug_arm(h, 1, stepping);
-        for (uint64_t n = 0; n < budget; n++) {
-            if (at_breakpoint(t, i, hart_debug_pc(h))) {
-                pthread_mutex_lock(&t->lock);
-                report_stop(t, i);
-                pthread_mutex_unlock(&t->lock);
-                r = HART_EXIT_BUDGET;
-                break;
-            }
-            r = hart_run(h, 1);
-            if (hart_debug_trapped(h) && r == HART_EXIT_STOP)
-                r = HART_EXIT_BUDGET; /* our own stop, at a trap handler */
-            t->skip[i] = 0;
-            if (stepping && r != HART_EXIT_CRASH) {
-                hart_debug_arm(h, 0, 0);
-                pthread_mutex_lock(&t->lock);
-                report_stop(t, i);
-                pthread_mutex_unlock(&t->lock);
-                r = HART_EXIT_BUDGET;
-                break;
-            }
-            if (r != HART_EXIT_BUDGET)
-                break;
-        }
+        hart_debug_arm(h, 1, 1);
+        r = hart_run(h, 1);
+        if (hart_debug_trapped(h) && r == HART_EXIT_STOP)
+            r = HART_EXIT_BUDGET; /* our own stop, at a trap handler */
         hart_debug_arm(h, 0, 0);
+        if (r != HART_EXIT_CRASH && !h->trig.stopped) {
+            pthread_mutex_lock(&t->lock);
+            report_stop(t, i);
+            pthread_mutex_unlock(&t->lock);
+            r = HART_EXIT_BUDGET;
+        }
+    }
+    if (trigger_debug_hit(h, &hit)) {
+        pthread_mutex_lock(&t->lock);
+        report_hit(t, i, &hit);
+        pthread_mutex_unlock(&t->lock);
+        r = HART_EXIT_BUDGET;
     }
     if (r == HART_EXIT_STOP || r == HART_EXIT_BUDGET) {
         pthread_mutex_lock(&t->lock);
@@ -245,7 +252,7 @@ void gdb_target_resume(struct gdb_target *t, int step)
         t->skip_pc[k] = hart_debug_pc(t->cfg.harts[k]);
         t->skip[k] = 1;
     }
-    atomic_store(&t->slow, t->nbp > 0 || step >= 0);
+    t->has_hit = 0;
     if (t->frozen && t->cfg.thaw) {
         t->cfg.thaw(t->cfg.opaque);
         t->frozen = 0;
@@ -258,39 +265,96 @@ void gdb_target_resume(struct gdb_target *t, int step)
     pthread_mutex_unlock(&t->lock);
 }
 
-int gdb_target_add_breakpoint(struct gdb_target *t, uint64_t pc)
+/* Under lock: the index of the entry (lo, hi, kinds), or nw. */
+static unsigned find_watch(const struct gdb_target *t, uint64_t lo, uint64_t hi, unsigned kinds)
+{
+    unsigned k;
+    for (k = 0; k < t->nw; k++)
+        if (t->w[k].lo == lo && t->w[k].hi == hi && t->w[k].kinds == kinds)
+            break;
+    return k;
+}
+
+/* Adds (lo, hi, kinds) unless it is there; max: how many entries of its
+ * sort (breakpoints: exec; watchpoints) may be set. */
+static int add_watch(struct gdb_target *t, uint64_t lo, uint64_t hi, unsigned kinds, unsigned max)
 {
     pthread_mutex_lock(&t->lock);
     int r = 0;
-    unsigned k;
-    for (k = 0; k < t->nbp && t->bp[k] != pc; k++)
-        ;
-    if (k == t->nbp) {
-        if (t->nbp == GDB_TARGET_MAX_BREAKPOINTS)
+    if (find_watch(t, lo, hi, kinds) == t->nw) {
+        unsigned n = kinds == TRIGGER_EXEC ? t->nbp : t->nw - t->nbp;
+        if (n >= max) {
             r = -ENOSPC;
-        else
-            t->bp[t->nbp++] = pc;
+        } else {
+            t->w[t->nw++] = (struct trigger_watch){ .lo = lo, .hi = hi, .kinds = kinds };
+            t->nbp += kinds == TRIGGER_EXEC;
+            t->wgen++;
+        }
     }
     pthread_mutex_unlock(&t->lock);
     return r;
 }
 
-void gdb_target_remove_breakpoint(struct gdb_target *t, uint64_t pc)
+static void remove_watch(struct gdb_target *t, uint64_t lo, uint64_t hi, unsigned kinds)
 {
     pthread_mutex_lock(&t->lock);
-    for (unsigned k = 0; k < t->nbp; k++)
-        if (t->bp[k] == pc) {
-            t->bp[k] = t->bp[--t->nbp];
-            break;
-        }
+    unsigned k = find_watch(t, lo, hi, kinds);
+    if (k < t->nw) {
+        t->w[k] = t->w[--t->nw];
+        t->nbp -= kinds == TRIGGER_EXEC;
+        t->wgen++;
+    }
     pthread_mutex_unlock(&t->lock);
+}
+
+int gdb_target_add_breakpoint(struct gdb_target *t, uint64_t pc)
+{
+    if (pc == UINT64_MAX)
+        return -EINVAL;
+    return add_watch(t, pc, pc + 1, TRIGGER_EXEC, GDB_TARGET_MAX_BREAKPOINTS);
+}
+
+void gdb_target_remove_breakpoint(struct gdb_target *t, uint64_t pc)
+{
+    remove_watch(t, pc, pc + 1, TRIGGER_EXEC);
+}
+
+int gdb_target_add_watchpoint(struct gdb_target *t, uint64_t addr, uint64_t len, unsigned kinds)
+{
+    if (!len || addr + len < addr || !kinds || (kinds & ~(TRIGGER_LOAD | TRIGGER_STORE)))
+        return -EINVAL;
+    return add_watch(t, addr, addr + len, kinds, GDB_TARGET_MAX_WATCHPOINTS);
+}
+
+void gdb_target_remove_watchpoint(struct gdb_target *t, uint64_t addr, uint64_t len, unsigned kinds)
+{
+    remove_watch(t, addr, addr + len, kinds);
+}
+
+/* Under lock. */
+static void clear_watches(struct gdb_target *t)
+{
+    if (t->nw) {
+        t->nw = t->nbp = 0;
+        t->wgen++;
+    }
 }
 
 void gdb_target_clear_breakpoints(struct gdb_target *t)
 {
     pthread_mutex_lock(&t->lock);
-    t->nbp = 0;
+    clear_watches(t);
     pthread_mutex_unlock(&t->lock);
+}
+
+int gdb_target_stop_hit(struct gdb_target *t, struct trigger_hit *hit)
+{
+    pthread_mutex_lock(&t->lock);
+    int r = t->has_hit;
+    if (r)
+        *hit = t->hit;
+    pthread_mutex_unlock(&t->lock);
+    return r;
 }
 
 void gdb_target_shutdown(struct gdb_target *t, unsigned exit_code)
@@ -298,8 +362,7 @@ void gdb_target_shutdown(struct gdb_target *t, unsigned exit_code)
     pthread_mutex_lock(&t->lock);
     t->dead = 1;
     t->exit_code = exit_code;
-    t->nbp = 0;
-    atomic_store(&t->slow, 0);
+    clear_watches(t);
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
     uint64_t one = 1;

@@ -1,14 +1,17 @@
 /* What the gdb stub does to a VM's harts: holds them (all-stop: when one
  * stops, all stop), lets them run or steps one, and stops them at
- * breakpoints, without patching guest memory.
+ * breakpoints and watchpoints, without patching guest memory.
  *
  * The vCPU loop runs its hart through gdb_target_run when a debugger
- * target exists. With no breakpoint set and no step pending that is
- * hart_run itself (one atomic load per call); otherwise the hart runs one
- * instruction at a time and its pc is compared with the breakpoints
- * before each: slow but exact, and the same for both engines. A halted
- * hart waits inside gdb_target_run. The stub thread is told of a stop
- * through an fd that becomes readable (gdb_target_event_fd). */
+ * target exists. Break- and watchpoints are the hart's debugger-owned
+ * triggers (cpu/trigger.h: execute, load and store matches, apart from
+ * the guest's own Sdtrig triggers), which the hart's own thread installs
+ * in gdb_target_run after they changed; so apart from a step that is
+ * hart_run itself, and the hart stops before an instruction at a
+ * breakpoint or before an access to a watched address. A step runs one
+ * instruction. A halted hart waits inside gdb_target_run. The stub thread
+ * is told of a stop through an fd that becomes readable
+ * (gdb_target_event_fd). */
 #ifndef MINNOW_VMM_GDB_TARGET_H
 #define MINNOW_VMM_GDB_TARGET_H
 
@@ -17,7 +20,10 @@
 #include "cpu/hart.h"
 #include "util/errmsg.h"
 
+#include "cpu/trigger.h"
+
 #define GDB_TARGET_MAX_BREAKPOINTS 64
+#define GDB_TARGET_MAX_WATCHPOINTS 32
 
 struct gdb_target;
 
@@ -62,7 +68,18 @@ unsigned gdb_target_stopped(struct gdb_target *t);
  * the set is full; removing one not set is not an error. */
 int gdb_target_add_breakpoint(struct gdb_target *t, uint64_t pc);
 void gdb_target_remove_breakpoint(struct gdb_target *t, uint64_t pc);
+/* Watchpoints on [addr, addr+len) for kinds (TRIGGER_LOAD and/or
+ * TRIGGER_STORE): -ENOSPC when the set is full, -EINVAL for len 0 or a
+ * range that wraps. Setting one twice and removing one not set do
+ * nothing. */
+int gdb_target_add_watchpoint(struct gdb_target *t, uint64_t addr, uint64_t len, unsigned kinds);
+void gdb_target_remove_watchpoint(struct gdb_target *t, uint64_t addr, uint64_t len, unsigned kinds);
+/* Removes every break- and watchpoint. */
 void gdb_target_clear_breakpoints(struct gdb_target *t);
+/* After gdb_target_stopped: 1 when that stop was a break- or
+ * watchpoint's, with what it matched in *hit (the hart stopped before the
+ * instruction, which has not executed). */
+int gdb_target_stop_hit(struct gdb_target *t, struct trigger_hit *hit);
 /* The run has ended: held harts go, and nothing holds them again (the
  * vm's end, before it joins the hart threads), with the status the
  * debugger is told (0-255, as gdb's W packet has it). */

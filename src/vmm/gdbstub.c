@@ -406,8 +406,22 @@ static int reg_set(struct hart *h, unsigned n, uint64_t v)
 
 static int send_stop(struct gdbstub *s, unsigned sig, unsigned hart)
 {
-    char b[64];
+    char b[96];
     snprintf(b, sizeof b, "T%02xthread:%x;", sig, hart + 1);
+    s->g_thread = (int)hart;
+    return send_packet(s, b);
+}
+
+/* A stop at a watchpoint, before the access (gdb's RISC-V target
+ * expects that: it steps over the instruction with the watchpoints
+ * removed, then compares the value): watch (write), rwatch (read) or
+ * awatch (access), with the watched address the access touched. */
+static int send_watch_stop(struct gdbstub *s, unsigned hart, const struct trigger_hit *hit)
+{
+    const char *what = hit->kinds == (TRIGGER_LOAD | TRIGGER_STORE) ? "awatch"
+                     : hit->kinds == TRIGGER_LOAD ? "rwatch" : "watch";
+    char b[96];
+    snprintf(b, sizeof b, "T05%s:%" PRIx64 ";thread:%x;", what, hit->addr, hart + 1);
     s->g_thread = (int)hart;
     return send_packet(s, b);
 }
@@ -643,10 +657,22 @@ static int handle(struct gdbstub *s, int *step)
     case 'z': {
         const char *q = p + 2;
         uint64_t addr, kind;
-        if (p[1] != '0' && p[1] != '1')
-            return send_packet(s, ""); /* watchpoints: not yet */
+        if (p[1] < '0' || p[1] > '4')
+            return send_packet(s, "");
         if (*q++ != ',' || get_hex(&q, &addr) || *q++ != ',' || get_hex(&q, &kind))
             return send_packet(s, "E01");
+        if (p[1] >= '2') {
+            /* Watchpoints: Z2 write, Z3 read, Z4 access; kind is the
+             * length in bytes. */
+            static const unsigned kinds[3] = { TRIGGER_STORE, TRIGGER_LOAD, TRIGGER_LOAD | TRIGGER_STORE };
+            unsigned k = kinds[p[1] - '2'];
+            if (p[0] == 'z') {
+                gdb_target_remove_watchpoint(s->t, addr, kind, k);
+                return send_packet(s, "OK");
+            }
+            int r = gdb_target_add_watchpoint(s->t, addr, kind, k);
+            return send_packet(s, r == -ENOSPC ? "E0e" : r ? "E01" : "OK");
+        }
         if (p[0] == 'z') {
             gdb_target_remove_breakpoint(s->t, addr);
             return send_packet(s, "OK");
@@ -732,6 +758,9 @@ static int wait_running(struct gdbstub *s)
             return 2;
         if (p[1].revents) {
             unsigned h = gdb_target_stopped(s->t);
+            struct trigger_hit hit;
+            if (gdb_target_stop_hit(s->t, &hit) && hit.kind != TRIGGER_EXEC)
+                return send_watch_stop(s, h, &hit) ? 1 : 0;
             return send_stop(s, 5, h) ? 1 : 0;
         }
         if (has_buf || p[0].revents) {

@@ -16,7 +16,7 @@ has() { grep -qE "$1" "$work/guest.dts" || fail "the device tree has no /$1/"; }
 has 'cpu@0 \{'
 has 'cpu@2 \{'
 ! grep -q 'cpu@3' "$work/guest.dts" || fail "a fourth cpu for --cpus 3"
-has 'riscv,isa = "rv64imafdc_zicbom_zicboz_zicntr_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sstc_svpbmt"'
+has 'riscv,isa = "rv64imafdc_zicbom_zicboz_zicntr_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sdtrig_sstc_svpbmt"'
 has 'mmu-type = "riscv,sv57"'
 has 'timebase-frequency = <(0x989680|10000000)>'
 has 'reg = <0x00 0x80000000 0x00 0x20000000>'

@@ -43,6 +43,7 @@ test_main:
 1:
     TEST 2                  /* CSRs that do not exist */
     EXPECT_ILLEGAL csrr a0, 0x7c0       /* custom, none here */
+    EXPECT_ILLEGAL csrr a0, 0x7a6       /* trigger CSRs past tcontrol (trigger.S has the rest) */
     EXPECT_ILLEGAL csrw 0xfc0, a0
     EXPECT_ILLEGAL csrr a0, 0x5c0
     EXPECT_ILLEGAL csrr a0, cycleh      /* RV32 only */
@@ -52,11 +53,10 @@ test_main:
     EXPECT_ILLEGAL csrw 0x3a1, zero     /* pmpcfg1 */
     EXPECT_ILLEGAL csrr a0, 0x015       /* seed (no Zkr) */
     EXPECT_ILLEGAL csrr a0, 0xda0       /* scountovf (no Sscofpmf) */
-    IF_QEMU 1f              /* QEMU has H (mtinst) and the trigger module (tselect) */
+    IF_QEMU 1f              /* QEMU has H (mtinst) */
     EXPECT_ILLEGAL csrr a0, 0x34a       /* mtinst */
     EXPECT_ILLEGAL csrr a0, 0x34b       /* mtval2 */
     EXPECT_ILLEGAL csrr a0, 0x600       /* hstatus */
-    EXPECT_ILLEGAL csrr a0, 0x7a0       /* tselect */
 1:
     TEST 3                  /* read-only CSRs */
     EXPECT_ILLEGAL csrw mhartid, zero

@@ -6,7 +6,7 @@ stub's own single step, which gdb does not use on RISC-V (it steps by
 breakpoints). Every wait is on output or on a socket, with generous
 timeouts.
 
-usage: gdb_test.py CASE MINNOW GDB NM PROG_ELF SPIN_ELF [ENGINE]"""
+usage: gdb_test.py CASE MINNOW GDB NM PROG_ELF SPIN_ELF [ENGINE [WATCH_ELF]]"""
 import os
 import re
 import socket
@@ -272,6 +272,79 @@ def case_tcp(a, work):
     vm.expect_exit(0)
 
 
+def case_watch(a, work):
+    """gdb's watch, rwatch and awatch (Z2, Z3, Z4) on a bare-metal program:
+    each stops where the access is, with the old and new value (watch) or
+    the value (rwatch, awatch), and the program still passes after."""
+    vm, sock = start(a, a.watch, work)
+    out = gdb(a.gdb, a.watch, sock, [
+        "watch *(int *)&counter", "continue", "continue", "p/d $s0", "delete",
+        "rwatch *(int *)&limit", "continue", "p/d $s0", "delete",
+        "awatch *(int *)&shared", "continue", "continue", "p/x *(int *)&shared", "delete",
+        "continue"])
+    expect_in_order(out, [
+        r"Hardware watchpoint 1: \*\(int \*\)&counter",
+        r"Old value = 0\s+New value = 1", r"Old value = 1\s+New value = 2", r"^\$1 = 2$",
+        r"Hardware read watchpoint 2: \*\(int \*\)&limit", r"Value = 3", r"^\$2 = 2$",
+        r"Hardware access \(read/write\) watchpoint 3: \*\(int \*\)&shared", r"Value = 66",
+        r"Hardware access \(read/write\) watchpoint 3: \*\(int \*\)&shared", r"(?:Old value = 66\s+New value = 82|Value = 82)",
+        r"^\$3 = 0x52$",
+        r"\[Inferior 1 \(Remote target\) exited normally\]"], "gdb")
+    vm.expect_exit(0)
+
+
+def case_watch_raw(a, work):
+    """Z2 at the protocol level: the stop reply names the watchpoint and
+    the address, the hart stopped before the store (pc at it, memory
+    unchanged), stepping over it with the watchpoint removed (as gdb does)
+    stores, the next pass stops again, a watchpoint on part of a word
+    catches the word's store, Z3 stops at the load; bad Z2 packets are
+    refused."""
+    sym = symbols(a.nm, a.watch)
+    vm, sock = start(a, a.watch, work)
+    c = Stub(sock)
+    c.cmd("QStartNoAckMode")
+    c.no_ack = True
+    if not c.cmd("?").startswith("T05"):
+        raise Fail("no stop reply")
+    counter = sym["counter"]
+    if c.cmd(f"Z2,{counter:x},0") != "E01" or c.cmd(f"Z2,{(1 << 64) - 2:x},8") != "E01":
+        raise Fail("a watchpoint of length 0 or one that wraps was accepted")
+    if c.cmd(f"Z2,{counter + 2:x},2") != "OK":
+        raise Fail("Z2 refused")
+    c.send_raw(b"$vCont;c#a8")
+    _, stop = c.packet()
+    if stop != f"T05watch:{counter + 2:x};thread:1;":
+        raise Fail(f"stop reply {stop!r}")
+    pc = c.reg(32)
+    if pc != sym["at_store"]:
+        raise Fail(f"stopped at {pc:#x}, not at the store {sym['at_store']:#x}")
+    if c.cmd(f"m{counter:x},4") != "00000000" or c.reg(8) != 1:
+        raise Fail("the store happened before the stop, or s0 is wrong")
+    # As gdb does for RISC-V: step over the store with the watchpoint out,
+    # then put it back; the next pass stops at the store again.
+    c.cmd(f"z2,{counter + 2:x},2")
+    c.send_raw(b"$vCont;s:1#23")
+    _, stop = c.packet()
+    if not stop.startswith("T05thread:1;") or c.cmd(f"m{counter:x},4") != "01000000":
+        raise Fail(f"step over the store: {stop!r}, counter {c.cmd(f'm{counter:x},4')}")
+    c.cmd(f"Z2,{counter + 2:x},2")
+    c.send_raw(b"$vCont;c#a8")
+    _, stop = c.packet()
+    if not stop.startswith("T05watch:") or c.reg(32) != pc or c.cmd(f"m{counter:x},4") != "01000000":
+        raise Fail(f"second pass: {stop!r}, pc {c.reg(32):#x}, counter {c.cmd(f'm{counter:x},4')}")
+    c.cmd(f"z2,{counter + 2:x},2")
+    if c.cmd(f"Z3,{sym['limit']:x},4") != "OK":
+        raise Fail("Z3 refused")
+    c.send_raw(b"$vCont;c#a8")
+    _, stop = c.packet()
+    if stop != f"T05rwatch:{sym['limit']:x};thread:1;" or c.reg(32) != sym["at_load"]:
+        raise Fail(f"rwatch: {stop!r}, pc {c.reg(32):#x}")
+    c.cmd(f"z3,{sym['limit']:x},4")
+    c.send_raw(b"$D#44")
+    vm.expect_exit(0)
+
+
 def case_linux(a, work):
     """The default guest on 4 harts: held at reset, every hart a thread,
     then detach and it boots to its command."""
@@ -296,7 +369,8 @@ def case_linux(a, work):
 def case_kernel(a, work):
     """The default guest's kernel under gdb with its symbols (guest/build
     keeps vmlinux): held at reset, break start_kernel, a backtrace and the
-    code there through the MMU, then detach and it boots to its command."""
+    code there through the MMU, a watchpoint on jiffies that the timer
+    tick hits twice, then detach and it boots to its command."""
     guest = run([os.path.join(TOP, "guest", "build"), "-q"], check=True).stdout.strip().split("\n")[-1]
     vmlinux = os.path.join(guest, "vmlinux")
     if not os.path.exists(vmlinux):
@@ -312,11 +386,20 @@ def case_kernel(a, work):
                 os.path.join(work, "console.log"), timeout=600)
     wait_socket(sock, vm)
     out = gdb(a.gdb, vmlinux, sock, ["break start_kernel", "continue", "bt 1", "p $priv", "x/2i $pc",
-                                     "p/x $sp", "x/gx $sp", "delete", "detach"])
+                                     "p/x $sp", "x/gx $sp", "delete",
+                                     "watch *(unsigned long *)&jiffies", "continue", "continue", "delete",
+                                     "detach"])
     expect_in_order(out, [r"Breakpoint 1 at 0xffffffff8", r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel",
                           r"#0 +0xffffffff8[0-9a-f]+ in start_kernel", r"^\$1 = 1$",
                           r"=> 0xffffffff8[0-9a-f]+ <start_kernel(?:\+\d+)?>:", r"^\$2 = 0xffffffff8[0-9a-f]+$",
-                          r"^0xffffffff8[0-9a-f]+(?: <[^>]*>)?:\s+0x[0-9a-f]+$", r"detached"], "gdb")
+                          r"^0xffffffff8[0-9a-f]+(?: <[^>]*>)?:\s+0x[0-9a-f]+$",
+                          r"Hardware watchpoint 2: \*\(unsigned long \*\)&jiffies",
+                          r"Old value = \d+\s+New value = \d+", r"Old value = \d+\s+New value = \d+",
+                          r"detached"], "gdb")
+    # The timer tick moves jiffies on: each stop saw it grow.
+    for old, new in re.findall(r"Old value = (\d+)\s+New value = (\d+)", out):
+        if int(new) <= int(old) or int(new) - int(old) > 1000:
+            raise Fail(f"jiffies went from {old} to {new}:\n{out}")
     vm.wait_for(r"^GDB-KERNEL-UP$", 600)
     vm.expect_exit(0, 600)
 
@@ -331,6 +414,7 @@ def main():
     a = A()
     case, a.minnow, a.gdb, a.nm, a.prog, a.spin = sys.argv[1:7]
     a.engine = sys.argv[7] if len(sys.argv) > 7 else "jit"
+    a.watch = sys.argv[8] if len(sys.argv) > 8 else None
     fn = globals().get("case_" + case)
     if not fn:
         print(f"gdb_test.py: unknown case {case!r}", file=sys.stderr)

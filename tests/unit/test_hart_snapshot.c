@@ -17,6 +17,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/trigger.h"
 
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
@@ -202,6 +203,48 @@ static void random_values_random_order(void **state)
     }
 }
 
+/* The debug triggers (cpu/trigger.h): every trigger, not just the one
+ * tselect shows, survives; a hart that never used them saves format
+ * version 1 (older builds read it), one that did version 2. */
+static void triggers(void **state)
+{
+    struct rig *r = *state;
+    struct snap_writer w;
+    snapw_init(&w);
+    assert_int_equal(hart_save(r->a, &w), 0);
+    assert_true(w.len >= 4 && w.buf[0] == 1 && !w.buf[1] && !w.buf[2] && !w.buf[3]);
+    snapw_free(&w);
+    static const uint64_t ctl[4] = {
+        (6ull << 60) | (1 << 11) | (2 << 7) | (1 << 6) | 2, /* chain, >=, m, store */
+        (6ull << 60) | (3 << 7) | (1 << 4) | 2,             /* <, s, store */
+        (6ull << 60) | (1 << 22) | (1 << 3) | 4,            /* hit0, u, execute */
+        15ull << 60,
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(hart_write_csr(r->a, CSR_TSELECT, i), 0);
+        assert_int_equal(hart_write_csr(r->a, CSR_TDATA1, 0), 0);
+        assert_int_equal(hart_write_csr(r->a, CSR_TDATA2, RAM_BASE + 0x1000 * (i + 1)), 0);
+        assert_int_equal(hart_write_csr(r->a, CSR_TDATA1, ctl[i]), 0);
+    }
+    assert_int_equal(hart_write_csr(r->a, CSR_TSELECT, 2), 0);
+    assert_int_equal(hart_write_csr(r->a, CSR_TCONTROL, TCONTROL_MTE), 0);
+    snapw_init(&w);
+    assert_int_equal(hart_save(r->a, &w), 0);
+    assert_int_equal(w.buf[0], 2);
+    snapw_free(&w);
+    round_trip(r, "triggers");
+    r->b->priv = PRIV_M;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t t1, t2;
+        assert_int_equal(csr_write(r->b, CSR_TSELECT, i), 0);
+        assert_int_equal(csr_read(r->b, CSR_TDATA1, &t1), 0);
+        assert_int_equal(csr_read(r->b, CSR_TDATA2, &t2), 0);
+        assert_int_equal(t1, ctl[i]);
+        assert_int_equal(t2, RAM_BASE + 0x1000 * (i + 1));
+    }
+    assert_int_equal(r->b->trig.armed, TRIGGER_STORE | TRIGGER_EXEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(opensbi_mcountinhibit, setup, teardown),
         cmocka_unit_test_setup_teardown(patterns_each_csr_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(random_values_random_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(triggers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
