@@ -50,6 +50,47 @@ int hart_debug_set_fcsr(struct hart *h, unsigned csr, uint64_t v)
     return -1;
 }
 
+/* csr.c checks the privilege of the instruction: the debugger accesses
+ * as M-mode, so the hart's mode is M for the call and its load/store
+ * context is recomputed for its own mode afterwards (an mstatus write
+ * recomputed it for M). The floating-point CSRs are the FPU feature's,
+ * without the FS check (hart_debug_fcsr). */
+static int csr_as_m(struct hart *h, unsigned csr, uint64_t *rd, const uint64_t *wr)
+{
+    if (csr >= 0x1000)
+        return -1;
+    if (csr >= CSR_FFLAGS && csr <= CSR_FCSR)
+        return rd ? hart_debug_fcsr(h, csr, rd) : hart_debug_set_fcsr(h, csr, *wr);
+    unsigned priv = h->priv;
+    h->priv = PRIV_M;
+    uint64_t v = 0;
+    int r;
+    if (rd) {
+        r = csr_read(h, csr, rd);
+    } else {
+        v = *wr;
+        /* csr_write counts the retirement of the writing instruction;
+         * here none retires, so the value read back is the one written. */
+        if ((csr == CSR_MCYCLE && !(h->mcountinhibit & 1)) || (csr == CSR_MINSTRET && !(h->mcountinhibit & 4)))
+            v++;
+        r = csr_write(h, csr, v);
+    }
+    h->priv = priv;
+    if (!rd)
+        csr_update_priv_ls(h);
+    return r;
+}
+
+int hart_debug_csr_read(struct hart *h, unsigned csr, uint64_t *v)
+{
+    return csr_as_m(h, csr, v, NULL);
+}
+
+int hart_debug_csr_write(struct hart *h, unsigned csr, uint64_t v)
+{
+    return csr_as_m(h, csr, NULL, &v);
+}
+
 unsigned hart_debug_priv(const struct hart *h)
 {
     return h->priv;
@@ -74,40 +115,70 @@ static int read_pte(const struct hart *h, uint64_t pa, uint64_t *pte)
     return 0;
 }
 
-int hart_debug_translate(const struct hart *h, uint64_t va, uint64_t *pa)
+int hart_debug_walk(const struct hart *h, uint64_t va, struct hart_debug_walk *w)
 {
+    memset(w, 0, sizeof *w);
     unsigned mode = (unsigned)(h->satp >> 60);
+    w->mode = mode;
+    w->root = (h->satp & PPN_MASK) << 12;
     if (h->priv_ls == PRIV_M || mode == SATP_MODE_BARE) {
-        *pa = va;
+        w->untranslated = w->mapped = 1;
+        w->pa = va;
+        w->page_size = 4096;
         return 0;
     }
+    w->why = "satp holds an unsupported mode";
     if (mode < SATP_MODE_SV39 || mode > SATP_MODE_SV57)
         return -1;
     unsigned levels = mode - SATP_MODE_SV39 + 3;
     unsigned vabits = 12 + 9 * levels;
+    w->why = "the address is not canonical (its top bits are not a sign extension)";
     if ((uint64_t)((int64_t)(va << (64 - vabits)) >> (64 - vabits)) != va)
         return -1;
-    uint64_t table = (h->satp & PPN_MASK) << 12;
+    uint64_t table = w->root;
     for (int i = (int)levels - 1; i >= 0; i--) {
-        uint64_t pte;
-        if (read_pte(h, table + ((va >> (12 + 9 * i)) & 0x1ff) * 8, &pte))
+        uint64_t pte, pte_pa = table + ((va >> (12 + 9 * i)) & 0x1ff) * 8;
+        w->why = "a page table is outside RAM";
+        if (read_pte(h, pte_pa, &pte))
             return -1;
-        if (!(pte & PTE_V) || (pte & (PTE_R | PTE_W)) == PTE_W)
+        w->level[w->nlevels].level = (unsigned)i;
+        w->level[w->nlevels].pte_pa = pte_pa;
+        w->level[w->nlevels].pte = pte;
+        w->nlevels++;
+        w->why = "the PTE is not valid (V=0)";
+        if (!(pte & PTE_V))
+            return -1;
+        w->why = "the PTE is reserved (W without R)";
+        if ((pte & (PTE_R | PTE_W)) == PTE_W)
             return -1;
         uint64_t ppn = (pte >> 10) & PPN_MASK;
         if (!(pte & (PTE_R | PTE_X))) {
+            w->why = "a pointer PTE at the last level";
             if (i == 0)
                 return -1;
             table = ppn << 12;
             continue;
         }
         uint64_t low = (1ull << (9 * i)) - 1;
+        w->why = "a misaligned superpage";
         if (ppn & low)
             return -1;
-        *pa = (((ppn & ~low) | ((va >> 12) & low)) << 12) | (va & 0xfff);
+        w->why = NULL;
+        w->mapped = 1;
+        w->page_size = 4096ull << (9 * i);
+        w->pa = (((ppn & ~low) | ((va >> 12) & low)) << 12) | (va & 0xfff);
         return 0;
     }
     return -1;
+}
+
+int hart_debug_translate(const struct hart *h, uint64_t va, uint64_t *pa)
+{
+    struct hart_debug_walk w;
+    if (hart_debug_walk(h, va, &w))
+        return -1;
+    *pa = w.pa;
+    return 0;
 }
 
 /* Host address of [pa, pa+len) if it is all RAM. */
@@ -120,22 +191,24 @@ static uint8_t *ram_at(const struct hart *h, uint64_t pa, size_t len)
 }
 
 /* The piece of [va, va+len) inside va's page, as a host pointer. */
-static uint8_t *piece(const struct hart *h, uint64_t va, size_t len, size_t *n, uint64_t *pa)
+static uint8_t *piece(const struct hart *h, int phys, uint64_t va, size_t len, size_t *n, uint64_t *pa)
 {
     size_t in_page = 4096 - (size_t)(va & 0xfff);
     *n = len < in_page ? len : in_page;
-    if (hart_debug_translate(h, va, pa))
+    if (phys)
+        *pa = va;
+    else if (hart_debug_translate(h, va, pa))
         return NULL;
     return ram_at(h, *pa, *n);
 }
 
-size_t hart_debug_read(const struct hart *h, uint64_t va, void *buf, size_t len)
+static size_t mem_read(const struct hart *h, int phys, uint64_t va, void *buf, size_t len)
 {
     size_t done = 0;
     while (done < len) {
         size_t n;
         uint64_t pa;
-        const uint8_t *p = piece(h, va + done, len - done, &n, &pa);
+        const uint8_t *p = piece(h, phys, va + done, len - done, &n, &pa);
         if (!p)
             break;
         memcpy((uint8_t *)buf + done, p, n);
@@ -144,14 +217,14 @@ size_t hart_debug_read(const struct hart *h, uint64_t va, void *buf, size_t len)
     return done;
 }
 
-size_t hart_debug_write(struct hart *h, uint64_t va, const void *buf, size_t len, struct hart *const *harts,
-                        unsigned nharts)
+static size_t mem_write(struct hart *h, int phys, uint64_t va, const void *buf, size_t len,
+                        struct hart *const *harts, unsigned nharts)
 {
     size_t done = 0;
     while (done < len) {
         size_t n;
         uint64_t pa;
-        uint8_t *p = piece(h, va + done, len - done, &n, &pa);
+        uint8_t *p = piece(h, phys, va + done, len - done, &n, &pa);
         if (!p)
             break;
         memcpy(p, (const uint8_t *)buf + done, n);
@@ -163,6 +236,28 @@ size_t hart_debug_write(struct hart *h, uint64_t va, const void *buf, size_t len
         done += n;
     }
     return done;
+}
+
+size_t hart_debug_read(const struct hart *h, uint64_t va, void *buf, size_t len)
+{
+    return mem_read(h, 0, va, buf, len);
+}
+
+size_t hart_debug_read_phys(const struct hart *h, uint64_t pa, void *buf, size_t len)
+{
+    return mem_read(h, 1, pa, buf, len);
+}
+
+size_t hart_debug_write(struct hart *h, uint64_t va, const void *buf, size_t len, struct hart *const *harts,
+                        unsigned nharts)
+{
+    return mem_write(h, 0, va, buf, len, harts, nharts);
+}
+
+size_t hart_debug_write_phys(struct hart *h, uint64_t pa, const void *buf, size_t len, struct hart *const *harts,
+                             unsigned nharts)
+{
+    return mem_write(h, 1, pa, buf, len, harts, nharts);
 }
 
 void hart_debug_arm(struct hart *h, int trap_stops, int mask_irqs)

@@ -2,8 +2,8 @@
  * no-ack mode, escapes), the packets gdb-multiarch needs for `target
  * remote` on RISC-V, and the target description. Harts are threads
  * 1..n (hart index + 1). Registers in the description's numbering:
- * x0-x31 0-31, pc 32, f0-f31 33-64, fflags 66, frm 67, fcsr 68, priv 69.
- * CSRs (org.gnu.gdb.riscv.csr) are not described yet. */
+ * x0-x31 0-31, pc 32, f0-f31 33-64, fflags 66, frm 67, fcsr 68, priv 69,
+ * CSR n at GDB_CSR_REGNUM0 + n (csr.xml, included: vmm/gdb_csr.h). */
 #include "vmm/gdbstub.h"
 
 #include <errno.h>
@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "cpu/hart_debug.h"
+#include "vmm/gdb_csr.h"
+#include "vmm/gdb_monitor.h"
 
 /* Largest packet body accepted and advertised (PacketSize); longer ones
  * are refused with a NAK and dropped. */
@@ -38,6 +40,10 @@ struct gdbstub {
     int fd;
     int no_ack;
     int g_thread, c_thread;   /* Hg, Hc: hart index; -1 any */
+    int phys;                 /* monitor phys on: m/M/X by physical address */
+    /* The CSR feature, made when gdb first asks (the harts are held). */
+    char csr_xml[32768];
+    size_t csr_xml_len;
     char in[PKT_MAX + 8];
     size_t in_len;
     char out[2 * PKT_MAX + 8];
@@ -125,6 +131,7 @@ static const char target_xml[] =
     "<reg name=\"frm\" bitsize=\"32\" type=\"int\" regnum=\"67\"/>\n"
     "<reg name=\"fcsr\" bitsize=\"32\" type=\"int\" regnum=\"68\"/>\n"
     "</feature>\n"
+    "<xi:include href=\"csr.xml\"/>\n"
     "<feature name=\"org.gnu.gdb.riscv.virtual\">\n"
     "<reg name=\"priv\" bitsize=\"64\" type=\"int\" regnum=\"69\"/>\n"
     "</feature>\n"
@@ -366,7 +373,9 @@ static struct hart *cur_hart(struct gdbstub *s)
 static int reg_get(struct hart *h, unsigned n, uint64_t *v, unsigned *bytes)
 {
     *bytes = 8;
-    if (n < 32) {
+    if (n >= GDB_CSR_REGNUM0) {
+        return hart_debug_csr_read(h, n - GDB_CSR_REGNUM0, v);
+    } else if (n < 32) {
         *v = n ? hart_reg(h, n) : 0;
     } else if (n == REG_PC) {
         *v = hart_debug_pc(h);
@@ -385,7 +394,9 @@ static int reg_get(struct hart *h, unsigned n, uint64_t *v, unsigned *bytes)
 
 static int reg_set(struct hart *h, unsigned n, uint64_t v)
 {
-    if (n < 32) {
+    if (n >= GDB_CSR_REGNUM0) {
+        return hart_debug_csr_write(h, n - GDB_CSR_REGNUM0, v);
+    } else if (n < 32) {
         if (n)
             hart_set_reg(h, n, v);
     } else if (n == REG_PC) {
@@ -448,7 +459,8 @@ static int do_memory_read(struct gdbstub *s, const char *p)
     if (len > MEM_MAX)
         len = MEM_MAX;
     uint8_t buf[MEM_MAX];
-    size_t n = hart_debug_read(cur_hart(s), addr, buf, len);
+    size_t n = s->phys ? hart_debug_read_phys(cur_hart(s), addr, buf, len)
+                       : hart_debug_read(cur_hart(s), addr, buf, len);
     if (!n && len)
         return send_packet(s, "E14");
     char o[2 * MEM_MAX + 1];
@@ -466,7 +478,9 @@ static int write_mem(struct gdbstub *s, uint64_t addr, const uint8_t *buf, size_
     unsigned nh = gdb_target_nharts(s->t);
     for (unsigned i = 0; i < nh; i++)
         harts[i] = gdb_target_hart(s->t, i);
-    return hart_debug_write(cur_hart(s), addr, buf, n, harts, nh) == n ? 0 : -1;
+    size_t done = s->phys ? hart_debug_write_phys(cur_hart(s), addr, buf, n, harts, nh)
+                          : hart_debug_write(cur_hart(s), addr, buf, n, harts, nh);
+    return done == n ? 0 : -1;
 }
 
 /* M addr,len:hex  or  X addr,len:binary (escaped). */
@@ -505,14 +519,29 @@ static int do_memory_write(struct gdbstub *s, const char *p, int binary)
 
 static int do_xfer(struct gdbstub *s, const char *p)
 {
-    const char *pre = "qXfer:features:read:target.xml:";
+    const char *pre = "qXfer:features:read:", *doc;
+    size_t total;
     if (strncmp(p, pre, strlen(pre)))
         return send_packet(s, "E00");
     p += strlen(pre);
+    if (!strncmp(p, "target.xml:", 11)) {
+        doc = target_xml;
+        total = sizeof target_xml - 1;
+        p += 11;
+    } else if (!strncmp(p, "csr.xml:", 8)) {
+        if (!s->csr_xml_len)
+            s->csr_xml_len = gdb_csr_feature(cur_hart(s), s->csr_xml, sizeof s->csr_xml);
+        if (!s->csr_xml_len)
+            return send_packet(s, "E0e");
+        doc = s->csr_xml;
+        total = s->csr_xml_len;
+        p += 8;
+    } else {
+        return send_packet(s, "E00");
+    }
     uint64_t off, len;
     if (get_hex(&p, &off) || *p++ != ',' || get_hex(&p, &len) || *p)
         return send_packet(s, "E01");
-    size_t total = sizeof target_xml - 1;
     if (off > total)
         return send_packet(s, "E01");
     if (len > PKT_MAX - 8)
@@ -520,8 +549,43 @@ static int do_xfer(struct gdbstub *s, const char *p)
     size_t n = total - off < len ? total - off : len;
     char o[PKT_MAX];
     o[0] = off + n < total ? 'm' : 'l';
-    memcpy(o + 1, target_xml + off, n);
+    memcpy(o + 1, doc + off, n);
     return send_packet_n(s, o, n + 1);
+}
+
+/* qRcmd,hex: the command's output in O packets (hex), then OK. */
+static int do_monitor(struct gdbstub *s, const char *p)
+{
+    size_t n = strlen(p);
+    char cmd[512];
+    if (n % 2 || n / 2 >= sizeof cmd)
+        return send_packet(s, "E01");
+    for (size_t i = 0; i < n / 2; i++) {
+        int a = hexval(p[2 * i]), b = a < 0 ? -1 : hexval(p[2 * i + 1]);
+        if (b < 0 || !(a << 4 | b))
+            return send_packet(s, "E01");
+        cmd[i] = (char)(a << 4 | b);
+    }
+    cmd[n / 2] = 0;
+    struct gdb_monitor_ctx c = { .t = s->t, .hart = s->g_thread < 0 ? 0 : (unsigned)s->g_thread, .phys = &s->phys };
+    char *out = gdb_monitor_run(&c, cmd);
+    if (!out)
+        return send_packet(s, "E0c");
+    int r = 0;
+    size_t len = strlen(out);
+    char o[PKT_MAX];
+    for (size_t off = 0; !r && off < len;) {
+        size_t k = len - off < (PKT_MAX - 2) / 2 ? len - off : (PKT_MAX - 2) / 2;
+        o[0] = 'O';
+        for (size_t i = 0; i < k; i++) {
+            o[1 + 2 * i] = hexd[(uint8_t)out[off + i] >> 4];
+            o[2 + 2 * i] = hexd[out[off + i] & 15];
+        }
+        r = send_packet_n(s, o, 1 + 2 * k);
+        off += k;
+    }
+    free(out);
+    return r ? r : send_packet(s, "OK");
 }
 
 enum action { ACT_NONE, ACT_CONTINUE, ACT_STEP, ACT_DETACH, ACT_KILL };
@@ -724,6 +788,8 @@ static int handle(struct gdbstub *s, int *step)
             o[2 * n] = 0;
             return send_packet(s, o);
         }
+        if (!strncmp(p, "qRcmd,", 6))
+            return do_monitor(s, p + 6);
         if (!strcmp(p, "qSymbol::"))
             return send_packet(s, "OK");
         return send_packet(s, "");
@@ -785,6 +851,7 @@ static void serve(struct gdbstub *s)
     s->no_ack = 0;
     s->g_thread = 0;
     s->c_thread = -1;
+    s->phys = 0;
     s->out_len = 0;
     s->rpos = s->rend = 0;
     gdb_target_halt(s->t);
