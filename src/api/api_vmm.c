@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "api/api_debug.h"
 #include "api/api_observe.h"
 #include "api/api_snapshot.h"
 #include "vmm/migration.h"
@@ -183,6 +184,18 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
     vm_config_apply_rate_limiters(&a->cfg, vm);
+    if (a->cfg.machine.gdb_socket_path[0]) {
+        /* As in Firecracker: the harts wait at reset for gdb. */
+        char spec[VM_CONFIG_GDB_PATH_MAX + 8];
+        struct errmsg why = { "" };
+        snprintf(spec, sizeof spec, "unix:%s", a->cfg.machine.gdb_socket_path);
+        if ((r = vm_enable_gdb(vm, spec, 1, &why))) {
+            vm_destroy(vm);
+            *config_error = 1;
+            return errmsg_set(e, r, "machine-config: gdb_socket_path: %s", why.text);
+        }
+        LOG_INFO(a->log, "gdb stub on %s: the harts wait for gdb to attach", a->cfg.machine.gdb_socket_path);
+    }
     if ((a->cfg.serial_out_path && (r = vm_set_console_file(vm, a->cfg.serial_out_path, e))) ||
         (r = vm_start(vm, e))) {
         vm_destroy(vm);
@@ -622,6 +635,8 @@ static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, 
         vm_config_free(&cfg);
         return r;
     }
+    /* The source's gdb socket is not this VM's: PUT /gdb attaches one. */
+    cfg.machine.gdb_socket_path[0] = 0;
     adopt_config_locked(a, &cfg);
     attach_locked(a, vm);
     LOG_INFO(a->log, "the microVM was restored from %s in %.2f ms (%s)", p->snapshot_path, ms_since(&t0),
@@ -787,6 +802,26 @@ static int put_metrics(struct api_vmm *a, const json_t *b, const char *id, struc
     return r ? r : vm_config_set_metrics(&a->cfg, &m, e);
 }
 
+static int put_gdb(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    int r = api_debug_gdb(a->vm, b, e);
+    if (!r)
+        LOG_INFO(a->log, "gdb stub on %s", vm_gdb_spec(a->vm));
+    return r;
+}
+
+static int put_inspect(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                       struct errmsg *e)
+{
+    (void)id;
+    json_t *j = NULL;
+    int r = api_debug_inspect(a->vm, b, &j, e);
+    if (!r)
+        reply_json(out, 200, j);
+    return r;
+}
+
 static int get_vm_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
                          struct errmsg *e)
 {
@@ -833,6 +868,8 @@ static const struct route routes[] = {
     { "PUT", "/migrate", put_migrate, true, ANY },
     { "GET", "/migrate", get_migrate, false, ANY },
     { "GET", "/vm/config", get_vm_config, false, ANY },
+    { "PUT", "/gdb", put_gdb, true, ANY },
+    { "PUT", "/inspect", put_inspect, true, ANY },
 };
 
 /* The route's path matches: exactly, or as prefix + a non-empty id. */

@@ -24,6 +24,8 @@ static const char usage[] =
     "  pause, resume  pause or resume a minnow serving --api-sock\n"
     "  snapshot       snapshot it (see 'minnow snapshot --help')\n"
     "  migrate        live-migrate it to a 'minnow --incoming' (see 'minnow migrate --help')\n"
+    "  inspect        look at its guest: registers, memory, page walks, stack (see 'minnow inspect --help')\n"
+    "  gdb            start a gdb stub in it, attach gdb there (see 'minnow gdb --help')\n"
     "  jail           run minnow in a jail, as Firecracker's jailer (see 'minnow jail --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
@@ -100,6 +102,8 @@ int cli_main(int argc, char **argv)
         return cli_run(argc, argv);
     if (!strcmp(cmd, "restore"))
         return cli_restore(argc, argv);
+    if (!strcmp(cmd, "inspect") || !strcmp(cmd, "gdb"))
+        return cli_inspect(argc, argv);
     if (!strcmp(cmd, "jail"))
         return cli_jail(argc, argv);
     if (!strcmp(cmd, "snapshot-merge"))

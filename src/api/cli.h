@@ -35,6 +35,9 @@ int cli_restore(int argc, char **argv);
 /* `minnow pause|resume|snapshot|migrate --api-sock PATH` (cli_control.c):
  * argv[1] is the command. */
 int cli_control(int argc, char **argv);
+/* `minnow inspect|gdb --api-sock PATH ...` (cli_inspect.c): argv[1] is
+ * the command. */
+int cli_inspect(int argc, char **argv);
 /* `minnow jail` (cli_jail.c). */
 int cli_jail(int argc, char **argv);
 /* `minnow snapshot-merge` (cli_snapshot.c). */

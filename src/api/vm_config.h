@@ -29,6 +29,9 @@
 #define VM_CONFIG_DEFAULT_MEM_MIB 128u     /* Firecracker's default */
 #define VM_CONFIG_BOOTARGS_MAX 4096u
 
+/* A Unix socket path's room (sun_path). */
+#define VM_CONFIG_GDB_PATH_MAX 108u
+
 struct vm_config_boot {
     char *kernel_image_path;   /* NULL: not set */
     char *initrd_path;         /* NULL: none */
@@ -40,6 +43,9 @@ struct vm_config_machine {
     unsigned vcpu_count;       /* 1..VIRT_MAX_HARTS */
     uint64_t mem_size;         /* bytes (the JSON says MiB; the CLI allows 4K steps) */
     enum hart_engine engine;   /* minnow: "engine" (interp, jit); interp when not given */
+    /* Firecracker's gdb_socket_path: a gdb stub on this Unix socket, the
+     * harts held at reset until gdb attaches; "": none. */
+    char gdb_socket_path[VM_CONFIG_GDB_PATH_MAX];
 };
 
 enum vm_config_cache { VM_CONFIG_CACHE_UNSAFE, VM_CONFIG_CACHE_WRITEBACK };

@@ -137,11 +137,12 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
     const char *w = "machine-config";
     struct vm_config_machine m = c->machine;
     if (!patch)
-        m = (struct vm_config_machine){ 1, (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20, HART_ENGINE_DEFAULT };
+        m = (struct vm_config_machine){ .vcpu_count = 1, .mem_size = (uint64_t)VM_CONFIG_DEFAULT_MEM_MIB << 20,
+                                     .engine = HART_ENGINE_DEFAULT };
     uint64_t n = m.vcpu_count, mib = m.mem_size >> 20;
     bool has_mib = false;
     int r = json_fields_check(w, j, F("vcpu_count", "mem_size_mib", "smt", "cpu_template", "track_dirty_pages",
-                                      "huge_pages", "engine"), e);
+                                      "huge_pages", "engine", "gdb_socket_path"), e);
     if (!r)
         r = json_fields_uint(w, j, "vcpu_count", !patch, 1, VIRT_MAX_HARTS, &n, NULL, e);
     if (!r)
@@ -161,6 +162,15 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
         r = json_fields_string(w, j, "engine", false, &engine, &has_engine, e);
     if (!r && has_engine && hart_engine_parse(engine, &m.engine))
         r = errmsg_set(e, -EINVAL, "%s: engine '%s': expected interp or jit", w, engine);
+    const char *gdb = NULL;
+    bool has_gdb = false;
+    if (!r)
+        r = json_fields_string(w, j, "gdb_socket_path", false, &gdb, &has_gdb, e);
+    if (!r && has_gdb && (!*gdb || strlen(gdb) >= sizeof m.gdb_socket_path))
+        r = errmsg_set(e, -EINVAL, "%s: gdb_socket_path: a Unix socket path of 1 to %zu bytes was expected", w,
+                       sizeof m.gdb_socket_path - 1);
+    if (!r && has_gdb)
+        snprintf(m.gdb_socket_path, sizeof m.gdb_socket_path, "%s", gdb);
     if (r)
         return r;
     m.vcpu_count = (unsigned)n;
@@ -620,9 +630,12 @@ static void set_str(json_t *o, const char *k, const char *v)
 json_t *vm_config_json_machine_dump(const struct vm_config *c)
 {
     /* JSON sizes are in MiB; a CLI size that is not a whole MiB rounds down. */
-    return json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count,
-                     "mem_size_mib", (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages", 0,
-                     "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
+    json_t *m = json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count,
+                          "mem_size_mib", (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages",
+                          0, "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
+    if (m && c->machine.gdb_socket_path[0])
+        json_object_set_new(m, "gdb_socket_path", json_string(c->machine.gdb_socket_path));
+    return m;
 }
 
 json_t *vm_config_json_balloon_dump(const struct vm_config *c)

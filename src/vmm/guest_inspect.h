@@ -14,7 +14,7 @@
 #include "cpu/hart.h"
 
 /* Largest mem length shown at once. */
-#define GUEST_INSPECT_MEM_MAX 65536u
+#define GUEST_INSPECT_MEM_MAX 4096u
 
 /* pc, priv, x1-x31 four to a line with their ABI names, then the
  * supervisor and machine trap CSRs and satp. */

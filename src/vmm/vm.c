@@ -52,7 +52,7 @@ static void quit(void *opaque)
 /* ---- hart threads ---- */
 
 /* Waits while the VM is paused; 0 when the run has ended instead. */
-static int enter_guest(struct vm *vm)
+static int enter_guest(struct vm *vm, struct gdb_target **gdb)
 {
     pthread_mutex_lock(&vm->lock);
     while (vm->paused && virt_end_reason(vm->board) == VIRT_RUNNING)
@@ -60,6 +60,7 @@ static int enter_guest(struct vm *vm)
     int go = virt_end_reason(vm->board) == VIRT_RUNNING;
     if (go)
         vm->in_guest++;
+    *gdb = vm->gdb;
     pthread_mutex_unlock(&vm->lock);
     return go;
 }
@@ -90,11 +91,12 @@ static void *hart_thread(void *p)
     struct vm *vm = t->vm;
     struct virt *v = vm->board;
     struct hart *h = v->harts[t->id].hart;
-    struct vcpu_opts o = { .gdb = vm->gdb, .gdb_index = t->id };
+    struct vcpu_opts o = { .gdb_index = t->id };
     /* Outer loop: each SBI HSM start; inner: runs between pauses. */
     while (virt_hart_wait_start(v, t->id) == 0) {
         for (;;) {
-            if (!enter_guest(vm))
+            /* A debugger may have attached while the hart was parked. */
+            if (!enter_guest(vm, &o.gdb))
                 return NULL;
             virt_hart_begin(v, t->id);
             enum vcpu_end end = vcpu_run(h, &o);
@@ -154,6 +156,8 @@ int vm_create(struct vm **out, const struct virt_config *cfg, struct errmsg *e)
     bc.console_out = console_out;
     bc.console_opaque = vm;
     int r = virt_create(&vm->board, &bc, e);
+    for (unsigned i = 0; !r && i < vm->board->nharts; i++)
+        vm->gdb_harts[i] = vm->board->harts[i].hart;
     if (!r)
         r = event_loop_create(&vm->io, e);
     for (unsigned i = 0; !r && i < vm->board->n_io_fds; i++) {

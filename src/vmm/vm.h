@@ -34,10 +34,18 @@ struct virt *vm_board(struct vm *vm);
  * guest console's output goes to the file at path
  * (created, appended to) instead of the terminal; input still comes from
  * the terminal. */
-/* A GDB remote stub on spec ("tcp:HOST:PORT" or "unix:PATH"), set up
- * before vm_start; wait: the harts stay held at reset until a debugger
- * lets them go. */
+/* A GDB remote stub on spec ("tcp:HOST:PORT" or "unix:PATH"), once per
+ * VM: before vm_start (wait: the harts stay held at reset until a
+ * debugger lets them go), or on a started VM, running or paused, which
+ * goes on as it was until a debugger attaches. */
 int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e);
+/* The spec the stub listens on, or NULL. */
+const char *vm_gdb_spec(struct vm *vm);
+/* Calls fn with the harts held (vm_hold, or a debugger's hold), for a
+ * look at their state that must not change them (vmm/guest_inspect.h).
+ * It waits, as a pause does, for a hart that a debugger is just then
+ * stopping to be let go. */
+void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque);
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e);
 int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
 

@@ -1,9 +1,13 @@
 /* A VM's gdb stub (vm.h: vm_enable_gdb): the target over the board's
- * harts, its clock stopped while gdb holds them, and `k` ending the VM. */
+ * harts, its clock stopped while gdb holds them, and `k` ending the VM.
+ * A stub set up on a started VM is put in place while the harts are held
+ * outside the guest (vm_hold): each picks it up as it enters the guest
+ * again, so no hart runs half under the debugger's control. */
 #include "vmm/vm.h"
 #include "vmm/vm_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 #include "devices/clint.h"
 #include "vmm/gdb_target.h"
@@ -15,10 +19,16 @@ static void freeze(void *opaque)
     clint_freeze(vm->board->clint);
 }
 
+/* A paused VM's clock stays stopped when gdb lets go of its harts (gdb
+ * attached to it while paused). */
 static void thaw(void *opaque)
 {
     struct vm *vm = opaque;
-    clint_thaw(vm->board->clint);
+    pthread_mutex_lock(&vm->lock);
+    int paused = vm->paused;
+    pthread_mutex_unlock(&vm->lock);
+    if (!paused)
+        clint_thaw(vm->board->clint);
 }
 
 static void kill_vm(void *opaque)
@@ -28,21 +38,65 @@ static void kill_vm(void *opaque)
 
 int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e)
 {
-    if (vm->gdb || vm->running)
-        return errmsg_set(e, -EBUSY, "the gdb stub is set up before the VM starts, once");
-    for (unsigned i = 0; i < vm->board->nharts; i++)
-        vm->gdb_harts[i] = vm->board->harts[i].hart;
+    if (vm->gdb)
+        return errmsg_set(e, -EBUSY, "a gdb stub already listens on %s (one per VM)", vm->gdb_spec);
+    if (vm->running && virt_end_reason(vm->board) != VIRT_RUNNING)
+        return errmsg_set(e, -EINVAL, "the VM has ended: there is nothing to debug");
+    if (snprintf(vm->gdb_spec, sizeof vm->gdb_spec, "%s", spec) >= (int)sizeof vm->gdb_spec)
+        return errmsg_set(e, -EINVAL, "gdb: '%s' is too long", spec);
     struct gdb_target_config tc = { .harts = vm->gdb_harts, .nharts = vm->board->nharts, .halt_returns_stop = 1,
-                                    .freeze = freeze, .thaw = thaw, .opaque = vm, .start_halted = wait };
-    int r = gdb_target_create(&vm->gdb, &tc, e);
+                                    .freeze = freeze, .thaw = thaw, .opaque = vm,
+                                    .start_halted = wait && !vm->running };
+    struct gdb_target *t;
+    int r = gdb_target_create(&t, &tc, e);
     if (r)
         return r;
-    struct gdbstub_config sc = { .spec = spec, .target = vm->gdb, .kill = kill_vm, .opaque = vm };
+    struct gdbstub_config sc = { .spec = spec, .target = t, .kill = kill_vm, .opaque = vm };
     if ((r = gdbstub_start(&vm->stub, &sc, e))) {
-        gdb_target_destroy(vm->gdb);
-        vm->gdb = NULL;
+        gdb_target_destroy(t);
+        return r;
     }
-    return r;
+    int running = vm->running;
+    if (running)
+        vm_hold(vm);
+    pthread_mutex_lock(&vm->lock);
+    vm->gdb = t;
+    pthread_mutex_unlock(&vm->lock);
+    if (running)
+        vm_release(vm);
+    return 0;
+}
+
+struct inspect_call {
+    struct vm *vm;
+    void (*fn)(void *opaque, struct hart *const *harts, unsigned n);
+    void *opaque;
+};
+
+static void inspect_held(void *p)
+{
+    struct inspect_call *c = p;
+    c->fn(c->opaque, c->vm->gdb_harts, c->vm->board->nharts);
+}
+
+void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque)
+{
+    struct inspect_call c = { vm, fn, opaque };
+    pthread_mutex_lock(&vm->lock);
+    struct gdb_target *t = vm->gdb;
+    pthread_mutex_unlock(&vm->lock);
+    /* A debugger holding the harts keeps them in the guest (inside
+     * gdb_target_run): a pause would wait for it to let them go. */
+    if (t && gdb_target_call_held(t, inspect_held, &c))
+        return;
+    vm_hold(vm);
+    inspect_held(&c);
+    vm_release(vm);
+}
+
+const char *vm_gdb_spec(struct vm *vm)
+{
+    return vm->gdb ? vm->gdb_spec : NULL;
 }
 
 void vm_gdb_end(struct vm *vm)

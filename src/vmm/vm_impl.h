@@ -54,10 +54,12 @@ struct vm {
     /* The id of the snapshot RAM was last written to or restored from
      * (zeros: none): a Diff names it as the snapshot it applies onto. */
     uint8_t snapshot_id[16];
-    /* The gdb stub (vm_gdb.c), NULL unless vm_enable_gdb. */
+    /* The gdb stub (vm_gdb.c), NULL unless vm_enable_gdb; set under lock
+     * (the hart threads read it entering the guest). */
     struct gdb_target *gdb;
     struct gdbstub *stub;
-    struct hart *gdb_harts[VIRT_MAX_HARTS];
+    struct hart *gdb_harts[VIRT_MAX_HARTS];   /* the board's, from vm_create on */
+    char gdb_spec[128];
 };
 /* vm_gdb.c: the run ended (held harts go, before they are joined); and
  * the stub's teardown. */
