@@ -343,6 +343,41 @@ def case_watch_raw(a, work):
     c.cmd(f"z3,{sym['limit']:x},4")
     c.send_raw(b"$D#44")
     vm.expect_exit(0)
+def case_csr(a, work):
+    """The CSR feature (read and written as M-mode through the hart's WARL
+    rules) and the monitor commands, on a bare-metal program held at
+    reset."""
+    vm, sock = start(a, a.spin, work)
+    out = gdb(a.gdb, a.spin, sock, [
+        "p $satp", "p/x $misa", "info registers mstatus mhartid pmpaddr0 mcause",
+        "set $mscratch = 5", "p $mscratch",
+        "set $mtvec = 0x80000101", "p/x $mtvec", "set $mtvec = 0x80000003", "p/x $mtvec",
+        "set $mstatus = 0x1800", "p/x $mstatus", "set $mstatus = 0x1000", "p/x $mstatus",
+        "set $minstret = 100", "p $minstret", "set $mhartid = 3",
+        "monitor help", "monitor info harts", "monitor translate 0x80000000", "monitor info mem",
+        "monitor frobnicate", "monitor translate xyz", "monitor phys maybe",
+        "monitor phys on", "x/2xw 0x80000000", "monitor phys off", "x/2xw 0x80000000", "kill"])
+    expect_in_order(out, [
+        r"^\$1 = 0$", r"^\$2 = 0x800000000014112d$",  # RV64 ACDFIMSU
+        r"^mstatus +0xa00000000\s", r"^mhartid +0x0\s", r"^pmpaddr0 +0x0\s", r"^mcause +0x0\s",
+        r"^\$3 = 5$", r"^\$4 = 0x80000101$",
+        r"^\$5 = 0x80000101$",          # mode 3 is reserved: the write is ignored
+        r"^\$6 = 0xa00001800$",         # MPP = M
+        r"^\$7 = 0xa00001800$",         # MPP = 2 is reserved: MPP keeps its value
+        r"^\$8 = 100$",
+        r'Could not write register "mhartid"',
+        r"^  translate VADDR +the page walk", r"^\* hart 0 \(thread 1\): pc 0+80000000 priv 3 satp 0+ \(bare\)$",
+        r"^satp 0+: mode bare", r"no translation \(satp is bare\): 0x80000000 is physical 0x80000000",
+        r"^satp 0+: mode bare", r"is physical 0x80000000$",
+        r"^unknown monitor command 'frobnicate' \(monitor help lists the commands\)$",
+        r"^monitor translate: 'xyz' is not an address", r"^monitor phys: expected on or off, not 'maybe'$",
+        r"^memory accesses are by physical address$", r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$",
+        r"^memory accesses are by virtual \(the hart.s MMU\) address$", r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$"],
+        "gdb")
+    words = re.findall(r"^0x80000000 <_start>:\s+(0x[0-9a-f]{8}\s+0x[0-9a-f]{8})$", out, re.M)
+    if len(words) != 2 or words[0] != words[1]:
+        raise Fail(f"physical and virtual reads of 0x80000000 differ in M-mode: {words}")
+    vm.expect_exit(124)
 
 
 def case_linux(a, work):
