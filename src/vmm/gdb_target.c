@@ -265,16 +265,6 @@ void gdb_target_resume(struct gdb_target *t, int step)
     pthread_mutex_unlock(&t->lock);
 }
 
-int gdb_target_call_held(struct gdb_target *t, void (*fn)(void *opaque), void *opaque)
-{
-    pthread_mutex_lock(&t->lock);
-    int held = t->state == HALTED && !t->dead;
-    if (held)
-        fn(opaque);
-    pthread_mutex_unlock(&t->lock);
-    return held;
-}
-
 /* Under lock: the index of the entry (lo, hi, kinds), or nw. */
 static unsigned find_watch(const struct gdb_target *t, uint64_t lo, uint64_t hi, unsigned kinds)
 {

@@ -64,10 +64,6 @@ int gdb_target_event_fd(const struct gdb_target *t);
 /* After the event fd fired: waits until every hart is held and returns
  * the index of the hart that stopped (breakpoint or step done). */
 unsigned gdb_target_stopped(struct gdb_target *t);
-/* Calls fn while a debugger holds every hart (HALTED), the harts staying
- * held for the call; returns 1 then, 0 (fn not called) when they run or
- * a halt is under way. For a reader besides the stub (vm_inspect). */
-int gdb_target_call_held(struct gdb_target *t, void (*fn)(void *opaque), void *opaque);
 /* Software and hardware breakpoints are the same thing here: -ENOSPC when
  * the set is full; removing one not set is not an error. */
 int gdb_target_add_breakpoint(struct gdb_target *t, uint64_t pc);

@@ -34,17 +34,21 @@ void guest_inspect_regs(FILE *f, struct hart *h)
     fprintf(f, "pc   %016" PRIx64 "   priv %s (%u)\n", hart_debug_pc(h), priv_name(hart_debug_priv(h)),
             hart_debug_priv(h));
     for (unsigned i = 1; i < 32; i++)
-        fprintf(f, "%-4s %016" PRIx64 "%s", abi[i], hart_reg(h, i), i % 4 == 3 || i == 31 ? "\n" : "   ");
+        fprintf(f, "%s%-4s %016" PRIx64 "%s", i % 4 == 1 ? "" : "   ", abi[i], hart_reg(h, i),
+                i % 4 == 0 || i == 31 ? "\n" : "");
     static const unsigned csrs[] = { CSR_SSTATUS, CSR_STVEC, CSR_SEPC, CSR_SCAUSE, CSR_STVAL, CSR_SSCRATCH,
                                      CSR_SATP, CSR_SIE, CSR_SIP, CSR_MSTATUS, CSR_MTVEC, CSR_MEPC,
-                                     CSR_MCAUSE, CSR_MTVAL, CSR_MSCRATCH, CSR_MIE, CSR_MIP, CSR_MHARTID };
+                                     CSR_MCAUSE, CSR_MTVAL, CSR_MSCRATCH, CSR_MIE, CSR_MIP, CSR_MHARTID,
+                                     CSR_MINSTRET, CSR_TIME };
     unsigned col = 0;
     for (size_t k = 0; k < sizeof csrs / sizeof csrs[0]; k++) {
         uint64_t v;
         char nb[24];
         if (hart_debug_csr_read(h, csrs[k], &v))
             continue;
-        fprintf(f, "%-8s %016" PRIx64 "%s", gdb_csr_name(csrs[k], nb, sizeof nb), v, ++col % 3 ? "   " : "\n");
+        fprintf(f, "%s%-8s %016" PRIx64, col % 3 ? "   " : "", gdb_csr_name(csrs[k], nb, sizeof nb), v);
+        if (++col % 3 == 0)
+            fputc('\n', f);
     }
     if (col % 3)
         fputc('\n', f);

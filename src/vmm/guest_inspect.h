@@ -17,7 +17,7 @@
 #define GUEST_INSPECT_MEM_MAX 4096u
 
 /* pc, priv, x1-x31 four to a line with their ABI names, then the
- * supervisor and machine trap CSRs and satp. */
+ * supervisor and machine trap CSRs, satp, minstret and time. */
 void guest_inspect_regs(FILE *f, struct hart *h);
 /* satp's mode and root, and each level's PTE (address, value, flags) down
  * to the physical address; -1 (said why) when va is not mapped. */

@@ -236,9 +236,11 @@ fail:
 /* ---- pause: who holds the VM parked ---- */
 
 /* Under ctl: parks every hart (once: a VM already parked stays so) and
- * stops the guest clock. Returns once no hart is inside the guest; that
- * always comes, since every wait a hart can be in gives way to a stop
- * request (hart_wait, SBI remote fences and suspend). */
+ * stops the guest clock. Returns once no hart is inside the guest, or a
+ * debugger holds those that are (they leave when it lets them go, before
+ * they run an instruction: vm_gdb.c); that always comes, since every wait
+ * a hart can be in gives way to a stop request (hart_wait, SBI remote
+ * fences and suspend). */
 static void park_locked(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
@@ -250,8 +252,9 @@ static void park_locked(struct vm *vm)
     clint_freeze(vm->board->clint);
     for (unsigned i = 0; i < vm->board->nharts; i++)
         hart_request_stop(vm->board->harts[i].hart);
+    /* Harts a debugger holds stay in the guest, but stand still. */
     pthread_mutex_lock(&vm->lock);
-    while (vm->in_guest)
+    while (vm->in_guest && !vm->gdb_holding)
         pthread_cond_wait(&vm->cond, &vm->lock);
     pthread_mutex_unlock(&vm->lock);
 }

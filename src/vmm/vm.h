@@ -41,10 +41,9 @@ struct virt *vm_board(struct vm *vm);
 int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e);
 /* The spec the stub listens on, or NULL. */
 const char *vm_gdb_spec(struct vm *vm);
-/* Calls fn with the harts held (vm_hold, or a debugger's hold), for a
- * look at their state that must not change them (vmm/guest_inspect.h).
- * It waits, as a pause does, for a hart that a debugger is just then
- * stopping to be let go. */
+/* Calls fn with the harts held (vm_hold: parked, or held by a debugger),
+ * for a look at their state that must not change it
+ * (vmm/guest_inspect.h). */
 void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque);
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e);
 int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);

@@ -13,22 +13,36 @@
 #include "vmm/gdb_target.h"
 #include "vmm/gdbstub.h"
 
+/* gdb holds every hart that is in the guest (they wait inside
+ * gdb_target_run, still counted in_guest): a pause, a snapshot or an
+ * inspection need not wait for them to leave (vm.c: park_locked). */
 static void freeze(void *opaque)
 {
     struct vm *vm = opaque;
     clint_freeze(vm->board->clint);
+    pthread_mutex_lock(&vm->lock);
+    vm->gdb_holding = 1;
+    pthread_cond_broadcast(&vm->cond);
+    pthread_mutex_unlock(&vm->lock);
 }
 
-/* A paused VM's clock stays stopped when gdb lets go of its harts (gdb
- * attached to it while paused). */
+/* gdb lets the harts go. If the VM was paused meanwhile (or gdb attached
+ * to a paused VM), its clock stays stopped and every hart is asked to
+ * stop again (gdb_target_resume forgot the pause's requests): held ones
+ * go round the vm's loop to park there, without running an instruction. */
 static void thaw(void *opaque)
 {
     struct vm *vm = opaque;
     pthread_mutex_lock(&vm->lock);
     int paused = vm->paused;
+    vm->gdb_holding = 0;
     pthread_mutex_unlock(&vm->lock);
-    if (!paused)
+    if (!paused) {
         clint_thaw(vm->board->clint);
+        return;
+    }
+    for (unsigned i = 0; i < vm->board->nharts; i++)
+        hart_request_stop(vm->gdb_harts[i]);
 }
 
 static void kill_vm(void *opaque)
@@ -67,30 +81,10 @@ int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e)
     return 0;
 }
 
-struct inspect_call {
-    struct vm *vm;
-    void (*fn)(void *opaque, struct hart *const *harts, unsigned n);
-    void *opaque;
-};
-
-static void inspect_held(void *p)
-{
-    struct inspect_call *c = p;
-    c->fn(c->opaque, c->vm->gdb_harts, c->vm->board->nharts);
-}
-
 void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque)
 {
-    struct inspect_call c = { vm, fn, opaque };
-    pthread_mutex_lock(&vm->lock);
-    struct gdb_target *t = vm->gdb;
-    pthread_mutex_unlock(&vm->lock);
-    /* A debugger holding the harts keeps them in the guest (inside
-     * gdb_target_run): a pause would wait for it to let them go. */
-    if (t && gdb_target_call_held(t, inspect_held, &c))
-        return;
     vm_hold(vm);
-    inspect_held(&c);
+    fn(opaque, vm->gdb_harts, vm->board->nharts);
     vm_release(vm);
 }
 

@@ -60,6 +60,7 @@ struct vm {
     struct gdbstub *stub;
     struct hart *gdb_harts[VIRT_MAX_HARTS];   /* the board's, from vm_create on */
     char gdb_spec[128];
+    int gdb_holding;          /* under lock: gdb holds the harts (vm_gdb.c) */
 };
 /* vm_gdb.c: the run ended (held harts go, before they are joined); and
  * the stub's teardown. */

@@ -196,7 +196,8 @@ def case_restore(a, work):
     pc = re.search(r"^pc +([0-9a-f]{16}) +priv S", regs, re.M)
     if not pc:
         raise Fail(f"minnow inspect regs of the paused restored VM:\n{regs}")
-    out = gdb(a.gdb, a.vmlinux, f"127.0.0.1:{port}", ["p/x $pc", "p $priv", "x/s (char *)&linux_banner", "detach"])
+    out = gdb(a.gdb, a.vmlinux, f"127.0.0.1:{port}",
+              ["p/x $pc", "p $priv", "x/s (char *)&linux_banner", "detach"])
     expect_in_order(out, [rf"^\$1 = 0x{int(pc.group(1), 16):x}$", r"^\$2 = 1$",
                           r'<linux_banner>:\s+"Linux version ', r"detached"], "gdb")
     # Still paused: the same pc.
@@ -216,7 +217,8 @@ def case_inspect(a, work):
     load = load_address(a.image)
     regs = inspect(a, sock, "regs")
     expect_in_order(regs, [r"^pc +f+[0-9a-f]+ +priv [SU] \([01]\)$", r"^ra +[0-9a-f]{16} +sp +([0-9a-f]{16})",
-                           r"^t3 +[0-9a-f]{16} +t4", r"^sstatus +[0-9a-f]{16}", r"satp +[89a][0-9a-f]{15}"], "regs")
+                           r"^t4 +[0-9a-f]{16} +t5 +[0-9a-f]{16} +t6 +[0-9a-f]{16}$", r"^sstatus +[0-9a-f]{16}",
+                           r"satp +[89a][0-9a-f]{15}"], "regs")
     hart1 = inspect(a, sock, "--hart", "1", "regs")
     if not re.search(r"mhartid +0000000000000001$", hart1, re.M):
         raise Fail(f"inspect --hart 1 regs shows another hart:\n{hart1}")
@@ -254,8 +256,16 @@ def case_inspect(a, work):
     held = inspect(a, sock, "regs")
     if not re.search(rf"^pc +{pc:016x} ", held, re.M):
         raise Fail(f"inspect regs while gdb holds the harts: pc is not gdb's {pc:#x}:\n{held}")
+    # A pause while gdb holds the harts (they stay in the guest, held):
+    # gdb's detach then leaves them paused, the clock stopped.
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
     c.send_raw(b"$D#44")
     c.close()
+    counts = [re.search(r"minstret +([0-9a-f]+) +time +([0-9a-f]+)$", inspect(a, sock, "regs"), re.M)
+              for _ in range(2)]
+    if not all(counts) or counts[0].groups() != counts[1].groups():
+        raise Fail(f"the paused VM ran after gdb detached: minstret, time {[m and m.groups() for m in counts]}")
+    expect_api(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
     # Errors.
     out = inspect(a, sock, "mem", "0x10", "16", want=123)
     if "nothing at 0x10 can be read: it is not mapped" not in out:
