@@ -1,7 +1,9 @@
 /* Unit tests for cpu/hart_debug: the debugger's page walk has no side
  * effects on the guest (no A/D bit set, no exception recorded), sees pages
  * the hart's own privilege could not, reads and writes stop where the
- * mapping or RAM ends, and M-mode or a bare satp means physical. */
+ * mapping or RAM ends, and M-mode or a bare satp means physical; the walk
+ * reports each level; CSRs are read and written as M-mode with the
+ * guest's WARL rules, whatever the hart's mode. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,6 +138,83 @@ static void registers(void **state)
     assert_int_equal(hart_debug_priv(f->h), PRIV_U);
 }
 
+static void walk_levels(void **state)
+{
+    struct fixture *f = *state;
+    struct hart_debug_walk w;
+    assert_int_equal(hart_debug_walk(f->h, 0x40001008, &w), 0);
+    assert_int_equal(w.mode, 8);
+    assert_false(w.untranslated);
+    assert_int_equal(w.root, RAM_BASE + 0x1000);
+    assert_int_equal(w.nlevels, 3);
+    assert_int_equal(w.level[0].level, 2);
+    assert_int_equal(w.level[0].pte_pa, RAM_BASE + 0x1000 + 8);
+    assert_int_equal(w.level[1].pte_pa, RAM_BASE + 0x2000);
+    assert_int_equal(w.level[2].level, 0);
+    assert_int_equal(w.level[2].pte_pa, RAM_BASE + 0x3000 + 8);
+    assert_int_equal(w.level[2].pte, pte(RAM_BASE + 0x11000, PTE_V | PTE_R | PTE_U | PTE_A));
+    assert_int_equal(w.pa, RAM_BASE + 0x11008);
+    assert_int_equal(w.page_size, 4096);
+    /* unmapped: the levels read so far, and why */
+    assert_int_equal(hart_debug_walk(f->h, 0x40002000, &w), -1);
+    assert_int_equal(w.nlevels, 3);
+    assert_int_equal(w.level[2].pte, 0);
+    assert_string_equal(w.why, "the PTE is not valid (V=0)");
+    assert_int_equal(hart_debug_walk(f->h, 0x8000000000ull, &w), -1);
+    assert_int_equal(w.nlevels, 0);
+    assert_non_null(strstr(w.why, "not canonical"));
+    /* a 2 MiB megapage */
+    *pte_at(f, RAM_BASE + 0x2000, 1) = pte(RAM_BASE, PTE_V | PTE_R | PTE_X);
+    assert_int_equal(hart_debug_walk(f->h, 0x40212345, &w), 0);
+    assert_int_equal(w.nlevels, 2);
+    assert_int_equal(w.page_size, 2u << 20);
+    assert_int_equal(w.pa, RAM_BASE + 0x12345);
+    /* physical reads ignore satp */
+    f->ram[0x20000] = 0x77;
+    uint8_t b = 0;
+    assert_int_equal(hart_debug_read_phys(f->h, RAM_BASE + 0x20000, &b, 1), 1);
+    assert_int_equal(b, 0x77);
+    assert_int_equal(hart_debug_write_phys(f->h, RAM_BASE + RAM_SIZE - 1, "ab", 2, &f->h, 1), 1);
+}
+
+static void csrs_as_m(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t v;
+    /* the hart is in S-mode: M CSRs are still readable and writable */
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MSCRATCH, 0x1234), 0);
+    assert_int_equal(hart_debug_csr_read(f->h, CSR_MSCRATCH, &v), 0);
+    assert_int_equal(v, 0x1234);
+    assert_int_equal(hart_debug_priv(f->h), PRIV_S);
+    /* WARL: a reserved mtvec mode is ignored, MPP=2 keeps the old MPP */
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MTVEC, 0x80000003), 0);
+    assert_int_equal(hart_debug_csr_read(f->h, CSR_MTVEC, &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MSTATUS, MSTATUS_MPP), 0);
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MSTATUS, 2u << 11), 0);
+    assert_int_equal(hart_debug_csr_read(f->h, CSR_MSTATUS, &v), 0);
+    assert_int_equal(v & MSTATUS_MPP, MSTATUS_MPP);
+    /* an mstatus write recomputes the hart's own load/store mode: S, not M */
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MSTATUS, MSTATUS_MPP | MSTATUS_MPRV), 0);
+    assert_int_equal(f->h->priv_ls, PRIV_S);
+    uint64_t pa;
+    assert_int_equal(hart_debug_translate(f->h, 0x40000000, &pa), 0);
+    assert_int_equal(pa, RAM_BASE + 0x10000);
+    /* minstret reads back what was written (no instruction retired) */
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MINSTRET, 1000), 0);
+    assert_int_equal(hart_debug_csr_read(f->h, CSR_MINSTRET, &v), 0);
+    assert_int_equal(v, 1000);
+    /* read-only and missing CSRs */
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_MHARTID, 1), -1);
+    assert_int_equal(hart_debug_csr_read(f->h, 0x7c0, &v), -1);
+    assert_int_equal(hart_debug_csr_read(f->h, 0x1000, &v), -1);
+    /* fcsr without the FS check (FS is off) */
+    assert_int_equal(f->h->mstatus & MSTATUS_FS, 0);
+    assert_int_equal(hart_debug_csr_write(f->h, CSR_FRM, 3), 0);
+    assert_int_equal(hart_debug_csr_read(f->h, CSR_FCSR, &v), 0);
+    assert_int_equal(v, 3 << 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +222,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(read_write_stop_at_the_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(physical_when_bare_or_m, setup, teardown),
         cmocka_unit_test_setup_teardown(registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(csrs_as_m, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
