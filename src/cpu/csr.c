@@ -106,11 +106,11 @@ static void mstatus_write(struct hart *h, uint64_t v, uint64_t writable)
 
 /* Counter CSRs (cycle, time, instret, hpmcounterN) in S and U mode depend
  * on mcounteren and scounteren. */
-static int counter_allowed(const struct hart *h, unsigned bit)
+static int counter_allowed(const struct hart *h, unsigned priv, unsigned bit)
 {
-    if (h->priv < PRIV_M && !(h->mcounteren & (1u << bit)))
+    if (priv < PRIV_M && !(h->mcounteren & (1u << bit)))
         return 0;
-    if (h->priv == PRIV_U && !(h->scounteren & (1u << bit)))
+    if (priv == PRIV_U && !(h->scounteren & (1u << bit)))
         return 0;
     return 1;
 }
@@ -145,7 +145,12 @@ static void fs_dirty(struct hart *h)
 
 int csr_read(struct hart *h, unsigned csr, uint64_t *val)
 {
-    if (h->priv < ((csr >> 8) & 3))
+    return csr_read_as(h, h->priv, csr, val);
+}
+
+int csr_read_as(struct hart *h, unsigned priv, unsigned csr, uint64_t *val)
+{
+    if (priv < ((csr >> 8) & 3))
         return -1;
     switch (csr) {
     case CSR_FFLAGS:
@@ -171,12 +176,12 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_STVAL: *val = h->stval; return 0;
     case CSR_SIP: *val = mip_read(h) & h->mideleg; return 0;
     case CSR_STIMECMP:
-        if (h->priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
+        if (priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
             return -1;
         *val = h->stimecmp;
         return 0;
     case CSR_SATP:
-        if (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
+        if (priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
             return -1;
         *val = h->satp;
         return 0;
@@ -202,7 +207,7 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_MINSTRET: *val = counter_read(h, MCOUNTINHIBIT_IR); return 0;
     }
     if (csr >= CSR_CYCLE && csr <= 0xc1f) {
-        if (!counter_allowed(h, csr - CSR_CYCLE))
+        if (!counter_allowed(h, priv, csr - CSR_CYCLE))
             return -1;
         switch (csr) {
         case CSR_CYCLE: *val = counter_read(h, MCOUNTINHIBIT_CY); return 0;
@@ -260,7 +265,12 @@ int csr_insn(struct hart *h, unsigned opc, unsigned csr, unsigned rs1, uint64_t 
 
 int csr_write(struct hart *h, unsigned csr, uint64_t v)
 {
-    if (h->priv < ((csr >> 8) & 3) || ((csr >> 10) & 3) == 3)
+    return csr_write_as(h, h->priv, csr, v);
+}
+
+int csr_write_as(struct hart *h, unsigned priv, unsigned csr, uint64_t v)
+{
+    if (priv < ((csr >> 8) & 3) || ((csr >> 10) & 3) == 3)
         return -1;
     switch (csr) {
     case CSR_FFLAGS:
@@ -298,12 +308,12 @@ int csr_write(struct hart *h, unsigned csr, uint64_t v)
         }
         return 0;
     case CSR_STIMECMP:
-        if (h->priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
+        if (priv == PRIV_S && (!(h->mcounteren & 2) || !(h->menvcfg & MENVCFG_STCE)))
             return -1;
         h->stimecmp = v;
         return 0;
     case CSR_SATP: {
-        if (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
+        if (priv == PRIV_S && (h->mstatus & MSTATUS_TVM))
             return -1;
         unsigned mode = (unsigned)(v >> 60);
         if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48 &&

@@ -91,6 +91,11 @@
 
 int csr_read(struct hart *h, unsigned csr, uint64_t *val);
 int csr_write(struct hart *h, unsigned csr, uint64_t val);
+/* The same with the access checked as from privilege priv instead of the
+ * hart's own mode (a debugger accesses as M-mode); side effects are as
+ * csr_write's, for the hart in its own mode. */
+int csr_read_as(struct hart *h, unsigned priv, unsigned csr, uint64_t *val);
+int csr_write_as(struct hart *h, unsigned priv, unsigned csr, uint64_t val);
 /* What csrrs/csrrc modify, given what csr_read returned: the same value,
  * except mip.SEIP, where a read-modify-write sees only the software-
  * writable bit and not the PLIC's line ORed into reads (else setting

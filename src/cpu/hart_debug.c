@@ -50,35 +50,23 @@ int hart_debug_set_fcsr(struct hart *h, unsigned csr, uint64_t v)
     return -1;
 }
 
-/* csr.c checks the privilege of the instruction: the debugger accesses
- * as M-mode, so the hart's mode is M for the call and its load/store
- * context is recomputed for its own mode afterwards (an mstatus write
- * recomputed it for M). The floating-point CSRs are the FPU feature's,
- * without the FS check (hart_debug_fcsr). */
+/* As M-mode, without mode switches on the hart (another reader, the API's
+ * inspection, may look at it meanwhile). The floating-point CSRs are the
+ * FPU feature's, without the FS check (hart_debug_fcsr). */
 static int csr_as_m(struct hart *h, unsigned csr, uint64_t *rd, const uint64_t *wr)
 {
     if (csr >= 0x1000)
         return -1;
     if (csr >= CSR_FFLAGS && csr <= CSR_FCSR)
         return rd ? hart_debug_fcsr(h, csr, rd) : hart_debug_set_fcsr(h, csr, *wr);
-    unsigned priv = h->priv;
-    h->priv = PRIV_M;
-    uint64_t v = 0;
-    int r;
-    if (rd) {
-        r = csr_read(h, csr, rd);
-    } else {
-        v = *wr;
-        /* csr_write counts the retirement of the writing instruction;
-         * here none retires, so the value read back is the one written. */
-        if ((csr == CSR_MCYCLE && !(h->mcountinhibit & 1)) || (csr == CSR_MINSTRET && !(h->mcountinhibit & 4)))
-            v++;
-        r = csr_write(h, csr, v);
-    }
-    h->priv = priv;
-    if (!rd)
-        csr_update_priv_ls(h);
-    return r;
+    if (rd)
+        return csr_read_as(h, PRIV_M, csr, rd);
+    /* csr_write counts the retirement of the writing instruction; here
+     * none retires, so the value read back is the one written. */
+    uint64_t v = *wr;
+    if ((csr == CSR_MCYCLE && !(h->mcountinhibit & 1)) || (csr == CSR_MINSTRET && !(h->mcountinhibit & 4)))
+        v++;
+    return csr_write_as(h, PRIV_M, csr, v);
 }
 
 int hart_debug_csr_read(struct hart *h, unsigned csr, uint64_t *v)
