@@ -260,6 +260,28 @@ static void test_api_routes(void **state)
                  "{\"fault_message\":\"boot-source: kernel_image_path is not set (PUT /boot-source first)\"}");
     expect_reply(a, "PATCH", "/vm", "{\"state\": \"Resumed\"}", 400,
                  "{\"fault_message\":\"vm: the microVM is not started yet (PUT /actions InstanceStart first)\"}");
+    /* gdb: machine-config's socket path (PATCH keeps it), PUT /gdb and
+     * PUT /inspect before InstanceStart */
+    expect_reply(a, "PATCH", "/machine-config", "{\"gdb_socket_path\": \"\"}", 400,
+                 "{\"fault_message\":\"machine-config: gdb_socket_path: a Unix socket path of 1 to 107 bytes was "
+                 "expected\"}");
+    expect_reply(a, "PATCH", "/machine-config", "{\"gdb_socket_path\": \"/tmp/g.sock\"}", 204, NULL);
+    expect_reply(a, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", 204, NULL);
+    expect_reply(a, "GET", "/machine-config", NULL, 200,
+                 "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
+                 "\"huge_pages\":\"None\",\"engine\":\"interp\",\"gdb_socket_path\":\"/tmp/g.sock\"}");
+    expect_reply(a, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"engine\": \"interp\"}",
+                 204, NULL);
+    expect_reply(a, "PUT", "/gdb", "{\"socket_path\": \"/tmp/g.sock\", \"wait\": true}", 400,
+                 "{\"fault_message\":\"gdb: unknown field 'wait'\"}");
+    expect_reply(a, "PUT", "/gdb", "{\"socket_path\": \"/tmp/g.sock\"}", 400,
+                 "{\"fault_message\":\"gdb: the microVM is not started yet (before InstanceStart, set "
+                 "machine-config gdb_socket_path: the harts then wait at reset for gdb)\"}");
+    expect_reply(a, "PUT", "/inspect", "{\"request\": \"regs\"}", 400,
+                 "{\"fault_message\":\"inspect: the microVM is not started yet (PUT /actions InstanceStart "
+                 "first)\"}");
+    expect_reply(a, "PUT", "/inspect", "{\"request\": 3}", 400,
+                 "{\"fault_message\":\"inspect: request: expected a string, got an integer\"}");
     expect_reply(a, "GET", "/vm/config", NULL, 200,
                  "{\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,"
                  "\"track_dirty_pages\":false,\"huge_pages\":\"None\",\"engine\":\"interp\"},\"drives\":[],\"network-interfaces\":[],"
