@@ -112,7 +112,8 @@ def case_config(a, work):
     wait at the kernel's entry for gdb; gdb then breaks at start_kernel,
     reads CSRs, walks the kernel's page tables with monitor translate and
     reads the Image header by physical address; after detach the guest
-    runs its command."""
+    runs its command. The same field in a --config-file holds the harts
+    too."""
     vm, sock = start_api(a, work)
     gsock = os.path.join(work, "gdb.sock")
     cfg = config(a)
@@ -150,6 +151,14 @@ def case_config(a, work):
         r"detached"], "gdb")
     vm.wait_for(r"^WAITING$")
     finish(vm, "config")
+    # The same field in a --config-file.
+    gsock2 = os.path.join(work, "gdb2.sock")
+    vm2, _ = start_api(a, work, name="file", config_file=config(a, cpus=1, gdb_socket_path=gsock2))
+    wait_socket(gsock2, vm2)
+    out = gdb(a.gdb, a.vmlinux, gsock2, ["p/x $pc", "p $priv", "detach"])
+    expect_in_order(out, [rf"^\$1 = {load:#x}$", r"^\$2 = 1$", r"detached"], "gdb (config file)")
+    vm2.wait_for(r"^WAITING$")
+    finish(vm2, "file")
 
 
 def case_attach(a, work):

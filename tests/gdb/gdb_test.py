@@ -350,7 +350,7 @@ def case_csr(a, work):
     vm, sock = start(a, a.spin, work)
     out = gdb(a.gdb, a.spin, sock, [
         "p $satp", "p/x $misa", "info registers mstatus mhartid pmpaddr0 mcause",
-        "set $mscratch = 5", "p $mscratch",
+        "set $mscratch = 5", "p $mscratch", "info registers csr",
         "set $mtvec = 0x80000101", "p/x $mtvec", "set $mtvec = 0x80000003", "p/x $mtvec",
         "set $mstatus = 0x1800", "p/x $mstatus", "set $mstatus = 0x1000", "p/x $mstatus",
         "set $minstret = 100", "p $minstret", "set $mhartid = 3",
@@ -360,7 +360,8 @@ def case_csr(a, work):
     expect_in_order(out, [
         r"^\$1 = 0$", r"^\$2 = 0x800000000014112d$",  # RV64 ACDFIMSU
         r"^mstatus +0xa00000000\s", r"^mhartid +0x0\s", r"^pmpaddr0 +0x0\s", r"^mcause +0x0\s",
-        r"^\$3 = 5$", r"^\$4 = 0x80000101$",
+        r"^\$3 = 5$", r"^satp +0x0\s", r"^mstatus +0xa00000000\s", r"^misa +0x800000000014112d\s",
+        r"^mscratch +0x5\s", r"^pmpcfg0 +0x0\s", r"^mhartid +0x0\s", r"^\$4 = 0x80000101$",
         r"^\$5 = 0x80000101$",          # mode 3 is reserved: the write is ignored
         r"^\$6 = 0xa00001800$",         # MPP = M
         r"^\$7 = 0xa00001800$",         # MPP = 2 is reserved: MPP keeps its value
