@@ -750,6 +750,7 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
     }
     if (a->incoming_engine >= 0)
         cfg.machine.engine = (enum hart_engine)a->incoming_engine;
+    cfg.machine.gdb_socket_path[0] = 0; /* the source's: PUT /gdb attaches one here */
     adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
