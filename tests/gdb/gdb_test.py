@@ -343,10 +343,12 @@ def case_watch_raw(a, work):
     c.cmd(f"z3,{sym['limit']:x},4")
     c.send_raw(b"$D#44")
     vm.expect_exit(0)
+
+
 def case_csr(a, work):
     """The CSR feature (read and written as M-mode through the hart's WARL
-    rules) and the monitor commands, on a bare-metal program held at
-    reset."""
+    rules; the trigger CSRs too) and the monitor commands, on a bare-metal
+    program held at reset."""
     vm, sock = start(a, a.spin, work)
     out = gdb(a.gdb, a.spin, sock, [
         "p $satp", "p/x $misa", "info registers mstatus mhartid pmpaddr0 mcause",
@@ -354,6 +356,7 @@ def case_csr(a, work):
         "set $mtvec = 0x80000101", "p/x $mtvec", "set $mtvec = 0x80000003", "p/x $mtvec",
         "set $mstatus = 0x1800", "p/x $mstatus", "set $mstatus = 0x1000", "p/x $mstatus",
         "set $minstret = 100", "p $minstret", "set $mhartid = 3",
+        "p $tselect", "set $tselect = 2", "p $tselect", "set $tselect = 9", "p $tselect",
         "monitor help", "monitor info harts", "monitor translate 0x80000000", "monitor info mem",
         "monitor frobnicate", "monitor translate xyz", "monitor phys maybe",
         "monitor phys on", "x/2xw 0x80000000", "monitor phys off", "x/2xw 0x80000000", "kill"])
@@ -367,6 +370,7 @@ def case_csr(a, work):
         r"^\$7 = 0xa00001800$",         # MPP = 2 is reserved: MPP keeps its value
         r"^\$8 = 100$",
         r'Could not write register "mhartid"',
+        r"^\$9 = 0$", r"^\$10 = 2$", r"^\$11 = 2$",   # the Sdtrig triggers: 4, a larger tselect is ignored
         r"^  translate VADDR +the page walk", r"^\* hart 0 \(thread 1\): pc 0+80000000 priv 3 satp 0+ \(bare\)$",
         r"^satp 0+: mode bare", r"no translation \(satp is bare\): 0x80000000 is physical 0x80000000",
         r"^satp 0+: mode bare", r"is physical 0x80000000$",
