@@ -176,9 +176,10 @@ int api_debug_inspect(struct vm *vm, const json_t *b, json_t **reply, struct err
         return r;
     }
     char buf[24];
+    snprintf(buf, sizeof buf, "%#" PRIx64, q.pc);
     json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "request", req, "text", q.text, "hart", (json_int_t)q.hart,
-                          "pc", (snprintf(buf, sizeof buf, "%#" PRIx64, q.pc), buf), "priv", (json_int_t)q.priv,
-                          "satp_mode", guest_inspect_satp_mode((unsigned)(q.satp >> 60)));
+                          "pc", buf, "priv", (json_int_t)q.priv, "satp_mode",
+                          guest_inspect_satp_mode((unsigned)(q.satp >> 60)));
     free(q.text);
     if (!j)
         return errmsg_set(e, -ENOMEM, "inspect: out of memory");

@@ -246,6 +246,11 @@ def case_inspect(a, work):
     pa = int(m.group(1), 16)
     if pa != banner - KERNEL_VA + load:
         raise Fail(f"linux_banner {banner:#x} translates to {pa:#x}, not {banner - KERNEL_VA + load:#x}")
+    reply = json.loads(expect_api(sock, "PUT", "/inspect", {"request": "translate", "address": hex(banner),
+                                                            "hart": 1}, 200))
+    if reply.get("physical_address") != hex(pa) or reply.get("satp_mode") not in ("sv39", "sv48", "sv57") \
+            or reply.get("priv") not in (0, 1) or reply.get("hart") != 1:
+        raise Fail(f"PUT /inspect translate on hart 1: {reply}")
     if "|Linux version " not in inspect(a, sock, "--phys", "mem", hex(pa), "16"):
         raise Fail("the physical address inspect translate gave does not hold linux_banner")
     stack = inspect(a, sock, "stack")
