@@ -385,6 +385,41 @@ def case_csr(a, work):
     vm.expect_exit(124)
 
 
+def case_monitor_raw(a, work):
+    """qRcmd at the protocol level: the output in an O packet (hex) then
+    OK, bad commands (odd or non-hex digits, a NUL, over-long) refused with
+    E01 and the stub answering on."""
+    vm, sock = start(a, a.spin, work)
+    c = Stub(sock)
+    c.cmd("QStartNoAckMode")
+    c.no_ack = True
+
+    def monitor(cmd):
+        body = b"qRcmd," + cmd.encode().hex().encode()
+        c.send_raw(b"$" + body + b"#%02x" % (sum(body) % 256))
+        text, n = "", 0
+        while True:
+            _, p = c.packet()
+            if not p.startswith("O") or p == "OK":
+                return text, n, p
+            text += bytes.fromhex(p[1:]).decode()
+            n += 1
+
+    text, n, end = monitor("info harts")
+    if end != "OK" or n != 1 or not text.startswith("* hart 0 (thread 1): pc 0000000080000000 priv 3"):
+        raise Fail(f"monitor info harts: {text!r} in {n} packets, then {end!r}")
+    text, n, end = monitor("info regs")
+    if end != "OK" or "mhartid  0000000000000000" not in text:
+        raise Fail(f"monitor info regs: {text!r}, then {end!r}")
+    for bad in ["qRcmd,6", "qRcmd,zz", "qRcmd,00", "qRcmd," + "61" * 600]:
+        if c.cmd(bad) != "E01":
+            raise Fail(f"{bad[:20]}... was not refused")
+    if not c.cmd("?").startswith("T05"):
+        raise Fail("the stub does not answer after bad qRcmd packets")
+    c.send_raw(b"$k#6b")
+    vm.expect_exit(124)
+
+
 def case_linux(a, work):
     """The default guest on 4 harts: held at reset, every hart a thread,
     then detach and it boots to its command."""
