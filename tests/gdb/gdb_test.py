@@ -377,7 +377,8 @@ def case_csr(a, work):
         r"^unknown monitor command 'frobnicate' \(monitor help lists the commands\)$",
         r"^monitor translate: 'xyz' is not an address", r"^monitor phys: expected on or off, not 'maybe'$",
         r"^memory accesses are by physical address$", r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$",
-        r"^memory accesses are by virtual \(the hart.s MMU\) address$", r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$"],
+        r"^memory accesses are by virtual \(the hart.s MMU\) address$",
+        r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$"],
         "gdb")
     words = re.findall(r"^0x80000000 <_start>:\s+(0x[0-9a-f]{8}\s+0x[0-9a-f]{8})$", out, re.M)
     if len(words) != 2 or words[0] != words[1]:
