@@ -265,11 +265,13 @@ static void unpark_locked(struct vm *vm)
     if (vm->user_paused || vm->holds)
         return;
     pthread_mutex_lock(&vm->lock);
-    int was = vm->paused;
+    int was = vm->paused, held = vm->gdb_holding;
     vm->paused = 0;
     pthread_cond_broadcast(&vm->cond);
     pthread_mutex_unlock(&vm->lock);
-    if (was)
+    /* Held by gdb, the harts still stand still: gdb's own thaw runs the
+     * clock on when it lets them go (vm_gdb.c). */
+    if (was && !held)
         clint_thaw(vm->board->clint);
 }
 

@@ -65,20 +65,22 @@ int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e)
     int r = gdb_target_create(&t, &tc, e);
     if (r)
         return r;
-    struct gdbstub_config sc = { .spec = spec, .target = t, .kill = kill_vm, .opaque = vm };
-    if ((r = gdbstub_start(&vm->stub, &sc, e))) {
-        gdb_target_destroy(t);
-        return r;
-    }
+    /* The harts are held from before a debugger can connect until they
+     * run under the target: its halt then finds none running. */
     int running = vm->running;
     if (running)
         vm_hold(vm);
-    pthread_mutex_lock(&vm->lock);
-    vm->gdb = t;
-    pthread_mutex_unlock(&vm->lock);
+    struct gdbstub_config sc = { .spec = spec, .target = t, .kill = kill_vm, .opaque = vm };
+    if (!(r = gdbstub_start(&vm->stub, &sc, e))) {
+        pthread_mutex_lock(&vm->lock);
+        vm->gdb = t;
+        pthread_mutex_unlock(&vm->lock);
+    }
     if (running)
         vm_release(vm);
-    return 0;
+    if (r)
+        gdb_target_destroy(t);
+    return r;
 }
 
 void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque)
