@@ -12,12 +12,15 @@
 static const char help[] =
     "minnow monitor commands:\n"
     "  help                 this list\n"
-    "  info mem [VADDR]     satp (mode, root table) and the page walk of VADDR (default: pc)\n"
+    "  info mem             every mapped range: virtual, physical, size, permissions (rwxug)\n"
+    "  info mem VADDR       the same as translate VADDR\n"
     "  translate VADDR      the page walk of VADDR: each level's PTE and the physical address\n"
     "  phys [on|off]        memory reads and writes by physical address (on) or through the MMU (off)\n"
     "  info harts           every hart: pc, privilege mode, satp\n"
     "  info regs            the current hart's registers and trap CSRs\n";
 
+/* Ranges monitor info mem lists (a user process can map thousands). */
+#define MAPPINGS_MAX 4096
 #define MAX_WORDS 4
 #define WORD_MAX 64
 
@@ -50,8 +53,8 @@ static int parse_addr(const char *s, uint64_t *v)
 
 static void translate(FILE *f, struct hart *h, const char *what, const char *a)
 {
-    uint64_t va = hart_debug_pc(h);
-    if (a && parse_addr(a, &va)) {
+    uint64_t va;
+    if (parse_addr(a, &va)) {
         fprintf(f, "monitor %s: '%s' is not an address (a number, 0x for hex)\n", what, a);
         return;
     }
@@ -72,8 +75,12 @@ static void run(FILE *f, const struct gdb_monitor_ctx *c, const char *cmd)
         return;
     }
     int info = !strcmp(w[0], "info") && n >= 2;
-    if (info && !strcmp(w[1], "mem") && n <= 3)
-        return translate(f, h, "info mem", n == 3 ? w[2] : NULL);
+    if (info && !strcmp(w[1], "mem") && n == 2) {
+        guest_inspect_mappings(f, h, MAPPINGS_MAX);
+        return;
+    }
+    if (info && !strcmp(w[1], "mem") && n == 3)
+        return translate(f, h, "info mem", w[2]);
     if (!strcmp(w[0], "translate")) {
         if (n != 2) {
             fprintf(f, "monitor translate: expected one virtual address (e.g. translate 0xffffffff80000000)\n");

@@ -88,6 +88,83 @@ int guest_inspect_translate(FILE *f, const struct hart *h, uint64_t va)
     return 0;
 }
 
+struct mappings {
+    FILE *f;
+    const struct hart *h;
+    unsigned top, vabits, lines, max;
+    int have;                 /* a range is open */
+    uint64_t va0, va1, pa0;
+    unsigned flags;           /* R W X U G */
+};
+
+static void range_end(struct mappings *m)
+{
+    if (!m->have)
+        return;
+    m->have = 0;
+    if (m->lines++ >= m->max)
+        return;
+    unsigned fl = m->flags;
+    uint64_t size = m->va1 - m->va0;
+    fprintf(m->f, "%016" PRIx64 "-%016" PRIx64 " -> %016" PRIx64 " %8" PRIu64 " KiB %c%c%c%c%c\n", m->va0, m->va1,
+            m->pa0, size >> 10, fl & PTE_R ? 'r' : '-', fl & PTE_W ? 'w' : '-', fl & PTE_X ? 'x' : '-',
+            fl & PTE_U ? 'u' : '-', fl & PTE_G ? 'g' : '-');
+}
+
+static void range_add(struct mappings *m, uint64_t va, uint64_t pa, uint64_t size, unsigned flags)
+{
+    if (m->have && va == m->va1 && pa == m->pa0 + (m->va1 - m->va0) && flags == m->flags) {
+        m->va1 += size;
+        return;
+    }
+    range_end(m);
+    *m = (struct mappings){ m->f, m->h, m->top, m->vabits, m->lines, m->max, 1, va, va + size, pa, flags };
+}
+
+/* The table at pa, of level `level` (top: the root), mapping from va. */
+static void map_table(struct mappings *m, uint64_t pa, unsigned level, uint64_t va)
+{
+    for (unsigned i = 0; i < 512 && m->lines < m->max; i++) {
+        uint64_t pte;
+        if (hart_debug_read_phys(m->h, pa + 8 * i, &pte, sizeof pte) != sizeof pte)
+            return; /* a table outside RAM maps nothing */
+        uint64_t v = va | (uint64_t)i << (12 + 9 * level);
+        if (level == m->top && (v >> (m->vabits - 1)))
+            v |= ~0ull << m->vabits; /* the upper half: sign-extended */
+        if (!(pte & PTE_V) || (pte & (PTE_R | PTE_W)) == PTE_W)
+            continue;
+        uint64_t ppn = (pte >> 10) & ((1ull << 44) - 1);
+        if (!(pte & (PTE_R | PTE_X))) {
+            if (level)
+                map_table(m, ppn << 12, level - 1, v);
+            continue;
+        }
+        if (ppn & ((1ull << (9 * level)) - 1))
+            continue; /* a misaligned superpage maps nothing */
+        range_add(m, v, ppn << 12, 4096ull << (9 * level), (unsigned)pte & (PTE_R | PTE_W | PTE_X | PTE_U | PTE_G));
+    }
+}
+
+void guest_inspect_mappings(FILE *f, const struct hart *h, unsigned max_lines)
+{
+    unsigned mode = (unsigned)(h->satp >> 60);
+    uint64_t root = (h->satp & ((1ull << 44) - 1)) << 12;
+    fprintf(f, "satp %016" PRIx64 ": mode %s, root table %#" PRIx64 "\n", h->satp, guest_inspect_satp_mode(mode),
+            root);
+    if (mode < SATP_MODE_SV39 || mode > SATP_MODE_SV57) {
+        fprintf(f, "no page tables: addresses are physical%s\n", mode ? " (the mode is reserved)" : "");
+        return;
+    }
+    unsigned levels = mode - SATP_MODE_SV39 + 3;
+    struct mappings m = { .f = f, .h = h, .top = levels - 1, .vabits = 12 + 9 * levels, .max = max_lines };
+    map_table(&m, root, levels - 1, 0);
+    range_end(&m);
+    if (m.lines > max_lines)
+        fprintf(f, "(more ranges not shown: the first %u are)\n", max_lines);
+    else if (!m.lines)
+        fprintf(f, "nothing is mapped\n");
+}
+
 int guest_inspect_mem(FILE *f, const struct hart *h, uint64_t addr, size_t len, int phys)
 {
     size_t done = 0;

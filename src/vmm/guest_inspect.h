@@ -22,6 +22,11 @@ void guest_inspect_regs(FILE *f, struct hart *h);
 /* satp's mode and root, and each level's PTE (address, value, flags) down
  * to the physical address; -1 (said why) when va is not mapped. */
 int guest_inspect_translate(FILE *f, const struct hart *h, uint64_t va);
+/* Every mapped range of the hart's address space (satp's page tables),
+ * as QEMU's `info mem` shows them: virtual range, physical start, size
+ * and permissions (rwxug), neighbouring pages with the same permissions
+ * and contiguous physical addresses joined; at most max_lines ranges. */
+void guest_inspect_mappings(FILE *f, const struct hart *h, unsigned max_lines);
 /* A hexdump (address, 16 bytes, ASCII) of len bytes at addr, virtual
  * through the hart's MMU or physical; -1 when nothing there could be read
  * (unmapped or not RAM), and a note where a shorter dump stops. */

@@ -134,7 +134,7 @@ def case_config(a, work):
     load = load_address(a.image)
     out = gdb(a.gdb, a.vmlinux, gsock, [
         "p/x $pc", "p $priv", "break start_kernel", "continue", "p $satp != 0", "p $priv",
-        f"monitor translate {start:#x}", "monitor phys on", f"x/8xb {load + 0x30:#x}", "monitor phys off",
+        f"monitor translate {start:#x}", "monitor info mem", "monitor phys on", f"x/8xb {load + 0x30:#x}", "monitor phys off",
         f"x/8xb {KERNEL_VA + 0x30:#x}", "info registers sstatus satp", "delete", "detach"])
     expect_in_order(out, [
         # held at the kernel's entry, in S-mode (minnow is the SBI)
@@ -143,6 +143,9 @@ def case_config(a, work):
         r"^satp [0-9a-f]{16}: mode sv(39|48|57), root table 0x[0-9a-f]+, hart in S-mode$",
         r"^  level \d: pte at 0x[0-9a-f]+ = [0-9a-f]{16} \[[DAGUXWRV-]{8}\] ppn 0x[0-9a-f]+$",
         rf"^{start:#x} -> physical {start - KERNEL_VA + load:#x} \(\d+ KiB page\)$",
+        # the kernel's own mapping among the ranges
+        r"^satp [0-9a-f]{16}: mode sv(39|48|57), root table 0x[0-9a-f]+$",
+        rf"^ffffffff80000000-ffffffff8[0-9a-f]{{7}} -> {load:016x} +\d+ KiB r[w-]x-[g-]$",
         r"^memory accesses are by physical address$",
         r":\s+0x52\s+0x49\s+0x53\s+0x43\s+0x56\s+0x00\s+0x00\s+0x00$",
         r"^memory accesses are by virtual",

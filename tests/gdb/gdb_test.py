@@ -373,7 +373,7 @@ def case_csr(a, work):
         r"^\$9 = 0$", r"^\$10 = 2$", r"^\$11 = 2$",   # the Sdtrig triggers: 4, a larger tselect is ignored
         r"^  translate VADDR +the page walk", r"^\* hart 0 \(thread 1\): pc 0+80000000 priv 3 satp 0+ \(bare\)$",
         r"^satp 0+: mode bare", r"no translation \(satp is bare\): 0x80000000 is physical 0x80000000",
-        r"^satp 0+: mode bare", r"is physical 0x80000000$",
+        r"^satp 0+: mode bare, root table 0$", r"^no page tables: addresses are physical$",
         r"^unknown monitor command 'frobnicate' \(monitor help lists the commands\)$",
         r"^monitor translate: 'xyz' is not an address", r"^monitor phys: expected on or off, not 'maybe'$",
         r"^memory accesses are by physical address$", r"^0x80000000 <_start>:\s+0x[0-9a-f]{8}\s+0x[0-9a-f]{8}$",

@@ -141,6 +141,27 @@ static void translate_report(void **state)
     REPORT(f, assert_int_equal(guest_inspect_translate(fp_, f->h, 0x40001000), -1));
     assert_non_null(strstr(f->text, "  level 0: pte at 0x80003008 = 0000000000000000 [--------] ppn 0\n"
                                     "0x40001000 is not mapped: the PTE is not valid (V=0)\n"));
+    /* the ranges: the page above, a second page after it joined to it (the
+     * next physical page, same permissions), a third not (read-only); the
+     * same pages again at the top of the upper half (sign-extended), and a
+     * 1 GiB gigapage; a reserved PTE maps nothing */
+    put64(f, l0 + 8, (((RAM_BASE + 0x11000) >> 12) << 10) | PTE_V | PTE_R | PTE_W);
+    put64(f, l0 + 16, (((RAM_BASE + 0x12000) >> 12) << 10) | PTE_V | PTE_R);
+    uint64_t l1_top = RAM_BASE + 0x4000;
+    put64(f, root + 8 * 511, ((l1_top >> 12) << 10) | PTE_V);
+    put64(f, l1_top + 8 * 511, ((l0 >> 12) << 10) | PTE_V);
+    put64(f, root + 8 * 2, (0x80000000ull >> 12 << 10) | PTE_V | PTE_R | PTE_X | PTE_G);
+    put64(f, l0 + 8 * 3, 0xdead0000ull << 10 | PTE_V | PTE_W); /* reserved: W without R */
+    REPORT(f, guest_inspect_mappings(fp_, f->h, 100));
+    assert_string_equal(f->text,
+        "satp 8000000000080001: mode sv39, root table 0x80001000\n"
+        "0000000040000000-0000000040002000 -> 0000000080010000        8 KiB rw---\n"
+        "0000000040002000-0000000040003000 -> 0000000080012000        4 KiB r----\n"
+        "0000000080000000-00000000c0000000 -> 0000000080000000  1048576 KiB r-x-g\n"
+        "ffffffffffe00000-ffffffffffe02000 -> 0000000080010000        8 KiB rw---\n"
+        "ffffffffffe02000-ffffffffffe03000 -> 0000000080012000        4 KiB r----\n");
+    REPORT(f, guest_inspect_mappings(fp_, f->h, 2));
+    assert_non_null(strstr(f->text, "(more ranges not shown: the first 2 are)\n"));
 }
 
 static void monitor_commands(void **state)
@@ -164,6 +185,8 @@ static void monitor_commands(void **state)
         { "translate -1", "monitor translate: '-1' is not an address (a number, 0x for hex)\n" },
         { "translate 0x80000000", "no translation (satp is bare): 0x80000000 is physical 0x80000000\n" },
         { "info mem 0x80000004", "0x80000004 is physical 0x80000004\n" },
+        { "info mem", "satp 0000000000000000: mode bare, root table 0\nno page tables: addresses are physical\n" },
+        { "info mem 1 2", "unknown monitor command 'info mem 1 2'" },
         { "info harts", "* hart 0 (thread 1): pc 0000000000001000 priv 3 satp 0000000000000000 (bare)\n" },
         { "info regs", "pc   0000000000001000   priv M (3)\n" },
         { "info", "unknown monitor command 'info' (monitor help lists the commands)\n" },
