@@ -44,7 +44,10 @@ int api_debug_gdb(struct vm *vm, const json_t *b, struct errmsg *e)
 
 /* ---- inspect ---- */
 
-enum request { REQ_REGS, REQ_STACK, REQ_TRANSLATE, REQ_MEM };
+enum request { REQ_REGS, REQ_STACK, REQ_TRANSLATE, REQ_MEM, REQ_MAPPINGS };
+
+/* Ranges a mappings answer lists (the CLI reads up to 64 KiB of reply). */
+#define MAPPINGS_MAX 512u
 
 struct inspect {
     enum request req;
@@ -111,6 +114,9 @@ static void run_inspect(void *opaque, struct hart *const *harts, unsigned n)
     case REQ_MEM:
         q->failed = guest_inspect_mem(f, h, q->addr, q->len, q->phys);
         break;
+    case REQ_MAPPINGS:
+        guest_inspect_mappings(f, h, MAPPINGS_MAX);
+        break;
     }
     fclose(f);
 }
@@ -134,9 +140,11 @@ int api_debug_inspect(struct vm *vm, const json_t *b, json_t **reply, struct err
         q.req = REQ_TRANSLATE;
     else if (!strcmp(req, "mem"))
         q.req = REQ_MEM;
+    else if (!strcmp(req, "mappings"))
+        q.req = REQ_MAPPINGS;
     else
-        return errmsg_set(e, -EINVAL, "inspect: request: expected \"regs\", \"stack\", \"translate\" or \"mem\", "
-                          "got '%s'", req);
+        return errmsg_set(e, -EINVAL, "inspect: request: expected \"regs\", \"stack\", \"translate\", \"mem\" or "
+                          "\"mappings\", got '%s'", req);
     if (!vm)
         return errmsg_set(e, -EINVAL, "inspect: the microVM is not started yet (PUT /actions InstanceStart "
                           "first)");

@@ -2,7 +2,7 @@
  *   PUT /gdb      {"socket_path": P} or {"tcp_address": "HOST:PORT"}: a gdb
  *                 stub on a started VM (running, paused or restored), which
  *                 runs on until a debugger attaches;
- *   PUT /inspect  {"request": "regs"|"stack"|"translate"|"mem", "hart": N,
+ *   PUT /inspect  {"request": "regs"|"stack"|"translate"|"mem"|"mappings", "hart": N,
  *                 "address": A, "length": L, "physical": B}: a read-only
  *                 look at the guest (the harts held for its length):
  *                 200 with the report as "text" and its values as fields.

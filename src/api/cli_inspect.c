@@ -12,7 +12,7 @@
 #include "api/api_client.h"
 
 static const char inspect_usage[] =
-    "usage: minnow inspect --api-sock PATH [--hart N] regs|stack\n"
+    "usage: minnow inspect --api-sock PATH [--hart N] regs|stack|mappings\n"
     "       minnow inspect --api-sock PATH [--hart N] translate VADDR\n"
     "       minnow inspect --api-sock PATH [--hart N] [--phys] mem ADDR LEN\n"
     "\n"
@@ -20,6 +20,8 @@ static const char inspect_usage[] =
     "paused (its harts are held for the moment it takes; PUT /inspect):\n"
     "  regs       pc, privilege mode, x1-x31 and the trap CSRs and satp\n"
     "  stack      pc, ra, sp, the frame-pointer chain and the words at sp\n"
+    "  mappings   every mapped range of the hart's address space (virtual,\n"
+    "             physical, size, rwxug; the first 512)\n"
     "  translate  the page walk of VADDR through the hart's satp: each\n"
     "             level's PTE, and the physical address\n"
     "  mem        a hexdump of LEN bytes (1 to 4096) at ADDR, a virtual\n"
@@ -130,14 +132,14 @@ int cli_inspect(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     static const struct { const char *name; int args; } reqs[] = {
-        { "regs", 0 }, { "stack", 0 }, { "translate", 1 }, { "mem", 2 },
+        { "regs", 0 }, { "stack", 0 }, { "translate", 1 }, { "mem", 2 }, { "mappings", 0 },
     };
     int k = -1;
-    for (int r = 0; npos && r < 4; r++)
+    for (int r = 0; npos && r < (int)(sizeof reqs / sizeof reqs[0]); r++)
         if (!strcmp(pos[0], reqs[r].name))
             k = r;
     if (k < 0) {
-        fprintf(stderr, "minnow inspect: expected regs, stack, translate VADDR or mem ADDR LEN%s%s%s\n",
+        fprintf(stderr, "minnow inspect: expected regs, stack, mappings, translate VADDR or mem ADDR LEN%s%s%s\n",
                 npos ? ", not '" : "", npos ? pos[0] : "", npos ? "'" : "");
         return CLI_EXIT_USAGE;
     }

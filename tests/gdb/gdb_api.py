@@ -134,8 +134,8 @@ def case_config(a, work):
     load = load_address(a.image)
     out = gdb(a.gdb, a.vmlinux, gsock, [
         "p/x $pc", "p $priv", "break start_kernel", "continue", "p $satp != 0", "p $priv",
-        f"monitor translate {start:#x}", "monitor info mem", "monitor phys on", f"x/8xb {load + 0x30:#x}", "monitor phys off",
-        f"x/8xb {KERNEL_VA + 0x30:#x}", "info registers sstatus satp", "delete", "detach"])
+        f"monitor translate {start:#x}", "monitor info mem", "monitor phys on", f"x/8xb {load + 0x30:#x}",
+        "monitor phys off", f"x/8xb {KERNEL_VA + 0x30:#x}", "info registers sstatus satp", "delete", "detach"])
     expect_in_order(out, [
         # held at the kernel's entry, in S-mode (minnow is the SBI)
         rf"^\$1 = {load:#x}$", r"^\$2 = 1$",
@@ -256,6 +256,9 @@ def case_inspect(a, work):
         raise Fail(f"PUT /inspect translate on hart 1: {reply}")
     if "|Linux version " not in inspect(a, sock, "--phys", "mem", hex(pa), "16"):
         raise Fail("the physical address inspect translate gave does not hold linux_banner")
+    maps = inspect(a, sock, "mappings")
+    if not re.search(rf"^ffffffff80000000-ffffffff8[0-9a-f]{{7}} -> {load:016x} +\d+ KiB r[w-]x-[g-]$", maps, re.M):
+        raise Fail(f"inspect mappings has no range for the kernel's image:\n{maps}")
     stack = inspect(a, sock, "stack")
     expect_in_order(stack, [r"^pc f+[0-9a-f]+  ra [0-9a-f]{16}  sp ([0-9a-f]{16})", r"^frame-pointer chain",
                             r"^  #0  f+[0-9a-f]+$", r"^stack words at sp:$", r"^  [0-9a-f]{16}: [0-9a-f]{16}$"],
@@ -295,7 +298,8 @@ def case_inspect(a, work):
         raise Fail(f"inspect translate of a non-canonical address: {out}")
     for args, text in [(["mem", "xyz", "4"], "ADDR 'xyz' is not a number"),
                        (["mem", "0x80000000"], "mem takes an address and a length"),
-                       (["frob"], "expected regs, stack, translate VADDR or mem ADDR LEN, not 'frob'"),
+                       (["frob"], "expected regs, stack, mappings, translate VADDR or mem ADDR LEN, not 'frob'"),
+                       (["mappings", "1"], "mappings takes no argument"),
                        (["--phys", "regs"], "--phys applies to mem only")]:
         out = inspect(a, sock, *args, want=122)
         if text not in out:
