@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cli_seccomp.h"
 #include "backends/net_helper.h"
 
 static const char usage[] =
@@ -24,6 +25,7 @@ static const char usage[] =
     "  pause, resume  pause or resume a minnow serving --api-sock\n"
     "  snapshot       snapshot it (see 'minnow snapshot --help')\n"
     "  migrate        live-migrate it to a 'minnow --incoming' (see 'minnow migrate --help')\n"
+    "  seccomp print  print the built-in seccomp filters (see 'minnow seccomp --help')\n"
     "  jail           run minnow in a jail, as Firecracker's jailer (see 'minnow jail --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
@@ -100,6 +102,10 @@ int cli_main(int argc, char **argv)
         return cli_run(argc, argv);
     if (!strcmp(cmd, "restore"))
         return cli_restore(argc, argv);
+    if (!strcmp(cmd, "seccomp") || !strcmp(cmd, "--print-seccomp")) {
+        char *pargv[] = { argv[0], "seccomp", "print", NULL };
+        return !strcmp(cmd, "seccomp") ? cli_seccomp(argc, argv) : cli_seccomp(3, pargv);
+    }
     if (!strcmp(cmd, "jail"))
         return cli_jail(argc, argv);
     if (!strcmp(cmd, "snapshot-merge"))
