@@ -32,8 +32,8 @@ int cli_seccomp_option(struct cli_seccomp *s, int argc, char **argv, int *i)
 int cli_seccomp_enter(struct cli_seccomp *s)
 {
     struct errmsg e = { "" };
-    if (s->off)
-        return 0;
+    if (s->off)  /* only names the thread */
+        return sandbox_enter(SANDBOX_VMM, "main", &e);
     if (s->filter && seccomp_json_load(&s->policy, s->filter, &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_USAGE;

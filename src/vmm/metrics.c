@@ -297,6 +297,9 @@ static char *line_locked(struct metrics *m, const char *reason)
         return NULL;
     if (m->id[0])
         json_object_set_new(line, "id", json_string(m->id));
+    /* Firecracker's name; the first fault ends the process, so a line
+     * that gets written shows 0 */
+    json_object_set_new(line, "seccomp", json_pack("{s:I}", "num_faults", (json_int_t)sandbox_num_faults()));
     if (m->vm)
         vm_json(m, line);
     else

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
+#include <termios.h>
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -30,61 +34,84 @@
 #define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
                       CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
-/* Memory: never a new executable mapping, but for the JIT's code cache
- * (a shared mapping of its memfd, read+exec). */
+/* Memory: never a new executable mapping (the JIT's code cache and the
+ * network helper's loader have rules of their own in the vmm filter). */
 #define MEMORY \
     MASKED(mmap, 2, PROT_EXEC, 0), \
     MASKED(mprotect, 2, PROT_EXEC, 0), \
-    A(munmap), \
-    A(brk), \
-    A(mremap)
+    A(munmap)
 
+/* glibc's stack cache and malloc give memory back; the JIT prefaults its
+ * code cache; ram.c and hart.c ask for huge pages and drop balloon pages. */
 #define MADVISE \
     EQ(madvise, 2, MADV_DONTNEED), \
     EQ(madvise, 2, MADV_POPULATE_READ), \
     EQ(madvise, 2, MADV_POPULATE_WRITE), \
     EQ(madvise, 2, MADV_HUGEPAGE), \
-    EQ(madvise, 2, MADV_DONTDUMP), \
-    EQ(madvise, 2, MADV_FREE), \
     EQ(madvise, 2, MADV_REMOVE)
 
-/* What every thread does: lock, sleep, leave, take signals. */
+/* What every thread does: lock, read and write what it was given, leave. */
 #define COMMON \
     A(futex), \
     A(read), \
     A(write), \
-    A(close), \
     A(exit), \
-    A(rt_sigreturn), \
     A(rt_sigprocmask), \
-    MADVISE, \
-    A(clock_gettime), \
-    A(clock_nanosleep), \
-    A(nanosleep), \
-    A(sched_yield), \
-    A(restart_syscall), \
-    A(gettid), \
-    A(getpid)
+    EQ(madvise, 2, MADV_DONTNEED), \
+    MEMORY
+
+#define THREADS \
+    MASKED(clone, 0, THREAD_FLAGS, THREAD_FLAGS), \
+    A(set_robust_list), \
+    A(rseq)
 
 static const struct seccomp_rule vmm_rules[] = {
     COMMON,
-    MEMORY,
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
+    EQ(madvise, 2, MADV_HUGEPAGE),
+    EQ(madvise, 2, MADV_REMOVE),
     { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
                                               { 3, 0, SECCOMP_OP_EQ, MAP_SHARED, 0 } },
       .comment = "the JIT's code cache: its memfd mapped read+exec" },
-    MASKED(clone, 0, THREAD_FLAGS, THREAD_FLAGS),
-    A(set_robust_list),
-    A(rseq),
+    { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
+                                              { 3, 0, SECCOMP_OP_EQ, MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, 0 } },
+      .comment = "the network helper's loader (it inherits this filter across execve)" },
+    THREADS,
+    { .syscall = "clone", .ncond = 1, .cond = { { 0, 0, SECCOMP_OP_EQ, CLONE_VM | CLONE_VFORK | SIGCHLD, 0 } },
+      .comment = "posix_spawn of the network helper" },
+    A(execve),
     A(exit_group),
+    A(close),
+    A(close_range),
+    A(dup2),
+    A(brk),
+    A(arch_prctl),
+    A(access),
+    A(set_tid_address),
+    A(prlimit64),
+    A(prctl),
+    A(seccomp),
+    A(landlock_create_ruleset),
+    A(landlock_add_rule),
+    A(landlock_restrict_self),
+    A(getppid),
+    A(getpid),
     A(rt_sigaction),
+    A(rt_sigreturn),
     A(rt_sigtimedwait),
     A(tgkill),
     A(kill),
-    A(getppid),
+    A(wait4),
+    A(waitid),
+    A(pidfd_open),
+    A(clock_nanosleep),
+    A(sched_yield),
+    A(getrusage),
+    A(umask),
     A(openat),
     A(newfstatat),
-    A(fstat),
-    A(statx),
+    A(readlink),
     A(lseek),
     A(pread64),
     A(pwrite64),
@@ -95,234 +122,151 @@ static const struct seccomp_rule vmm_rules[] = {
     A(fsync),
     A(fdatasync),
     A(ftruncate),
-    A(fallocate),
+    A(flock),
     A(unlink),
-    A(unlinkat),
     A(rename),
-    A(renameat),
-    A(renameat2),
-    A(readlink),
-    A(getdents64),
-    A(dup),
-    A(dup3),
-    A(fcntl),
-    A(ioctl),
+    A(memfd_create),
     A(pipe2),
     A(eventfd2),
     A(epoll_create1),
     A(epoll_ctl),
     A(epoll_wait),
-    A(epoll_pwait),
     A(poll),
-    A(ppoll),
     A(timerfd_create),
     A(timerfd_settime),
-    A(signalfd4),
     A(inotify_init1),
     A(inotify_add_watch),
-    A(memfd_create),
-    A(socket),
-    A(socketpair),
+    A(io_uring_setup),
+    A(io_uring_enter),
+    A(getrandom),
+    EQ(fcntl, 1, F_GETFL),
+    EQ(fcntl, 1, F_SETFL),
+    EQ(fcntl, 1, F_GETFD),
+    EQ(fcntl, 1, F_SETFD),
+    EQ(ioctl, 1, TCGETS),
+    EQ(ioctl, 1, TCSETS),
+    EQ(ioctl, 1, TUNSETIFF),
+    EQ(ioctl, 1, SIOCGIFINDEX),
+    EQ(ioctl, 1, FIONBIO),
+    EQ(socket, 0, AF_UNIX),
+    EQ(socket, 0, AF_INET),
+    EQ(socket, 0, AF_INET6),
+    EQ(socket, 0, AF_VSOCK),
+    EQ(socketpair, 0, AF_UNIX),
     A(bind),
     A(listen),
     A(accept4),
     A(connect),
     A(shutdown),
-    A(getsockopt),
-    A(setsockopt),
     A(getsockname),
+    A(getpeername),
+    A(setsockopt),
+    A(getsockopt),
     A(sendto),
     A(sendmsg),
     A(recvfrom),
     A(recvmsg),
-    A(io_uring_setup),
-    A(io_uring_enter),
-    A(io_uring_register),
-    A(getrandom),
-    A(prctl),
-    A(seccomp),
-    A(sched_getaffinity),
-    A(wait4),
-    A(waitid),
-    A(execve),
-    A(vfork),
-    A(clock_getres),
-    A(uname),
-    A(getuid),
-    A(geteuid),
-    A(getgid),
-    A(getegid),
-    A(sysinfo),
-    A(prlimit64),
-    A(mkdirat),
-    A(fchmod),
 };
 
+/* The API server: its socket, and what the handlers do in this thread
+ * (snapshot files, the log and metrics files, the VM's creation). */
 static const struct seccomp_rule api_rules[] = {
     COMMON,
-    MEMORY,
-    MASKED(clone, 0, THREAD_FLAGS, THREAD_FLAGS),
-    A(set_robust_list),
-    A(rseq),
-    A(exit_group),
+    THREADS,
+    A(close),
     A(accept4),
     A(poll),
-    A(ppoll),
     A(recvfrom),
     A(sendto),
-    A(sendmsg),
-    A(recvmsg),
-    A(writev),
-    A(fcntl),
+    A(shutdown),
+    A(setsockopt),
+    EQ(fcntl, 1, F_GETFL),
+    EQ(fcntl, 1, F_SETFL),
+    EQ(socketpair, 0, AF_UNIX),
     A(openat),
     A(newfstatat),
-    A(fstat),
     A(lseek),
-    A(ioctl),
-    A(tgkill),
-    A(getsockopt),
-    A(setsockopt),
-    A(shutdown),
-    A(eventfd2),
-    A(epoll_ctl),
-    A(pwrite64),
     A(pread64),
+    A(pwrite64),
     A(fsync),
     A(fdatasync),
     A(ftruncate),
-    A(fallocate),
+    A(flock),
     A(rename),
-    A(renameat),
     A(unlink),
-    A(unlinkat),
-    A(socket),
-    A(connect),
     A(getrandom),
-    A(pipe2),
-    A(dup3),
-    A(getdents64),
-    A(readlink),
-    A(statx),
-    A(inotify_init1),
-    A(inotify_add_watch),
+    A(eventfd2),
+    A(epoll_ctl),
     A(memfd_create),
     A(timerfd_create),
-    A(timerfd_settime),
-    A(epoll_create1),
-    A(epoll_wait),
     A(io_uring_setup),
-    A(io_uring_enter),
-    A(io_uring_register),
-    A(wait4),
-    A(kill),
-    A(execve),
-    A(vfork),
-    A(socketpair),
-    A(prctl),
-};
-
-static const struct seccomp_rule vcpu_rules[] = {
-    COMMON,
-    MASKED(mmap, 2, PROT_EXEC, 0),
-    MASKED(mprotect, 2, PROT_EXEC, 0),
-    A(munmap),
+    EQ(madvise, 2, MADV_HUGEPAGE),
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
     A(tgkill),
     A(exit_group),
-    A(ppoll),
-    A(poll),
-    A(writev),
-    A(pwrite64),
-    A(ioctl),
 };
 
+/* A hart: guest code runs here; it waits, wakes others and prefaults the
+ * JIT's code cache. Console output goes through the io thread's fds. */
+static const struct seccomp_rule vcpu_rules[] = {
+    COMMON,
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
+    A(sched_yield),
+    A(exit_group),
+};
+
+/* The event loop: virtqueues and their backends (block through io_uring
+ * or preadv/pwritev, net through the helper's socket or a TAP fd, vsock
+ * through Unix sockets). */
 static const struct seccomp_rule io_rules[] = {
     COMMON,
-    MEMORY,
-    A(exit_group),
+    A(close),
     A(epoll_wait),
-    A(epoll_pwait),
     A(epoll_ctl),
     A(readv),
     A(writev),
     A(preadv),
     A(pwritev),
-    A(pread64),
-    A(pwrite64),
-    A(fsync),
     A(fdatasync),
-    A(fallocate),
     A(io_uring_enter),
-    A(io_uring_setup),
-    A(io_uring_register),
     A(recvfrom),
-    A(recvmsg),
     A(sendto),
     A(sendmsg),
     A(accept4),
-    A(socket),
+    EQ(socket, 0, AF_UNIX),
     A(connect),
     A(shutdown),
-    A(getsockopt),
-    A(setsockopt),
-    A(fcntl),
-    A(ioctl),
     A(timerfd_settime),
-    A(poll),
-    A(ppoll),
-    A(tgkill),
-    A(kill),
-    A(wait4),
-    A(newfstatat),
-    A(fstat),
-    A(lseek),
-    A(openat),
-    A(unlink),
+    A(getrandom),
+    A(waitid),
+    A(exit_group),
 };
 
+/* Helpers: the metrics timer writes its file, the balloon poller asks the
+ * device, the console reader reads stdin, migration streams the VM, the
+ * gdb stub serves its socket. */
 static const struct seccomp_rule aux_rules[] = {
     COMMON,
-    MEMORY,
-    MASKED(clone, 0, THREAD_FLAGS, THREAD_FLAGS),
-    A(set_robust_list),
-    A(rseq),
-    A(exit_group),
-    A(rt_sigtimedwait),
-    A(rt_sigaction),
-    A(tgkill),
-    A(kill),
+    A(close),
     A(poll),
-    A(ppoll),
-    A(pread64),
-    A(pwrite64),
-    A(writev),
-    A(readv),
-    A(lseek),
-    A(openat),
-    A(fstat),
-    A(newfstatat),
-    A(fcntl),
-    A(ioctl),
-    A(accept4),
-    A(recvfrom),
-    A(sendto),
-    A(sendmsg),
-    A(recvmsg),
-    A(setsockopt),
-    A(getsockopt),
-    A(shutdown),
-    A(socket),
+    A(clock_nanosleep),
+    EQ(socket, 0, AF_UNIX),
+    EQ(socket, 0, AF_INET),
+    EQ(socket, 0, AF_INET6),
     A(connect),
+    A(accept4),
+    A(sendto),
+    A(recvfrom),
+    A(shutdown),
+    A(setsockopt),
+    A(openat),
+    A(newfstatat),
+    A(pread64),
+    A(lseek),
     A(getrandom),
-    A(epoll_ctl),
-    A(eventfd2),
-    A(fsync),
-    A(fdatasync),
-    A(ftruncate),
-    A(rename),
-    A(renameat),
-    A(unlink),
-    A(memfd_create),
-    A(io_uring_enter),
+    A(exit_group),
 };
 
 #define N(a) (unsigned)(sizeof a / sizeof a[0])
