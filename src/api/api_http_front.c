@@ -270,7 +270,7 @@ static void add_client(struct api_front *f, int fd)
     f->fds[slot] = fd;
     f->nclients++;
     pthread_t t;
-    bool ok = pthread_create(&t, &at, client_thread, c) == 0;
+    bool ok = sandbox_thread_create(&t, &at, client_thread, c) == 0;
     if (!ok) {
         f->fds[slot] = -1;
         f->nclients--;

@@ -425,6 +425,10 @@ static void report_hart(const struct hart *h)
 
 static int run_baremetal(const struct run_opts *o)
 {
+    struct cli_seccomp sc = o->seccomp;
+    int src = cli_seccomp_enter(&sc);
+    if (src)
+        return src;
     const char *bios = o->bios;
     const char *board_only = o->initrd ? "--initrd" : o->append ? "--append" : o->cpus ? "--cpus"
                            : o->dump_dtb ? "--dump-dtb" : o->ndevices ? "a device option"

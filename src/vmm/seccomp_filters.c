@@ -122,6 +122,7 @@ static const struct seccomp_rule vmm_rules[] = {
     A(fsync),
     A(fdatasync),
     A(ftruncate),
+    A(fallocate),
     A(flock),
     A(unlink),
     A(rename),
@@ -166,6 +167,23 @@ static const struct seccomp_rule vmm_rules[] = {
     A(sendmsg),
     A(recvfrom),
     A(recvmsg),
+    /* the network helper's own filter (backends/net_helper_sandbox.c)
+     * stacks on this one: what it allows slirp must be here too */
+    A(recvmmsg),
+    A(sendmmsg),
+    A(ppoll),
+    A(epoll_pwait),
+    A(timerfd_gettime),
+    A(clock_gettime),
+    A(clock_getres),
+    A(gettimeofday),
+    A(nanosleep),
+    A(accept),
+    EQ(ioctl, 1, FIONREAD),
+    A(mremap),
+    A(fstat),
+    A(restart_syscall),
+    A(gettid),
 };
 
 /* The API server: its socket, and what the handlers do in this thread
@@ -230,6 +248,8 @@ static const struct seccomp_rule io_rules[] = {
     A(preadv),
     A(pwritev),
     A(fdatasync),
+    A(fsync),
+    A(fallocate),
     A(io_uring_enter),
     A(recvfrom),
     A(sendto),
