@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "api/api_http_head.h"
+#include "vmm/sandbox.h"
 
 struct client {
     struct api_front *f;
@@ -212,6 +213,7 @@ static void serve_client(struct client *c)
 static void *client_thread(void *p)
 {
     struct client *c = p;
+    sandbox_thread_start(SANDBOX_API, "api");
     struct api_front *f = c->f;
     serve_client(c);
     close(c->srv);
@@ -268,7 +270,7 @@ static void add_client(struct api_front *f, int fd)
     f->fds[slot] = fd;
     f->nclients++;
     pthread_t t;
-    bool ok = pthread_create(&t, &at, client_thread, c) == 0;
+    bool ok = sandbox_thread_create(&t, &at, client_thread, c) == 0;
     if (!ok) {
         f->fds[slot] = -1;
         f->nclients--;
@@ -286,6 +288,7 @@ static void add_client(struct api_front *f, int fd)
 static void *accept_thread(void *p)
 {
     struct api_front *f = p;
+    sandbox_thread_start(SANDBOX_API, "api-accept");
     struct pollfd pf[2] = { { .fd = f->listen_fd, .events = POLLIN }, { .fd = f->wake[0], .events = POLLIN } };
     for (;;) {
         if (poll(pf, 2, -1) < 0 && errno != EINTR)
@@ -323,7 +326,7 @@ int api_front_start(struct api_front **out, int listen_fd, unsigned max_body, ap
         free(f);
         return errmsg_set(e, -err, "API server: pipe: %s", strerror(err));
     }
-    if (pthread_create(&f->acceptor, NULL, accept_thread, f)) {
+    if (sandbox_thread_create(&f->acceptor, NULL, accept_thread, f)) {
         close(f->wake[0]);
         close(f->wake[1]);
         close(listen_fd);

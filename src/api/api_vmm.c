@@ -23,6 +23,7 @@
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
+#include "vmm/sandbox.h"
 
 struct api_vmm {
     pthread_mutex_t lock;
@@ -148,6 +149,7 @@ static struct virtio_balloon *find_balloon(struct vm *vm)
 static void *balloon_poller(void *p)
 {
     struct api_vmm *a = p;
+    sandbox_thread_start(SANDBOX_AUX, "balloon");
     pthread_mutex_lock(&a->plock);
     while (!a->poll_quit) {
         a->poll_now = false;
@@ -215,7 +217,7 @@ static void attach_locked(struct api_vmm *a, struct vm *vm)
     a->balloon = find_balloon(vm);
     if (a->balloon && a->cfg.balloon.stats_polling_interval_s) {
         a->poll_interval_s = a->cfg.balloon.stats_polling_interval_s;
-        if (pthread_create(&a->poller, NULL, balloon_poller, a))
+        if (sandbox_thread_create(&a->poller, NULL, balloon_poller, a))
             LOG_WARN(a->log, "balloon: cannot create the statistics thread: no statistics will be polled");
         else
             a->poller_started = true;

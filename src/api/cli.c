@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/cli_seccomp.h"
 #include "backends/net_helper.h"
 
 static const char usage[] =
@@ -26,6 +27,7 @@ static const char usage[] =
     "  migrate        live-migrate it to a 'minnow --incoming' (see 'minnow migrate --help')\n"
     "  inspect        look at its guest: registers, memory, page walks, stack (see 'minnow inspect --help')\n"
     "  gdb            start a gdb stub in it, attach gdb there (see 'minnow gdb --help')\n"
+    "  seccomp print  print the built-in seccomp filters (see 'minnow seccomp --help')\n"
     "  jail           run minnow in a jail, as Firecracker's jailer (see 'minnow jail --help')\n"
     "  version        print the version and exit\n"
     "  help           print this text and exit\n"
@@ -104,6 +106,10 @@ int cli_main(int argc, char **argv)
         return cli_restore(argc, argv);
     if (!strcmp(cmd, "inspect") || !strcmp(cmd, "gdb"))
         return cli_inspect(argc, argv);
+    if (!strcmp(cmd, "seccomp") || !strcmp(cmd, "--print-seccomp")) {
+        char *pargv[] = { argv[0], "seccomp", "print", NULL };
+        return !strcmp(cmd, "seccomp") ? cli_seccomp(argc, argv) : cli_seccomp(3, pargv);
+    }
     if (!strcmp(cmd, "jail"))
         return cli_jail(argc, argv);
     if (!strcmp(cmd, "snapshot-merge"))

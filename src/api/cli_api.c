@@ -22,6 +22,7 @@
 #include "api/api_socket.h"
 #include "api/api_vmm.h"
 #include "api/vm_config_json.h"
+#include "api/cli_seccomp.h"
 #include "vmm/migration.h"
 
 static const char api_usage[] =
@@ -86,6 +87,7 @@ static const char api_usage[] =
     "  --show-log-origin   put the source file and line in each log line\n"
     "  --metrics-path PATH write metrics (one JSON object a line) to PATH at\n"
     "                      start, every 60 s, on FlushMetrics and at exit\n"
+    CLI_SECCOMP_USAGE
     "  -h, --help          print this text and exit\n"
     "\n"
     "The exit status is minnow run's (see 'minnow run --help'): 0 when the\n"
@@ -118,7 +120,8 @@ static const char restore_usage[] =
     "  --engine NAME          run the harts with NAME (interp or jit) instead of\n"
     "                         the engine the snapshot was taken with\n"
     "  --id, --log-path, --level, --show-level, --show-log-origin,\n"
-    "  --metrics-path         as for 'minnow --api-sock' (see its --help)\n"
+    "  --metrics-path, --no-seccomp, --seccomp-filter\n"
+    "                         as for 'minnow --api-sock' (see its --help)\n"
     "  -h, --help             print this text and exit\n"
     "\n"
     "The exit status is minnow run's (see 'minnow run --help').\n";
@@ -129,6 +132,7 @@ struct api_opts {
     unsigned nallow;
     const char *log_path, *level, *metrics_path, *module;
     int no_api, show_level, show_origin;
+    struct cli_seccomp seccomp;
     /* minnow restore */
     int restore;
     struct api_snapshot_load load;
@@ -176,7 +180,11 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         if (restore && !slot)
             slot = !strcmp(a, "--snapshot") ? &o->load.snapshot_path : !strcmp(a, "--mem") ? &o->load.mem_path
                  : !strcmp(a, "--vsock-override") ? &o->load.vsock_uds : NULL;
-        if (restore && !strcmp(a, "--config-file")) {
+        int sr = cli_seccomp_option(&o->seccomp, argc, argv, &i);
+        if (sr < 0)
+            return -1;
+        if (sr) {
+        } else if (restore && !strcmp(a, "--config-file")) {
             fprintf(stderr, "minnow: restore: --config-file does not apply (the snapshot has its configuration)\n");
             return -1;
         } else if (restore && !strcmp(a, "--paused")) {
@@ -473,7 +481,7 @@ static int api_main(int argc, char **argv, int restore)
     if (sig_fd < 0) {
         fprintf(stderr, "minnow: signalfd: %s\n", strerror(errno));
         r = CLI_EXIT_ERROR;
-    } else {
+    } else if (!(r = cli_seccomp_enter(&o.seccomp))) {
         r = serve(&o, &cfg, sig_fd);
         close(sig_fd);
     }

@@ -22,6 +22,7 @@
 #include "util/errmsg.h"
 #include "vmm/gdb_target.h"
 #include "vmm/gdbstub.h"
+#include "api/cli_seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -86,6 +87,7 @@ static const char run_usage[] =
     "                     and continues\n"
     "  --max-insns N      bare metal: end with a hart report after N instructions\n"
     "  --stats            bare metal: print instructions, time and MIPS at exit\n"
+    CLI_SECCOMP_USAGE
     "  -h, --help         print this text and exit\n"
     "\n"
     "exit status:\n"
@@ -97,9 +99,11 @@ static const char run_usage[] =
     "  121      the guest kernel panicked\n"
     "  122      bad command line\n"
     "  123      monitor error, or a hart crashed or hung (its state is printed)\n"
-    "  124      stopped from the host (Ctrl-A x or a signal)\n";
+    "  124      stopped from the host (Ctrl-A x or a signal)\n"
+    "  148      a monitor thread made a syscall its seccomp filter does not allow\n";
 
 struct run_opts {
+    struct cli_seccomp seccomp;
     const char *kernel, *initrd, *append, *bios, *dump_dtb, *config_file;
     uint64_t mem;        /* 0: not given */
     unsigned cpus;       /* 0: not given */
@@ -295,6 +299,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         return -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v;
+        int sr;
         const char **str = NULL;
         const char *name = NULL;
         static const char *const string_opts[] = { "--kernel", "--initrd", "--append", "--bios", "--dump-dtb" };
@@ -360,6 +365,9 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return -1;
             }
             o->gdb = v;
+        } else if ((sr = cli_seccomp_option(&o->seccomp, argc, argv, &i))) {
+            if (sr < 0)
+                return -1;
         } else if (!strcmp(a, "--gdb-wait")) {
             o->gdb_wait = 1;
         } else if (is_option(a, "--drive") || is_option(a, "--net") || is_option(a, "--vsock") ||
@@ -417,6 +425,10 @@ static void report_hart(const struct hart *h)
 
 static int run_baremetal(const struct run_opts *o)
 {
+    struct cli_seccomp sc = o->seccomp;
+    int src = cli_seccomp_enter(&sc);
+    if (src)
+        return src;
     const char *bios = o->bios;
     const char *board_only = o->initrd ? "--initrd" : o->append ? "--append" : o->cpus ? "--cpus"
                            : o->dump_dtb ? "--dump-dtb" : o->ndevices ? "a device option"
@@ -595,6 +607,8 @@ static int run_board(struct run_opts *o)
      * guest starts. */
     struct vm_result res = { 0 };
     struct vm *vm;
+    if (!o->dump_dtb && (rc = cli_seccomp_enter(&o->seccomp)))
+        return rc;
     int r = vm_create(&vm, &build.virt, &e);
     if (!r) {
         vm_config_apply_rate_limiters(&o->cfg, vm);

@@ -43,6 +43,8 @@ static int deliver(struct term *t, const uint8_t *buf, size_t n)
 static void *reader_main(void *arg)
 {
     struct term *t = arg;
+    if (t->ops.thread_start)
+        t->ops.thread_start(t->ops.opaque);
     int escape = 0;
     uint8_t buf[256], out[256];
     for (;;) {
@@ -108,7 +110,7 @@ int term_open(struct term **out, int in_fd, int out_fd, const struct term_ops *o
         cfmakeraw(&raw);
         tcsetattr(in_fd, TCSANOW, &raw);
     }
-    int rc = pthread_create(&t->reader, NULL, reader_main, t);
+    int rc = (t->ops.thread_create ? t->ops.thread_create : pthread_create)(&t->reader, NULL, reader_main, t);
     if (rc) {
         term_close(t);
         return errmsg_set(e, -rc, "console: cannot start the input thread: %s", strerror(rc));

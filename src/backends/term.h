@@ -7,6 +7,7 @@
 #ifndef MINNOW_BACKENDS_TERM_H
 #define MINNOW_BACKENDS_TERM_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,11 @@ struct term_ops {
     /* The user pressed Ctrl-A x. */
     void (*quit)(void *opaque);
     void *opaque;
+    /* Optional: how the reader thread is created (pthread_create's
+     * signature; NULL: pthread_create) and what it calls first, with
+     * opaque (the monitor's sandbox: a backend does not know it). */
+    int (*thread_create)(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+    void (*thread_start)(void *opaque);
 };
 
 struct term;

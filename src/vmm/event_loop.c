@@ -1,5 +1,6 @@
 /* The I/O thread's epoll loop. See event_loop.h. */
 #include "vmm/event_loop.h"
+#include "vmm/sandbox.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -71,6 +72,7 @@ int event_loop_create(struct event_loop **out, struct errmsg *e)
 static void *loop_thread(void *arg)
 {
     struct event_loop *l = arg;
+    sandbox_thread_start(SANDBOX_IO, "io");
     struct epoll_event evs[32];
     for (;;) {
         int n = epoll_wait(l->epfd, evs, 32, -1);
@@ -105,7 +107,7 @@ int event_loop_start(struct event_loop *l, struct errmsg *e)
 {
     if (l->started)
         return errmsg_set(e, -EBUSY, "event loop: already started");
-    int rc = pthread_create(&l->thread, NULL, loop_thread, l);
+    int rc = sandbox_thread_create(&l->thread, NULL, loop_thread, l);
     if (rc)
         return errmsg_set(e, -rc, "event loop: cannot start the I/O thread: %s", strerror(rc));
     l->started = true;

@@ -23,6 +23,7 @@
 #include "cpu/hart_debug.h"
 #include "vmm/gdb_csr.h"
 #include "vmm/gdb_monitor.h"
+#include "vmm/sandbox.h"
 
 /* Largest packet body accepted and advertised (PacketSize); longer ones
  * are refused with a NAK and dropped. */
@@ -897,6 +898,7 @@ static void serve(struct gdbstub *s)
 static void *stub_thread(void *p)
 {
     struct gdbstub *s = p;
+    sandbox_thread_start(SANDBOX_AUX, "gdb");
     for (;;) {
         struct pollfd fds[2] = { { s->lfd, POLLIN, 0 }, { s->quit_fd, POLLIN, 0 } };
         if (poll(fds, 2, -1) < 0) {
@@ -948,7 +950,7 @@ int gdbstub_start(struct gdbstub **out, const struct gdbstub_config *cfg, struct
         return r;
     }
     s->quit_fd = eventfd(0, EFD_CLOEXEC);
-    if (s->quit_fd < 0 || pthread_create(&s->thread, NULL, stub_thread, s)) {
+    if (s->quit_fd < 0 || sandbox_thread_create(&s->thread, NULL, stub_thread, s)) {
         r = errmsg_set(e, -EAGAIN, "gdb stub: cannot create its thread");
         if (s->quit_fd >= 0)
             close(s->quit_fd);

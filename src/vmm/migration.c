@@ -24,6 +24,7 @@
 #include "vmm/vm.h"
 #include "vmm/vm_impl.h"
 #include "util/unix_bind.h"
+#include "vmm/sandbox.h"
 
 #define MIG_VERSION 2u                /* 2: the authentication handshake */
 #define BATCH_PAGES 64u             /* pages per PAGES record */
@@ -513,6 +514,7 @@ static int migrate(struct migration *m, double *pause_at)
 static void *source_thread(void *p)
 {
     struct migration *m = p;
+    sandbox_thread_start(SANDBOX_AUX, "migration");
     struct vm *vm = m->vm;
     double t0 = now_ms(), pause_at = 0;
     int r = migrate(m, &pause_at);
@@ -636,7 +638,7 @@ int migration_start(struct vm *vm, const char *dest, const char *token_path, con
     }
     m->progress.state = MIGRATION_ACTIVE;
     vm->mig = m;
-    if (pthread_create(&m->thread, NULL, source_thread, m)) {
+    if (sandbox_thread_create(&m->thread, NULL, source_thread, m)) {
         vm->mig = NULL;
         migration_free(m);
         return errmsg_set(e, -EAGAIN, "migrate: cannot create a thread");

@@ -17,6 +17,7 @@
 #include "vmm/event_loop.h"
 #include "vmm/vcpu.h"
 #include "util/file_open.h"
+#include "vmm/sandbox.h"
 
 static void console_out(void *opaque, const uint8_t *buf, size_t n)
 {
@@ -88,6 +89,7 @@ static void record_crash(struct vm *vm, unsigned id, struct hart *h)
 static void *hart_thread(void *p)
 {
     struct hart_thread *t = p;
+    sandbox_thread_start(SANDBOX_VCPU, "vcpu");
     struct vm *vm = t->vm;
     struct virt *v = vm->board;
     struct hart *h = v->harts[t->id].hart;
@@ -120,6 +122,7 @@ static void *hart_thread(void *p)
 static void *signal_thread(void *p)
 {
     struct vm *vm = p;
+    sandbox_thread_start(SANDBOX_VMM, "signals");
     for (;;) {
         int sig;
         if (sigwait(&vm->sigs, &sig))
@@ -196,6 +199,13 @@ int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e)
     return virt_dump_dtb(vm->board, path, e);
 }
 
+/* The console reader's first call (term.c knows no sandbox). */
+static void term_thread_start(void *opaque)
+{
+    (void)opaque;
+    sandbox_thread_start(SANDBOX_AUX, "console");
+}
+
 int vm_start(struct vm *vm, struct errmsg *e)
 {
     int r;
@@ -207,20 +217,21 @@ int vm_start(struct vm *vm, struct errmsg *e)
     sigaddset(&vm->sigs, SIGHUP);
     sigaddset(&vm->sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &vm->sigs, &vm->old_sigs);
-    if (pthread_create(&vm->sig_thread, NULL, signal_thread, vm)) {
+    if (sandbox_thread_create(&vm->sig_thread, NULL, signal_thread, vm)) {
         pthread_sigmask(SIG_SETMASK, &vm->old_sigs, NULL);
         return errmsg_set(e, -EAGAIN, "cannot create a thread");
     }
     vm->sig_started = 1;
     if ((r = event_loop_start(vm->io, e)))
         goto fail;
-    struct term_ops tops = { .input = console_in, .quit = quit, .opaque = vm };
+    struct term_ops tops = { .input = console_in, .quit = quit, .opaque = vm,
+                              .thread_create = sandbox_thread_create, .thread_start = term_thread_start };
     if ((r = term_open(&vm->term, STDIN_FILENO, STDOUT_FILENO, &tops, e)))
         goto fail;
     vm->running = 1;
     for (unsigned i = 0; i < vm->board->nharts; i++) {
         vm->harts[i] = (struct hart_thread){ vm, i, 0 };
-        if (pthread_create(&vm->harts[i].thread, NULL, hart_thread, &vm->harts[i])) {
+        if (sandbox_thread_create(&vm->harts[i].thread, NULL, hart_thread, &vm->harts[i])) {
             /* The harts already started are ended by vm_wait. */
             virt_finish(vm->board, VIRT_STOPPED, 0);
             return errmsg_set(e, -EAGAIN, "cannot create the thread for hart %u", i);

@@ -61,7 +61,7 @@ static void pipe_passes_everything_with_backpressure(void **state)
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
     struct sink s = {.lock = PTHREAD_MUTEX_INITIALIZER, .per_call = 3};
-    struct term_ops ops = {sink_input, sink_quit, &s};
+    struct term_ops ops = {.input = sink_input, .quit = sink_quit, .opaque = &s};
     struct term *t;
     struct errmsg e;
     assert_int_equal(term_open(&t, in[0], out[1], &ops, &e), 0);
@@ -91,7 +91,7 @@ static void close_while_guest_is_not_reading(void **state)
     assert_int_equal(pipe(in), 0);
     struct sink s = {.lock = PTHREAD_MUTEX_INITIALIZER};
     s.n = sizeof s.got; /* full: takes nothing */
-    struct term_ops ops = {sink_input, sink_quit, &s};
+    struct term_ops ops = {.input = sink_input, .quit = sink_quit, .opaque = &s};
     struct term *t;
     struct errmsg e;
     assert_int_equal(term_open(&t, in[0], 1, &ops, &e), 0);
@@ -115,7 +115,7 @@ static void tty_raw_mode_and_ctrl_a_escapes(void **state)
     assert_true(before.c_lflag & ICANON);
 
     struct sink s = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    struct term_ops ops = {sink_input, sink_quit, &s};
+    struct term_ops ops = {.input = sink_input, .quit = sink_quit, .opaque = &s};
     struct term *t;
     struct errmsg e;
     assert_int_equal(term_open(&t, slave, slave, &ops, &e), 0);

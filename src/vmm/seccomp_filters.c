@@ -1,0 +1,331 @@
+/* The built-in seccomp policy, as data: per thread class the syscalls it
+ * may make, with argument conditions where they narrow what a thread could
+ * do if the guest took it over. Anything else traps (sandbox.c ends the VM
+ * naming the syscall). Filters stack (sandbox.h): the vmm filter is every
+ * thread's outer one, so it holds what the others need. */
+#include "vmm/seccomp_policy.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <sys/socket.h>
+#include <termios.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define A(name) { .syscall = #name }
+#define EQ(name, i, v) { .syscall = #name, .ncond = 1, .cond = { { (i), 0, SECCOMP_OP_EQ, (v), 0 } } }
+#define QEQ(name, i, v) { .syscall = #name, .ncond = 1, .cond = { { (i), 1, SECCOMP_OP_EQ, (v), 0 } } }
+/* (arg & mask) == val */
+#define MASKED(name, i, mask, v) { .syscall = #name, .ncond = 1, .cond = { { (i), 0, SECCOMP_OP_MASKED_EQ, (v), (mask) } } }
+
+/* glibc's pthread_create: clone with the thread flags. clone3 passes its
+ * flags in memory, where a filter cannot see them: sandbox.c answers it
+ * with ENOSYS in every filter, and glibc falls back to clone. */
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
+                      CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+
+/* Memory: never a new executable mapping (the JIT's code cache and the
+ * network helper's loader have rules of their own in the vmm filter). */
+#define MEMORY \
+    MASKED(mmap, 2, PROT_EXEC, 0), \
+    MASKED(mprotect, 2, PROT_EXEC, 0), \
+    A(munmap)
+
+/* glibc's stack cache and malloc give memory back; the JIT prefaults its
+ * code cache; ram.c and hart.c ask for huge pages and drop balloon pages. */
+#define MADVISE \
+    EQ(madvise, 2, MADV_DONTNEED), \
+    EQ(madvise, 2, MADV_POPULATE_READ), \
+    EQ(madvise, 2, MADV_POPULATE_WRITE), \
+    EQ(madvise, 2, MADV_HUGEPAGE), \
+    EQ(madvise, 2, MADV_REMOVE)
+
+/* What every thread does: lock, read and write what it was given, leave. */
+#define COMMON \
+    A(futex), \
+    A(read), \
+    A(write), \
+    A(exit), \
+    A(rt_sigprocmask), \
+    A(rt_sigreturn) /* ram_fault.c's SIGBUS handler returns in any thread */, \
+    EQ(madvise, 2, MADV_DONTNEED), \
+    MEMORY
+
+#define THREADS \
+    MASKED(clone, 0, THREAD_FLAGS, THREAD_FLAGS), \
+    A(set_robust_list), \
+    A(rseq)
+
+static const struct seccomp_rule vmm_rules[] = {
+    COMMON,
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
+    EQ(madvise, 2, MADV_HUGEPAGE),
+    EQ(madvise, 2, MADV_REMOVE),
+    { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
+                                              { 3, 0, SECCOMP_OP_EQ, MAP_SHARED, 0 } },
+      .comment = "the JIT's code cache: its memfd mapped read+exec" },
+    { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
+                                              { 3, 0, SECCOMP_OP_EQ, MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, 0 } },
+      .comment = "the network helper's loader (it inherits this filter across execve)" },
+    THREADS,
+    { .syscall = "clone", .ncond = 1, .cond = { { 0, 0, SECCOMP_OP_EQ, CLONE_VM | CLONE_VFORK | SIGCHLD, 0 } },
+      .comment = "posix_spawn of the network helper" },
+    A(execve),
+    A(exit_group),
+    A(close),
+    A(close_range),
+    A(dup2),
+    A(brk),
+    A(arch_prctl),
+    A(access),
+    A(set_tid_address),
+    A(prlimit64),
+    A(prctl),
+    A(seccomp),
+    A(landlock_create_ruleset),
+    A(landlock_add_rule),
+    A(landlock_restrict_self),
+    A(getppid),
+    A(getpid),
+    A(rt_sigaction),
+    A(rt_sigtimedwait),
+    A(tgkill),
+    A(kill),
+    A(wait4),
+    A(waitid),
+    A(pidfd_open),
+    A(clock_nanosleep),
+    A(sched_yield),
+    A(getrusage),
+    A(umask),
+    A(openat),
+    A(newfstatat),
+    A(readlink),
+    A(lseek),
+    A(pread64),
+    A(pwrite64),
+    A(preadv),
+    A(pwritev),
+    A(readv),
+    A(writev),
+    A(fsync),
+    A(fdatasync),
+    A(ftruncate),
+    A(fallocate),
+    A(flock),
+    A(unlink),
+    A(rename),
+    A(renameat),
+    A(unlinkat),
+    A(copy_file_range),
+    A(memfd_create),
+    A(pipe2),
+    A(eventfd2),
+    A(epoll_create1),
+    A(epoll_ctl),
+    A(epoll_wait),
+    A(poll),
+    A(timerfd_create),
+    A(timerfd_settime),
+    A(inotify_init1),
+    A(inotify_add_watch),
+    A(io_uring_setup),
+    A(io_uring_enter),
+    A(getrandom),
+    A(fcntl),
+    A(getdents64) /* snapshot_commit.c: the temporary files of a dead create */,
+    A(sysinfo) /* glibc's qsort and sysconf, libzstd's workers */,
+    EQ(ioctl, 1, TCGETS),
+    EQ(ioctl, 1, TCSETS),
+    EQ(ioctl, 1, TUNSETIFF),
+    EQ(ioctl, 1, SIOCGIFINDEX),
+    EQ(ioctl, 1, FIONBIO),
+    EQ(socket, 0, AF_UNIX),
+    EQ(socket, 0, AF_INET),
+    EQ(socket, 0, AF_INET6),
+    EQ(socket, 0, AF_VSOCK),
+    EQ(socketpair, 0, AF_UNIX),
+    A(bind),
+    A(listen),
+    A(accept4),
+    A(connect),
+    A(shutdown),
+    A(getsockname),
+    A(getpeername),
+    A(setsockopt),
+    A(getsockopt),
+    A(sendto),
+    A(sendmsg),
+    A(recvfrom),
+    A(recvmsg),
+    /* the network helper's own filter (backends/net_helper_sandbox.c)
+     * stacks on this one: what it allows slirp must be here too */
+    A(recvmmsg),
+    A(sendmmsg),
+    A(ppoll),
+    A(epoll_pwait),
+    A(timerfd_gettime),
+    A(clock_gettime),
+    A(clock_getres),
+    A(gettimeofday),
+    A(nanosleep),
+    A(accept),
+    EQ(ioctl, 1, FIONREAD),
+    A(mremap),
+    A(fstat),
+    A(restart_syscall),
+    A(gettid),
+};
+
+/* The API server: its socket, and what the handlers do in this thread
+ * (snapshot files, the log and metrics files, the VM's creation). */
+static const struct seccomp_rule api_rules[] = {
+    COMMON,
+    THREADS,
+    A(close),
+    A(accept4),
+    A(poll),
+    A(recvfrom),
+    A(sendto),
+    A(shutdown),
+    A(setsockopt),
+    EQ(fcntl, 1, F_GETFL),
+    EQ(fcntl, 1, F_SETFL),
+    EQ(socketpair, 0, AF_UNIX),
+    A(openat),
+    A(newfstatat),
+    A(lseek),
+    A(pread64),
+    A(pwrite64),
+    A(fsync),
+    A(fdatasync),
+    A(ftruncate),
+    A(flock),
+    A(rename),
+    A(renameat),
+    A(unlinkat),
+    A(copy_file_range),
+    A(unlink),
+    A(getrandom),
+    A(eventfd2),
+    A(epoll_ctl),
+    A(memfd_create),
+    A(timerfd_create),
+    A(io_uring_setup),
+    EQ(madvise, 2, MADV_HUGEPAGE),
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
+    A(getdents64),
+    A(sysinfo),
+    A(tgkill),
+    A(exit_group),
+};
+
+/* A hart: guest code runs here; it waits, wakes others and prefaults the
+ * JIT's code cache. Console output goes through the io thread's fds. */
+static const struct seccomp_rule vcpu_rules[] = {
+    COMMON,
+    EQ(madvise, 2, MADV_POPULATE_READ),
+    EQ(madvise, 2, MADV_POPULATE_WRITE),
+    A(sched_yield),
+    A(exit_group),
+};
+
+/* The event loop: virtqueues and their backends (block through io_uring
+ * or preadv/pwritev, net through the helper's socket or a TAP fd, vsock
+ * through Unix sockets). */
+static const struct seccomp_rule io_rules[] = {
+    COMMON,
+    A(close),
+    A(epoll_wait),
+    A(epoll_ctl),
+    A(readv),
+    A(writev),
+    A(preadv),
+    A(pwritev),
+    A(fdatasync),
+    A(fsync),
+    A(fallocate),
+    A(io_uring_enter),
+    A(recvfrom),
+    A(sendto),
+    A(sendmsg),
+    A(accept4),
+    EQ(socket, 0, AF_UNIX),
+    A(connect),
+    A(shutdown),
+    A(timerfd_settime),
+    A(getrandom),
+    A(openat) /* a backend that (re)opens its file or socket path */,
+    A(waitid),
+    A(exit_group),
+};
+
+/* Helpers: the metrics timer writes its file, the balloon poller asks the
+ * device, the console reader reads stdin, migration streams the VM, the
+ * gdb stub serves its socket. */
+static const struct seccomp_rule aux_rules[] = {
+    COMMON,
+    A(close),
+    A(poll),
+    A(clock_nanosleep),
+    EQ(socket, 0, AF_UNIX),
+    EQ(socket, 0, AF_INET),
+    EQ(socket, 0, AF_INET6),
+    A(connect),
+    A(accept4),
+    A(sendto),
+    A(recvfrom),
+    A(shutdown),
+    A(setsockopt),
+    A(getsockopt),
+    A(fcntl),
+    A(openat),
+    A(newfstatat),
+    A(pread64),
+    A(lseek),
+    A(getrandom),
+    A(exit_group),
+};
+
+#define N(a) (unsigned)(sizeof a / sizeof a[0])
+#define TRAP { SECCOMP_ACTION_TRAP, 0 }
+#define ALLOW { SECCOMP_ACTION_ALLOW, 0 }
+
+static const struct seccomp_policy builtin = {
+    .cls = {
+        [SANDBOX_VMM] = { TRAP, ALLOW, vmm_rules, N(vmm_rules) },
+        [SANDBOX_API] = { TRAP, ALLOW, api_rules, N(api_rules) },
+        [SANDBOX_VCPU] = { TRAP, ALLOW, vcpu_rules, N(vcpu_rules) },
+        [SANDBOX_IO] = { TRAP, ALLOW, io_rules, N(io_rules) },
+        [SANDBOX_AUX] = { TRAP, ALLOW, aux_rules, N(aux_rules) },
+    },
+};
+
+const struct seccomp_policy *seccomp_builtin(void)
+{
+    return &builtin;
+}
+
+unsigned seccomp_filter_count(const struct seccomp_filter *f)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < f->nrules; i++) {
+        unsigned k = 0;
+        while (k < i && strcmp(f->rules[k].syscall, f->rules[i].syscall))
+            k++;
+        n += k == i;
+    }
+    return n;
+}
