@@ -164,6 +164,15 @@ static int load(const struct seccomp_filter *f, const char *cls, struct errmsg *
         if (r2 && r2 != -EEXIST)
             rc = errmsg_set(e, r2, "seccomp: %s filter: rule %u (%s): %s", cls, i + 1, r->syscall, strerror(-r2));
     }
+#ifdef MINNOW_SANITIZE
+    for (unsigned i = 0; !rc && seccomp_sanitizer_extra[i]; i++) {
+        int nr = seccomp_syscall_resolve_name(seccomp_sanitizer_extra[i]);
+        int r2 = nr == __NR_SCMP_ERROR ? 0 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+        if (r2 && r2 != -EEXIST)
+            rc = errmsg_set(e, r2, "seccomp: %s filter: sanitizer call %s: %s", cls, seccomp_sanitizer_extra[i],
+                            strerror(-r2));
+    }
+#endif
     /* clone3's flags are out of a filter's reach: ENOSYS makes glibc use clone */
     if (!rc && f->filter_action.kind == SECCOMP_ACTION_ALLOW) {
         int r2 = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

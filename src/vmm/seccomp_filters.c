@@ -299,6 +299,21 @@ static const struct seccomp_rule aux_rules[] = {
     A(exit_group),
 };
 
+/* Sanitizer builds (the test suite's): what the ASan, LSan and UBSan
+ * runtimes call from any thread — their allocator's mappings, reports,
+ * /proc reads, and LeakSanitizer's stop-the-world at exit (a clone that
+ * is not a thread, ptrace). Added to every filter by sandbox.c in those
+ * builds only; not part of the policy (not printed, not counted). */
+const char *const seccomp_sanitizer_extra[] = {
+    "mmap", "munmap", "mprotect", "madvise", "mremap", "mincore", "sigaltstack", "prctl", "prlimit64",
+    "getrlimit", "sched_getaffinity", "sched_yield", "readlink", "readlinkat", "openat", "read", "pread64",
+    "write", "close", "fstat", "newfstatat", "statx", "lseek", "getdents64", "getpid", "gettid", "getppid",
+    "tgkill", "kill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "clone", "ptrace", "wait4", "waitid",
+    "futex", "nanosleep", "clock_nanosleep", "clock_gettime", "exit", "exit_group", "uname", "getrandom",
+    "dup", "dup2", "dup3", "pipe2", "set_robust_list", "rseq", "sysinfo", "process_vm_readv", "personality",
+    "set_tid_address", "getuid", "geteuid", "getcwd", NULL,
+};
+
 #define N(a) (unsigned)(sizeof a / sizeof a[0])
 #define TRAP { SECCOMP_ACTION_TRAP, 0 }
 #define ALLOW { SECCOMP_ACTION_ALLOW, 0 }

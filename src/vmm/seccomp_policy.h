@@ -76,6 +76,9 @@ struct seccomp_policy {
 
 /* The built-in policy (seccomp_filters.c): trap on anything not listed. */
 const struct seccomp_policy *seccomp_builtin(void);
+/* NULL-terminated: what sanitizer runtimes need (sandbox.c adds them to
+ * every filter when built with ASan or UBSan). */
+extern const char *const seccomp_sanitizer_extra[];
 /* How many distinct syscalls a filter allows. */
 unsigned seccomp_filter_count(const struct seccomp_filter *f);
 
