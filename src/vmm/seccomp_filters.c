@@ -305,6 +305,7 @@ static const struct seccomp_rule aux_rules[] = {
  * is not a thread, ptrace). Added to every filter by sandbox.c in those
  * builds only; not part of the policy (not printed, not counted). */
 const char *const seccomp_sanitizer_extra[] = {
+    "open", "stat", "lstat", "access", "pipe", "getdents", /* the runtimes' raw calls */
     "mmap", "munmap", "mprotect", "madvise", "mremap", "mincore", "sigaltstack", "prctl", "prlimit64",
     "getrlimit", "sched_getaffinity", "sched_yield", "readlink", "readlinkat", "openat", "read", "pread64",
     "write", "close", "fstat", "newfstatat", "statx", "lseek", "getdents64", "getpid", "gettid", "getppid",
