@@ -31,16 +31,17 @@ int cli_seccomp_option(struct cli_seccomp *s, int argc, char **argv, int *i)
 
 int cli_seccomp_enter(struct cli_seccomp *s)
 {
+    /* The policy lives as long as the process (the filters are loaded by
+     * threads that start later): not in the caller's frame. */
+    static struct seccomp_policy policy;
     struct errmsg e = { "" };
     if (s->off)  /* only names the thread */
         return sandbox_enter(SANDBOX_VMM, "main", &e);
-    if (s->filter && seccomp_json_load(&s->policy, s->filter, &e)) {
+    if (s->filter && seccomp_json_load(&policy, s->filter, &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_USAGE;
     }
-    /* The policy lives as long as the process: the filters are loaded by
-     * threads that start later. */
-    if (sandbox_init(s->filter ? &s->policy : NULL, &e) || sandbox_enter(SANDBOX_VMM, "main", &e)) {
+    if (sandbox_init(s->filter ? &policy : NULL, &e) || sandbox_enter(SANDBOX_VMM, "main", &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_ERROR;
     }
@@ -79,13 +80,14 @@ int cli_seccomp(int argc, char **argv)
         }
     }
     struct errmsg e = { "" };
+    struct seccomp_policy loaded;
     const struct seccomp_policy *p = seccomp_builtin();
     if (s.filter) {
-        if (seccomp_json_load(&s.policy, s.filter, &e)) {
+        if (seccomp_json_load(&loaded, s.filter, &e)) {
             fprintf(stderr, "minnow: %s\n", e.text);
             return CLI_EXIT_USAGE;
         }
-        p = &s.policy;
+        p = &loaded;
     }
     int rc = CLI_EXIT_OK;
     if (print) {
@@ -100,6 +102,6 @@ int cli_seccomp(int argc, char **argv)
             printf("%s %u\n", sandbox_class_name((enum sandbox_class)c), seccomp_filter_count(&p->cls[c]));
     }
     if (s.filter)
-        seccomp_policy_free(&s.policy);
+        seccomp_policy_free(&loaded);
     return rc;
 }

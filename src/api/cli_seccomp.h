@@ -9,7 +9,6 @@
 struct cli_seccomp {
     int off;              /* --no-seccomp */
     const char *filter;   /* --seccomp-filter FILE */
-    struct seccomp_policy policy;
 };
 
 #define CLI_SECCOMP_USAGE \
