@@ -24,6 +24,8 @@
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
 
+#include "hart_ram.h"
+
 struct fixture {
     uint8_t *ram;
     struct hart *h;
@@ -34,10 +36,7 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    f->ram = aligned_alloc(4096, RAM_SIZE);
-    memset(f->ram, 0, RAM_SIZE);
-    struct hart_config cfg = { .mem = { .host = f->ram, .base = RAM_BASE, .size = RAM_SIZE } };
-    assert_int_equal(hart_create(&f->h, &cfg, NULL), 0);
+    f->ram = hart_ram_create(&f->h, RAM_SIZE);
     *state = f;
     return 0;
 }

@@ -21,6 +21,8 @@
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
 
+#include "hart_ram.h"
+
 struct fixture {
     uint8_t *ram;
     struct hart *h;
@@ -31,20 +33,12 @@ static uint64_t *pte_at(struct fixture *f, uint64_t table_pa, unsigned index)
     return (uint64_t *)(f->ram + (table_pa - RAM_BASE) + 8 * index);
 }
 
-static uint64_t pte(uint64_t pa, uint64_t flags)
-{
-    return ((pa >> 12) << 10) | flags;
-}
-
 /* Sv39: VA 0x40000000 -> data (R W, A D clear), VA 0x40001000 -> data + 4K
  * (R, U), VA 0x40002000 unmapped, VA 0x40003000 -> data + 8K (X only). */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    f->ram = aligned_alloc(4096, RAM_SIZE);
-    memset(f->ram, 0, RAM_SIZE);
-    struct hart_config cfg = { .mem = { .host = f->ram, .base = RAM_BASE, .size = RAM_SIZE } };
-    assert_int_equal(hart_create(&f->h, &cfg, NULL), 0);
+    f->ram = hart_ram_create(&f->h, RAM_SIZE);
     uint64_t root = RAM_BASE + 0x1000, l1 = RAM_BASE + 0x2000, l0 = RAM_BASE + 0x3000, data = RAM_BASE + 0x10000;
     *pte_at(f, root, 1) = pte(l1, PTE_V);
     *pte_at(f, l1, 0) = pte(l0, PTE_V);

@@ -19,6 +19,8 @@
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (1u << 20)
 
+#include "hart_ram.h"
+
 struct fixture {
     uint8_t *ram;
     struct hart *h;
@@ -29,11 +31,6 @@ static uint64_t *pte_at(struct fixture *f, uint64_t table_pa, unsigned index)
     return (uint64_t *)(f->ram + (table_pa - RAM_BASE) + 8 * index);
 }
 
-static uint64_t pte(uint64_t pa, uint64_t flags)
-{
-    return ((pa >> 12) << 10) | flags;
-}
-
 /* Tables: root at +0x1000, l1 at +0x2000, l0 at +0x3000; data page at
  * +0x10000. VA 0x40000000 -> data (R W, A D clear), VA 0x40001000 -> data
  * (R, U), VA 0x40002000 -> data (X only), VA 0x40200000: 2 MiB leaf at
@@ -42,10 +39,7 @@ static uint64_t pte(uint64_t pa, uint64_t flags)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    f->ram = aligned_alloc(4096, RAM_SIZE);
-    memset(f->ram, 0, RAM_SIZE);
-    struct hart_config cfg = { .mem = { .host = f->ram, .base = RAM_BASE, .size = RAM_SIZE } };
-    assert_int_equal(hart_create(&f->h, &cfg, NULL), 0);
+    f->ram = hart_ram_create(&f->h, RAM_SIZE);
     uint64_t root = RAM_BASE + 0x1000, l1 = RAM_BASE + 0x2000, l0 = RAM_BASE + 0x3000, data = RAM_BASE + 0x10000;
     *pte_at(f, root, 1) = pte(l1, PTE_V);
     *pte_at(f, root, 2) = pte(RAM_BASE, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);

@@ -26,6 +26,8 @@
 
 #define RAM_BASE 0x80000000ull
 #define RAM_SIZE (4u << 20)
+
+#include "hart_ram.h"
 #define ROOT (RAM_BASE + 0x4000)
 #define L1 (RAM_BASE + 0x5000)
 #define L0 (RAM_BASE + 0x6000)
@@ -61,18 +63,10 @@ static void put_code(struct fixture *f, uint64_t pa, const uint32_t *insns, size
     memcpy(f->ram + (pa - RAM_BASE), insns, n * 4);
 }
 
-static uint64_t pte(uint64_t pa, uint64_t flags)
-{
-    return ((pa >> 12) << 10) | flags;
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    f->ram = aligned_alloc(4096, RAM_SIZE);
-    memset(f->ram, 0, RAM_SIZE);
-    struct hart_config cfg = { .mem = { .host = f->ram, .base = RAM_BASE, .size = RAM_SIZE } };
-    assert_int_equal(hart_create(&f->h, &cfg, NULL), 0);
+    f->ram = hart_ram_create(&f->h, RAM_SIZE);
     const uint64_t leaf = PTE_V | PTE_A | PTE_D;
     *ram64(f, ROOT + 8 * 0) = pte(L1, PTE_V);
     *ram64(f, ROOT + 8 * 2) = pte(RAM_BASE, leaf | PTE_R | PTE_W | PTE_X);
