@@ -127,13 +127,9 @@ static int parse_rule(const json_t *j, struct seccomp_rule *r, const char *where
     return 0;
 }
 
-int seccomp_json_parse(struct seccomp_policy *p, const char *text, const char *what, struct errmsg *e)
+/* Fills p from root, which it takes. */
+static int parse_root(struct seccomp_policy *p, json_t *root, const char *what, struct errmsg *e)
 {
-    memset(p, 0, sizeof *p);
-    json_error_t je;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return errmsg_set(e, -EINVAL, "%s: line %d: %s", what, je.line, je.text);
     struct owned *o = calloc(1, sizeof *o);
     if (!o) {
         json_decref(root);
@@ -204,46 +200,27 @@ fail:
     return rc;
 }
 
+int seccomp_json_parse(struct seccomp_policy *p, const char *text, const char *what, struct errmsg *e)
+{
+    memset(p, 0, sizeof *p);
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return errmsg_set(e, -EINVAL, "%s: line %d: %s", what, je.line, je.text);
+    return parse_root(p, root, what, e);
+}
+
 int seccomp_json_load(struct seccomp_policy *p, const char *path, struct errmsg *e)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return errmsg_set(e, -errno, "seccomp filter '%s': %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            if (cap > (64u << 20)) {
-                free(text);
-                fclose(f);
-                return errmsg_set(e, -EFBIG, "seccomp filter '%s': larger than 64 MiB", path);
-            }
-            cap = cap ? cap * 2 : 65536;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return errmsg_set(e, -ENOMEM, "seccomp filter '%s': out of memory", path);
-            }
-            text = t;
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (!got)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return errmsg_set(e, -EIO, "seccomp filter '%s': read error", path);
-    }
-    text[len] = 0;
+    memset(p, 0, sizeof *p);
     char what[300];
     snprintf(what, sizeof what, "seccomp filter '%s'", path);
-    int rc = seccomp_json_parse(p, text, what, e);
-    free(text);
-    return rc;
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return je.line < 0 ? errmsg_set(e, -EINVAL, "%s: %s", what, je.text)
+                           : errmsg_set(e, -EINVAL, "%s: line %d: %s", what, je.line, je.text);
+    return parse_root(p, root, what, e);
 }
 
 void seccomp_policy_free(struct seccomp_policy *p)
