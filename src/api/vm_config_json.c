@@ -265,8 +265,9 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
         r = rate_limiter_read(w, j, "rx_rate_limiter", &rx, e);
     if (!r)
         r = rate_limiter_read(w, j, "tx_rate_limiter", &tx, e);
-    if (!r && json_object_get(j, "mtu") && !json_is_null(json_object_get(j, "mtu")))
-        r = errmsg_set(e, -EINVAL, "network-interfaces: mtu: minnow's virtio-net does not offer an MTU yet");
+    uint64_t mtu = 0;
+    if (!r)
+        r = json_fields_uint(w, j, "mtu", false, NET_SPEC_MTU_MIN, NET_SPEC_MTU_MAX, &mtu, NULL, e);
     if (r)
         return r;
     if (user && tap)
@@ -295,6 +296,8 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
         if (n < sizeof spec)
             n += (size_t)snprintf(spec + n, sizeof spec - n, ",hostfwd=%s", s);
     }
+    if (mtu && n < sizeof spec)
+        n += (size_t)snprintf(spec + n, sizeof spec - n, ",mtu=%u", (unsigned)mtu);
     if (mac) {
         if (strchr(mac, ','))
             return errmsg_set(e, -EINVAL, "network-interfaces: guest_mac '%s' is not a MAC address", mac);
@@ -690,6 +693,8 @@ static json_t *net_dump(const struct vm_config_net *n)
                  s->mac[4], s->mac[5]);
         set_str(o, "guest_mac", mac);
     }
+    if (s->mtu)
+        json_object_set_new(o, "mtu", json_integer(s->mtu));
     set_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
     set_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
     return o;

@@ -428,6 +428,7 @@ int net_helper_open(struct net_backend **out, const struct net_helper_options *o
     memset(&hello, 0, sizeof hello);
     hello.magic = NET_HELPER_MAGIC;
     hello.n_hostfwd = o->slirp.n_hostfwd;
+    hello.mtu = o->slirp.mtu;
     for (unsigned i = 0; i < o->slirp.n_hostfwd; i++)
         hello.hostfwd[i] = o->slirp.hostfwd[i];
     if (send(h->sock, &hello, sizeof hello, MSG_NOSIGNAL) != (ssize_t)sizeof hello) {

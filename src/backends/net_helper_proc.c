@@ -213,12 +213,13 @@ int net_helper_main(int argc, char **argv)
     struct errmsg e = {{0}};
     struct net_helper_hello hello;
     ssize_t n = recv(h->sock, &hello, sizeof hello, 0);
-    if (n != (ssize_t)sizeof hello || hello.magic != NET_HELPER_MAGIC || hello.n_hostfwd > NET_SLIRP_MAX_HOSTFWD) {
+    if (n != (ssize_t)sizeof hello || hello.magic != NET_HELPER_MAGIC || hello.n_hostfwd > NET_SLIRP_MAX_HOSTFWD ||
+        hello.mtu > NET_FRAME_MAX - 18u) {
         errmsg_set(&e, -EPROTO, "network helper: bad configuration message from the monitor");
         reply(h->sock, -EPROTO, &e);
         _exit(1);
     }
-    struct net_slirp_options so = {.hostfwd = hello.hostfwd, .n_hostfwd = hello.n_hostfwd};
+    struct net_slirp_options so = {.hostfwd = hello.hostfwd, .n_hostfwd = hello.n_hostfwd, .mtu = hello.mtu};
     int rc = net_slirp_open(&h->be, &so, &e);
     if (!rc)
         rc = net_helper_sandbox_enter(&e);

@@ -17,6 +17,7 @@
 struct net_helper_hello {
     uint32_t magic;
     uint32_t n_hostfwd;
+    uint32_t mtu;
     struct net_hostfwd hostfwd[NET_SLIRP_MAX_HOSTFWD];
 };
 

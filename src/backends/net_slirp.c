@@ -430,6 +430,7 @@ int net_slirp_open(struct net_backend **out, const struct net_slirp_options *o, 
     memset(&cfg, 0, sizeof cfg);
     cfg.version = 4;   /* timer_new_opaque, disable_dhcp (libslirp >= 4.7) */
     cfg.in_enabled = true;
+    cfg.if_mtu = cfg.if_mru = o->mtu;   /* 0: slirp's default */
     cfg.restricted = o->restricted;
     inet_pton(AF_INET, NET_SLIRP_NETWORK, &cfg.vnetwork);
     inet_pton(AF_INET, NET_SLIRP_NETMASK, &cfg.vnetmask);

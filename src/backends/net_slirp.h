@@ -50,6 +50,7 @@ struct net_slirp_options {
      * ICMP), only ARP, DHCP and slirp's own answers. For fuzzers, whose
      * random frames must not become real traffic; minnow never sets it. */
     bool restricted;
+    unsigned mtu;   /* the largest IP packet either way; 0: slirp's 1500 */
 };
 
 /* Starts a slirp stack and its forwards. A forward whose host port cannot

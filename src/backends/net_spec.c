@@ -14,7 +14,7 @@
  * copies on the stack. */
 #define SPEC_MAX 4096u
 
-static const char grammar[] = "expected 'user[,hostfwd=...][,mac=...]' or 'tap=NAME[,mac=...]'";
+static const char grammar[] = "expected 'user[,hostfwd=...][,mac=...][,mtu=...]' or 'tap=NAME[,mac=...][,mtu=...]'";
 static const char fwd_grammar[] = "expected [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT";
 
 /* 1..65535 in plain decimal: no sign, no spaces, no hex, no trailing junk. */
@@ -183,6 +183,16 @@ int net_spec_parse(struct net_spec *out, const char *spec, struct errmsg *e)
             if (!memcmp(out->mac, zero, 6))
                 return errmsg_set(e, -EINVAL, "network spec '%s': MAC address '%s' is all zeros", spec, val);
             out->has_mac = true;
+        } else if (!strcmp(key, "mtu")) {
+            if (out->mtu)
+                return errmsg_set(e, -EINVAL, "network spec '%s': mtu given twice", spec);
+            unsigned v = 0;
+            for (const char *p = val; *p && v <= NET_SPEC_MTU_MAX; p++)
+                v = isdigit((unsigned char)*p) ? v * 10 + (unsigned)(*p - '0') : NET_SPEC_MTU_MAX + 1;
+            if (!*val || v < NET_SPEC_MTU_MIN || v > NET_SPEC_MTU_MAX)
+                return errmsg_set(e, -EINVAL, "network spec '%s': bad mtu '%s' (expected %u..%u in decimal)", spec,
+                                  val, NET_SPEC_MTU_MIN, NET_SPEC_MTU_MAX);
+            out->mtu = (uint16_t)v;
         } else if (!strcmp(key, "hostfwd")) {
             if (out->kind != NET_SPEC_USER)
                 return errmsg_set(e, -EINVAL, "network spec '%s': hostfwd is only for user networking", spec);
@@ -191,8 +201,13 @@ int net_spec_parse(struct net_spec *out, const char *spec, struct errmsg *e)
                 return rc;
         } else {
             return errmsg_set(e, -EINVAL, "network spec '%s': unknown key '%s' (expected %s)", spec, key,
-                              out->kind == NET_SPEC_USER ? "hostfwd or mac" : "mac");
+                              out->kind == NET_SPEC_USER ? "hostfwd, mac or mtu" : "mac or mtu");
         }
     }
     return 0;
+}
+
+unsigned net_spec_mtu(const struct net_spec *s)
+{
+    return s->mtu ? s->mtu : s->kind == NET_SPEC_USER ? NET_SPEC_USER_MTU : 0;
 }

@@ -477,6 +477,10 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
         return errmsg_set(e, -EINVAL, "virtio-net: MAC address %02x:%02x:%02x:%02x:%02x:%02x is not a unicast station address",
                           o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
     }
+    if (o->mtu > UINT16_MAX || (o->mtu && o->mtu < 68)) {
+        net_backend_close(o->backend);
+        return errmsg_set(e, -EINVAL, "virtio-net: MTU %u is out of range (68..65535)", o->mtu);
+    }
     struct virtio_net *n = calloc(1, sizeof *n);
     if (!n) {
         net_backend_close(o->backend);
@@ -500,11 +504,13 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
     memcpy(n->config + VIRTIO_NET_CFG_MAC, n->mac, 6);
     n->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
     n->config[VIRTIO_NET_CFG_MAX_VQ_PAIRS] = 1;
+    n->config[VIRTIO_NET_CFG_MTU] = (uint8_t)o->mtu;
+    n->config[VIRTIO_NET_CFG_MTU + 1] = (uint8_t)(o->mtu >> 8);
 
     struct virtio_device dev = {
         .device_id = VIRTIO_ID_NET,
         .features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
-                    VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF),
+                    VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | (o->mtu ? VIRTIO_BIT(VIRTIO_NET_F_MTU) : 0),
         .num_queues = 2,
         .queue_max = VIRTIO_NET_QUEUE_SIZE,
         .config_size = VIRTIO_NET_CFG_SIZE,

@@ -2,8 +2,9 @@
  * between the guest and a host network backend (backends/net_backend.h:
  * user-mode networking through libslirp, or a TAP device). Offered:
  * VIRTIO_NET_F_MAC (the configured or a random locally administered
- * address), VIRTIO_NET_F_STATUS (link always up) and
- * VIRTIO_NET_F_MRG_RXBUF (a frame may span several receive buffers). No
+ * address), VIRTIO_NET_F_STATUS (link always up),
+ * VIRTIO_NET_F_MRG_RXBUF (a frame may span several receive buffers) and,
+ * when the options name one, VIRTIO_NET_F_MTU (the interface's MTU). No
  * checksum or segmentation offloads: every frame is complete and checksummed
  * by whoever made it, so the header's flags and gso_type are always zero.
  *
@@ -68,6 +69,7 @@
 /* Feature bits (spec 5.1.3) */
 #define VIRTIO_NET_F_CSUM 0
 #define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
@@ -76,7 +78,8 @@
 #define VIRTIO_NET_CFG_MAC 0
 #define VIRTIO_NET_CFG_STATUS 6
 #define VIRTIO_NET_CFG_MAX_VQ_PAIRS 8
-#define VIRTIO_NET_CFG_SIZE 10u
+#define VIRTIO_NET_CFG_MTU 10
+#define VIRTIO_NET_CFG_SIZE 12u
 #define VIRTIO_NET_S_LINK_UP 1u
 
 /* Queues (spec 5.1.2) */
@@ -98,6 +101,7 @@ struct virtio_net_options {
     struct net_backend *backend;   /* required; the device owns it from the call on */
     bool has_mac;
     uint8_t mac[6];                /* unicast; without has_mac a random local one */
+    unsigned mtu;                  /* offered with VIRTIO_NET_F_MTU; 0: not offered */
 };
 
 struct virtio_net_stats {

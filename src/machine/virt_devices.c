@@ -49,7 +49,7 @@ static int open_net_backend(const struct net_spec *s, struct net_backend **out, 
         return net_tap_open(out, s->tap_name, e);
     /* libslirp runs in a confined helper process, behind a validator
      * here: see net_helper.h and net_guard.h for why. */
-    struct net_slirp_options so = { .hostfwd = s->hostfwd, .n_hostfwd = s->n_hostfwd };
+    struct net_slirp_options so = { .hostfwd = s->hostfwd, .n_hostfwd = s->n_hostfwd, .mtu = net_spec_mtu(s) };
     struct net_helper_options ho = { .slirp = so };
     struct net_backend *stack;
     int r = s->in_process ? net_slirp_open(&stack, &so, e) : net_helper_open(&stack, &ho, e);
@@ -75,7 +75,7 @@ static int create_one(struct virt *v, unsigned slot, const struct virt_device_co
         struct net_backend *nb;
         if ((r = open_net_backend(&c->net, &nb, e)))
             return r;
-        struct virtio_net_options o = { .backend = nb, .has_mac = c->net.has_mac };
+        struct virtio_net_options o = { .backend = nb, .has_mac = c->net.has_mac, .mtu = net_spec_mtu(&c->net) };
         for (int i = 0; i < 6; i++)
             o.mac[i] = c->net.mac[i];
         struct virtio_net *n;

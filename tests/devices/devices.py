@@ -206,23 +206,35 @@ class Test:
                       "i=$((i+1)); [ $i -lt 240 ] || exit 9; sleep 0.5; done; echo net-done")
         return token, guest_token, guest_part
 
-    def net_user(self):
+    def net_user(self, mtu=None):
+        """User networking: DHCP, DNS settings, a page each way (through
+        hostfwd to the guest), and 3 MiB each way checked by md5, in frames
+        of the MTU the guest was offered: 65520 by default, or mtu=."""
         www = os.path.join(self.work, "www")
         os.makedirs(www)
         port, fwd = free_port(), free_port()
         self.http_server(www, "127.0.0.1", port)
+        big = random.randbytes(3 << 20)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(big)
         token, guest_token, guest_part = self.net_pages("10.0.2.2", port, www)
-        cmd = ("cat /sys/class/net/eth0/address; udhcpc -i eth0 -f -q -n -t 10 -T 3 2>&1; "
-               "ip -4 addr show dev eth0; ip route; cat /etc/resolv.conf; " + guest_part)
-        vm = self.boot(cmd, ["--net", f"user,hostfwd=tcp:127.0.0.1:{fwd}-:8080,mac=52:54:00:12:34:99"])
+        cmd = ("cat /sys/class/net/eth0/address; echo mtu=$(cat /sys/class/net/eth0/mtu); "
+               "udhcpc -i eth0 -f -q -n -t 10 -T 3 2>&1; ip -4 addr show dev eth0; ip route; cat /etc/resolv.conf; "
+               f"wget -q -T 60 -O /tmp/big.bin http://10.0.2.2:{port}/big.bin && md5sum /tmp/big.bin; "
+               "mkdir -p /www && dd if=/dev/urandom of=/www/up.bin bs=1M count=3 2>/dev/null && md5sum /www/up.bin; "
+               + guest_part)
+        spec = f"user,hostfwd=tcp:127.0.0.1:{fwd}-:8080,mac=52:54:00:12:34:99" + (f",mtu={mtu}" if mtu else "")
+        vm = self.boot(cmd, ["--net", spec])
         vm.wait_for(r"^HTTPD-UP$")
         import urllib.request
         page = urllib.request.urlopen(f"http://127.0.0.1:{fwd}/", timeout=60).read().decode()
+        up = urllib.request.urlopen(f"http://127.0.0.1:{fwd}/up.bin", timeout=120).read()
         open(os.path.join(www, "done"), "w").close()
         vm.expect_exit(0)
         if page.strip() != guest_token:
             raise Fail(f"the guest page through hostfwd was {page!r}, expected {guest_token!r}")
         vm.expect_line("52:54:00:12:34:99")
+        vm.expect_line(f"mtu={mtu or 65520}")
         out = vm.text()
         for rx, what in [(r"inet 10\.0\.2\.15/24", "the DHCP address 10.0.2.15/24"),
                          (r"^default via 10\.0\.2\.2 dev eth0", "the DHCP default route via 10.0.2.2"),
@@ -231,6 +243,10 @@ class Test:
                 raise Fail(f"the guest did not configure {what}")
         vm.expect_line(token)
         vm.expect_line("net-done")
+        vm.expect_line(f"{hashlib.md5(big).hexdigest()}  /tmp/big.bin")
+        if len(up) != 3 << 20:
+            raise Fail(f"the host fetched {len(up)} bytes of the guest's up.bin, expected {3 << 20}")
+        vm.expect_line(f"{hashlib.md5(up).hexdigest()}  /www/up.bin")
 
     def net_frag(self):
         """Issue 13: the guest sends lone IPv4 fragments through virtio-net
@@ -549,7 +565,8 @@ def main():
     minnow, MODE = os.path.abspath(sys.argv[1]), sys.argv[2]
     extra = sys.argv[3] if len(sys.argv) > 3 else None
     modes = {"blk": lambda t: t.blk(), "blk-sync": lambda t: t.blk("sync"), "blk-ro": Test.blk_ro,
-             "blk-kill": Test.blk_kill, "net-user": Test.net_user, "net-frag": Test.net_frag, "net-tap": Test.net_tap,
+             "blk-kill": Test.blk_kill, "net-user": Test.net_user,
+             "net-mtu": lambda t: t.net_user(1500), "net-frag": Test.net_frag, "net-tap": Test.net_tap,
              "vsock": Test.vsock, "rng": Test.rng, "console2": Test.console2, "balloon": Test.balloon}
     if MODE not in modes:
         sys.exit(f"devices.py: unknown mode '{MODE}'")

@@ -82,6 +82,26 @@ static void test_tap(void **state)
     assert_int_equal(s.mac[5], 1);
 }
 
+/* The MTU offered: user networking's large default, none for a TAP
+ * unless given, and what mtu= says for either. */
+static void test_mtu(void **state)
+{
+    (void)state;
+    struct net_spec s;
+    struct errmsg e = {{0}};
+    assert_int_equal(net_spec_parse(&s, "user", &e), 0);
+    assert_int_equal(s.mtu, 0);
+    assert_int_equal(net_spec_mtu(&s), NET_SPEC_USER_MTU);
+    assert_int_equal(net_spec_parse(&s, "user,mtu=1500", &e), 0);
+    assert_int_equal(net_spec_mtu(&s), 1500);
+    assert_int_equal(net_spec_parse(&s, "tap=t0", &e), 0);
+    assert_int_equal(net_spec_mtu(&s), 0);
+    assert_int_equal(net_spec_parse(&s, "tap=t0,mtu=9000,mac=02:00:00:00:00:01", &e), 0);
+    assert_int_equal(net_spec_mtu(&s), 9000);
+    assert_int_equal(net_spec_parse(&s, "user,mtu=68", &e), 0);
+    assert_int_equal(net_spec_parse(&s, "user,mtu=65520", &e), 0);
+}
+
 static void bad(const char *spec, const char *expect)
 {
     struct net_spec s;
@@ -94,13 +114,21 @@ static void bad(const char *spec, const char *expect)
 static void test_bad_specs(void **state)
 {
     (void)state;
-    bad("", "network spec is empty: expected 'user[,hostfwd=...][,mac=...]' or 'tap=NAME[,mac=...]'");
-    bad("vde", "network spec 'vde': unknown backend 'vde' (expected 'user[,hostfwd=...][,mac=...]' or 'tap=NAME[,mac=...]')");
+    bad("", "network spec is empty: expected 'user[,hostfwd=...][,mac=...][,mtu=...]' or 'tap=NAME[,mac=...][,mtu=...]'");
+    bad("vde", "network spec 'vde': unknown backend 'vde' (expected 'user[,hostfwd=...][,mac=...][,mtu=...]' or 'tap=NAME[,mac=...][,mtu=...]')");
     bad("user=1", "network spec 'user=1': 'user' takes no value");
     bad("mac=52:54:00:12:34:56,user",
-        "network spec 'mac=52:54:00:12:34:56,user': unknown backend 'mac' (expected 'user[,hostfwd=...][,mac=...]' or 'tap=NAME[,mac=...]')");
-    bad("user,foo=1", "network spec 'user,foo=1': unknown key 'foo' (expected hostfwd or mac)");
-    bad("tap=t0,bar=1", "network spec 'tap=t0,bar=1': unknown key 'bar' (expected mac)");
+        "network spec 'mac=52:54:00:12:34:56,user': unknown backend 'mac' (expected 'user[,hostfwd=...][,mac=...][,mtu=...]' or 'tap=NAME[,mac=...][,mtu=...]')");
+    bad("user,foo=1", "network spec 'user,foo=1': unknown key 'foo' (expected hostfwd, mac or mtu)");
+    bad("user,mtu=67", "network spec 'user,mtu=67': bad mtu '67' (expected 68..65520 in decimal)");
+    bad("user,mtu=65521", "network spec 'user,mtu=65521': bad mtu '65521' (expected 68..65520 in decimal)");
+    bad("user,mtu=99999999999999999999", "network spec 'user,mtu=99999999999999999999': bad mtu "
+        "'99999999999999999999' (expected 68..65520 in decimal)");
+    bad("user,mtu=", "network spec 'user,mtu=': bad mtu '' (expected 68..65520 in decimal)");
+    bad("user,mtu=0x600", "network spec 'user,mtu=0x600': bad mtu '0x600' (expected 68..65520 in decimal)");
+    bad("user,mtu=-1500", "network spec 'user,mtu=-1500': bad mtu '-1500' (expected 68..65520 in decimal)");
+    bad("user,mtu=1500,mtu=9000", "network spec 'user,mtu=1500,mtu=9000': mtu given twice");
+    bad("tap=t0,bar=1", "network spec 'tap=t0,bar=1': unknown key 'bar' (expected mac or mtu)");
     bad("tap=t0,hostfwd=tcp::1-:2", "network spec 'tap=t0,hostfwd=tcp::1-:2': hostfwd is only for user networking");
     bad("user,,mac=52:54:00:12:34:56", "network spec 'user,,mac=52:54:00:12:34:56': empty item between commas");
     bad("user,", "network spec 'user,': empty item between commas");
@@ -177,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_user_plain),
         cmocka_unit_test(test_user_hostfwd),
         cmocka_unit_test(test_tap),
+        cmocka_unit_test(test_mtu),
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_too_many_hostfwd),
     };

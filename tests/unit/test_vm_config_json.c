@@ -26,7 +26,7 @@ static const char full[] =
     "             {\"drive_id\": \"root\", \"path_on_host\": \"/r.img\", \"is_root_device\": true,"
     "              \"cache_type\": \"Writeback\", \"rate_limiter\": null}],"
     " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
-    "                          \"guest_mac\": \"52:54:00:12:34:56\"},"
+    "                          \"guest_mac\": \"52:54:00:12:34:56\", \"mtu\": 9000},"
     "                         {\"iface_id\": \"eth1\", \"minnow_user\": true,"
     "                          \"minnow_hostfwd\": [\"tcp::2222-:22\", \"udp:0.0.0.0:5353-10.0.2.15:53\"]}],"
     " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\"},"
@@ -104,6 +104,10 @@ static void test_round_trip(void **state)
     assert_true(json_equal(j1, j2));
     json_t *fwd = json_object_get(json_array_get(json_object_get(j1, "network-interfaces"), 1), "minnow_hostfwd");
     assert_string_equal(json_string_value(json_array_get(fwd, 0)), "tcp:127.0.0.1:2222-10.0.2.15:22");
+    /* the MTU given survives the round trip; none given stays absent */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j1, "network-interfaces"), 0),
+                                                        "mtu")), 9000);
+    assert_null(json_object_get(json_array_get(json_object_get(j1, "network-interfaces"), 1), "mtu"));
     json_decref(j1);
     json_decref(j2);
     free(text);
@@ -159,6 +163,10 @@ static void test_bad_documents(void **state)
     refused("{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\"},"
             " {\"iface_id\": \"b\", \"host_dev_name\": \"tap0\"}]}",
             "network-interfaces[1]: network-interfaces 'b': host_dev_name 'tap0' is already used by 'a'");
+    refused("{\"network-interfaces\": [{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", \"mtu\": 65521}]}",
+            "network-interfaces[0]: network-interfaces: mtu: expected an integer from 68 to 65520, got 65521");
+    refused("{\"network-interfaces\": [{\"iface_id\": \"a\", \"minnow_user\": true, \"mtu\": \"1500\"}]}",
+            "network-interfaces[0]: network-interfaces: mtu: expected an integer from 68 to 65520, got a string");
     refused("{\"vsock\": {\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}",
             "vsock: guest_cid: expected an integer from 3 to 4294967294, got 4294967295");
     refused("{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}}",
