@@ -4,8 +4,9 @@
  * that runs it; so the monitor does not run it. net_helper_open starts
  * `minnow net-helper` (the monitor's own executable, re-executed: a fresh
  * address space, nothing of the monitor's memory or fds) joined to the
- * monitor by a SOCK_SEQPACKET socketpair that carries one Ethernet frame
- * per message (net_helper_proto.h). The helper runs the same slirp stack
+ * monitor by a SOCK_SEQPACKET socketpair (net_helper_proto.h) and two
+ * rings of frames in a shared memfd (net_ring.h), nothing else of the
+ * monitor's memory. The helper runs the same slirp stack
  * as before (net_slirp.h: addresses, DHCP, DNS, hostfwd unchanged), then
  * confines itself (net_helper_sandbox.h) before the first frame: what a
  * guest can reach through a slirp bug is a process that can only talk
@@ -18,6 +19,10 @@
  * or status), frames the guest sends are dropped from then on and the
  * guest's network is down; the VM runs on. Closing the backend kills and
  * reaps the helper, so its forwards' ports are free when close returns.
+ *
+ * The rings are the only memory the two share, and the monitor trusts
+ * nothing the helper writes there (net_ring.h): a broken ring is one line
+ * through report and the guest's network goes down.
  *
  * The monitor still checks what the guest sends before slirp sees it:
  * user-mode networking is opened as net_guard_wrap(net_helper_open(...)). */
@@ -34,7 +39,7 @@
 typedef void net_helper_report_fn(void *opaque, const char *line);
 
 struct net_helper_options {
-    /* The minnow executable to run as `EXE net-helper FD PPID`. NULL: this
+    /* The minnow executable to run as `EXE net-helper SOCKET-FD RING-FD PPID`. NULL: this
      * process's own (/proc/self/exe; in a jail with no /proc, the absolute
      * path it was started as), which is right for minnow itself; tests and
      * tools linking the library name the built minnow. */
@@ -52,7 +57,7 @@ int net_helper_open(struct net_backend **out, const struct net_helper_options *o
  * net_helper_open. */
 pid_t net_helper_pid(const struct net_backend *b);
 
-/* The helper process's main: `minnow net-helper FD PPID`. Never returns
+/* The helper process's main: `minnow net-helper SOCKET-FD RING-FD PPID`. Never returns
  * on success (it leaves with _exit: the sanitizers' exit-time work would
  * need system calls the filter refuses). */
 int net_helper_main(int argc, char **argv);
