@@ -123,6 +123,17 @@ static void wake_self(struct net_helper *h)
     (void)w;   /* only fails when the counter is already huge: awake */
 }
 
+/* The helper wrote an impossible index or length into a ring: it is
+ * not the helper we started. */
+static void ring_broken(struct net_helper *h)
+{
+    if (h->sock < 0)
+        return;
+    report(h, "user network: the network helper (pid %d) broke the frame ring; the guest's network is down",
+           (int)h->pid);
+    drop_socket(h);
+}
+
 static void free_held_front(struct net_helper *h)
 {
     free(h->held[h->held_head].data);
@@ -140,6 +151,8 @@ static void flush_held(struct net_helper *h)
                 break;   /* the helper wakes us when it has made room */
             continue;
         }
+        if (rc == -EPIPE)
+            ring_broken(h);
         free_held_front(h);   /* in the ring, or lost with a dying helper */
     }
     if (h->sock >= 0 && net_ring_publish(&h->tx))
@@ -158,6 +171,8 @@ static int helper_send(struct net_backend *b, const struct iovec *iov, int iovcn
         int rc = net_ring_put(&h->tx, iov, iovcnt, len);
         if (rc == 0 && net_ring_publish(&h->tx))
             kick(h);
+        if (rc == -EPIPE)
+            ring_broken(h);
         if (rc != -EAGAIN)
             return rc;
     }
@@ -208,10 +223,8 @@ static void receive(struct net_helper *h)
             break;
         net_backend_deliver(&h->base, h->buf, (size_t)n);
     }
-    if (h->rx.broken && h->sock >= 0) {
-        report(h, "user network: the network helper (pid %d) broke the frame ring; the guest's network is down",
-               (int)h->pid);
-        drop_socket(h);
+    if (h->rx.broken) {
+        ring_broken(h);
         return;
     }
     if (net_ring_consumed(&h->rx))
