@@ -43,6 +43,9 @@ struct vm_config_machine {
     unsigned vcpu_count;       /* 1..VIRT_MAX_HARTS */
     uint64_t mem_size;         /* bytes (the JSON says MiB; the CLI allows 4K steps) */
     enum hart_engine engine;   /* minnow: "engine" (interp, jit); interp when not given */
+    /* Firecracker's track_dirty_pages: minnow always knows the pages a
+     * Diff snapshot needs, so this is only kept and reported. */
+    bool track_dirty_pages;
     /* Firecracker's gdb_socket_path: a gdb stub on this Unix socket, the
      * harts held at reset until gdb attaches; "": none. */
     char gdb_socket_path[VM_CONFIG_GDB_PATH_MAX];

@@ -153,7 +153,7 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
         r = only_none(w, j, "cpu_template", "CPU templates describe x86 and Arm CPU models; minnow's harts are "
                       "RV64GC and have no templates", e);
     if (!r)
-        r = only_false(w, j, "track_dirty_pages", "minnow does not track dirty pages (no diff snapshots yet)", e);
+        r = json_fields_bool(w, j, "track_dirty_pages", false, &m.track_dirty_pages, NULL, e);
     if (!r)
         r = only_none(w, j, "huge_pages", "minnow backs guest memory with ordinary host pages", e);
     const char *engine = NULL;
@@ -531,7 +531,8 @@ static int metrics_section(struct vm_config *c, const json_t *j, struct errmsg *
     return r ? r : vm_config_set_metrics(c, &m, e);
 }
 
-/* Sections minnow does not have yet; null is accepted for each. */
+/* Sections minnow does not have yet; null is accepted for each, and an
+ * empty list for the lists (Firecracker's own example has "pmem": []). */
 static const char *const unsupported_sections[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug",
                                                     NULL };
 
@@ -547,7 +548,7 @@ int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struc
                                 "cpu-config", "pmem", "memory-hotplug", "serial"), e);
     for (const char *const *s = unsupported_sections; !r && *s; s++) {
         const json_t *v = json_object_get(j, *s);
-        if (v && !json_is_null(v))
+        if (v && !json_is_null(v) && !(json_is_array(v) && !json_array_size(v)))
             r = errmsg_set(e, -EINVAL, "%s: not supported by minnow yet (give null or leave it out)", *s);
     }
     const json_t *v;
@@ -635,7 +636,7 @@ json_t *vm_config_json_machine_dump(const struct vm_config *c)
     /* JSON sizes are in MiB; a CLI size that is not a whole MiB rounds down. */
     json_t *m = json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count,
                           "mem_size_mib", (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages",
-                          0, "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
+                          c->machine.track_dirty_pages, "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
     if (m && c->machine.gdb_socket_path[0])
         json_object_set_new(m, "gdb_socket_path", json_string(c->machine.gdb_socket_path));
     return m;

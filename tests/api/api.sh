@@ -57,13 +57,17 @@ boot_json() {
 
 case $mode in
   lifecycle)
-    start_minnow --api-sock "$sock"
+    # A UUID, as Firecracker's tools and its jailer give --id.
+    start_minnow --api-sock "$sock" --id 3fa85f64-5717-4562-b3fc-2c963f66afa6
     [ "$(stat -c %a "$sock")" = 600 ] || fail "the socket's mode is $(stat -c %a "$sock"), not 600"
     expect GET / "" 200
     grep -q '"state":"Not started"' <<<"$body" || fail "GET / before start: $body"
+    grep -q '"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6"' <<<"$body" || fail "GET / does not give the --id: $body"
     expect PUT /boot-source "$(boot_json 'cat /proc/uptime; sleep 4; cat /proc/uptime; echo lifecycle-done')" 204
-    expect PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}' 204
+    expect PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "track_dirty_pages": true}' 204
     expect PATCH /machine-config '{"vcpu_count": 1}' 204
+    expect GET /machine-config "" 200
+    grep -q '"track_dirty_pages":true' <<<"$body" || fail "GET /machine-config lost track_dirty_pages: $body"
     expect PUT /entropy '{}' 204
     expect PUT /actions '{"action_type": "InstanceStart"}' 204
     expect GET / "" 200
