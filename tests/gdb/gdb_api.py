@@ -176,8 +176,17 @@ def case_attach(a, work):
                                                           r".*not a numeric IP address"),
                       ({"tcp_address": 1234}, r"^gdb: tcp_address: expected a string"),
                       ({"socket_path": "/nonexistent/dir/g.sock"}, r"^gdb: .*cannot listen there"),
-                      ({"port": 1}, r"^gdb: .*port")]:
+                      ({"port": 1}, r"^gdb: .*port"),
+                      # no authentication: loopback only, unless allowed
+                      ({"tcp_address": "0.0.0.0:1234"}, r"^gdb: tcp_address '0.0.0.0:1234' is not valid: .*not a "
+                                                        r"loopback one .*allow_remote"),
+                      ({"tcp_address": "192.0.2.1:1234", "allow_remote": True}, r"^gdb: .*cannot listen there"),
+                      ({"socket_path": gsock, "allow_remote": 1}, r"^gdb: allow_remote: expected")]:
         expect_api(sock, "PUT", "/gdb", body, 400, msg)
+    for opt, text in [([], "not a loopback one"), (["--allow-remote"], "cannot listen there")]:
+        r = run([a.minnow, "gdb", "--api-sock", sock] + opt + ["tcp:192.0.2.1:1234"], timeout=180)
+        if r.returncode != 123 or text not in r.stdout:
+            raise Fail(f"minnow gdb {opt} tcp:192.0.2.1:1234: status {r.returncode}: {r.stdout}")
     r = run([a.minnow, "gdb", "--api-sock", sock, "unix:" + gsock], timeout=180)
     if r.returncode or f"gdb stub listening on unix:{gsock}" not in r.stdout:
         raise Fail(f"minnow gdb: status {r.returncode}: {r.stdout}")
