@@ -56,6 +56,12 @@ int gdb_target_create(struct gdb_target **out, const struct gdb_target_config *c
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     t->state = cfg->start_halted ? HALTED : RUNNING;
+    /* Held from the start: a pause, snapshot or inspection meanwhile must
+     * not wait for harts that wait for gdb (vm_gdb.c: freeze). */
+    if (cfg->start_halted && cfg->freeze) {
+        cfg->freeze(cfg->opaque);
+        t->frozen = 1;
+    }
     *out = t;
     return 0;
 }

@@ -39,8 +39,8 @@ struct gdb_target_config {
      * time is not lost); 0: it ends with HART_EXIT_BUDGET (a bare-metal
      * run, where a stop ends the program). */
     int halt_returns_stop;
-    /* Called when the harts are all held and before they run again (the
-     * board stops its clock), or NULL. */
+    /* Called when the harts are all held (with start_halted: at once)
+     * and before they run again (the board stops its clock), or NULL. */
     void (*freeze)(void *opaque);
     void (*thaw)(void *opaque);
     void *opaque;

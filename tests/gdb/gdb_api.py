@@ -132,14 +132,19 @@ def case_config(a, work):
     wait_socket(gsock, vm)
     start = symbols(a.nm, a.vmlinux)["start_kernel"]
     load = load_address(a.image)
+    # Held at the kernel's entry: not one instruction ran (gdb sees the
+    # entry pc below), so the guest printed nothing.
+    if "Linux version" in vm.text() or "WAITING" in vm.text():
+        raise Fail(f"the guest ran before gdb attached:\n{vm.text()}")
     out = gdb(a.gdb, a.vmlinux, gsock, [
-        "p/x $pc", "p $priv", "break start_kernel", "continue", "p $satp != 0", "p $priv",
+        "p/x $pc", "p $priv", "break start_kernel", "continue", "bt", "p $satp != 0", "p $priv",
         f"monitor translate {start:#x}", "monitor info mem", "monitor phys on", f"x/8xb {load + 0x30:#x}",
         "monitor phys off", f"x/8xb {KERNEL_VA + 0x30:#x}", "info registers sstatus satp", "delete", "detach"])
     expect_in_order(out, [
         # held at the kernel's entry, in S-mode (minnow is the SBI)
         rf"^\$1 = {load:#x}$", r"^\$2 = 1$",
-        r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel", r"^\$3 = 1$", r"^\$4 = 1$",
+        r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel", r"^#0 +0xffffffff8[0-9a-f]+ in start_kernel",
+        r"^\$3 = 1$", r"^\$4 = 1$",
         r"^satp [0-9a-f]{16}: mode sv(39|48|57), root table 0x[0-9a-f]+, hart in S-mode$",
         r"^  level \d: pte at 0x[0-9a-f]+ = [0-9a-f]{16} \[[DAGUXWRV-]{8}\] ppn 0x[0-9a-f]+$",
         rf"^{start:#x} -> physical {start - KERNEL_VA + load:#x} \(\d+ KiB page\)$",
@@ -162,6 +167,49 @@ def case_config(a, work):
     expect_in_order(out, [rf"^\$1 = {load:#x}$", r"^\$2 = 1$", r"detached"], "gdb (config file)")
     vm2.wait_for(r"^WAITING$")
     finish(vm2, "file")
+
+
+def case_held(a, work):
+    """A VM held at reset for gdb (machine-config gdb_socket_path): an
+    inspection and a pause do not wait for gdb; gdb then attaches to the
+    paused VM, which stays paused after detach until resumed. Once the
+    guest idles (its harts in wfi), gdb's continue and Ctrl-C stop it each
+    time, and after detach a pause still parks it (the clock stopped)."""
+    gsock = os.path.join(work, "gdb.sock")
+    vm, sock = start_api(a, work, config_file=config(a, gdb_socket_path=gsock))
+    wait_socket(gsock, vm)
+    load = load_address(a.image)
+    entry = rf"^pc +{load:016x} +priv S \(1\)$"
+    if not re.search(entry, inspect(a, sock, "regs"), re.M):
+        raise Fail("inspect regs of the held VM: not at the kernel's entry")
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    out = gdb(a.gdb, a.vmlinux, gsock, ["info threads", "p/x $pc", "detach"])
+    expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)", rf"^\$1 = {load:#x}$",
+                          r"detached"], "gdb")
+    if not re.search(entry, inspect(a, sock, "regs"), re.M) or "Linux version" in vm.text():
+        raise Fail(f"the paused VM ran when gdb detached:\n{vm.text()}")
+    expect_api(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+    vm.wait_for(r"^WAITING$")
+    c = Stub(gsock)
+    c.cmd("QStartNoAckMode")
+    c.no_ack = True
+    if not c.cmd("?").startswith("T05"):
+        raise Fail("no stop reply")
+    for n in range(4):
+        c.send_raw(b"$vCont;c#a8")
+        c.send_raw(b"\x03")
+        _, stop = c.packet()
+        if not stop.startswith("T02thread:"):
+            raise Fail(f"Ctrl-C {n} on the idle guest: {stop!r}")
+    c.send_raw(b"$D#44")
+    c.close()
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    counts = [re.search(r"minstret +([0-9a-f]+) +time +([0-9a-f]+)$", inspect(a, sock, "regs"), re.M)
+              for _ in range(2)]
+    if not all(counts) or counts[0].groups() != counts[1].groups():
+        raise Fail(f"the VM ran on while paused after gdb detached: {[m and m.groups() for m in counts]}")
+    expect_api(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+    finish(vm, "held")
 
 
 def case_attach(a, work):
