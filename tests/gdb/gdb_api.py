@@ -276,6 +276,37 @@ def case_restore(a, work):
     finish(vm2, "restored")
 
 
+def case_restore_run(a, work):
+    """The default guest snapshotted and restored (running) in a new
+    process: `minnow gdb` attaches, gdb reads every register, breaks in
+    the timer interrupt (the clock ticks on in the restored guest), steps
+    there and detaches; the guest then answers on its console."""
+    vm, sock = start_api(a, work, config_file=config(a))
+    vm.wait_for(r"^WAITING$")
+    snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    expect_api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}, 204)
+    vm.kill()
+    vm2, sock2 = start_api(a, work, name="restored")
+    expect_api(sock2, "PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": {
+        "backend_type": "File", "backend_path": mem}, "resume_vm": True}, 204)
+    gsock = os.path.join(work, "gdb.sock")
+    r = run([a.minnow, "gdb", "--api-sock", sock2, "unix:" + gsock], timeout=180)
+    if r.returncode or f"gdb stub listening on unix:{gsock}" not in r.stdout:
+        raise Fail(f"minnow gdb on the restored VM: status {r.returncode}: {r.stdout}")
+    out = gdb(a.gdb, a.vmlinux, gsock, [
+        "info threads", "info registers", "p $priv", "break riscv_timer_interrupt", "continue", "bt 2",
+        "p $priv", "delete", "stepi", "p $pc > riscv_timer_interrupt", "info registers pc", "detach"])
+    expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)",
+                          r"^ra +0x[0-9a-f]+", r"^sp +0x[0-9a-f]+", r"^t6 +0x[0-9a-f]+", r"^pc +0x[0-9a-f]+",
+                          r"^\$1 = [01]$", r"Breakpoint 1 at 0x[0-9a-f]+",
+                          r"Thread \d+ hit Breakpoint 1, 0x[0-9a-f]+ in riscv_timer_interrupt",
+                          r"^#0 +0x[0-9a-f]+ in riscv_timer_interrupt", r"^#1 +0x[0-9a-f]+ in ",
+                          r"^\$2 = 1$", r"^\$3 = 1$", r"^pc +0x[0-9a-f]+\s+0x[0-9a-f]+ <riscv_timer_interrupt\+\d+>",
+                          r"detached"], "gdb")
+    finish(vm2, "restored")
+
+
 def case_inspect(a, work):
     """minnow inspect against the running default guest: registers, the
     Image header through the MMU and by physical address, the page walk
