@@ -15,13 +15,15 @@
 int api_debug_gdb(struct vm *vm, const json_t *b, struct errmsg *e)
 {
     const char *w = "gdb", *path = NULL, *tcp = NULL;
-    bool has_path = false, has_tcp = false;
-    const char *const fields[] = { "socket_path", "tcp_address", NULL };
+    bool has_path = false, has_tcp = false, allow_remote = false;
+    const char *const fields[] = { "socket_path", "tcp_address", "allow_remote", NULL };
     int r = json_fields_check(w, b, fields, e);
     if (!r)
         r = json_fields_string(w, b, "socket_path", false, &path, &has_path, e);
     if (!r)
         r = json_fields_string(w, b, "tcp_address", false, &tcp, &has_tcp, e);
+    if (!r)
+        r = json_fields_bool(w, b, "allow_remote", false, &allow_remote, NULL, e);
     if (r)
         return r;
     if (has_path == has_tcp)
@@ -34,7 +36,7 @@ int api_debug_gdb(struct vm *vm, const json_t *b, struct errmsg *e)
     if (snprintf(spec, sizeof spec, "%s:%s", has_path ? "unix" : "tcp", has_path ? path : tcp) >= (int)sizeof spec)
         return errmsg_set(e, -EINVAL, "gdb: %s is too long", has_path ? "socket_path" : "tcp_address");
     struct errmsg why = { "" };
-    if (gdbstub_check_spec(spec, &why))
+    if (gdbstub_check_spec(spec, allow_remote, &why))
         return errmsg_set(e, -EINVAL, "gdb: %s '%s' is not valid: %s", has_path ? "socket_path" : "tcp_address",
                           has_path ? path : tcp, why.text);
     if ((r = vm_enable_gdb(vm, spec, 0, &why)))

@@ -30,11 +30,13 @@ static const char inspect_usage[] =
     "(default 0).\n";
 
 static const char gdb_usage[] =
-    "usage: minnow gdb --api-sock PATH unix:SOCKET|tcp:HOST:PORT\n"
+    "usage: minnow gdb --api-sock PATH [--allow-remote] unix:SOCKET|tcp:HOST:PORT\n"
     "\n"
     "Starts a gdb stub in a minnow serving --api-sock, whose VM runs (or\n"
     "stays paused) until gdb attaches there (PUT /gdb): gdb-multiarch, then\n"
-    "'target remote SOCKET' (or HOST:PORT). One stub per VM.\n";
+    "'target remote SOCKET' (or HOST:PORT). One stub per VM.\n"
+    "A TCP address that is not loopback is refused unless --allow-remote:\n"
+    "the stub has no authentication, whoever reaches it owns the guest.\n";
 
 /* One call; the reply's JSON, or NULL (the refusal printed). */
 static json_t *call(const char *sock, const char *path, json_t *body)
@@ -82,7 +84,7 @@ static int parse_num(const char *what, const char *s, unsigned long long *v)
 int cli_inspect(int argc, char **argv)
 {
     const char *sock = NULL, *pos[4];
-    int npos = 0, phys = 0;
+    int npos = 0, phys = 0, allow_remote = 0;
     unsigned long long hart = 0;
     int is_gdb = !strcmp(argv[1], "gdb");
     const char *cmd = argv[1];
@@ -103,6 +105,8 @@ int cli_inspect(int argc, char **argv)
                 return CLI_EXIT_USAGE;
         } else if (!is_gdb && !strcmp(a, "--phys")) {
             phys = 1;
+        } else if (is_gdb && !strcmp(a, "--allow-remote")) {
+            allow_remote = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "minnow %s: unknown option '%s' (try 'minnow %s --help')\n", cmd, a, cmd);
             return CLI_EXIT_USAGE;
@@ -123,8 +127,8 @@ int cli_inspect(int argc, char **argv)
             fprintf(stderr, "minnow gdb: expected one unix:SOCKET or tcp:HOST:PORT (where gdb connects)\n");
             return CLI_EXIT_USAGE;
         }
-        json_t *j = call(sock, "/gdb", json_pack("{s:s}", unix_ ? "socket_path" : "tcp_address",
-                                                 pos[0] + (unix_ ? 5 : 4)));
+        json_t *j = call(sock, "/gdb", json_pack("{s:s,s:b}", unix_ ? "socket_path" : "tcp_address",
+                                                 pos[0] + (unix_ ? 5 : 4), "allow_remote", allow_remote));
         if (!j)
             return CLI_EXIT_ERROR;
         json_decref(j);

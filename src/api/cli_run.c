@@ -86,6 +86,9 @@ static const char run_usage[] =
     "                     bare-metal program; 'kill' in gdb ends the run (124)\n"
     "  --gdb-wait         with --gdb: hold the harts at reset until gdb attaches\n"
     "                     and continues\n"
+    "  --gdb-allow-remote with --gdb tcp: listen on an address that is not\n"
+    "                     loopback (refused otherwise: the stub has no\n"
+    "                     authentication, whoever reaches it owns the guest)\n"
     "  --max-insns N      bare metal: end with a hart report after N instructions\n"
     "  --stats            bare metal: print instructions, time and MIPS at exit\n"
     CLI_SECCOMP_USAGE
@@ -113,6 +116,7 @@ struct run_opts {
     int stats;
     const char *gdb;     /* --gdb, NULL: none */
     int gdb_wait;
+    int gdb_allow_remote;
     unsigned ndevices;   /* device options given */
     /* What the board is built from: --config-file's contents, with the
      * device options added as they come. */
@@ -361,16 +365,14 @@ static int parse(int argc, char **argv, struct run_opts *o)
         } else if (is_option(a, "--gdb")) {
             if (!(v = option_value(argc, argv, &i, "--gdb")))
                 return -1;
-            if (gdbstub_check_spec(v, &e)) {
-                fprintf(stderr, "minnow run: %s\n", e.text);
-                return -1;
-            }
             o->gdb = v;
         } else if ((sr = cli_seccomp_option(&o->seccomp, argc, argv, &i))) {
             if (sr < 0)
                 return -1;
         } else if (!strcmp(a, "--gdb-wait")) {
             o->gdb_wait = 1;
+        } else if (!strcmp(a, "--gdb-allow-remote")) {
+            o->gdb_allow_remote = 1;
         } else if (is_option(a, "--drive") || is_option(a, "--net") || is_option(a, "--vsock") ||
                    is_option(a, "--console2")) {
             const char *opt = is_option(a, "--drive") ? "--drive" : is_option(a, "--net") ? "--net"
@@ -388,8 +390,13 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return -1;
         }
     }
-    if (o->gdb_wait && !o->gdb) {
-        fprintf(stderr, "minnow run: --gdb-wait needs --gdb (where the debugger connects)\n");
+    if ((o->gdb_wait || o->gdb_allow_remote) && !o->gdb) {
+        fprintf(stderr, "minnow run: %s needs --gdb (where the debugger connects)\n",
+                o->gdb_wait ? "--gdb-wait" : "--gdb-allow-remote");
+        return -1;
+    }
+    if (o->gdb && gdbstub_check_spec(o->gdb, o->gdb_allow_remote, &e)) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
         return -1;
     }
     return 0;

@@ -31,6 +31,7 @@ struct gdb_target {
     uint64_t wgen, applied[32];
     uint64_t skip_pc[32];      /* a hart resumed at a breakpoint runs it once */
     uint8_t skip[32];
+    uint8_t step_in[32];       /* its first instruction runs as a step */
     int has_hit;               /* the reported stop was a trigger's */
     struct trigger_hit hit;
     int efd;
@@ -55,6 +56,12 @@ int gdb_target_create(struct gdb_target **out, const struct gdb_target_config *c
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     t->state = cfg->start_halted ? HALTED : RUNNING;
+    /* Held from the start: a pause, snapshot or inspection meanwhile must
+     * not wait for harts that wait for gdb (vm_gdb.c: freeze). */
+    if (cfg->start_halted && cfg->freeze) {
+        cfg->freeze(cfg->opaque);
+        t->frozen = 1;
+    }
     *out = t;
     return 0;
 }
@@ -165,7 +172,25 @@ enum hart_exit gdb_target_run(struct gdb_target *t, unsigned i, uint64_t budget)
         goto out;
     }
     struct trigger_hit hit;
-    if (!stepping) {
+    pthread_mutex_lock(&t->lock);
+    int step_in = t->step_in[i];
+    t->step_in[i] = 0;
+    pthread_mutex_unlock(&t->lock);
+    if (step_in && !stepping) {
+        /* gdb's own single step (a breakpoint after the instruction):
+         * if the instruction traps, stop at the handler, as a step of the
+         * hart would. */
+        hart_debug_arm(h, 1, 1);
+        r = hart_run(h, 1);
+        int trapped = hart_debug_trapped(h) && r == HART_EXIT_STOP;
+        hart_debug_arm(h, 0, 0);
+        if (trapped) {
+            pthread_mutex_lock(&t->lock);
+            report_stop(t, i);
+            pthread_mutex_unlock(&t->lock);
+            r = HART_EXIT_BUDGET;
+        }
+    } else if (!stepping) {
         r = hart_run(h, budget);
     } else {
         hart_debug_arm(h, 1, 1);
@@ -241,6 +266,20 @@ unsigned gdb_target_stopped(struct gdb_target *t)
     return s;
 }
 
+/* Under lock: whether a breakpoint waits just after the instruction at
+ * pc, as gdb puts one to step (RISC-V has it step by breakpoints). */
+static int breakpoint_follows(const struct gdb_target *t, const struct hart *h, uint64_t pc)
+{
+    uint8_t b[2];
+    if (hart_debug_read(h, pc, b, 1) != 1)
+        return 0;
+    uint64_t next = pc + ((b[0] & 3) == 3 ? 4 : 2);
+    for (unsigned k = 0; k < t->nw; k++)
+        if (t->w[k].kinds == TRIGGER_EXEC && t->w[k].lo == next)
+            return 1;
+    return 0;
+}
+
 void gdb_target_resume(struct gdb_target *t, int step)
 {
     pthread_mutex_lock(&t->lock);
@@ -251,6 +290,7 @@ void gdb_target_resume(struct gdb_target *t, int step)
         atomic_store(&t->cfg.harts[k]->stop_requested, 0);
         t->skip_pc[k] = hart_debug_pc(t->cfg.harts[k]);
         t->skip[k] = 1;
+        t->step_in[k] = step < 0 && breakpoint_follows(t, t->cfg.harts[k], t->skip_pc[k]);
     }
     t->has_hit = 0;
     if (t->frozen && t->cfg.thaw) {

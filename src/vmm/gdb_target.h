@@ -9,7 +9,11 @@
  * in gdb_target_run after they changed; so apart from a step that is
  * hart_run itself, and the hart stops before an instruction at a
  * breakpoint or before an access to a watched address. A step runs one
- * instruction. A halted hart waits inside gdb_target_run. The stub thread
+ * instruction. gdb itself steps RISC-V code by a breakpoint after the
+ * instruction and a continue: a hart resumed with a breakpoint just after
+ * its instruction runs that one as a step, so one that traps stops at the
+ * handler's first instruction, as a hardware step would. A halted hart
+ * waits inside gdb_target_run. The stub thread
  * is told of a stop through an fd that becomes readable
  * (gdb_target_event_fd). */
 #ifndef MINNOW_VMM_GDB_TARGET_H
@@ -35,8 +39,8 @@ struct gdb_target_config {
      * time is not lost); 0: it ends with HART_EXIT_BUDGET (a bare-metal
      * run, where a stop ends the program). */
     int halt_returns_stop;
-    /* Called when the harts are all held and before they run again (the
-     * board stops its clock), or NULL. */
+    /* Called when the harts are all held (with start_halted: at once)
+     * and before they run again (the board stops its clock), or NULL. */
     void (*freeze)(void *opaque);
     void (*thaw)(void *opaque);
     void *opaque;

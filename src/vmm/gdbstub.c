@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -184,12 +186,27 @@ static int parse_spec(const char *spec, struct sockaddr_storage *ss, socklen_t *
     return errmsg_set(e, -EINVAL, "--gdb '%s': expected tcp:HOST:PORT or unix:PATH", spec);
 }
 
-int gdbstub_check_spec(const char *spec, struct errmsg *e)
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+int gdbstub_check_spec(const char *spec, int allow_remote, struct errmsg *e)
 {
     struct sockaddr_storage ss;
     socklen_t len = 0;
     char path[108];
-    return parse_spec(spec, &ss, &len, path, sizeof path, e);
+    int r = parse_spec(spec, &ss, &len, path, sizeof path, e);
+    /* The protocol has no authentication: whoever reaches the port owns
+     * the guest (its memory, its registers) and can end the VM. */
+    if (!r && !path[0] && !allow_remote && !is_loopback(&ss))
+        r = errmsg_set(e, -EPERM, "--gdb '%s': the address is not a loopback one (127.0.0.0/8, ::1): the gdb "
+                       "stub has no authentication, so anyone who reaches it owns the guest; allow it explicitly "
+                       "(--gdb-allow-remote, or \"allow_remote\": true in PUT /gdb)", spec);
+    return r;
 }
 
 /* ---- framing ---- */

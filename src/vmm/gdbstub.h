@@ -27,7 +27,8 @@ int gdbstub_start(struct gdbstub **out, const struct gdbstub_config *cfg, struct
  * removes the Unix socket it made. */
 void gdbstub_stop(struct gdbstub *s);
 
-/* Checks a --gdb value without binding it. */
-int gdbstub_check_spec(const char *spec, struct errmsg *e);
+/* Checks a --gdb value without binding it; a TCP address that is not
+ * loopback is refused (-EPERM) unless allow_remote. */
+int gdbstub_check_spec(const char *spec, int allow_remote, struct errmsg *e);
 
 #endif

@@ -78,8 +78,11 @@ int vm_enable_gdb(struct vm *vm, const char *spec, int wait, struct errmsg *e)
     }
     if (running)
         vm_release(vm);
-    if (r)
+    if (r) {
+        if (tc.start_halted)
+            thaw(vm); /* gdb_target_create froze it */
         gdb_target_destroy(t);
+    }
     return r;
 }
 

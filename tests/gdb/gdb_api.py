@@ -132,14 +132,19 @@ def case_config(a, work):
     wait_socket(gsock, vm)
     start = symbols(a.nm, a.vmlinux)["start_kernel"]
     load = load_address(a.image)
+    # Held at the kernel's entry: not one instruction ran (gdb sees the
+    # entry pc below), so the guest printed nothing.
+    if "Linux version" in vm.text() or "WAITING" in vm.text():
+        raise Fail(f"the guest ran before gdb attached:\n{vm.text()}")
     out = gdb(a.gdb, a.vmlinux, gsock, [
-        "p/x $pc", "p $priv", "break start_kernel", "continue", "p $satp != 0", "p $priv",
+        "p/x $pc", "p $priv", "break start_kernel", "continue", "bt", "p $satp != 0", "p $priv",
         f"monitor translate {start:#x}", "monitor info mem", "monitor phys on", f"x/8xb {load + 0x30:#x}",
         "monitor phys off", f"x/8xb {KERNEL_VA + 0x30:#x}", "info registers sstatus satp", "delete", "detach"])
     expect_in_order(out, [
         # held at the kernel's entry, in S-mode (minnow is the SBI)
         rf"^\$1 = {load:#x}$", r"^\$2 = 1$",
-        r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel", r"^\$3 = 1$", r"^\$4 = 1$",
+        r"Breakpoint 1, 0xffffffff8[0-9a-f]+ in start_kernel", r"^#0 +0xffffffff8[0-9a-f]+ in start_kernel",
+        r"^\$3 = 1$", r"^\$4 = 1$",
         r"^satp [0-9a-f]{16}: mode sv(39|48|57), root table 0x[0-9a-f]+, hart in S-mode$",
         r"^  level \d: pte at 0x[0-9a-f]+ = [0-9a-f]{16} \[[DAGUXWRV-]{8}\] ppn 0x[0-9a-f]+$",
         rf"^{start:#x} -> physical {start - KERNEL_VA + load:#x} \(\d+ KiB page\)$",
@@ -164,6 +169,49 @@ def case_config(a, work):
     finish(vm2, "file")
 
 
+def case_held(a, work):
+    """A VM held at reset for gdb (machine-config gdb_socket_path): an
+    inspection and a pause do not wait for gdb; gdb then attaches to the
+    paused VM, which stays paused after detach until resumed. Once the
+    guest idles (its harts in wfi), gdb's continue and Ctrl-C stop it each
+    time, and after detach a pause still parks it (the clock stopped)."""
+    gsock = os.path.join(work, "gdb.sock")
+    vm, sock = start_api(a, work, config_file=config(a, gdb_socket_path=gsock))
+    wait_socket(gsock, vm)
+    load = load_address(a.image)
+    entry = rf"^pc +{load:016x} +priv S \(1\)$"
+    if not re.search(entry, inspect(a, sock, "regs"), re.M):
+        raise Fail("inspect regs of the held VM: not at the kernel's entry")
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    out = gdb(a.gdb, a.vmlinux, gsock, ["info threads", "p/x $pc", "detach"])
+    expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)", rf"^\$1 = {load:#x}$",
+                          r"detached"], "gdb")
+    if not re.search(entry, inspect(a, sock, "regs"), re.M) or "Linux version" in vm.text():
+        raise Fail(f"the paused VM ran when gdb detached:\n{vm.text()}")
+    expect_api(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+    vm.wait_for(r"^WAITING$")
+    c = Stub(gsock)
+    c.cmd("QStartNoAckMode")
+    c.no_ack = True
+    if not c.cmd("?").startswith("T05"):
+        raise Fail("no stop reply")
+    for n in range(4):
+        c.send_raw(b"$vCont;c#a8")
+        c.send_raw(b"\x03")
+        _, stop = c.packet()
+        if not stop.startswith("T02thread:"):
+            raise Fail(f"Ctrl-C {n} on the idle guest: {stop!r}")
+    c.send_raw(b"$D#44")
+    c.close()
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    counts = [re.search(r"minstret +([0-9a-f]+) +time +([0-9a-f]+)$", inspect(a, sock, "regs"), re.M)
+              for _ in range(2)]
+    if not all(counts) or counts[0].groups() != counts[1].groups():
+        raise Fail(f"the VM ran on while paused after gdb detached: {[m and m.groups() for m in counts]}")
+    expect_api(sock, "PATCH", "/vm", {"state": "Resumed"}, 204)
+    finish(vm, "held")
+
+
 def case_attach(a, work):
     """A VM booted from --config-file without gdb: `minnow gdb` attaches a
     stub while it runs, gdb sees it, detaches, and the guest runs on."""
@@ -176,8 +224,17 @@ def case_attach(a, work):
                                                           r".*not a numeric IP address"),
                       ({"tcp_address": 1234}, r"^gdb: tcp_address: expected a string"),
                       ({"socket_path": "/nonexistent/dir/g.sock"}, r"^gdb: .*cannot listen there"),
-                      ({"port": 1}, r"^gdb: .*port")]:
+                      ({"port": 1}, r"^gdb: .*port"),
+                      # no authentication: loopback only, unless allowed
+                      ({"tcp_address": "0.0.0.0:1234"}, r"^gdb: tcp_address '0.0.0.0:1234' is not valid: .*not a "
+                                                        r"loopback one .*allow_remote"),
+                      ({"tcp_address": "192.0.2.1:1234", "allow_remote": True}, r"^gdb: .*cannot listen there"),
+                      ({"socket_path": gsock, "allow_remote": 1}, r"^gdb: allow_remote: expected")]:
         expect_api(sock, "PUT", "/gdb", body, 400, msg)
+    for opt, text in [([], "not a loopback one"), (["--allow-remote"], "cannot listen there")]:
+        r = run([a.minnow, "gdb", "--api-sock", sock] + opt + ["tcp:192.0.2.1:1234"], timeout=180)
+        if r.returncode != 123 or text not in r.stdout:
+            raise Fail(f"minnow gdb {opt} tcp:192.0.2.1:1234: status {r.returncode}: {r.stdout}")
     r = run([a.minnow, "gdb", "--api-sock", sock, "unix:" + gsock], timeout=180)
     if r.returncode or f"gdb stub listening on unix:{gsock}" not in r.stdout:
         raise Fail(f"minnow gdb: status {r.returncode}: {r.stdout}")
@@ -216,6 +273,37 @@ def case_restore(a, work):
     if not re.search(rf"^pc +{pc.group(1)} ", inspect(a, sock2, "regs"), re.M):
         raise Fail("the restored VM ran while paused (gdb's detach let it go)")
     expect_api(sock2, "PATCH", "/vm", {"state": "Resumed"}, 204)
+    finish(vm2, "restored")
+
+
+def case_restore_run(a, work):
+    """The default guest snapshotted and restored (running) in a new
+    process: `minnow gdb` attaches, gdb reads every register, breaks in
+    the timer interrupt (the clock ticks on in the restored guest), steps
+    there and detaches; the guest then answers on its console."""
+    vm, sock = start_api(a, work, config_file=config(a))
+    vm.wait_for(r"^WAITING$")
+    snap, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+    expect_api(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+    expect_api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}, 204)
+    vm.kill()
+    vm2, sock2 = start_api(a, work, name="restored")
+    expect_api(sock2, "PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": {
+        "backend_type": "File", "backend_path": mem}, "resume_vm": True}, 204)
+    gsock = os.path.join(work, "gdb.sock")
+    r = run([a.minnow, "gdb", "--api-sock", sock2, "unix:" + gsock], timeout=180)
+    if r.returncode or f"gdb stub listening on unix:{gsock}" not in r.stdout:
+        raise Fail(f"minnow gdb on the restored VM: status {r.returncode}: {r.stdout}")
+    out = gdb(a.gdb, a.vmlinux, gsock, [
+        "info threads", "info registers", "p $priv", "break riscv_timer_interrupt", "continue", "bt 2",
+        "p $priv", "delete", "stepi", "p $pc > riscv_timer_interrupt", "info registers pc", "detach"])
+    expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)",
+                          r"^ra +0x[0-9a-f]+", r"^sp +0x[0-9a-f]+", r"^t6 +0x[0-9a-f]+", r"^pc +0x[0-9a-f]+",
+                          r"^\$1 = [01]$", r"Breakpoint 1 at 0x[0-9a-f]+",
+                          r"Thread \d+ hit Breakpoint 1, 0x[0-9a-f]+ in riscv_timer_interrupt",
+                          r"^#0 +0x[0-9a-f]+ in riscv_timer_interrupt", r"^#1 +0x[0-9a-f]+ in ",
+                          r"^\$2 = 1$", r"^\$3 = 1$", r"^pc +0x[0-9a-f]+\s+0x[0-9a-f]+ <riscv_timer_interrupt\+\d+>",
+                          r"detached"], "gdb")
     finish(vm2, "restored")
 
 

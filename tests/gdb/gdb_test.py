@@ -244,6 +244,29 @@ def case_step(a, work):
     vm.expect_exit(0)
 
 
+def case_stepi_trap(a, work):
+    """gdb's own stepi and nexti (it steps RISC-V code with a breakpoint
+    after the instruction) over an ecall and an illegal instruction land
+    on the trap handler's first instruction ($pc == $mtvec, mcause the
+    trap's), as a hardware step would; x/8i there; then the handler and
+    the program run on to pass."""
+    vm, sock = start(a, a.prog, work)
+    out = gdb(a.gdb, a.prog, sock, [
+        "break *at_ecall", "continue", "delete", "stepi", "p $pc == $mtvec", "p $mcause", "p $mepc == at_ecall",
+        "x/8i $pc",
+        "break *at_illegal", "continue", "delete", "nexti", "p $pc == $mtvec", "p $mcause",
+        "p $mepc == at_illegal", "stepi", "p $pc == trap + 4", "continue"])
+    expect_in_order(out, [
+        r"Breakpoint 1, .* in at_ecall", r"^0x0*8[0-9a-f]+ in trap \(\)$", r"^\$1 = 1$", r"^\$2 = 11$", r"^\$3 = 1$",
+        r"^=> 0x[0-9a-f]+ <trap>:\s+csrr\s+t5,mepc$", r"^   0x[0-9a-f]+ <trap\+4>:\s+addi?\s+t5,t5,4$",
+        r"^   0x[0-9a-f]+ <trap\+6>:\s+csrw\s+mepc,t5$", r"^   0x[0-9a-f]+ <trap\+10>:\s+mret$",
+        r"^   0x[0-9a-f]+", r"^   0x[0-9a-f]+", r"^   0x[0-9a-f]+", r"^   0x[0-9a-f]+",
+        r"Breakpoint 2, .* in at_illegal", r"^0x0*8[0-9a-f]+ in trap \(\)$", r"^\$4 = 1$", r"^\$5 = 2$", r"^\$6 = 1$",
+        r"^0x0*8[0-9a-f]+ in trap \(\)$", r"^\$7 = 1$",
+        r"\[Inferior 1 \(Remote target\) exited normally\]"], "gdb")
+    vm.expect_exit(0)
+
+
 def case_tcp(a, work):
     """--gdb tcp:: the stub listens before the program starts."""
     port = free_port()
