@@ -8,7 +8,10 @@ Usage: seccomp.py MINNOW MODE
              with --metrics-path: the metrics line has seccomp.num_faults 0
   off        --no-seccomp: every thread shows Seccomp 0
   blocked    a filter file without epoll_wait for the io thread: minnow
-             exits with 148 and one line naming the thread and the syscall
+             exits with 148 and one line naming the thread and the syscall;
+             one without renameat for the api class: a snapshot create
+             ends the VM naming libmicrohttpd's thread (it serves the
+             requests) and its class
   roundtrip  'minnow seccomp print' parsed by --seccomp-filter prints the
              same text again, and a guest boots with that file
   bad        bad filter files (JSON, thread, syscall, op, action) are
@@ -353,6 +356,23 @@ class Test:
             raise Fail(f"stderr does not name the thread and epoll_wait: {err!r}")
         if "should-not-run" in vm.text():
             raise Fail("the guest ran its command")
+        p = json.loads(self.printed())
+        p["api"]["filter"] = [r for r in p["api"]["filter"] if r["syscall"] != "renameat"]
+        json.dump(p, open(f, "w"))
+        cfg = self.path("vm.json")
+        json.dump(self.config(self.READ), open(cfg, "w"))
+        sock = self.path("api.sock")
+        vm = snapshot.Minnow([self.minnow, "--api-sock", sock, "--config-file", cfg, "--seccomp-filter", f],
+                             self.path("api.log"), sock=sock)
+        vm.wait_for(r"^READY$")
+        snapshot.expect(sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        snapshot.api(sock, "PUT", "/snapshot/create", {"snapshot_path": self.path("s"), "mem_file_path":
+                                                      self.path("m")}, check=False)
+        vm.expect_exit(148)
+        err = vm.err.decode(errors="replace")
+        if not re.search(r"thread 'MHD-single' \(class api, a library's thread\) made the blocked syscall "
+                         r"renameat \(\d+\)", err):
+            raise Fail(f"stderr does not name libmicrohttpd's thread, its class and renameat: {err!r}")
 
     def test_bad(self):
         good = json.loads(self.printed())
