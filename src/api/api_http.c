@@ -8,6 +8,7 @@
  * a `minnow restore` without an API takes to reach the guest. */
 #include "api/api_http.h"
 #include "api/api_http_front.h"
+#include "vmm/sandbox.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -141,6 +142,21 @@ static int pass_connection(void *opaque, int fd)
     return 0;
 }
 
+/* No listening socket of its own: the front (api_http_front.h) accepts,
+ * checks each request head and hands over complete ones, so this one
+ * thread only ever sees requests ready to be parsed. */
+static int start_daemon(void *p)
+{
+    struct api_http *h = p;
+    h->daemon = h->mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET |
+                                    MHD_USE_ITC, 0, NULL, NULL, on_request, h,
+                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(API_FRONT_MAX_CLIENTS + 16),
+                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_FRONT_IDLE_S,
+                                    MHD_OPTION_END);
+    return h->daemon ? 0 : -EIO;
+}
+
 int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, struct errmsg *e)
 {
     struct api_http *h = calloc(1, sizeof *h);
@@ -155,20 +171,14 @@ int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, st
         free(h);
         return r;
     }
-    /* No listening socket of its own: the front (api_http_front.h)
-     * accepts, checks each request head and hands over complete ones, so
-     * this one thread only ever sees requests ready to be parsed. */
-    h->daemon = h->mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET |
-                                    MHD_USE_ITC, 0, NULL, NULL, on_request, h,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)(API_FRONT_MAX_CLIENTS + 16),
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_FRONT_IDLE_S,
-                                 MHD_OPTION_END);
-    if (!h->daemon) {
+    /* In an api-class thread, so the server's own thread inherits the api
+     * filter (sandbox.h). */
+    r = sandbox_call_in(SANDBOX_API, "api-start", start_daemon, h);
+    if (r) {
         close(listen_fd);
         dlclose(h->mhd.lib);
         free(h);
-        return errmsg_set(e, -EIO, "cannot start the HTTP server on the API socket");
+        return errmsg_set(e, r, "cannot start the HTTP server on the API socket");
     }
     r = api_front_start(&h->front, listen_fd, API_HTTP_MAX_BODY, pass_connection, h, e);
     if (r) {

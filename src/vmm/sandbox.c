@@ -32,13 +32,40 @@ static struct {
     sigset_t req_mask;  /* the requester's: the new thread inherits it, as from pthread_create */
 } sb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
-static _Thread_local char thread_name[16] = "?";
-static _Thread_local int thread_class = -1;
-
 static const char *const class_names[SANDBOX_NCLASS] = {
     [SANDBOX_VMM] = "vmm", [SANDBOX_API] = "api", [SANDBOX_VCPU] = "vcpu", [SANDBOX_IO] = "io",
     [SANDBOX_AUX] = "aux",
 };
+
+static _Thread_local char thread_name[16] = "?";
+static _Thread_local int thread_class = -1;
+static _Thread_local int in_handler;
+
+/* Threads a library creates itself inherit their creator's filter and
+ * never pass sandbox_enter; the report knows them by the name they give
+ * themselves. */
+static const struct {
+    const char *prefix;
+    enum sandbox_class cls;
+} library_threads[] = {
+    { "MHD-", SANDBOX_API },  /* libmicrohttpd's, started by sandbox_call_in(SANDBOX_API) */
+};
+
+/* For the SIGSYS report of a thread that never entered a class: its
+ * kernel name and, if known, the class it inherited. */
+static int library_thread_class(char name[16])
+{
+    /* the handler runs with SIGSYS unblocked (SA_NODEFER): a filter that
+     * refuses prctl too comes back here, and is ignored, leaving "?" */
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) < 0)
+        return -1;
+    name[15] = 0;
+    for (size_t i = 0; i < sizeof library_threads / sizeof library_threads[0]; i++)
+        if (!strncmp(name, library_threads[i].prefix, strlen(library_threads[i].prefix)))
+            return (int)library_threads[i].cls;
+    return -1;
+}
+
 
 const char *sandbox_class_name(enum sandbox_class c)
 {
@@ -90,7 +117,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
     (void)uc;
+    if (in_handler)
+        return;  /* a call of the report itself was refused: go on without it */
+    in_handler = 1;
     atomic_fetch_add(&sb.faults, 1);
+    int cls = thread_class;
+    const char *how = "";
+    if (cls < 0) {
+        cls = library_thread_class(thread_name);
+        how = ", a library's thread";
+    }
     char buf[256];
     size_t n = 0;
     int nr = si->si_syscall;
@@ -98,7 +134,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     n = put(buf, n, sizeof buf, "minnow: seccomp: thread '");
     n = put(buf, n, sizeof buf, thread_name);
     n = put(buf, n, sizeof buf, "' (class ");
-    n = put(buf, n, sizeof buf, thread_class >= 0 ? class_names[thread_class] : "none");
+    n = put(buf, n, sizeof buf, cls >= 0 ? class_names[cls] : "inherited");
+    n = put(buf, n, sizeof buf, how);
     n = put(buf, n, sizeof buf, ") made the blocked syscall ");
     n = put(buf, n, sizeof buf, name);
     n = put(buf, n, sizeof buf, " (");
@@ -260,13 +297,42 @@ int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     return r;
 }
 
+struct call_in {
+    enum sandbox_class cls;
+    const char *name;
+    int (*fn)(void *);
+    void *arg;
+    int result;
+};
+
+static void *call_in_thread(void *p)
+{
+    struct call_in *c = p;
+    sandbox_thread_start(c->cls, c->name);
+    c->result = c->fn(c->arg);
+    return NULL;
+}
+
+int sandbox_call_in(enum sandbox_class cls, const char *name, int (*fn)(void *), void *arg)
+{
+    if (!sb.on)
+        return fn(arg);
+    struct call_in c = { cls, name, fn, arg, 0 };
+    pthread_t t;
+    int r = sandbox_thread_create(&t, NULL, call_in_thread, &c);
+    if (r)
+        return -r;
+    pthread_join(t, NULL);
+    return c.result;
+}
+
 int sandbox_init(const struct seccomp_policy *p, struct errmsg *e)
 {
     sb.policy = p ? p : seccomp_builtin();
     uint32_t arch = seccomp_arch_native();
     for (int i = 0; i < SYSCALL_NAMES; i++)
         sb.names[i] = seccomp_syscall_resolve_num_arch(arch, i);
-    struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+    struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO | SA_NODEFER };
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSYS, &sa, NULL) < 0)
         return errmsg_set(e, -errno, "seccomp: SIGSYS handler: %s", strerror(errno));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
@@ -198,10 +199,10 @@ static const struct seccomp_rule api_rules[] = {
     A(poll),
     A(recvfrom),
     A(sendto),
+    A(sendmsg) /* libmicrohttpd's replies */,
     A(shutdown),
     A(setsockopt),
-    EQ(fcntl, 1, F_GETFL),
-    EQ(fcntl, 1, F_SETFL),
+    A(fcntl),
     EQ(socketpair, 0, AF_UNIX),
     A(openat),
     A(newfstatat),
@@ -230,6 +231,8 @@ static const struct seccomp_rule api_rules[] = {
     A(sysinfo),
     A(tgkill),
     A(exit_group),
+    EQ(prctl, 0, PR_SET_NAME) /* libmicrohttpd names its thread */,
+    EQ(prctl, 0, PR_GET_NAME) /* and sandbox.c's report reads the name */,
 };
 
 /* A hart: guest code runs here; it waits, wakes others and prefaults the
