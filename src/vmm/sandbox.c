@@ -48,7 +48,7 @@ static const struct {
     const char *prefix;
     enum sandbox_class cls;
 } library_threads[] = {
-    { "MHD-", SANDBOX_API },  /* libmicrohttpd's, started by sandbox_call_in(SANDBOX_API) */
+    { "MHD-", SANDBOX_VMM },  /* libmicrohttpd's, started by the main thread: it runs the handlers */
 };
 
 /* For the SIGSYS report of a thread that never entered a class: its
@@ -295,35 +295,6 @@ int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     pthread_cond_broadcast(&sb.cond);
     pthread_mutex_unlock(&sb.lock);
     return r;
-}
-
-struct call_in {
-    enum sandbox_class cls;
-    const char *name;
-    int (*fn)(void *);
-    void *arg;
-    int result;
-};
-
-static void *call_in_thread(void *p)
-{
-    struct call_in *c = p;
-    sandbox_thread_start(c->cls, c->name);
-    c->result = c->fn(c->arg);
-    return NULL;
-}
-
-int sandbox_call_in(enum sandbox_class cls, const char *name, int (*fn)(void *), void *arg)
-{
-    if (!sb.on)
-        return fn(arg);
-    struct call_in c = { cls, name, fn, arg, 0 };
-    pthread_t t;
-    int r = sandbox_thread_create(&t, NULL, call_in_thread, &c);
-    if (r)
-        return -r;
-    pthread_join(t, NULL);
-    return c.result;
 }
 
 int sandbox_init(const struct seccomp_policy *p, struct errmsg *e)

@@ -42,12 +42,6 @@ void sandbox_thread_start(enum sandbox_class c, const char *name);
  * an errno value, as pthread_create. */
 int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 
-/* Runs fn(arg) in a new thread of class cls named name, and returns its
- * result (-errno if the thread could not start): threads a library
- * starts there inherit that class's filter, not the caller's (sandbox.c
- * knows them by name in its report). Without the sandbox, calls fn here. */
-int sandbox_call_in(enum sandbox_class cls, const char *name, int (*fn)(void *), void *arg);
-
 /* How many syscalls the filters refused (Firecracker's seccomp.num_faults:
  * the process ends at the first, so a metrics line shows at most 0). */
 uint64_t sandbox_num_faults(void);

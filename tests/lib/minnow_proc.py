@@ -30,8 +30,10 @@ def vsock_connect(uds, port, what, timeout=60):
     """A host connection to the guest's vsock port through minnow's Unix
     socket uds (Firecracker's "CONNECT PORT" / "OK N" handshake)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    # Blocking connect: with a timeout set, a Unix socket whose backlog is
+    # full fails at once with EAGAIN instead of waiting for minnow's accept.
     s.connect(uds)
+    s.settimeout(timeout)
     s.sendall(f"CONNECT {port}\n".encode())
     line = b""
     while not line.endswith(b"\n"):
