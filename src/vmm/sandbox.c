@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SYSCALL_NAMES 512
@@ -20,6 +25,8 @@ static struct {
     const char *names[SYSCALL_NAMES];  /* resolved at init: the handler may not allocate */
     atomic_uint_fast64_t faults;
     int on;
+    /* each class's filter, compiled once by sandbox_init */
+    struct sock_fprog prog[SANDBOX_NCLASS];
     /* the spawner: one request at a time */
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -166,7 +173,34 @@ static const enum scmp_compare ops[] = {
     [SECCOMP_OP_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
 };
 
-static int load(const struct seccomp_filter *f, const char *cls, struct errmsg *e)
+/* libseccomp 2.5 exports a program only to a file descriptor. */
+static int export_bpf(scmp_filter_ctx ctx, const char *cls, struct sock_fprog *prog, struct errmsg *e)
+{
+    int fd = memfd_create("minnow-seccomp", MFD_CLOEXEC);
+    if (fd < 0)
+        return errmsg_set(e, -errno, "seccomp: %s filter: memfd: %s", cls, strerror(errno));
+    int rc = seccomp_export_bpf(ctx, fd);
+    struct stat st;
+    if (rc)
+        rc = errmsg_set(e, rc, "seccomp: %s filter: export: %s", cls, strerror(-rc));
+    else if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+             st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        rc = errmsg_set(e, -E2BIG, "seccomp: %s filter: %lld bytes of BPF (at most %d instructions)", cls,
+                        (long long)st.st_size, BPF_MAXINSNS);
+    struct sock_filter *insns = rc ? NULL : malloc((size_t)st.st_size);
+    if (!rc && (!insns || pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)) {
+        free(insns);
+        rc = errmsg_set(e, -EIO, "seccomp: %s filter: reading the exported program failed", cls);
+    }
+    close(fd);
+    if (!rc)
+        *prog = (struct sock_fprog){ .len = (unsigned short)(st.st_size / sizeof *insns), .filter = insns };
+    return rc;
+}
+
+/* Compiles filter f of class cls to BPF in *prog (malloc'd): libseccomp
+ * builds it once, and every thread of the class loads the same program. */
+static int compile(const struct seccomp_filter *f, const char *cls, struct sock_fprog *prog, struct errmsg *e)
 {
     scmp_filter_ctx ctx = seccomp_init(action_of(&f->default_action));
     if (!ctx)
@@ -216,11 +250,8 @@ static int load(const struct seccomp_filter *f, const char *cls, struct errmsg *
         if (r2 && r2 != -EEXIST)
             rc = errmsg_set(e, r2, "seccomp: %s filter: clone3: %s", cls, strerror(-r2));
     }
-    if (!rc) {
-        int r2 = seccomp_load(ctx);
-        if (r2)
-            rc = errmsg_set(e, r2, "seccomp: loading the %s filter: %s", cls, strerror(-r2));
-    }
+    if (!rc)
+        rc = export_bpf(ctx, cls, prog, e);
     seccomp_release(ctx);
     return rc;
 }
@@ -234,7 +265,9 @@ int sandbox_enter(enum sandbox_class c, const char *name, struct errmsg *e)
         return 0;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return errmsg_set(e, -errno, "seccomp: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-    return load(&sb.policy->cls[c], class_names[c], e);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb.prog[c]) < 0)
+        return errmsg_set(e, -errno, "seccomp: loading the %s filter: %s", class_names[c], strerror(errno));
+    return 0;
 }
 
 void sandbox_thread_start(enum sandbox_class c, const char *name)
@@ -300,6 +333,11 @@ int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 int sandbox_init(const struct seccomp_policy *p, struct errmsg *e)
 {
     sb.policy = p ? p : seccomp_builtin();
+    for (int c = 0; c < SANDBOX_NCLASS; c++) {
+        int r = compile(&sb.policy->cls[c], class_names[c], &sb.prog[c], e);
+        if (r)
+            return r;
+    }
     uint32_t arch = seccomp_arch_native();
     for (int i = 0; i < SYSCALL_NAMES; i++)
         sb.names[i] = seccomp_syscall_resolve_num_arch(arch, i);

@@ -20,7 +20,9 @@
 #define SANDBOX_EXIT_SYSCALL 148
 
 /* Turns the sandbox on with policy p (kept; NULL: the built-in one):
- * installs the SIGSYS handler and starts the spawner thread, which every
+ * compiles every class's filter to BPF once (a rule libseccomp refuses is
+ * reported here, before any thread runs), installs the SIGSYS handler
+ * and starts the spawner thread, which every
  * later thread is created by. Call it once, in the main thread, before
  * any other thread starts; then sandbox_enter(SANDBOX_VMM, "main", e). */
 int sandbox_init(const struct seccomp_policy *p, struct errmsg *e);
