@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cpu/hart_debug.h"
+#include "util/unix_bind.h"
 #include "vmm/gdb_csr.h"
 #include "vmm/gdb_monitor.h"
 #include "vmm/sandbox.h"
@@ -960,8 +961,13 @@ int gdbstub_start(struct gdbstub **out, const struct gdbstub_config *cfg, struct
     int one = 1;
     if (ss.ss_family != AF_UNIX)
         setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(s->lfd, (struct sockaddr *)&ss, len) || listen(s->lfd, 1)) {
-        r = errmsg_set(e, -errno, "--gdb '%s': cannot listen there: %s", cfg->spec, strerror(errno));
+    /* A Unix socket is born 0600, as the API's: gdb can read and write
+     * guest memory, so nobody else may connect. */
+    r = ss.ss_family == AF_UNIX ? unix_bind_private(s->lfd, (struct sockaddr *)&ss, len)
+                                : bind(s->lfd, (struct sockaddr *)&ss, len) ? -errno : 0;
+    if (r || listen(s->lfd, 1)) {
+        r = r ? r : -errno;
+        r = errmsg_set(e, r, "--gdb '%s': cannot listen there: %s", cfg->spec, strerror(-r));
         close(s->lfd);
         free(s);
         return r;

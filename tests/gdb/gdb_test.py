@@ -455,6 +455,9 @@ def case_linux(a, work):
                  "--append", 'console=ttyS0 minnow.cmd="echo GDB-GUEST-UP"'],
                 os.path.join(work, "console.log"), timeout=600)
     wait_socket(sock, vm)
+    mode = os.stat(sock).st_mode & 0o777
+    if mode != 0o600:
+        raise Fail(f"the gdb socket is mode {mode:o}: anyone could drive the guest (expected 600)")
     out = gdb(a.gdb, None, sock, ["set architecture riscv:rv64", "info threads", "thread 3", "p/x $pc",
                                   "p $priv", "thread 1", "p/x $a0", "stepi", "p/x $pc", "detach"])
     expect_in_order(out, [r"\* 1 +Thread 1 \(hart 0\)", r"2 +Thread 2 \(hart 1\)", r"3 +Thread 3 \(hart 2\)",
