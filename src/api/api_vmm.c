@@ -35,6 +35,10 @@ struct api_vmm {
     int started_fd;           /* eventfd, written once at start */
     struct logger *log;       /* PUT /logger */
     struct metrics *metrics;  /* PUT /metrics */
+    /* The request being handled: Firecracker's counter and latency for it
+     * (handlers whose kind depends on the body set lat). */
+    enum metrics_req req;
+    enum metrics_lat lat;
 
     const struct path_allow *incoming_allow;  /* during api_vmm_incoming */
     int incoming_engine;                      /* likewise: enum hart_engine, -1: the source's */
@@ -51,6 +55,13 @@ struct api_vmm {
     unsigned poll_interval_s;
     bool poll_now, poll_quit;
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
 
 int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
 {
@@ -214,6 +225,10 @@ static void attach_locked(struct api_vmm *a, struct vm *vm)
 {
     a->vm = vm;
     metrics_attach_vm(a->metrics, vm);
+    for (unsigned i = 0; i < a->cfg.ndrives; i++)
+        metrics_name_device(a->metrics, vm_config_drive_slot(&a->cfg, i), "block", a->cfg.drives[i].drive_id);
+    for (unsigned i = 0; i < a->cfg.nnets; i++)
+        metrics_name_device(a->metrics, vm_config_net_slot(&a->cfg, i), "net", a->cfg.nets[i].iface_id);
     a->balloon = find_balloon(vm);
     if (a->balloon && a->cfg.balloon.stats_polling_interval_s) {
         a->poll_interval_s = a->cfg.balloon.stats_polling_interval_s;
@@ -556,10 +571,13 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
     if (!a->vm)
         return errmsg_set(e, -EINVAL, "vm: the microVM is not started yet (PUT /actions InstanceStart first)");
     struct errmsg why = { "" };
+    a->lat = pause ? METRICS_LAT_PAUSE_VM : METRICS_LAT_RESUME_VM;
+    uint64_t t0 = now_us();
     if (pause)
         vm_pause(a->vm);
     else if ((r = vm_resume(a->vm, &why)))
         return errmsg_set(e, r, "vm: state Resumed: %s", why.text);
+    metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
     LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
 }
@@ -586,10 +604,13 @@ static int put_snapshot_create(struct api_vmm *a, const json_t *b, const char *i
     p.config_json = text;
     struct vm_snapshot_stats st;
     struct errmsg why = { "" };
+    a->lat = p.diff ? METRICS_LAT_DIFF_CREATE_SNAPSHOT : METRICS_LAT_FULL_CREATE_SNAPSHOT;
+    uint64_t t0 = now_us();
     r = vm_snapshot(a->vm, &p, &st, &why);
     free(text);
     if (r)
         return errmsg_set(e, r, "snapshot/create: %s", why.text);
+    metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
     LOG_INFO(a->log, "snapshot (%s) written to %s and %s in %.1f ms: %llu dirty pages, %llu bytes of memory, "
              "%llu bytes of state", p.diff ? "Diff" : "Full", p.state_path, p.mem_path, st.ns / 1e6,
              (unsigned long long)st.dirty_pages, (unsigned long long)st.mem_bytes_written,
@@ -660,7 +681,13 @@ static int put_snapshot_load(struct api_vmm *a, const json_t *b, const char *id,
     (void)id, (void)out;
     struct api_snapshot_load p;
     int r = api_snapshot_load_read(b, &p, e);
-    return r ? r : restore_locked(a, &p, e);
+    if (r)
+        return r;
+    a->lat = METRICS_LAT_LOAD_SNAPSHOT;
+    uint64_t t0 = now_us();
+    if (!(r = restore_locked(a, &p, e)))
+        metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
+    return r;
 }
 
 static int put_migrate(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
@@ -840,39 +867,40 @@ struct route {
     route_fn *fn;
     bool body;                   /* needs a JSON body */
     enum when when;
+    enum metrics_req req;        /* Firecracker's counter for it */
 };
 
 static const struct route routes[] = {
-    { "GET", "/", get_info, false, ANY },
-    { "GET", "/version", get_version, false, ANY },
-    { "PUT", "/boot-source", put_boot, true, PRE_BOOT },
-    { "GET", "/machine-config", get_machine, false, ANY },
-    { "PUT", "/machine-config", put_machine, true, PRE_BOOT },
-    { "PATCH", "/machine-config", patch_machine, true, PRE_BOOT },
-    { "PUT", "/drives/", put_drive, true, PRE_BOOT },
-    { "PUT", "/network-interfaces/", put_net, true, PRE_BOOT },
-    { "PATCH", "/drives/", patch_drive, true, ANY },
-    { "PATCH", "/network-interfaces/", patch_net, true, ANY },
-    { "PUT", "/vsock", put_vsock, true, PRE_BOOT },
-    { "PUT", "/entropy", put_entropy, true, PRE_BOOT },
-    { "GET", "/balloon", get_balloon, false, ANY },
-    { "PUT", "/balloon", put_balloon, true, PRE_BOOT },
-    { "PATCH", "/balloon", patch_balloon, true, ANY },
-    { "GET", "/balloon/statistics", get_balloon_stats, false, ANY },
-    { "PATCH", "/balloon/statistics", patch_balloon_stats, true, ANY },
-    { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT },
-    { "PUT", "/serial", put_serial, true, PRE_BOOT },
-    { "PUT", "/logger", put_logger, true, PRE_BOOT },
-    { "PUT", "/metrics", put_metrics, true, PRE_BOOT },
-    { "PUT", "/actions", put_action, true, ANY },
-    { "PATCH", "/vm", patch_vm, true, ANY },
-    { "PUT", "/snapshot/create", put_snapshot_create, true, ANY },
-    { "PUT", "/snapshot/load", put_snapshot_load, true, PRE_BOOT },
-    { "PUT", "/migrate", put_migrate, true, ANY },
-    { "GET", "/migrate", get_migrate, false, ANY },
-    { "GET", "/vm/config", get_vm_config, false, ANY },
-    { "PUT", "/gdb", put_gdb, true, ANY },
-    { "PUT", "/inspect", put_inspect, true, ANY },
+    { "GET", "/", get_info, false, ANY, METRICS_REQ_GET_INSTANCE_INFO },
+    { "GET", "/version", get_version, false, ANY, METRICS_REQ_GET_VMM_VERSION },
+    { "PUT", "/boot-source", put_boot, true, PRE_BOOT, METRICS_REQ_PUT_BOOT_SOURCE },
+    { "GET", "/machine-config", get_machine, false, ANY, METRICS_REQ_GET_MACHINE_CFG },
+    { "PUT", "/machine-config", put_machine, true, PRE_BOOT, METRICS_REQ_PUT_MACHINE_CFG },
+    { "PATCH", "/machine-config", patch_machine, true, PRE_BOOT, METRICS_REQ_PATCH_MACHINE_CFG },
+    { "PUT", "/drives/", put_drive, true, PRE_BOOT, METRICS_REQ_PUT_DRIVE },
+    { "PUT", "/network-interfaces/", put_net, true, PRE_BOOT, METRICS_REQ_PUT_NETWORK },
+    { "PATCH", "/drives/", patch_drive, true, ANY, METRICS_REQ_PATCH_DRIVE },
+    { "PATCH", "/network-interfaces/", patch_net, true, ANY, METRICS_REQ_PATCH_NETWORK },
+    { "PUT", "/vsock", put_vsock, true, PRE_BOOT, METRICS_REQ_PUT_VSOCK },
+    { "PUT", "/entropy", put_entropy, true, PRE_BOOT, METRICS_REQ_NONE },
+    { "GET", "/balloon", get_balloon, false, ANY, METRICS_REQ_NONE },
+    { "PUT", "/balloon", put_balloon, true, PRE_BOOT, METRICS_REQ_NONE },
+    { "PATCH", "/balloon", patch_balloon, true, ANY, METRICS_REQ_NONE },
+    { "GET", "/balloon/statistics", get_balloon_stats, false, ANY, METRICS_REQ_NONE },
+    { "PATCH", "/balloon/statistics", patch_balloon_stats, true, ANY, METRICS_REQ_NONE },
+    { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT, METRICS_REQ_NONE },
+    { "PUT", "/serial", put_serial, true, PRE_BOOT, METRICS_REQ_PUT_SERIAL },
+    { "PUT", "/logger", put_logger, true, PRE_BOOT, METRICS_REQ_PUT_LOGGER },
+    { "PUT", "/metrics", put_metrics, true, PRE_BOOT, METRICS_REQ_PUT_METRICS },
+    { "PUT", "/actions", put_action, true, ANY, METRICS_REQ_PUT_ACTIONS },
+    { "PATCH", "/vm", patch_vm, true, ANY, METRICS_REQ_NONE },
+    { "PUT", "/snapshot/create", put_snapshot_create, true, ANY, METRICS_REQ_NONE },
+    { "PUT", "/snapshot/load", put_snapshot_load, true, PRE_BOOT, METRICS_REQ_NONE },
+    { "PUT", "/migrate", put_migrate, true, ANY, METRICS_REQ_NONE },
+    { "GET", "/migrate", get_migrate, false, ANY, METRICS_REQ_NONE },
+    { "GET", "/vm/config", get_vm_config, false, ANY, METRICS_REQ_NONE },
+    { "PUT", "/gdb", put_gdb, true, ANY, METRICS_REQ_NONE },
+    { "PUT", "/inspect", put_inspect, true, ANY, METRICS_REQ_NONE },
 };
 
 /* The route's path matches: exactly, or as prefix + a non-empty id. */
@@ -896,6 +924,8 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     const struct route *rt = NULL;
     bool path_known = false;
     const char *id = NULL;
+    a->req = METRICS_REQ_NONE;
+    a->lat = METRICS_LAT_NONE;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
         const char *rid;
         if (!path_matches(routes[i].path, path, &rid))
@@ -913,6 +943,7 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
         reply_error(out, 400, msg);
         return;
     }
+    a->req = rt->req;
     if (rt->when == PRE_BOOT && a->vm) {
         snprintf(msg, sizeof msg, "%s %.200s: the requested operation is not supported after starting the "
                  "microVM (pre-boot only)", method, path);
@@ -954,10 +985,14 @@ void api_vmm_handle(struct api_vmm *a, const char *method, const char *path, con
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&a->lock);
     handle_locked(a, method, path, body, len, out);
+    enum metrics_req req = a->req;
+    enum metrics_lat lat = a->lat;
     pthread_mutex_unlock(&a->lock);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
-    metrics_record_api(a->metrics, out->status, ns);
+    metrics_record_api(a->metrics, req, out->status, ns);
+    if (lat != METRICS_LAT_NONE && out->status < 400)
+        metrics_record_latency(a->metrics, lat, false, ns / 1000);
     /* Errors at Warning with the reason, so a quiet log still shows them. */
     if (out->status >= 400)
         LOG_WARN(a->log, "API %s %.200s: %u %s", method, path, out->status, out->body ? out->body : "");

@@ -87,7 +87,9 @@ static const char api_usage[] =
     "  --show-level        put the level in each log line\n"
     "  --show-log-origin   put the source file and line in each log line\n"
     "  --metrics-path PATH write metrics (one JSON object a line) to PATH at\n"
-    "                      start, every 60 s, on FlushMetrics and at exit\n"
+    "                      start, every 60 s, on FlushMetrics and at exit:\n"
+    "                      Firecracker's keys (counters since the previous\n"
+    "                      line) and minnow's own under \"minnow\" (since start)\n"
     CLI_SECCOMP_USAGE
     "  -h, --help          print this text and exit\n"
     "\n"

@@ -1484,7 +1484,8 @@ uint64_t hart_instret(const struct hart *h)
 
 void hart_exit_counts(const struct hart *h, struct hart_exit_counts *out)
 {
-    out->mmio = atomic_load_explicit(&((struct hart *)h)->exits.mmio, memory_order_relaxed);
+    out->mmio_read = atomic_load_explicit(&((struct hart *)h)->exits.mmio_read, memory_order_relaxed);
+    out->mmio_write = atomic_load_explicit(&((struct hart *)h)->exits.mmio_write, memory_order_relaxed);
     out->sbi = atomic_load_explicit(&((struct hart *)h)->exits.sbi, memory_order_relaxed);
     out->wfi = atomic_load_explicit(&((struct hart *)h)->exits.wfi, memory_order_relaxed);
 }

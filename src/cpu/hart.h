@@ -284,7 +284,7 @@ struct hart {
      * others (metrics): device accesses through the bus, ecalls the
      * board's SBI answered, and waits in hart_wait. */
     struct {
-        _Atomic uint64_t mmio, sbi, wfi;
+        _Atomic uint64_t mmio_read, mmio_write, sbi, wfi;
     } exits;
 
     /* Crash detection (see hart_config.crash_detect). */
@@ -397,7 +397,7 @@ int hart_load(struct hart *h, struct snap_reader *r, struct errmsg *e);
 uint64_t hart_instret(const struct hart *h);
 /* Exits to the monitor so far (see struct hart: exits). */
 struct hart_exit_counts {
-    uint64_t mmio, sbi, wfi;
+    uint64_t mmio_read, mmio_write, sbi, wfi;
 };
 void hart_exit_counts(const struct hart *h, struct hart_exit_counts *out);
 const char *hart_crash_reason(const struct hart *h);

@@ -388,7 +388,7 @@ static int phys_load(struct hart *h, uint64_t va, uint64_t pa, unsigned size, ui
             tlb_fill(h, MMU_LOAD, va, p - (pa & 0xfff));
         return 0;
     }
-    count_exit(&h->exits.mmio);
+    count_exit(&h->exits.mmio_read);
     if (h->bus.load && h->bus.load(h->bus.opaque, pa, size, val) == 0)
         return 0;
 fault:
@@ -421,7 +421,7 @@ static int phys_store(struct hart *h, uint64_t va, uint64_t pa, unsigned size, u
             tlb_fill(h, MMU_STORE, va, p - (pa & 0xfff));
         return 0;
     }
-    count_exit(&h->exits.mmio);
+    count_exit(&h->exits.mmio_write);
     if (h->bus.store && h->bus.store(h->bus.opaque, pa, size, val) == 0)
         return 0;
 fault:

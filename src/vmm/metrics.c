@@ -1,5 +1,6 @@
 /* The monitor's metrics (see metrics.h). */
 #include "vmm/metrics.h"
+#include "vmm/metrics_fc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@ struct metrics {
 
     uint64_t api_requests, api_errors, api_lat_sum_ns, api_lat_max_ns;
     uint64_t lat_ring[LAT_RING]; /* the last LAT_RING latencies, ns */
+    struct metrics_fc fc;
 
     /* The timer thread: tlock/tcond, woken early to quit. */
     unsigned period_ms;
@@ -145,12 +147,41 @@ void metrics_attach_vm(struct metrics *m, struct vm *vm)
     pthread_mutex_lock(&m->lock);
     m->vm = vm;
     m->vm_started_ns = vm ? now_ns(CLOCK_MONOTONIC) : 0;
+    metrics_fc_reset_devices(&m->fc);
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_record_api(struct metrics *m, unsigned status, uint64_t latency_ns)
+void metrics_name_device(struct metrics *m, unsigned slot, const char *prefix, const char *id)
 {
     pthread_mutex_lock(&m->lock);
+    if (slot < VIRT_MAX_DEVICES)
+        snprintf(m->fc.dev_name[slot], sizeof m->fc.dev_name[slot], "%s_%s", prefix, id);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_record_latency(struct metrics *m, enum metrics_lat which, bool vmm, uint64_t us)
+{
+    pthread_mutex_lock(&m->lock);
+    if (which > METRICS_LAT_NONE && which < METRICS_LAT_COUNT)
+        m->fc.lat_us[which][vmm] = us;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_startup(struct metrics *m, uint64_t wall_us, uint64_t cpu_us)
+{
+    pthread_mutex_lock(&m->lock);
+    m->fc.startup_us = wall_us;
+    m->fc.startup_cpu_us = cpu_us;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_record_api(struct metrics *m, enum metrics_req req, unsigned status, uint64_t latency_ns)
+{
+    pthread_mutex_lock(&m->lock);
+    if (req > METRICS_REQ_NONE && req < METRICS_REQ_COUNT) {
+        m->fc.req[req][0]++;
+        m->fc.req[req][1] += status >= 400;
+    }
     m->lat_ring[m->api_requests % LAT_RING] = latency_ns;
     m->api_requests++;
     if (status >= 400)
@@ -243,7 +274,7 @@ static json_t *device_json(unsigned slot, const struct virt_device *d)
     return o;
 }
 
-static json_t *vm_json(struct metrics *m, json_t *line)
+static void vm_json(struct metrics *m, json_t *line)
 {
     struct virt *v = vm_board(m->vm);
     const char *state = virt_end_reason(v) != VIRT_RUNNING ? "Ended" : vm_is_paused(m->vm) ? "Paused" : "Running";
@@ -256,7 +287,7 @@ static json_t *vm_json(struct metrics *m, json_t *line)
         hart_exit_counts(v->harts[i].hart, &x);
         json_array_append_new(harts, json_pack("{s:I, s:I, s:{s:I, s:I, s:I}}", "id", (json_int_t)i, "instret",
                                                (json_int_t)hart_instret(v->harts[i].hart), "exits",
-                                               "mmio", (json_int_t)x.mmio, "sbi", (json_int_t)x.sbi,
+                                               "mmio", (json_int_t)(x.mmio_read + x.mmio_write), "sbi", (json_int_t)x.sbi,
                                                "wfi", (json_int_t)x.wfi));
     }
     json_object_set_new(line, "harts", harts);
@@ -265,7 +296,6 @@ static json_t *vm_json(struct metrics *m, json_t *line)
     for (unsigned i = 0; devs && i < v->ndevices; i++)
         json_array_append_new(devs, device_json(i, &v->devices[i]));
     json_object_set_new(line, "devices", devs);
-    return line;
 }
 
 /* Resident and peak resident set of this process, bytes. */
@@ -288,22 +318,24 @@ static char *line_locked(struct metrics *m, const char *reason)
 {
     uint64_t rss_now, rss_peak;
     rss(&rss_now, &rss_peak);
-    json_t *line = json_pack("{s:I, s:I, s:s, s:o, s:{s:I, s:I, s:I}}", "utc_timestamp_ms",
-                             (json_int_t)(now_ns(CLOCK_REALTIME) / 1000000u), "uptime_ms",
-                             (json_int_t)((now_ns(CLOCK_MONOTONIC) - m->created_ns) / 1000000u), "reason", reason,
-                             "api", api_json(m), "monitor", "rss_bytes", (json_int_t)rss_now, "max_rss_bytes",
-                             (json_int_t)rss_peak, "metrics_lines_dropped", (json_int_t)m->lines_dropped);
-    if (!line)
+    json_t *line = json_pack("{s:I}", "utc_timestamp_ms", (json_int_t)(now_ns(CLOCK_REALTIME) / 1000000u));
+    json_t *own = json_pack("{s:I, s:s, s:o, s:{s:I, s:I, s:I}}", "uptime_ms",
+                            (json_int_t)((now_ns(CLOCK_MONOTONIC) - m->created_ns) / 1000000u), "reason", reason,
+                            "api", api_json(m), "monitor", "rss_bytes", (json_int_t)rss_now, "max_rss_bytes",
+                            (json_int_t)rss_peak, "metrics_lines_dropped", (json_int_t)m->lines_dropped);
+    if (!line || !own) {
+        json_decref(line);
+        json_decref(own);
         return NULL;
+    }
     if (m->id[0])
         json_object_set_new(line, "id", json_string(m->id));
-    /* Firecracker's name; the first fault ends the process, so a line
-     * that gets written shows 0 */
-    json_object_set_new(line, "seccomp", json_pack("{s:I}", "num_faults", (json_int_t)sandbox_num_faults()));
+    metrics_fc_add(&m->fc, line, m->vm ? vm_board(m->vm) : NULL, m->lines_dropped);
     if (m->vm)
-        vm_json(m, line);
+        vm_json(m, own);
     else
-        json_object_set_new(line, "vm", json_pack("{s:s}", "state", "Not started"));
+        json_object_set_new(own, "vm", json_pack("{s:s}", "state", "Not started"));
+    json_object_set_new(line, "minnow", own);
     char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     return s;

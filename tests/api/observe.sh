@@ -112,6 +112,8 @@ case $mode in
     expect PUT /actions '{"action_type": "InstanceStart"}' 204
     for _ in $(seq 1200); do grep -qx metrics-ready <(tr -d '\r' <"$log") && break; sleep 0.1; done
     grep -qx metrics-ready <(tr -d '\r' <"$log") || fail "the guest did not start its command"
+    expect PATCH /vm '{"state": "Paused"}' 204
+    expect PATCH /vm '{"state": "Resumed"}' 204
     expect PUT /actions '{"action_type": "FlushMetrics"}' 204
     expect PUT /metrics '{"metrics_path": "'"$work"'/other.json"}' 400 "pre-boot only"
     wait_minnow 0
@@ -119,9 +121,10 @@ case $mode in
 import json, sys
 lines = [json.loads(x) for x in open(sys.argv[1])]
 assert len(lines) >= 2, f"{len(lines)} lines"
-reasons = [l["reason"] for l in lines]
+own = [l["minnow"] for l in lines]
+reasons = [o["reason"] for o in own]
 assert "start" in reasons and "FlushMetrics" in reasons and reasons[-1] == "exit", reasons
-f = next(l for l in lines if l["reason"] == "FlushMetrics")
+f = next(o for o in own if o["reason"] == "FlushMetrics")
 assert f["harts"][0]["instret"] > 0, f["harts"]
 x = f["harts"][0]["exits"]
 assert x["mmio"] > 0 and x["sbi"] > 0 and x["wfi"] > 0, x
@@ -139,7 +142,37 @@ b = blk[0]
 assert b["read_ops"] > 0 and b["read_bytes"] >= 16 * 4096, b
 assert b["write_ops"] > 0 and b["write_bytes"] >= 4 * 4096, b
 assert b["errors"] == 0, b
-assert lines[-1]["vm"]["state"] == "Ended", lines[-1]["vm"]
+assert own[-1]["vm"]["state"] == "Ended", own[-1]["vm"]
+
+# Firecracker's keys: each line says what happened since the one before,
+# so the lines add up to minnow's cumulative counts at the end.
+def total(section, key):
+    return sum(l.get(section, {}).get(key, 0) for l in lines)
+end = {d["kind"]: d for d in own[-1]["devices"]}
+for fc, mine in (("read_count", "read_ops"), ("read_bytes", "read_bytes"), ("write_count", "write_ops"),
+                 ("write_bytes", "write_bytes"), ("flush_count", "flush_ops"), ("execute_fails", "errors")):
+    assert total("block_d0", fc) == end["drive"][mine], (fc, total("block_d0", fc), end["drive"])
+    assert total("block", fc) == total("block_d0", fc), fc
+for fc, mine in (("rx_packets_count", "rx_frames"), ("rx_bytes_count", "rx_bytes"),
+                 ("tx_packets_count", "tx_frames"), ("tx_bytes_count", "tx_bytes")):
+    assert total("net_eth0", fc) == end["net"][mine], (fc, total("net_eth0", fc), end["net"])
+# A request is counted once answered: the line written at InstanceStart has
+# the PUTs before it, the later lines only what came after.
+start = lines[reasons.index("start")]["put_api_requests"]
+assert start["drive_count"] == 1 and start["drive_fails"] == 0 and start["boot_source_count"] == 1, start
+assert start["actions_count"] == 0, start
+assert total("put_api_requests", "drive_count") == 1, "a counter was not reset by its flush"
+assert total("put_api_requests", "actions_count") == 2, total("put_api_requests", "actions_count")
+assert total("put_api_requests", "metrics_fails") == 1, "the PUT /metrics after start was not counted as failed"
+mmio = total("vcpu", "exit_mmio_read") + total("vcpu", "exit_mmio_write")
+assert mmio == own[-1]["harts"][0]["exits"]["mmio"], (mmio, own[-1]["harts"])
+# The pause and resume durations: stored values, kept from line to line.
+for l in lines[reasons.index("FlushMetrics"):]:
+    t = l["latencies_us"]
+    assert 0 < t["vmm_pause_vm"] <= t["pause_vm"] and 0 < t["vmm_resume_vm"] <= t["resume_vm"], t
+    assert t["full_create_snapshot"] == 0 and t["load_snapshot"] == 0, t
+assert all(l["seccomp"]["num_faults"] == 0 and "utc_timestamp_ms" in l for l in lines), lines[-1]
+assert "process_startup_time_us" in lines[-1]["api_server"], lines[-1]
 print(f"{len(lines)} metrics lines; hart 0 retired {f['harts'][0]['instret']}; sbi {f['sbi']}; rss {f['monitor']['rss_bytes']}; drive {b}")
 PY
     has_line '\[minnow:INFO\] the microVM started: 1 vCPUs, 128 MiB'
@@ -165,7 +198,7 @@ PY
     has_line '\[cfg1:INFO\] the microVM ended: the guest powered off'
     python3 - "$work/metrics.json" <<'PY' || fail "bad metrics: $(cat "$work/metrics.json")"
 import json, sys
-lines = [json.loads(x) for x in open(sys.argv[1])]
+lines = [json.loads(x)["minnow"] for x in open(sys.argv[1])]
 reasons = [l["reason"] for l in lines]
 assert "start" in reasons and reasons[-1] == "exit", reasons
 assert lines[-1]["harts"][0]["instret"] > 0, lines[-1]

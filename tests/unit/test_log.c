@@ -134,24 +134,60 @@ static void metrics_line_without_vm(void **state)
     struct errmsg e;
     assert_int_equal(metrics_create(&m, 0, &e), 0);
     assert_int_equal(metrics_flush(m, "x", &e), -ENOENT);
-    metrics_record_api(m, 204, 3000);
-    metrics_record_api(m, 400, 1000);
-    metrics_record_api(m, 200, 2000);
+    metrics_record_api(m, METRICS_REQ_PUT_DRIVE, 204, 3000);
+    metrics_record_api(m, METRICS_REQ_PUT_DRIVE, 400, 1000);
+    metrics_record_api(m, METRICS_REQ_GET_INSTANCE_INFO, 200, 2000);
+    metrics_record_latency(m, METRICS_LAT_PAUSE_VM, false, 70);
+    metrics_record_latency(m, METRICS_LAT_PAUSE_VM, true, 60);
+    metrics_set_startup(m, 1234, 567);
     char *s = metrics_line(m, "test");
     assert_non_null(s);
     json_error_t err;
     json_t *j = json_loads(s, 0, &err);
     free(s);
     assert_non_null(j);
-    assert_string_equal(json_string_value(json_object_get(j, "reason")), "test");
-    json_t *api = json_object_get(j, "api");
+    /* Firecracker's keys. */
+    json_t *put = json_object_get(j, "put_api_requests");
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_fails")), 1);
+    assert_int_equal(json_integer_value(json_object_get(put, "actions_count")), 0);
+    json_t *get = json_object_get(j, "get_api_requests");
+    assert_int_equal(json_integer_value(json_object_get(get, "instance_info_count")), 1);
+    assert_null(json_object_get(get, "instance_info_fails"));
+    json_t *lats = json_object_get(j, "latencies_us");
+    assert_int_equal(json_integer_value(json_object_get(lats, "pause_vm")), 70);
+    assert_int_equal(json_integer_value(json_object_get(lats, "vmm_pause_vm")), 60);
+    json_t *srv = json_object_get(j, "api_server");
+    assert_int_equal(json_integer_value(json_object_get(srv, "process_startup_time_us")), 1234);
+    assert_int_equal(json_integer_value(json_object_get(srv, "process_startup_time_cpu_us")), 567);
+    assert_non_null(json_object_get(j, "utc_timestamp_ms"));
+    /* minnow's own, cumulative. */
+    json_t *own = json_object_get(j, "minnow");
+    assert_string_equal(json_string_value(json_object_get(own, "reason")), "test");
+    json_t *api = json_object_get(own, "api");
     assert_int_equal(json_integer_value(json_object_get(api, "requests")), 3);
     assert_int_equal(json_integer_value(json_object_get(api, "errors")), 1);
     json_t *lat = json_object_get(api, "latency_us");
     assert_int_equal(json_integer_value(json_object_get(lat, "p50")), 2);
     assert_int_equal(json_integer_value(json_object_get(lat, "max")), 3);
-    assert_true(json_integer_value(json_object_get(json_object_get(j, "monitor"), "rss_bytes")) > 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "vm"), "state")), "Not started");
+    assert_true(json_integer_value(json_object_get(json_object_get(own, "monitor"), "rss_bytes")) > 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(own, "vm"), "state")), "Not started");
+    json_decref(j);
+
+    /* The next line: Firecracker's counters say what happened since the
+     * previous one, its stored values stay, minnow's keep counting. */
+    metrics_record_api(m, METRICS_REQ_PUT_DRIVE, 204, 1000);
+    s = metrics_line(m, "again");
+    j = json_loads(s, 0, &err);
+    free(s);
+    assert_non_null(j);
+    put = json_object_get(j, "put_api_requests");
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(put, "drive_fails")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "get_api_requests"), "instance_info_count")), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "latencies_us"), "pause_vm")), 70);
+    api = json_object_get(json_object_get(j, "minnow"), "api");
+    assert_int_equal(json_integer_value(json_object_get(api, "requests")), 4);
     json_decref(j);
     metrics_destroy(m);
 }
@@ -168,19 +204,32 @@ static void metrics_timer_writes_lines(void **state)
     assert_int_equal(metrics_create(&m, 20, &e), 0);
     assert_int_equal(metrics_configure(m, path, "vm7", &e), 0);
     assert_int_equal(metrics_configure(m, path, NULL, &e), -EBUSY);
-    usleep(150 * 1000);
+    /* Wait for two periodic lines (no fixed sleep: the machine may be busy). */
+    for (int tries = 0; tries < 6000; tries++) {
+        FILE *c = fopen(path, "r");
+        int lines = 0;
+        for (int ch; c && (ch = fgetc(c)) != EOF;)
+            lines += ch == '\n';
+        if (c)
+            fclose(c);
+        if (lines >= 3)
+            break;
+        usleep(10 * 1000);
+    }
     assert_int_equal(metrics_flush(m, "FlushMetrics", &e), 0);
     metrics_destroy(m);   /* stops the timer thread */
     FILE *f = fopen(path, "r");
     assert_non_null(f);
-    char line[4096];
+    static char line[65536];
     int n = 0, periodic = 0;
     while (fgets(line, sizeof line, f)) {
         json_error_t err;
         json_t *j = json_loads(line, 0, &err);
         assert_non_null(j);
         assert_string_equal(json_string_value(json_object_get(j, "id")), "vm7");
-        periodic += !strcmp(json_string_value(json_object_get(j, "reason")), "periodic");
+        const char *reason = json_string_value(json_object_get(json_object_get(j, "minnow"), "reason"));
+        assert_non_null(reason);
+        periodic += !strcmp(reason, "periodic");
         json_decref(j);
         n++;
     }
