@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/json_fields.h"
+#include "api/mmds_http.h"
 #include "api/vm_config_json.h"
 
 int api_mmds_put(struct mmds_store *s, const json_t *body, struct errmsg *e)
@@ -68,4 +69,16 @@ int api_mmds_load_file(struct mmds_store *s, const char *path, struct errmsg *e)
     }
     free(buf);
     return r;
+}
+
+void api_mmds_attach(const struct vm_config *c, struct vm_build *build, struct mmds_store *s)
+{
+    for (unsigned i = 0; i < c->nnets; i++) {
+        unsigned slot = vm_config_net_slot(c, i);
+        if (!vm_config_net_has_mmds(c, i) || slot >= build->virt.ndevices ||
+            build->devices[slot].kind != VIRT_DEV_NET)
+            continue;
+        build->devices[slot].mmds = (struct mmds_net_options){
+            .ipv4 = c->mmds.ipv4, .handler = { .request = mmds_http_request, .opaque = s } };
+    }
 }

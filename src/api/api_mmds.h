@@ -19,6 +19,10 @@ int api_mmds_patch(struct mmds_store *s, const json_t *body, struct errmsg *e);
 json_t *api_mmds_get(struct mmds_store *s);
 /* Into c (checked against its network interfaces) and the store's settings. */
 int api_mmds_config(struct vm_config *c, struct mmds_store *s, const json_t *body, struct errmsg *e);
+/* Gives the network interfaces of build (made from c by vm_config_build)
+ * that mmds-config names the metadata service, answered from s (which
+ * must outlive the VM). */
+void api_mmds_attach(const struct vm_config *c, struct vm_build *build, struct mmds_store *s);
 /* --metadata FILE: the store's initial contents (JSON), as a PUT. */
 int api_mmds_load_file(struct mmds_store *s, const char *path, struct errmsg *e);
 

@@ -197,6 +197,7 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
         *config_error = 1;
         return r;
     }
+    api_mmds_attach(&a->cfg, &a->build, a->mmds);
     struct vm *vm;
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
@@ -648,7 +649,7 @@ static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, 
     struct vm *vm;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r = api_snapshot_restore(p, &cfg, &a->build, &vm, e);
+    int r = api_snapshot_restore(p, &cfg, &a->build, a->mmds, &vm, e);
     if (r) {
         vm_config_free(&cfg);
         return r;
@@ -772,6 +773,7 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
     adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
+    api_mmds_attach(&a->cfg, &a->build, a->mmds);
     a->build.virt.restore = 1;
     a->build.virt.restore_mem = NULL;
     *out = &a->build.virt;

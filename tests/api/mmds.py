@@ -8,10 +8,25 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
              checks (unknown interface, empty list, bad version, address not
              link-local), mmds-config in --config-file, bad --metadata and
              --mmds-size-limit refused at start (exit 122)
+  guest-v1   the default guest on user networking (slirp) with a route to
+             169.254.169.254 via eth0 reads V1 metadata with busybox wget:
+             an object's keys (IMDS text, dicts with '/'), a string leaf,
+             JSON with Accept: application/json, 404 for a missing path;
+             its ARP entry for the address is the MMDS MAC; a PATCH after
+             start is what the guest reads next
+  guest-v2   V2 on user networking: a GET without a token, with a wrong one
+             and with an expired one (TTL 1 s) gets 401; a token from PUT
+             /latest/api/token (tests/guest/mmds_client) works with wget
+             --header; a TTL of 0 and X-Forwarded-For get 400; 100 GETs
+             timed in the guest (the client, and busybox wget in a loop)
+  guest-tap  V2 over a TAP device in a network namespace made for the test
+             (needs root): the same token and 401 checks; the namespace has
+             no address 169.254.169.254, so the answers are the MMDS's
 Exit status 0 on success, 77 (skip) when the host cannot run the mode."""
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -99,7 +114,107 @@ class Test:
         if text not in r.stdout:
             raise Fail(f"minnow {' '.join(args)}: the message {r.stdout!r} does not say {text!r}")
 
+    def boot_guest(self, net, version, script, setup):
+        """Configures through the API (net: the interface's body; MMDS on
+        it with version), PUTs METADATA, starts; the guest runs script."""
+        path = os.path.join(self.work, "mmds_test.sh")
+        with open(path, "w") as f:
+            f.write(setup + script.replace("BENCH", BENCH) + "echo mmds-test-done\n")
+        initrd = os.path.join(self.work, "initramfs")
+        subprocess.run(["bash", "-c", f'. "{TOP}/tests/guest/lib.sh"; extend_initramfs "$@"', "-",
+                        self.initrd, initrd, self.extra, path], check=True)
+        prefix = net.pop("prefix", [])
+        sock = os.path.join(self.work, "g.sock")
+        m = Minnow(list(prefix) + [self.minnow, "--api-sock", sock], os.path.join(self.work, "g.log"),
+                   err_path=os.path.join(self.work, "g.err"), timeout=BOOT_TIMEOUT)
+        self.procs.append(m)
+        for _ in range(400):
+            if os.path.exists(sock):
+                break
+            subprocess.run(["sleep", "0.05"])
+        expect(sock, "PUT", "/boot-source", {"kernel_image_path": self.kernel, "initrd_path": initrd,
+                                             "boot_args": "console=ttyS0 minnow.cmd=\"sh /bin/mmds_test.sh\""}, 204)
+        expect(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256}, 204)
+        expect(sock, "PUT", "/network-interfaces/eth0", dict(net, iface_id="eth0"), 204)
+        expect(sock, "PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": version}, 204)
+        expect(sock, "PUT", "/mmds", METADATA, 204)
+        expect(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, 204)
+        m.sock = sock
+        return m
+
+    def v2_checks(self, m):
+        m.wait_for(r"^mmds-test-done$")
+        out = m.text()
+        contains_section(out, "notoken", "401")
+        contains_section(out, "client-notoken", "status 401", "No MMDS token provided")
+        n = int(re.search(r"^token-length (\d+)$", out, re.M).group(1))
+        if n != 64:
+            raise Fail(f"the token the guest got is {n} characters, expected 64")
+        expect_section(out, "withtoken", "ami-87654321")
+        expect_section(out, "aws-header", "ami-id\nnetwork/\nreservation-id")
+        contains_section(out, "wrongtoken", "status 401", "MMDS token not valid.")
+        contains_section(out, "badttl", "status 400", "Invalid time to live value provided for token: 0.")
+        contains_section(out, "forwarded", "status 400", "X-Forwarded-For")
+        expect_section(out, "fresh", "status 200\nami-87654321")
+        contains_section(out, "expired", "status 401", "MMDS token not valid.")
+        return out
+
     # ---- modes ----
+
+    def guest_v1_mode(self):
+        setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
+        m = self.boot_guest({"minnow_user": True}, "V1", V1_SCRIPT, setup)
+        m.wait_for(r"^READY-FOR-PATCH$")
+        expect(m.sock, "PATCH", "/mmds", {"latest": {"meta-data": {"ami-id": "ami-patched"}}}, 204)
+        m.wait_for(r"^mmds-test-done$")
+        out = m.text()
+        expect_section(out, "listing", "ami-id\nnetwork/\nreservation-id")
+        expect_section(out, "leaf", "ami-87654321")
+        want = json.dumps(METADATA["latest"]["meta-data"], separators=(",", ":"), sort_keys=True)
+        expect_section(out, "json", want)
+        expect_section(out, "root", "latest/")
+        contains_section(out, "missing", "404")
+        expect_section(out, "client", "status 200\nami-87654321")
+        contains_section(out, "neigh", "06:01:23:45:67:01")
+        if not re.search(r"^after patch: ami-patched$", out, re.M):
+            raise Fail("the guest did not read the value PATCHed after start")
+        m.expect_exit(0)
+
+    def guest_v2_mode(self):
+        setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
+        m = self.boot_guest({"minnow_user": True}, "V2", V2_SCRIPT, setup)
+        out = self.v2_checks(m)
+        bench = contains_section(out, "bench", "bench 100 requests")
+        loop = contains_section(out, "wget-loop", "wget-loop-ok")
+        print(f"guest-timed MMDS latency (user networking): {bench}")
+        print(f"100 busybox wget runs in the guest: {' '.join(loop.split())}")
+        m.expect_exit(0)
+
+    def guest_tap_mode(self):
+        if os.geteuid() != 0:
+            print("SKIP: the tap test needs root (ip netns, ip tuntap)")
+            sys.exit(77)
+        ns = f"minnow-mmds-{os.getpid()}"
+        if run(["ip", "netns", "add", ns]).returncode:
+            print("SKIP: cannot create a network namespace")
+            sys.exit(77)
+        try:
+            inns = ["ip", "netns", "exec", ns]
+            for c in (["ip", "link", "set", "lo", "up"], ["ip", "tuntap", "add", "dev", "mtap0", "mode", "tap"],
+                      ["ip", "addr", "add", "192.168.77.1/24", "dev", "mtap0"], ["ip", "link", "set", "mtap0", "up"]):
+                r = run(inns + c)
+                if r.returncode:
+                    raise Fail(f"{' '.join(c)} in the namespace failed: {r.stdout}")
+            setup = ("ip link set eth0 up && ip addr add 192.168.77.2/24 dev eth0 && "
+                     "ip route add 169.254.169.254 dev eth0\n")
+            m = self.boot_guest({"host_dev_name": "mtap0", "prefix": inns}, "V2", V2_SCRIPT, setup)
+            out = self.v2_checks(m)
+            print(f"guest-timed MMDS latency (TAP): {section(out, 'bench')}")
+            m.expect_exit(0)
+        finally:
+            for p in self.procs:
+                p.kill()
+            run(["ip", "netns", "del", ns])
 
     def api_mode(self):
         meta = os.path.join(self.work, "meta.json")
@@ -170,6 +285,83 @@ class Test:
         self.refused_at_start(["--metadata", os.path.join(self.work, "none.json")], "No such file")
         self.refused_at_start(["--mmds-size-limit", "10", "--metadata", meta], "exceeds the limit of 10 bytes")
         self.refused_at_start(["--mmds-size-limit", "lots"], "--mmds-size-limit: expected a number of bytes")
+
+
+V1_SCRIPT = r"""
+M=http://169.254.169.254
+sect() { echo "== $1"; }
+ende() { echo; echo "== end"; }
+sect listing; wget -q -O - $M/latest/meta-data/; ende
+sect leaf; wget -q -O - $M/latest/meta-data/ami-id; ende
+sect json; wget -q -O - --header 'Accept: application/json' $M/latest/meta-data; ende
+sect root; wget -q -O - $M/; ende
+sect missing; wget -q -O - $M/latest/nothing 2>&1; ende
+sect client; mmds_client 169.254.169.254 get //latest//meta-data/ami-id/; ende
+sect neigh; ip neigh show 169.254.169.254; ende
+echo READY-FOR-PATCH
+i=0; v=
+while [ $i -lt 600 ]; do
+  v=$(wget -q -O - $M/latest/meta-data/ami-id); [ "$v" = ami-patched ] && break
+  sleep 0.2; i=$((i+1))
+done
+echo "after patch: $v"
+"""
+
+V2_SCRIPT = r"""
+M=http://169.254.169.254
+C="mmds_client 169.254.169.254"
+sect() { echo "== $1"; }
+ende() { echo; echo "== end"; }
+sect notoken; wget -q -O - $M/latest/meta-data/ami-id 2>&1; ende
+sect client-notoken; $C get /latest/meta-data/ami-id; ende
+T=$($C token 60 | sed -n 2p)
+echo "token-length ${#T}"
+sect withtoken; wget -q -O - --header "X-metadata-token: $T" $M/latest/meta-data/ami-id; ende
+sect aws-header; wget -q -O - --header "X-aws-ec2-metadata-token: $T" $M/latest/meta-data/; ende
+sect wrongtoken; $C get /latest/meta-data/ami-id "x$T"; ende
+sect badttl; $C token 0; ende
+sect forwarded; $C token 60 'X-Forwarded-For: 10.0.2.2'; ende
+E=$($C token 1 | sed -n 2p)
+sect fresh; $C get /latest/meta-data/ami-id "$E"; ende
+sleep 2
+sect expired; $C get /latest/meta-data/ami-id "$E"; ende
+BENCH
+"""
+
+BENCH = r"""
+sect bench; $C bench 100 /latest/meta-data/ami-id "$T"; ende
+sect wget-loop
+time sh -c 'i=0; while [ $i -lt 100 ]; do wget -q -O /dev/null --header "X-metadata-token: '$T'" http://169.254.169.254/latest/meta-data/ami-id || exit 1; i=$((i+1)); done; echo wget-loop-ok' 2>&1
+ende
+"""
+
+METADATA = {"latest": {"meta-data": {"ami-id": "ami-87654321", "reservation-id": "r-79054aef",
+                                     "network": {"interfaces": {"macs": {}}}},
+                       "user-data": "1522850095"}}
+
+
+def section(text, name):
+    i = text.find(f"== {name}\n")
+    if i < 0:
+        raise Fail(f"the guest printed no section '{name}'")
+    j = text.find("\n== end", i)
+    if j < 0:
+        raise Fail(f"the guest's section '{name}' has no end")
+    return text[i + len(name) + 4:j].strip("\n")
+
+
+def expect_section(text, name, want):
+    got = section(text, name)
+    if got != want:
+        raise Fail(f"section '{name}': the guest printed {got!r}, expected {want!r}")
+
+
+def contains_section(text, name, *wants):
+    got = section(text, name)
+    for w in wants:
+        if w not in got:
+            raise Fail(f"section '{name}': {got!r} does not contain {w!r}")
+    return got
 
 
 def main():
