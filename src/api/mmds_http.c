@@ -154,16 +154,16 @@ static bool parse_head(const char *h, size_t head_len, struct req *r, const char
             *why = "Invalid HTTP method.";
             return false;
         }
+    if (!r->uri_len || r->uri_len > URI_MAX) {
+        *why = "Invalid URI.";
+        return false;
+    }
     if (ver_len == 8 && !memcmp(ver, "HTTP/1.1", 8))
         r->http10 = false;
     else if (ver_len == 8 && !memcmp(ver, "HTTP/1.0", 8))
         r->http10 = true;
     else {
         *why = "Unsupported HTTP version.";
-        return false;
-    }
-    if (!r->uri_len || r->uri_len > URI_MAX) {
-        *why = "Invalid URI.";
         return false;
     }
     for (size_t i = 0; i < r->uri_len; i++)

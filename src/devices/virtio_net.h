@@ -15,6 +15,12 @@
  * reading (the frames then wait in the host kernel); a receive-queue
  * notification delivers them and resumes the backend.
  *
+ * The metadata service (Firecracker's MMDS, options.mmds): a transmit
+ * frame for its address is given to devices/mmds_net.h instead of the
+ * backend (tx_mmds counts them); its answers enter the receive path as the
+ * backend's frames do, and its retransmission timer is the transport's
+ * retry timer on the transmit queue.
+ *
  * Rate limiters (Firecracker's rx_rate_limiter / tx_rate_limiter, bytes
  * and frames): a received frame the receive limiter refuses is held like
  * one without a buffer (the backend stops reading); a transmit chain the
