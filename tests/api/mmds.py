@@ -19,6 +19,12 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
              /latest/api/token (tests/guest/mmds_client) works with wget
              --header; a TTL of 0 and X-Forwarded-For get 400; 100 GETs
              timed in the guest (the client, and busybox wget in a loop)
+  snapshot   a V2 guest on user networking is paused, snapshotted and
+             restored by PUT /snapshot/load in a new minnow: GET /vm/config
+             there has the source's mmds-config, and the restored guest
+             (a GET without a token still gets 401) gets a new token and
+             reads what the new process PUT /mmds (the data store is not
+             in the snapshot, as in Firecracker)
   guest-tap  V2 over a TAP device in a network namespace made for the test
              (needs root): the same token and 401 checks; the namespace has
              no address 169.254.169.254, so the answers are the MMDS's
@@ -216,6 +222,32 @@ class Test:
                 p.kill()
             run(["ip", "netns", "del", ns])
 
+    def snapshot_mode(self):
+        setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
+        m = self.boot_guest({"minnow_user": True}, "V2", SNAPSHOT_SCRIPT, setup)
+        m.wait_for(r"^READY-FOR-SNAPSHOT$")
+        expect_section(m.text(), "before", "status 200\nami-87654321")
+        want = expect(m.sock, "GET", "/vm/config", None, 200).get("mmds-config")
+        if not want or want.get("version") != "V2":
+            raise Fail(f"GET /vm/config before the snapshot has mmds-config {want}")
+        expect(m.sock, "PATCH", "/vm", {"state": "Paused"}, 204)
+        state, mem = os.path.join(self.work, "s.state"), os.path.join(self.work, "s.mem")
+        expect(m.sock, "PUT", "/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}, 204)
+        m.kill()
+        r = self.start(name="r")
+        expect(r.sock, "PUT", "/snapshot/load", {"snapshot_path": state, "mem_file_path": mem,
+                                                 "resume_vm": True}, 204)
+        got = expect(r.sock, "GET", "/vm/config", None, 200).get("mmds-config")
+        if got != want:
+            raise Fail(f"GET /vm/config after the restore has mmds-config {got}, expected {want}")
+        expect(r.sock, "PUT", "/mmds", {"latest": {"meta-data": {"ami-id": "ami-restored"}}}, 204)
+        r.wait_for(r"^mmds-test-done$")
+        out = r.text()
+        if not re.search(r"^after restore: ami-restored$", out, re.M):
+            raise Fail(f"the restored guest did not read the new process's data: {out[-1500:]}")
+        contains_section(out, "after-notoken", "status 401", "No MMDS token provided")
+        print(f"after restore: mmds-config kept ({got}); the guest read the new data store with a new token")
+
     def api_mode(self):
         meta = os.path.join(self.work, "meta.json")
         with open(meta, "w") as f:
@@ -326,6 +358,23 @@ sect fresh; $C get /latest/meta-data/ami-id "$E"; ende
 sleep 2
 sect expired; $C get /latest/meta-data/ami-id "$E"; ende
 BENCH
+"""
+
+SNAPSHOT_SCRIPT = r"""
+C="mmds_client 169.254.169.254"
+sect() { echo "== $1"; }
+ende() { echo; echo "== end"; }
+T=$($C token 600 | sed -n 2p)
+sect before; $C get /latest/meta-data/ami-id "$T"; ende
+echo READY-FOR-SNAPSHOT
+i=0; v=
+while [ $i -lt 1200 ]; do
+  T=$($C token 600 2>/dev/null | sed -n 2p)
+  v=$($C get /latest/meta-data/ami-id "$T" 2>/dev/null | sed -n 2p); [ "$v" = ami-restored ] && break
+  sleep 0.2; i=$((i+1))
+done
+echo "after restore: $v"
+sect after-notoken; $C get /latest/meta-data/ami-id; ende
 """
 
 BENCH = r"""
