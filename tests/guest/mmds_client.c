@@ -9,7 +9,8 @@
  *   mmds_client ADDR bench N PATH [TOKEN]
  *       N GETs of PATH one after another, each on a new connection as wget
  *       makes them; checks each is 200; prints "bench N requests, total US
- *       us, per request US us" timed with CLOCK_MONOTONIC in the guest
+ *       us, per request US us (min, median, p90, max US)" timed with
+ *       CLOCK_MONOTONIC in the guest
  * Each request is HTTP/1.1 with "Connection: close"; the answer is read to
  * the server's close. Static riscv64 binary, put into the initramfs by the
  * MMDS tests. */
@@ -71,6 +72,12 @@ static int request(const char *req, char *body, size_t cap)
     return status;
 }
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || inet_pton(AF_INET, argv[1], &addr) != 1) {
@@ -89,18 +96,28 @@ int main(int argc, char **argv)
         long n = atol(argv[3]);
         snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n", argv[4], argv[1],
                  argc > 5 ? "X-metadata-token: " : "", argc > 5 ? argv[5] : "", argc > 5 ? "\r\n" : "");
-        struct timespec t0, t1;
+        if (n < 1 || n > 100000) {
+            fprintf(stderr, "mmds_client: bench N: from 1 to 100000\n");
+            return 2;
+        }
+        static long long each[100000];
+        struct timespec t0, t1, a, b;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (long i = 0; i < n; i++) {
+            clock_gettime(CLOCK_MONOTONIC, &a);
             int st = request(req, body, sizeof body);
+            clock_gettime(CLOCK_MONOTONIC, &b);
             if (st != 200) {
                 fprintf(stderr, "mmds_client: bench request %ld: status %d\n", i, st);
                 return 1;
             }
+            each[i] = (b.tv_sec - a.tv_sec) * 1000000ll + (b.tv_nsec - a.tv_nsec) / 1000;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long long us = (t1.tv_sec - t0.tv_sec) * 1000000ll + (t1.tv_nsec - t0.tv_nsec) / 1000;
-        printf("bench %ld requests, total %lld us, per request %lld us\n", n, us, n ? us / n : 0);
+        qsort(each, (size_t)n, sizeof each[0], cmp_ll);
+        printf("bench %ld requests, total %lld us, per request %lld us (min %lld, median %lld, p90 %lld, max %lld)\n",
+               n, us, us / n, each[0], each[n / 2], each[n * 9 / 10], each[n - 1]);
         return 0;
     } else {
         fprintf(stderr, "mmds_client: unknown command '%s'\n", cmd);
