@@ -12,8 +12,9 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
              169.254.169.254 via eth0 reads V1 metadata with busybox wget:
              an object's keys (IMDS text, dicts with '/'), a string leaf,
              JSON with Accept: application/json, 404 for a missing path;
-             its ARP entry for the address is the MMDS MAC; a PATCH after
-             start is what the guest reads next
+             its ARP entry for the address is the MMDS MAC; a token from
+             PUT /latest/api/token, and a wrong one, are taken by V1; a
+             PATCH after start is what the guest reads next
   guest-v2   V2 on user networking: a GET without a token, with a wrong one
              and with an expired one (TTL 1 s) gets 401; a token from PUT
              /latest/api/token (tests/guest/mmds_client) works with wget
@@ -26,8 +27,9 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
              reads what the new process PUT /mmds (the data store is not
              in the snapshot, as in Firecracker)
   guest-tap  V2 over a TAP device in a network namespace made for the test
-             (needs root): the same token and 401 checks; the namespace has
-             no address 169.254.169.254, so the answers are the MMDS's
+             (needs root): the same token and 401 checks; then V1 over the
+             same TAP with guest-v1's checks; the namespace has no address
+             169.254.169.254, so the answers are the MMDS's
 Exit status 0 on success, 77 (skip) when the host cannot run the mode."""
 import http.client
 import json
@@ -120,19 +122,20 @@ class Test:
         if text not in r.stdout:
             raise Fail(f"minnow {' '.join(args)}: the message {r.stdout!r} does not say {text!r}")
 
-    def boot_guest(self, net, version, script, setup):
+    def boot_guest(self, net, version, script, setup, name="g"):
         """Configures through the API (net: the interface's body; MMDS on
         it with version), PUTs METADATA, starts; the guest runs script."""
-        path = os.path.join(self.work, "mmds_test.sh")
+        path = os.path.join(self.work, f"{name}-test", "mmds_test.sh")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(setup + script.replace("BENCH", BENCH) + "echo mmds-test-done\n")
-        initrd = os.path.join(self.work, "initramfs")
+        initrd = os.path.join(self.work, f"{name}-initramfs")
         subprocess.run(["bash", "-c", f'. "{TOP}/tests/guest/lib.sh"; extend_initramfs "$@"', "-",
                         self.initrd, initrd, self.extra, path], check=True)
         prefix = net.pop("prefix", [])
-        sock = os.path.join(self.work, "g.sock")
-        m = Minnow(list(prefix) + [self.minnow, "--api-sock", sock], os.path.join(self.work, "g.log"),
-                   err_path=os.path.join(self.work, "g.err"), timeout=BOOT_TIMEOUT)
+        sock = os.path.join(self.work, f"{name}.sock")
+        m = Minnow(list(prefix) + [self.minnow, "--api-sock", sock], os.path.join(self.work, f"{name}.log"),
+                   err_path=os.path.join(self.work, f"{name}.err"), timeout=BOOT_TIMEOUT)
         self.procs.append(m)
         for _ in range(400):
             if os.path.exists(sock):
@@ -167,9 +170,7 @@ class Test:
 
     # ---- modes ----
 
-    def guest_v1_mode(self):
-        setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
-        m = self.boot_guest({"minnow_user": True}, "V1", V1_SCRIPT, setup)
+    def v1_checks(self, m):
         m.wait_for(r"^READY-FOR-PATCH$")
         expect(m.sock, "PATCH", "/mmds", {"latest": {"meta-data": {"ami-id": "ami-patched"}}}, 204)
         m.wait_for(r"^mmds-test-done$")
@@ -182,9 +183,20 @@ class Test:
         contains_section(out, "missing", "404")
         expect_section(out, "client", "status 200\nami-87654321")
         contains_section(out, "neigh", "06:01:23:45:67:01")
+        # V1 hands out tokens too, and takes a GET with a right or wrong one.
+        n = int(re.search(r"^v1-token-length (\d+)$", out, re.M).group(1))
+        if n != 64:
+            raise Fail(f"the V1 token the guest got is {n} characters, expected 64")
+        expect_section(out, "v1-withtoken", "status 200\nami-87654321")
+        expect_section(out, "v1-wrongtoken", "status 200\nami-87654321")
         if not re.search(r"^after patch: ami-patched$", out, re.M):
             raise Fail("the guest did not read the value PATCHed after start")
         m.expect_exit(0)
+
+    def guest_v1_mode(self):
+        setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
+        m = self.boot_guest({"minnow_user": True}, "V1", V1_SCRIPT, setup)
+        self.v1_checks(m)
 
     def guest_v2_mode(self):
         setup = "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add 169.254.169.254 dev eth0\n"
@@ -217,6 +229,9 @@ class Test:
             out = self.v2_checks(m)
             print(f"guest-timed MMDS latency (TAP): {section(out, 'bench')}")
             m.expect_exit(0)
+            m.kill()
+            m = self.boot_guest({"host_dev_name": "mtap0", "prefix": inns}, "V1", V1_SCRIPT, setup, name="v1")
+            self.v1_checks(m)
         finally:
             for p in self.procs:
                 p.kill()
@@ -330,6 +345,10 @@ sect root; wget -q -O - $M/; ende
 sect missing; wget -q -O - $M/latest/nothing 2>&1; ende
 sect client; mmds_client 169.254.169.254 get //latest//meta-data/ami-id/; ende
 sect neigh; ip neigh show 169.254.169.254; ende
+T=$(mmds_client 169.254.169.254 token 60 | sed -n 2p)
+echo "v1-token-length ${#T}"
+sect v1-withtoken; mmds_client 169.254.169.254 get /latest/meta-data/ami-id "$T"; ende
+sect v1-wrongtoken; mmds_client 169.254.169.254 get /latest/meta-data/ami-id "x$T"; ende
 echo READY-FOR-PATCH
 i=0; v=
 while [ $i -lt 600 ]; do
