@@ -29,7 +29,9 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
   guest-tap  V2 over a TAP device in a network namespace made for the test
              (needs root): the same token and 401 checks; then V1 over the
              same TAP with guest-v1's checks; the namespace has no address
-             169.254.169.254, so the answers are the MMDS's
+             169.254.169.254, so the answers are the MMDS's, and a capture
+             on the TAP's host side sees the guest's ping of the host but no
+             frame to or from 169.254.169.254
 Exit status 0 on success, 77 (skip) when the host cannot run the mode."""
 import http.client
 import json
@@ -223,8 +225,15 @@ class Test:
                 r = run(inns + c)
                 if r.returncode:
                     raise Fail(f"{' '.join(c)} in the namespace failed: {r.stdout}")
+            # What reaches the TAP's host side, counted there: frames to or
+            # from the MMDS address must not (the guest's ping of the host
+            # shows the capture sees the guest's frames).
+            stop = os.path.join(self.work, "capture.stop")
+            cap = subprocess.Popen(inns + [sys.executable, "-c", CAPTURE, "mtap0", stop], stdout=subprocess.PIPE,
+                                   text=True)
             setup = ("ip link set eth0 up && ip addr add 192.168.77.2/24 dev eth0 && "
-                     "ip route add 169.254.169.254 dev eth0\n")
+                     "ip route add 169.254.169.254 dev eth0\n"
+                     "ping -c 1 -W 10 192.168.77.1 >/dev/null 2>&1; echo host-ping-$?\n")
             m = self.boot_guest({"host_dev_name": "mtap0", "prefix": inns}, "V2", V2_SCRIPT, setup)
             out = self.v2_checks(m)
             print(f"guest-timed MMDS latency (TAP): {section(out, 'bench')}")
@@ -232,6 +241,17 @@ class Test:
             m.kill()
             m = self.boot_guest({"host_dev_name": "mtap0", "prefix": inns}, "V1", V1_SCRIPT, setup, name="v1")
             self.v1_checks(m)
+            open(stop, "w").close()
+            got = cap.communicate(timeout=60)[0].split()
+            if cap.returncode or len(got) != 2:
+                raise Fail(f"the capture on mtap0 failed ({cap.returncode}): {got}")
+            total, mmds = int(got[0]), int(got[1])
+            if not re.search(r"^host-ping-0$", out, re.M) or total == 0:
+                raise Fail(f"the capture on mtap0 saw {total} frames; the guest's ping of the host: "
+                           f"{re.findall(r'^host-ping-.*$', out, re.M)}")
+            if mmds:
+                raise Fail(f"{mmds} of the {total} frames on the TAP's host side were to or from the MMDS address")
+            print(f"TAP host side: {total} frames, none to or from 169.254.169.254")
         finally:
             for p in self.procs:
                 p.kill()
@@ -401,6 +421,28 @@ sect bench; $C bench 100 /latest/meta-data/ami-id "$T"; ende
 sect wget-loop
 time sh -c 'i=0; while [ $i -lt 100 ]; do wget -q -O /dev/null --header "X-metadata-token: '$T'" http://169.254.169.254/latest/meta-data/ami-id || exit 1; i=$((i+1)); done; echo wget-loop-ok' 2>&1
 ende
+"""
+
+# Counts the frames on an interface until a file exists: "TOTAL MMDS",
+# MMDS being those whose IPv4 source or destination or ARP address is
+# 169.254.169.254.
+CAPTURE = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.2)
+ip = bytes([169, 254, 169, 254])
+total = mmds = 0
+while not os.path.exists(sys.argv[2]):
+    try:
+        f = s.recv(65536)
+    except socket.timeout:
+        continue
+    total += 1
+    t = f[12:14]
+    if (t == b"\x08\x00" and ip in (f[26:30], f[30:34])) or (t == b"\x08\x06" and ip in (f[28:32], f[38:42])):
+        mmds += 1
+print(total, mmds)
 """
 
 METADATA = {"latest": {"meta-data": {"ami-id": "ami-87654321", "reservation-id": "r-79054aef",
