@@ -1,5 +1,6 @@
 /* Snapshot requests and restore (see api_snapshot.h). */
 #include "api/api_snapshot.h"
+#include "api/api_mmds.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -177,7 +178,7 @@ static int apply_overrides(const struct api_snapshot_load *p, struct vm_config *
 }
 
 int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cfg, struct vm_build *build,
-                         struct vm **out, struct errmsg *e)
+                         struct mmds_store *mmds, struct vm **out, struct errmsg *e)
 {
     struct snapshot_file f;
     int r = snapshot_file_read(p->snapshot_path, &f, e);
@@ -197,6 +198,8 @@ int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cf
     }
     if ((r = apply_overrides(p, cfg, e)) || (r = vm_config_build(cfg, build, e)))
         goto out;
+    if (mmds)
+        api_mmds_attach(cfg, build, mmds);
     int mem_fd = snapshot_mem_open(&f, p->snapshot_path, p->mem_path, e);
     if (mem_fd < 0) {
         r = mem_fd;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "api/mmds_store.h"
 #include "api/vm_config.h"
 #include "util/errmsg.h"
 #include "vmm/vm.h"
@@ -43,8 +44,11 @@ int api_snapshot_load_read(const json_t *j, struct api_snapshot_load *out, struc
  * configuration stored in it and the overrides, builds the board into
  * *build and restores the VM into *out, running when p->resume, else
  * paused. The logger and metrics of the snapshotted VM are not taken
- * over: they belong to the process that writes them. */
+ * over: they belong to the process that writes them. The interfaces
+ * that the snapshot's mmds-config names answer the metadata service from
+ * mmds (its version, address and interfaces are kept, the data is not, as
+ * in Firecracker); NULL: none. */
 int api_snapshot_restore(const struct api_snapshot_load *p, struct vm_config *cfg, struct vm_build *build,
-                         struct vm **out, struct errmsg *e);
+                         struct mmds_store *mmds, struct vm **out, struct errmsg *e);
 
 #endif

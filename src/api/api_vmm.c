@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "api/api_debug.h"
+#include "api/api_mmds.h"
 #include "api/api_observe.h"
 #include "api/api_snapshot.h"
 #include "vmm/migration.h"
@@ -39,6 +40,7 @@ struct api_vmm {
      * (handlers whose kind depends on the body set lat). */
     enum metrics_req req;
     enum metrics_lat lat;
+    struct mmds_store *mmds;  /* PUT /mmds; the guest reads it through the network interfaces */
 
     const struct path_allow *incoming_allow;  /* during api_vmm_incoming */
     int incoming_engine;                      /* likewise: enum hart_engine, -1: the source's */
@@ -78,6 +80,10 @@ int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
     int r = logger_create(&a->log, a->id, e);
     if (!r && (r = metrics_create(&a->metrics, API_VMM_METRICS_PERIOD_MS, e)))
         logger_destroy(a->log);
+    if (!r && (r = mmds_store_create(&a->mmds, MMDS_STORE_DEFAULT_LIMIT, e))) {
+        metrics_destroy(a->metrics);
+        logger_destroy(a->log);
+    }
     if (r) {
         close(a->started_fd);
         free(a);
@@ -108,6 +114,7 @@ void api_vmm_destroy(struct api_vmm *a)
     }
     metrics_destroy(a->metrics);  /* its timer reads the VM */
     vm_destroy(a->vm);
+    mmds_store_destroy(a->mmds);   /* the VM's network devices read it */
     logger_destroy(a->log);
     vm_config_free(&a->cfg);
     close(a->started_fd);
@@ -117,6 +124,13 @@ void api_vmm_destroy(struct api_vmm *a)
     free(a);
 }
 
+/* The store answers as the configuration's mmds-config says. */
+static void mmds_sync_locked(struct api_vmm *a)
+{
+    mmds_store_configure(a->mmds, a->cfg.mmds.present && a->cfg.mmds.version == VM_CONFIG_MMDS_V2,
+                         a->cfg.mmds.present && a->cfg.mmds.imds_compat);
+}
+
 int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e)
 {
     int r = 0;
@@ -124,6 +138,7 @@ int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e
     vm_config_free(&a->cfg);
     a->cfg = *cfg;
     vm_config_init(cfg);
+    mmds_sync_locked(a);
     if (a->cfg.logger.present)
         r = api_observe_logger(a->log, &a->cfg.logger, e);
     if (!r && a->cfg.metrics.present)
@@ -193,6 +208,7 @@ static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
         *config_error = 1;
         return r;
     }
+    api_mmds_attach(&a->cfg, &a->build, a->mmds);
     struct vm *vm;
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
@@ -631,6 +647,7 @@ static void adopt_config_locked(struct api_vmm *a, struct vm_config *cfg)
     a->cfg.metrics = m;
     vm_config_free(&a->cfg);
     a->cfg = *cfg;
+    mmds_sync_locked(a);
 }
 
 static double ms_since(const struct timespec *t0)
@@ -653,7 +670,7 @@ static int restore_locked(struct api_vmm *a, const struct api_snapshot_load *p, 
     struct vm *vm;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r = api_snapshot_restore(p, &cfg, &a->build, &vm, e);
+    int r = api_snapshot_restore(p, &cfg, &a->build, a->mmds, &vm, e);
     if (r) {
         vm_config_free(&cfg);
         return r;
@@ -783,6 +800,7 @@ static int incoming_configure(void *opaque, const char *json, uint64_t mem_size,
     adopt_config_locked(a, &cfg);
     if ((r = vm_config_build(&a->cfg, &a->build, e)))
         return r;
+    api_mmds_attach(&a->cfg, &a->build, a->mmds);
     a->build.virt.restore = 1;
     a->build.virt.restore_mem = NULL;
     *out = &a->build.virt;
@@ -860,6 +878,33 @@ static int get_vm_config(struct api_vmm *a, const json_t *b, const char *id, str
     return 0;
 }
 
+static int put_mmds(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)id, (void)out;
+    return api_mmds_put(a->mmds, b, e);
+}
+
+static int patch_mmds(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                      struct errmsg *e)
+{
+    (void)id, (void)out;
+    return api_mmds_patch(a->mmds, b, e);
+}
+
+static int get_mmds(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
+{
+    (void)b, (void)id, (void)e;
+    reply_json(out, 200, api_mmds_get(a->mmds));
+    return 0;
+}
+
+static int put_mmds_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                           struct errmsg *e)
+{
+    (void)id, (void)out;
+    return api_mmds_config(&a->cfg, a->mmds, b, e);
+}
+
 enum when { ANY, PRE_BOOT };
 
 struct route {
@@ -901,6 +946,10 @@ static const struct route routes[] = {
     { "GET", "/vm/config", get_vm_config, false, ANY, METRICS_REQ_NONE },
     { "PUT", "/gdb", put_gdb, true, ANY, METRICS_REQ_NONE },
     { "PUT", "/inspect", put_inspect, true, ANY, METRICS_REQ_NONE },
+    { "PUT", "/mmds", put_mmds, true, ANY, METRICS_REQ_PUT_MMDS },
+    { "PATCH", "/mmds", patch_mmds, true, ANY, METRICS_REQ_PATCH_MMDS },
+    { "GET", "/mmds", get_mmds, false, ANY, METRICS_REQ_GET_MMDS },
+    { "PUT", "/mmds/config", put_mmds_config, true, PRE_BOOT, METRICS_REQ_PUT_MMDS },
 };
 
 /* The route's path matches: exactly, or as prefix + a non-empty id. */
@@ -972,7 +1021,8 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     if (r) {
         free(out->body);
         out->body = NULL;
-        reply_error(out, r == -ENOMEM ? 500 : 400, e.text);
+        /* 413 for a data store over its limit, as Firecracker answers. */
+        reply_error(out, r == -ENOMEM ? 500 : r == -EFBIG ? 413 : 400, e.text);
     }
 }
 
@@ -1009,4 +1059,9 @@ struct logger *api_vmm_logger(struct api_vmm *a)
 struct metrics *api_vmm_metrics(struct api_vmm *a)
 {
     return a->metrics;
+}
+
+struct mmds_store *api_vmm_mmds(struct api_vmm *a)
+{
+    return a->mmds;
 }

@@ -12,10 +12,12 @@
  * /balloon/statistics (polled by a thread every stats_polling_interval_s
  * once started), PUT /minnow-console2, PUT
  * /logger, PUT /metrics, PUT /actions (InstanceStart, FlushMetrics),
- * PATCH /vm (Paused | Resumed), GET /vm/config.
+ * PATCH /vm (Paused | Resumed), GET /vm/config, GET|PUT|PATCH /mmds and
+ * PUT /mmds/config (api/api_mmds.h).
  * Success is 200 with a body or 204; every error is 400 with
  * {"fault_message": "..."} naming the resource and field (Firecracker's
- * convention), except an unknown path or method (404 / 405).
+ * convention), except an unknown path or method (404 / 405) and an MMDS
+ * data store over its limit (413, as in Firecracker).
  *
  * Thread-safe: every request runs under the object's lock. */
 #ifndef MINNOW_API_API_VMM_H
@@ -24,6 +26,7 @@
 #include <stddef.h>
 
 #include "api/api_snapshot.h"
+#include "api/mmds_store.h"
 #include "api/path_allow.h"
 #include "api/vm_config.h"
 #include "vmm/migration.h"
@@ -78,6 +81,9 @@ struct vm *api_vmm_vm(struct api_vmm *a);
  * --log-path / --metrics-path too); they live as long as a. */
 struct logger *api_vmm_logger(struct api_vmm *a);
 struct metrics *api_vmm_metrics(struct api_vmm *a);
+/* The MMDS data store (PUT /mmds); the command line sets its limit and
+ * initial contents (--mmds-size-limit, --metadata) before serving. */
+struct mmds_store *api_vmm_mmds(struct api_vmm *a);
 
 /* One request (logged at Info, or Warning when it failed, and counted in
  * the metrics). body may be NULL when len is 0. The caller frees

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/api_http.h"
+#include "api/api_mmds.h"
 #include "api/api_socket.h"
 #include "api/api_vmm.h"
 #include "api/vm_config_json.h"
@@ -37,7 +38,9 @@ static const char api_usage[] =
     "process is replaced, one another process serves is refused. Configure the\n"
     "VM with PUT /boot-source, /machine-config, /drives/{id},\n"
     "/network-interfaces/{id}, /vsock, /entropy, /balloon, /serial, /logger,\n"
-    "/metrics,\n"
+    "/metrics, /mmds/config (the metadata service the guest reaches at\n"
+    "169.254.169.254 on the interfaces it names; PUT|PATCH|GET /mmds hold its\n"
+    "data, before and after start),\n"
     "then PUT /actions {\"action_type\": \"InstanceStart\"} (\"FlushMetrics\" writes\n"
     "a metrics line at once); PATCH /vm {\"state\": \"Paused\"|\"Resumed\"}\n"
     "pauses and resumes it; GET /vm/config returns the configuration in the\n"
@@ -90,6 +93,9 @@ static const char api_usage[] =
     "                      start, every 60 s, on FlushMetrics and at exit:\n"
     "                      Firecracker's keys (counters since the previous\n"
     "                      line) and minnow's own under \"minnow\" (since start)\n"
+    "  --mmds-size-limit BYTES  the MMDS data store's limit (its compact JSON;\n"
+    "                      default 51200): a PUT or PATCH /mmds beyond it gets 413\n"
+    "  --metadata FILE     the MMDS data store's initial contents (JSON)\n"
     CLI_SECCOMP_USAGE
     "  -h, --help          print this text and exit\n"
     "\n"
@@ -134,6 +140,8 @@ struct api_opts {
     const char *allow[PATH_ALLOW_MAX];
     unsigned nallow;
     const char *log_path, *level, *metrics_path, *module;
+    const char *mmds_size_limit, *metadata;   /* Firecracker's --mmds-size-limit, --metadata */
+    size_t mmds_limit;
     int no_api, show_level, show_origin;
     struct cli_seccomp seccomp;
     /* minnow restore */
@@ -179,7 +187,9 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
                           : !strcmp(a, "--engine") ? &o->engine
                           : !strcmp(a, "--id") ? &o->id : !strcmp(a, "--log-path") ? &o->log_path
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
-                          : !strcmp(a, "--module") ? &o->module : NULL;
+                          : !strcmp(a, "--module") ? &o->module
+                          : !restore && !strcmp(a, "--mmds-size-limit") ? &o->mmds_size_limit
+                          : !restore && !strcmp(a, "--metadata") ? &o->metadata : NULL;
         if (restore && !slot)
             slot = !strcmp(a, "--snapshot") ? &o->load.snapshot_path : !strcmp(a, "--mem") ? &o->load.mem_path
                  : !strcmp(a, "--vsock-override") ? &o->load.vsock_uds : NULL;
@@ -238,6 +248,23 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         o->load.engine = (int)en;
     if (o->module) {
         fprintf(stderr, "minnow: --module: minnow's log has no module filter\n");
+        return -1;
+    }
+    o->mmds_limit = MMDS_STORE_DEFAULT_LIMIT;
+    if (o->mmds_size_limit) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(o->mmds_size_limit, &end, 10);
+        /* Bounded so a guest's answer (and a PATCH's copy) stays sane. */
+        if (errno || *end || o->mmds_size_limit[0] == '-' || v > (64ull << 20)) {
+            fprintf(stderr, "minnow: --mmds-size-limit: expected a number of bytes from 0 to %llu, got '%s'\n",
+                    64ull << 20, o->mmds_size_limit);
+            return -1;
+        }
+        o->mmds_limit = (size_t)v;
+    }
+    if (o->incoming && (o->mmds_size_limit || o->metadata)) {
+        fprintf(stderr, "minnow: --mmds-size-limit and --metadata do not go with --incoming\n");
         return -1;
     }
     if (!o->log_path && (o->level || o->show_level || o->show_origin)) {
@@ -368,6 +395,14 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
     }
     LOG_INFO(api_vmm_logger(a), "minnow %s starting%s%s", MINNOW_VERSION, o->api_sock ? ": API on " : "",
              o->api_sock ? o->api_sock : "");
+    mmds_store_set_limit(api_vmm_mmds(a), o->mmds_limit);
+    if (o->metadata && api_mmds_load_file(api_vmm_mmds(a), o->metadata, &e)) {
+        fprintf(stderr, "minnow: %s\n", e.text);
+        rc = CLI_EXIT_USAGE;
+        if (listen_fd >= 0)
+            close(listen_fd);
+        goto out;
+    }
     if (api_vmm_configure(a, cfg, &e)) {
         fprintf(stderr, "minnow: %s: %s\n", o->config_file ? o->config_file : "configuration", e.text);
         rc = CLI_EXIT_USAGE;

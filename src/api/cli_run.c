@@ -286,6 +286,11 @@ static int load_config_file(int argc, char **argv, struct run_opts *o)
                     o->cfg.logger.present ? "logger" : "metrics");
             return -1;
         }
+        if (o->cfg.mmds.present) {
+            fprintf(stderr, "minnow run: %s: the mmds-config section needs the API front end (minnow --no-api "
+                    "--config-file FILE [--metadata FILE]), which holds the MMDS data store\n", v);
+            return -1;
+        }
     }
     return 0;
 }

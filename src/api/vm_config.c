@@ -125,6 +125,7 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
     dst->machine = src->machine;
     dst->entropy = src->entropy;
     dst->balloon = src->balloon;
+    dst->mmds = src->mmds;
     int r = boot_dup(&dst->boot, &src->boot);
     for (unsigned i = 0; !r && i < src->ndrives; i++)
         if (!(r = drive_dup(&dst->drives[i], &src->drives[i])))
@@ -528,4 +529,42 @@ int vm_config_set_metrics(struct vm_config *c, const struct vm_config_metrics *m
     c->metrics.metrics_path = p;
     c->metrics.present = true;
     return 0;
+}
+
+int vm_config_set_mmds(struct vm_config *c, const struct vm_config_mmds *m, struct errmsg *e)
+{
+    /* Firecracker's is_link_local_valid: 169.254.0.0/16 without its
+     * first and last /24 (RFC 3927 reserves them). */
+    uint32_t a = m->ipv4;
+    if ((a >> 16) != 0xa9feu || ((a >> 8) & 0xffu) == 0 || ((a >> 8) & 0xffu) == 0xffu)
+        return errmsg_set(e, -EINVAL, "mmds-config: ipv4_address %u.%u.%u.%u: The MMDS IPv4 address is not link "
+                          "local (expected 169.254.1.0 to 169.254.254.255)", a >> 24, (a >> 16) & 0xffu,
+                          (a >> 8) & 0xffu, a & 0xffu);
+    if (!m->nifaces)
+        return errmsg_set(e, -EINVAL, "mmds-config: network_interfaces: The list of network interface IDs that "
+                          "allow forwarding MMDS requests is empty.");
+    if (m->nifaces > VIRT_MAX_DEVICES)
+        return errmsg_set(e, -EINVAL, "mmds-config: network_interfaces: more than %u", VIRT_MAX_DEVICES);
+    for (unsigned i = 0; i < m->nifaces; i++) {
+        bool found = false;
+        for (unsigned k = 0; k < c->nnets && !found; k++)
+            found = !strcmp(c->nets[k].iface_id, m->ifaces[i]);
+        if (!found)
+            return errmsg_set(e, -EINVAL, "mmds-config: network_interfaces: '%s': The list of network interface "
+                              "IDs provided contains at least one ID that does not correspond to any existing "
+                              "network interface. (PUT /network-interfaces/%s first)", m->ifaces[i], m->ifaces[i]);
+    }
+    c->mmds = *m;
+    c->mmds.present = true;
+    return 0;
+}
+
+bool vm_config_net_has_mmds(const struct vm_config *c, unsigned i)
+{
+    if (!c->mmds.present || i >= c->nnets)
+        return false;
+    for (unsigned k = 0; k < c->mmds.nifaces; k++)
+        if (!strcmp(c->mmds.ifaces[k], c->nets[i].iface_id))
+            return true;
+    return false;
 }

@@ -106,6 +106,21 @@ struct vm_config_metrics {
     bool emit_id;
 };
 
+/* Firecracker's mmds-config (PUT /mmds/config): which network interfaces
+ * answer the metadata service at ipv4_address, and how. The data store
+ * itself is not configuration (api/mmds_store.h). */
+enum vm_config_mmds_version { VM_CONFIG_MMDS_V1, VM_CONFIG_MMDS_V2 };
+#define VM_CONFIG_MMDS_DEFAULT_IPV4 0xa9fea9feu   /* 169.254.169.254 */
+
+struct vm_config_mmds {
+    bool present;
+    enum vm_config_mmds_version version;
+    char ifaces[VIRT_MAX_DEVICES][VM_CONFIG_ID_MAX + 1];
+    unsigned nifaces;
+    uint32_t ipv4;             /* host byte order */
+    bool imds_compat;
+};
+
 struct vm_config {
     struct vm_config_boot boot;
     struct vm_config_machine machine;
@@ -120,6 +135,7 @@ struct vm_config {
     struct vm_config_logger logger;
     struct vm_config_metrics metrics;
     char *serial_out_path;     /* PUT /serial: guest console output to this file; NULL: the terminal */
+    struct vm_config_mmds mmds;
 };
 
 /* Firecracker's defaults: 1 vCPU, 128 MiB, no devices. */
@@ -147,6 +163,12 @@ int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 
 /* A logger without log_path keeps the log_path c had. */
 int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e);
 int vm_config_set_metrics(struct vm_config *c, const struct vm_config_metrics *m, struct errmsg *e);
+/* PUT /mmds/config: every interface named must be configured already, the
+ * list is not empty, the address is link-local (169.254.1.0 to
+ * 169.254.254.255, Firecracker's rule). */
+int vm_config_set_mmds(struct vm_config *c, const struct vm_config_mmds *m, struct errmsg *e);
+/* Whether network interface i answers the metadata service. */
+bool vm_config_net_has_mmds(const struct vm_config *c, unsigned i);
 
 /* Merges a rate limiter update into a configuration (PATCH semantics: the
  * buckets present in u replace those of c). */

@@ -433,6 +433,70 @@ int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e
     return r ? r : vm_config_set_serial(c, path, e);
 }
 
+int vm_config_json_mmds(struct vm_config *c, const json_t *j, struct errmsg *e)
+{
+    const char *w = "mmds-config";
+    struct vm_config_mmds m = { .version = VM_CONFIG_MMDS_V1, .ipv4 = VM_CONFIG_MMDS_DEFAULT_IPV4 };
+    const char *version = NULL, *addr = NULL;
+    int r = json_fields_check(w, j, F("version", "network_interfaces", "ipv4_address", "imds_compat"), e);
+    if (!r)
+        r = json_fields_string(w, j, "version", false, &version, NULL, e);
+    if (!r && version) {
+        if (!strcmp(version, "V2"))
+            m.version = VM_CONFIG_MMDS_V2;
+        else if (strcmp(version, "V1"))
+            r = errmsg_set(e, -EINVAL, "%s: version: expected \"V1\" or \"V2\", got '%s'", w, version);
+    }
+    if (!r)
+        r = json_fields_string(w, j, "ipv4_address", false, &addr, NULL, e);
+    if (!r && addr) {
+        struct in_addr in;
+        if (inet_pton(AF_INET, addr, &in) != 1)
+            r = errmsg_set(e, -EINVAL, "%s: ipv4_address: expected a dotted IPv4 address, got '%s'", w, addr);
+        else
+            m.ipv4 = ntohl(in.s_addr);
+    }
+    if (!r)
+        r = json_fields_bool(w, j, "imds_compat", false, &m.imds_compat, NULL, e);
+    const json_t *ifs = r ? NULL : json_object_get(j, "network_interfaces");
+    if (!r && (!ifs || json_is_null(ifs)))
+        r = errmsg_set(e, -EINVAL, "%s: network_interfaces: required (a list of network interface ids)", w);
+    if (!r && !json_is_array(ifs))
+        r = errmsg_set(e, -EINVAL, "%s: network_interfaces: expected a list of strings, got %s", w,
+                       json_fields_type_name(ifs));
+    if (!r && json_array_size(ifs) > VIRT_MAX_DEVICES)
+        r = errmsg_set(e, -EINVAL, "%s: network_interfaces: %zu ids, more than the %u network interfaces a "
+                       "microVM can have", w, json_array_size(ifs), VIRT_MAX_DEVICES);
+    for (size_t i = 0; !r && i < json_array_size(ifs); i++) {
+        const json_t *v = json_array_get(ifs, i);
+        const char *id = json_string_value(v);
+        if (!json_is_string(v))
+            r = errmsg_set(e, -EINVAL, "%s: network_interfaces[%zu]: expected a string, got %s", w, i,
+                           json_fields_type_name(v));
+        else if (strlen(id) > VM_CONFIG_ID_MAX)
+            r = errmsg_set(e, -EINVAL, "%s: network_interfaces[%zu]: longer than %u characters", w, i,
+                           VM_CONFIG_ID_MAX);
+        else
+            snprintf(m.ifaces[m.nifaces++], sizeof m.ifaces[0], "%s", id);
+    }
+    return r ? r : vm_config_set_mmds(c, &m, e);
+}
+
+json_t *vm_config_json_mmds_dump(const struct vm_config *c)
+{
+    const struct vm_config_mmds *m = &c->mmds;
+    if (!m->present)
+        return json_null();
+    char addr[INET_ADDRSTRLEN];
+    struct in_addr in = { htonl(m->ipv4) };
+    inet_ntop(AF_INET, &in, addr, sizeof addr);
+    json_t *ifs = json_array();
+    for (unsigned i = 0; ifs && i < m->nifaces; i++)
+        json_array_append_new(ifs, json_string(m->ifaces[i]));
+    return json_pack("{s:s, s:o, s:s, s:b}", "version", m->version == VM_CONFIG_MMDS_V2 ? "V2" : "V1",
+                     "network_interfaces", ifs, "ipv4_address", addr, "imds_compat", m->imds_compat);
+}
+
 int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e)
 {
     const char *w = "minnow-console2";
@@ -533,7 +597,7 @@ static int metrics_section(struct vm_config *c, const json_t *j, struct errmsg *
 
 /* Sections minnow does not have yet; null is accepted for each, and an
  * empty list for the lists (Firecracker's own example has "pmem": []). */
-static const char *const unsupported_sections[] = { "mmds-config", "cpu-config", "pmem", "memory-hotplug",
+static const char *const unsupported_sections[] = { "cpu-config", "pmem", "memory-hotplug",
                                                     NULL };
 
 int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struct errmsg *e)
@@ -571,6 +635,9 @@ int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struc
         r = vm_config_json_console2(c, v, e);
     if (SECTION("serial"))
         r = vm_config_json_serial(c, v, e);
+    /* After the interfaces it names. */
+    if (SECTION("mmds-config"))
+        r = vm_config_json_mmds(c, v, e);
     if (SECTION("logger"))
         r = logger_section(c, v, e);
     if (SECTION("metrics"))
@@ -746,6 +813,8 @@ json_t *vm_config_json_dump(const struct vm_config *c)
             set_str(l, "log_path", c->logger.log_path);
         json_object_set_new(o, "logger", l);
     }
+    if (c->mmds.present)
+        json_object_set_new(o, "mmds-config", vm_config_json_mmds_dump(c));
     if (c->metrics.present)
         json_object_set_new(o, "metrics", json_pack("{s:s, s:b}", "metrics_path", c->metrics.metrics_path,
                                                     "emit_id", c->metrics.emit_id));

@@ -18,7 +18,9 @@
  *                              "free_page_hinting", "free_page_reporting" },
  *     "minnow-console2":    { "uds_path" } | { "pty": true }   (minnow),
  *     "logger":             { "log_path", "level", "show_level", "show_log_origin" },
- *     "metrics":            { "metrics_path", "emit_id" } }
+ *     "metrics":            { "metrics_path", "emit_id" },
+ *     "mmds-config":        { "version", "network_interfaces", "ipv4_address",
+ *                              "imds_compat" } }
  *
  * The logger and metrics sections configure the monitor, not the board:
  * --config-file applies them as PUT /logger and PUT /metrics would (with
@@ -68,6 +70,12 @@ int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e)
 int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e);
 int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg *e);
+/* PUT /mmds/config and the "mmds-config" section: {"version": "V1"|"V2"
+ * (default V1), "network_interfaces": [ids of interfaces configured
+ * already], "ipv4_address" (default 169.254.169.254, link-local),
+ * "imds_compat"}; dump: null when not configured. */
+int vm_config_json_mmds(struct vm_config *c, const json_t *j, struct errmsg *e);
+json_t *vm_config_json_mmds_dump(const struct vm_config *c);
 /* PUT /serial: {"serial_out_path"}: the guest console's output goes to
  * that file (created, appended to) instead of the terminal. */
 int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e);

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/rate_limiter.h"
 #include <sys/random.h>
@@ -57,8 +58,11 @@ struct virtio_net {
 
     struct virtq_chain tx;
     struct iovec iov[VIRTQ_CHAIN_MAX];
+    /* The metadata service (NULL: none) and a frame's copy for it. */
+    struct mmds_net *mmds;
+    uint8_t *mmds_frame;
 
-    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_filtered, tx_bad, rx_bytes, tx_bytes;
+    _Atomic uint64_t rx_frames, rx_dropped, rx_held, tx_frames, tx_dropped, tx_filtered, tx_bad, rx_bytes, tx_bytes, tx_mmds;
 };
 
 static uint64_t net_config_read(void *opaque, uint32_t off, unsigned size)
@@ -289,6 +293,40 @@ static void net_receive(void *opaque, const uint8_t *frame, size_t len)
     backend_rx(n, false);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* The metadata service's timer: the transmit queue is looked at again
+ * when its next retransmission or timeout is due. */
+static void mmds_arm(struct virtio_net *n, uint64_t now)
+{
+    uint64_t d = mmds_net_deadline(n->mmds);
+    if (d)
+        virtio_mmio_retry(n->t, VIRTIO_NET_TX, d > now ? (d - now) * 1000000u : 0);
+}
+
+/* The seam to devices/mmds_net.h: a frame for the metadata service is
+ * answered here (the answers go through net_receive, as the backend's
+ * frames do) and consumed. Only the headers are read to decide. */
+static bool mmds_take(struct virtio_net *n, const struct virtq_chain *c, uint64_t flen)
+{
+    uint8_t hdr[64];
+    size_t h = flen < sizeof hdr ? (size_t)flen : sizeof hdr;
+    virtq_chain_read(c, VIRTIO_NET_HDR_SIZE, hdr, h);
+    if (!mmds_net_claims(n->mmds, hdr, h))
+        return false;
+    virtq_chain_read(c, VIRTIO_NET_HDR_SIZE, n->mmds_frame, (size_t)flen);
+    uint64_t now = now_ms();
+    mmds_net_input(n->mmds, n->mmds_frame, (size_t)flen, now);
+    mmds_arm(n, now);
+    atomic_fetch_add(&n->tx_mmds, 1);
+    return true;
+}
+
 /* Checks one transmit chain and hands its frame to the backend. */
 static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
 {
@@ -308,6 +346,8 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
         return;
     }
     uint64_t flen = c->readable_len - VIRTIO_NET_HDR_SIZE;
+    if (n->mmds && mmds_take(n, c, flen))
+        return;
     int niov = virtq_chain_iov(c, false, VIRTIO_NET_HDR_SIZE, flen, n->iov, VIRTQ_CHAIN_MAX);
     if (niov < 0) {
         atomic_fetch_add(&n->tx_bad, 1);
@@ -357,8 +397,14 @@ static void net_queue_notify(void *opaque, unsigned queue)
     check_reset(n);
     if (queue == VIRTIO_NET_RX)
         rx_flush(n);
-    else if (queue == VIRTIO_NET_TX)
-        tx_process(n);   /* slirp may answer at once: rx_pushed */
+    else if (queue == VIRTIO_NET_TX) {
+        if (n->mmds) {   /* its timer rings here too */
+            uint64_t now = now_ms();
+            mmds_net_poll(n->mmds, now);
+            mmds_arm(n, now);
+        }
+        tx_process(n);   /* slirp (or the MMDS) may answer at once: rx_pushed */
+    }
     rx_notify(n);
 }
 
@@ -525,6 +571,15 @@ int virtio_net_create(struct virtio_net **out, const struct virtio_net_options *
         free(n);
         return rc;
     }
+    if (o->mmds.ipv4) {
+        if (!(n->mmds_frame = malloc(NET_FRAME_MAX)) ||
+            (rc = mmds_net_create(&n->mmds, &o->mmds, net_receive, n, e)) < 0) {
+            if (!n->mmds_frame)
+                errmsg_set(e, -ENOMEM, "virtio-net: out of memory");
+            virtio_net_destroy(n);
+            return rc < 0 ? rc : -ENOMEM;
+        }
+    }
     net_backend_set_rx(n->be, net_receive, n);
     *out = n;
     return 0;
@@ -542,6 +597,8 @@ void virtio_net_destroy(struct virtio_net *n)
         free(n->stash[i]);
     rate_limiter_destroy(&n->rx_limit);
     rate_limiter_destroy(&n->tx_limit);
+    mmds_net_destroy(n->mmds);
+    free(n->mmds_frame);
     free(n);
 }
 
@@ -586,4 +643,5 @@ void virtio_net_stats(const struct virtio_net *n, struct virtio_net_stats *out)
     out->tx_bad = atomic_load(&m->tx_bad);
     out->rx_bytes = atomic_load(&m->rx_bytes);
     out->tx_bytes = atomic_load(&m->tx_bytes);
+    out->tx_mmds = atomic_load(&m->tx_mmds);
 }

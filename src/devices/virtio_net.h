@@ -15,6 +15,12 @@
  * reading (the frames then wait in the host kernel); a receive-queue
  * notification delivers them and resumes the backend.
  *
+ * The metadata service (Firecracker's MMDS, options.mmds): a transmit
+ * frame for its address is given to devices/mmds_net.h instead of the
+ * backend (tx_mmds counts them); its answers enter the receive path as the
+ * backend's frames do, and its retransmission timer is the transport's
+ * retry timer on the transmit queue.
+ *
  * Rate limiters (Firecracker's rx_rate_limiter / tx_rate_limiter, bytes
  * and frames): a received frame the receive limiter refuses is held like
  * one without a buffer (the backend stops reading); a transmit chain the
@@ -60,6 +66,7 @@
 #include <stdint.h>
 
 #include "backends/net_backend.h"
+#include "devices/mmds_net.h"
 #include "devices/guest_mem.h"
 #include "devices/mmio.h"
 #include "devices/virtio_mmio.h"
@@ -102,6 +109,10 @@ struct virtio_net_options {
     bool has_mac;
     uint8_t mac[6];                /* unicast; without has_mac a random local one */
     unsigned mtu;                  /* offered with VIRTIO_NET_F_MTU; 0: not offered */
+    /* The metadata service on this interface (devices/mmds_net.h): frames
+     * for its address are answered here and never reach the backend.
+     * ipv4 0: none. */
+    struct mmds_net_options mmds;
 };
 
 struct virtio_net_stats {
@@ -114,6 +125,7 @@ struct virtio_net_stats {
     uint64_t tx_bad;       /* malformed transmit chains */
     uint64_t rx_bytes;     /* frame bytes delivered (without the virtio header) */
     uint64_t tx_bytes;     /* frame bytes handed to the backend */
+    uint64_t tx_mmds;      /* frames the metadata service took */
 };
 
 struct virtio_net;

@@ -75,7 +75,8 @@ static int create_one(struct virt *v, unsigned slot, const struct virt_device_co
         struct net_backend *nb;
         if ((r = open_net_backend(&c->net, &nb, e)))
             return r;
-        struct virtio_net_options o = { .backend = nb, .has_mac = c->net.has_mac, .mtu = net_spec_mtu(&c->net) };
+        struct virtio_net_options o = { .backend = nb, .has_mac = c->net.has_mac, .mtu = net_spec_mtu(&c->net),
+                                        .mmds = c->mmds };
         for (int i = 0; i < 6; i++)
             o.mac[i] = c->net.mac[i];
         struct virtio_net *n;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "backends/net_spec.h"
+#include "devices/mmds_net.h"
 #include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_console.h"
@@ -41,6 +42,8 @@ struct virt_device_config {
         struct virtio_vsock_options vsock;
         struct virtio_balloon_options balloon;
     };
+    /* VIRT_DEV_NET: the metadata service on the interface (ipv4 0: none). */
+    struct mmds_net_options mmds;
 };
 
 /* An fd whose readiness the I/O thread turns into fn(opaque). */
