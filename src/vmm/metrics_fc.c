@@ -122,9 +122,14 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
     static const char *const net_keys[] = { "rx_packets_count", "rx_bytes_count", "rx_fails",
                                             "tx_packets_count", "tx_bytes_count", "tx_fails",
                                             "tx_malformed_frames", "tx_spoofed_mac_count" };
-    uint64_t d[9];
+    uint64_t d[9], mmds = 0;
     for (unsigned i = 0; i < v->ndevices && i < VIRT_MAX_DEVICES; i++) {
         uint64_t *p = f->dev_prev[i].v;
+        if (v->devices[i].kind == VIRT_DEV_NET) {
+            struct virtio_net_stats s;
+            virtio_net_stats(v->devices[i].dev, &s);
+            mmds += s.tx_mmds;
+        }
         if (!f->dev_name[i][0])
             continue;
         if (v->devices[i].kind == VIRT_DEV_BLK) {
@@ -144,6 +149,7 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
             device(line, f->dev_name[i], "net", net_keys, d, 8);
         }
     }
+    json_object_set_new(line, "mmds", json_pack("{s:I}", "rx_accepted", (json_int_t)delta(mmds, &f->mmds_prev)));
 }
 
 static void vcpu(struct metrics_fc *f, json_t *line, struct virt *v)
@@ -165,6 +171,7 @@ void metrics_fc_reset_devices(struct metrics_fc *f)
     memset(f->dev_name, 0, sizeof f->dev_name);
     memset(f->dev_prev, 0, sizeof f->dev_prev);
     memset(f->mmio_prev, 0, sizeof f->mmio_prev);
+    f->mmds_prev = 0;
 }
 
 void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t lines_dropped)

@@ -18,6 +18,7 @@
  *     rx_fails (frames the guest had no room for), tx_packets_count,
  *     tx_bytes_count, tx_fails (refused by the backend), tx_malformed_frames,
  *     tx_spoofed_mac_count (refused by the frame validator)
+ *   mmds: rx_accepted (frames from the guest the metadata service took)
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)
  *   logger: missed_metrics_count
  *   seccomp: num_faults
@@ -47,6 +48,7 @@ struct metrics_fc {
     struct metrics_dev_prev dev_prev[VIRT_MAX_DEVICES];
     uint64_t mmio_prev[2];
     uint64_t dropped_prev;
+    uint64_t mmds_prev;
 };
 
 struct virt;

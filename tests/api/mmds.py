@@ -149,6 +149,8 @@ class Test:
         expect(sock, "PUT", "/network-interfaces/eth0", dict(net, iface_id="eth0"), 204)
         expect(sock, "PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": version}, 204)
         expect(sock, "PUT", "/mmds", METADATA, 204)
+        m.metrics = os.path.join(self.work, f"{name}-metrics.json")
+        expect(sock, "PUT", "/metrics", {"metrics_path": m.metrics}, 204)
         expect(sock, "PUT", "/actions", {"action_type": "InstanceStart"}, 204)
         m.sock = sock
         return m
@@ -193,6 +195,17 @@ class Test:
         expect_section(out, "v1-wrongtoken", "status 200\nami-87654321")
         if not re.search(r"^after patch: ami-patched$", out, re.M):
             raise Fail("the guest did not read the value PATCHed after start")
+        # Firecracker's metrics count the frames the MMDS took, and the
+        # PUT /mmds and PATCH /mmds requests.
+        expect(m.sock, "PUT", "/actions", {"action_type": "FlushMetrics"}, 204)
+        with open(m.metrics) as f:
+            lines = [json.loads(x) for x in f if x.strip()]
+        took = sum(l.get("mmds", {}).get("rx_accepted", 0) for l in lines)
+        puts = sum(l["put_api_requests"]["mmds_count"] for l in lines)
+        patches = sum(l["patch_api_requests"]["mmds_count"] for l in lines)
+        if took < 10 or puts != 2 or patches != 1:
+            raise Fail(f"metrics: mmds.rx_accepted {took} (expected at least 10), put mmds_count {puts} "
+                       f"(expected 2: /mmds/config and /mmds), patch mmds_count {patches} (expected 1)")
         m.expect_exit(0)
 
     def guest_v1_mode(self):
