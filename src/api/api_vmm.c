@@ -357,11 +357,26 @@ static int patch_drive(struct api_vmm *a, const json_t *b, const char *id, struc
         return errmsg_set(e, -EINVAL, "drives: PATCH is only supported after starting the microVM (use PUT)");
     unsigned i;
     struct rate_limiter_config u;
-    int r = vm_config_json_drive_patch(&a->cfg, b, id, &i, &u, e);
+    const char *path;
+    int r = vm_config_json_drive_patch(&a->cfg, b, id, &i, &u, &path, e);
     if (r)
         return r;
     struct virt *v = vm_board(a->vm);
     unsigned slot = vm_config_drive_slot(&a->cfg, i);
+    struct vm_config_drive *d = &a->cfg.drives[i];
+    if (path) {
+        /* Kata's way of hot-plugging a disk: a placeholder drive at boot,
+         * its backing file swapped later; the guest sees the new size. */
+        struct errmsg why = { "" };
+        if ((r = vm_drive_swap(a->vm, slot, path, d->is_read_only, &why)))
+            return errmsg_set(e, r, "drives '%s': path_on_host: %s", id, why.text);
+        if ((r = vm_config_set_drive_path(&a->cfg, i, path, e)))
+            return r;
+        if (slot < VIRT_MAX_DEVICES)
+            a->build.devices[slot].blk.path = d->path_on_host;   /* the old string is gone */
+        LOG_INFO(a->log, "drive '%s' now reads and writes %s", id, path);
+    }
+    vm_config_merge_rate_limiter(&d->rate_limiter, &u);
     if (slot < v->ndevices && v->devices[slot].kind == VIRT_DEV_BLK)
         virtio_blk_set_rate_limiter(v->devices[slot].dev, &u);
     return 0;

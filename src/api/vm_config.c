@@ -460,6 +460,16 @@ int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errm
 
 /* ---- rate limiters ---- */
 
+int vm_config_set_drive_path(struct vm_config *c, unsigned i, const char *path, struct errmsg *e)
+{
+    char *p = strdup(path);
+    if (!p)
+        return errmsg_set(e, -ENOMEM, "drives: out of memory");
+    free(c->drives[i].path_on_host);
+    c->drives[i].path_on_host = p;
+    return 0;
+}
+
 void vm_config_merge_rate_limiter(struct rate_limiter_config *c, const struct rate_limiter_config *u)
 {
     if (u->bandwidth.present)

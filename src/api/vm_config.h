@@ -170,6 +170,9 @@ int vm_config_set_mmds(struct vm_config *c, const struct vm_config_mmds *m, stru
 /* Whether network interface i answers the metadata service. */
 bool vm_config_net_has_mmds(const struct vm_config *c, unsigned i);
 
+/* Drive i reads and writes path from now on (a copy). */
+int vm_config_set_drive_path(struct vm_config *c, unsigned i, const char *path, struct errmsg *e);
+
 /* Merges a rate limiter update into a configuration (PATCH semantics: the
  * buckets present in u replace those of c). */
 void vm_config_merge_rate_limiter(struct rate_limiter_config *c, const struct rate_limiter_config *u);

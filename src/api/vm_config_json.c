@@ -315,8 +315,8 @@ int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id
 
 /* ---- PATCH of drives and network interfaces ---- */
 
-int vm_config_json_drive_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
-                               struct rate_limiter_config *update, struct errmsg *e)
+int vm_config_json_drive_patch(const struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                               struct rate_limiter_config *update, const char **new_path, struct errmsg *e)
 {
     const char *w = "drives", *id = NULL, *path = NULL;
     int r = json_fields_check(w, j, F("drive_id", "path_on_host", "rate_limiter"), e);
@@ -331,13 +331,12 @@ int vm_config_json_drive_patch(struct vm_config *c, const json_t *j, const char 
     if (r)
         return r;
     for (unsigned i = 0; i < c->ndrives; i++) {
-        struct vm_config_drive *d = &c->drives[i];
+        const struct vm_config_drive *d = &c->drives[i];
         if (strcmp(d->drive_id, id))
             continue;
-        if (path && strcmp(path, d->path_on_host))
-            return errmsg_set(e, -EINVAL, "drives '%s': path_on_host: minnow cannot change a running drive's "
-                              "backing file yet (it is '%s')", id, d->path_on_host);
-        vm_config_merge_rate_limiter(&d->rate_limiter, update);
+        if (path && !*path)
+            return errmsg_set(e, -EINVAL, "drives '%s': path_on_host: empty", id);
+        *new_path = path && strcmp(path, d->path_on_host) ? path : NULL;
         *index = i;
         return 0;
     }

@@ -57,13 +57,17 @@ int vm_config_json_boot_source(struct vm_config *c, const json_t *j, struct errm
 int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, struct errmsg *e);
 int vm_config_json_drive(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
 int vm_config_json_net(struct vm_config *c, const json_t *j, const char *path_id, struct errmsg *e);
-/* PATCH /drives/{id} ("drive_id", "path_on_host" only unchanged,
- * "rate_limiter") and PATCH /network-interfaces/{id} ("iface_id",
- * "rx_rate_limiter", "tx_rate_limiter"): the limiter buckets given are
- * merged into the configuration of drive / interface *index and returned
- * in *update / *rx / *tx for the running device. */
-int vm_config_json_drive_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
-                               struct rate_limiter_config *update, struct errmsg *e);
+/* PATCH /drives/{id} ("drive_id", "path_on_host", "rate_limiter"):
+ * checks the body against drive *index and returns what changes, the
+ * limiter buckets in *update and the new backing file in *new_path (NULL:
+ * the same), for the caller to apply to the running device and then to
+ * the configuration (vm_config_merge_rate_limiter, vm_config_set_drive_path).
+ * PATCH /network-interfaces/{id} ("iface_id", "rx_rate_limiter",
+ * "tx_rate_limiter"): the limiter buckets given are merged into the
+ * configuration of interface *index and returned in *rx / *tx for the
+ * running device. */
+int vm_config_json_drive_patch(const struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
+                               struct rate_limiter_config *update, const char **new_path, struct errmsg *e);
 int vm_config_json_net_patch(struct vm_config *c, const json_t *j, const char *path_id, unsigned *index,
                              struct rate_limiter_config *rx, struct rate_limiter_config *tx, struct errmsg *e);
 int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e);

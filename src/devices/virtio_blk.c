@@ -455,6 +455,21 @@ void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter
     virtio_mmio_kick_queue(b->t, 0);
 }
 
+int virtio_blk_swap_file(struct virtio_blk *b, struct block_file *file, struct block_file **old, struct errmsg *e)
+{
+    if (block_file_read_only(file) != block_file_read_only(b->file))
+        return errmsg_set(e, -EINVAL, "the new backing file is %s, the drive is %s",
+                          block_file_read_only(file) ? "read-only" : "writable",
+                          block_file_read_only(b->file) ? "read-only" : "writable");
+    *old = b->file;
+    b->file = file;
+    b->capacity = block_file_size(file) / VIRTIO_BLK_SECTOR;
+    put_le(b->config + VIRTIO_BLK_CFG_CAPACITY, b->capacity, 8);
+    put_le(b->config + VIRTIO_BLK_CFG_DISCARD_ALIGN, block_file_block_size(file) / VIRTIO_BLK_SECTOR, 4);
+    virtio_mmio_config_changed(b->t);
+    return 0;
+}
+
 struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b)
 {
     return b->t;

@@ -114,6 +114,15 @@ struct virtio_mmio *virtio_blk_mmio(struct virtio_blk *b);
  * nothing. Any thread, also while the guest runs. */
 void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *u);
 
+/* Puts file in place of the device's backing file (Firecracker's PATCH
+ * /drives path_on_host): the capacity becomes the new file's and the guest
+ * gets a config-change interrupt. The new file must be as writable as the
+ * old (the features the driver accepted stay). Only where the I/O thread's
+ * callbacks cannot run (event_loop_hold): no request is in flight then.
+ * On success the device owns file and *old is the previous one (the
+ * caller closes it); on failure nothing changed. */
+int virtio_blk_swap_file(struct virtio_blk *b, struct block_file *file, struct block_file **old, struct errmsg *e);
+
 /* Safe from any thread, also while the guest runs. */
 void virtio_blk_stats(const struct virtio_blk *b, struct virtio_blk_stats *out);
 

@@ -46,6 +46,12 @@ const char *vm_gdb_spec(struct vm *vm);
  * (vmm/guest_inspect.h). */
 void vm_inspect(struct vm *vm, void (*fn)(void *opaque, struct hart *const *harts, unsigned n), void *opaque);
 int vm_set_console_file(struct vm *vm, const char *path, struct errmsg *e);
+/* The drive in device slot puts the file at path in place of its backing
+ * file while the VM runs (Firecracker's PATCH /drives path_on_host): it is
+ * opened as read_only says (as the drive was), then swapped in with the
+ * harts and the I/O thread held, and the guest gets a config-change
+ * interrupt for the new capacity (vm_drive.c). */
+int vm_drive_swap(struct vm *vm, unsigned slot, const char *path, bool read_only, struct errmsg *e);
 int vm_dump_dtb(struct vm *vm, const char *path, struct errmsg *e);
 
 /* Starts the I/O thread, the console, signal handling and the harts, and

@@ -12,6 +12,12 @@
 #   ratelimit   a drive limited to 4 MiB/s: a guest dd reads at that rate
 #               (within 10%, timed by the guest's clock); PATCH lifts the
 #               limit while a dd runs, and the next dd is much faster
+#   driveswap   Kata's disk hot-plug: a placeholder drive (an empty file)
+#               at boot, its backing file swapped by PATCH path_on_host
+#               while the guest runs; the guest sees the new size, reads
+#               the new file and writes to it, the host reads that back;
+#               a missing file or one of the wrong kind is refused (400)
+#               and the drive stays as it was
 #   balloon     a balloon with statistics every second: GET
 #               /balloon/statistics gives the guest's memory figures
 #               (non-zero total and free memory); PATCH changes the
@@ -227,6 +233,39 @@ print(f"limited: 8 MiB in {d1:.2f} s = {r1:.2f} MiB/s (limit 4); 24 MiB with the
 ok = abs(r1 - 4) <= 0.4 and d2 < 4.5 and d3 < 1.0
 sys.exit(0 if ok else 1)
 PY
+    ;;
+  driveswap)
+    : >"$work/placeholder.img"
+    printf 'swapped-in-disk-marker' >"$work/real.img"
+    truncate -s 8M "$work/real.img"
+    # (no double quotes: the command sits in minnow.cmd="..." on the kernel command line)
+    cmd='echo size-before $(cat /sys/block/vdb/size); echo waiting-for-disk'
+    cmd+='; while [ $(cat /sys/block/vdb/size) = 0 ]; do sleep 0.1; done'
+    cmd+='; echo size-after $(cat /sys/block/vdb/size); echo read $(head -c 22 /dev/vdb)'
+    cmd+='; echo guest-wrote-this | dd of=/dev/vdb bs=512 seek=8 conv=fsync 2>/dev/null; echo swap-done'
+    start_minnow --api-sock "$sock"
+    expect PUT /boot-source "$(boot_json "$cmd")" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    truncate -s 1M "$work/root.img"
+    expect PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "'"$work"'/root.img", "is_root_device": false}' 204
+    expect PUT /drives/hot '{"drive_id": "hot", "path_on_host": "'"$work"'/placeholder.img", "is_root_device": false}' 204
+    expect PATCH /drives/hot '{"drive_id": "hot", "path_on_host": "'"$work"'/real.img"}' 400 "only supported after starting"
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_console '^waiting-for-disk'
+    expect PATCH /drives/hot '{"drive_id": "hot", "path_on_host": "'"$work"'/missing.img"}' 400 "missing.img"
+    expect PATCH /drives/hot '{"drive_id": "hot", "path_on_host": "'"$work"'"}' 400 "path_on_host"
+    expect PATCH /drives/hot '{"drive_id": "hot", "path_on_host": ""}' 400 "path_on_host: empty"
+    expect GET /vm/config "" 200
+    grep -qF "placeholder.img" <<<"$body" || fail "a refused PATCH changed the drive: $body"
+    expect PATCH /drives/hot '{"drive_id": "hot", "path_on_host": "'"$work"'/real.img"}' 204
+    wait_console '^swap-done'
+    tr -d '\r' <"$log" | grep -qx 'size-before 0' || fail "the placeholder was not empty to the guest"
+    tr -d '\r' <"$log" | grep -qx 'size-after 16384' || fail "the guest did not see the new file's 8 MiB"
+    tr -d '\r' <"$log" | grep -qx 'read swapped-in-disk-marker' || fail "the guest did not read the new file"
+    wait_minnow 0
+    dd if="$work/real.img" bs=512 skip=8 count=1 2>/dev/null | grep -qa guest-wrote-this \
+      || fail "the guest's write did not reach the new file"
+    [ ! -s "$work/placeholder.img" ] || fail "the guest wrote to the placeholder after the swap"
     ;;
   balloon)
     start_minnow --api-sock "$sock"
