@@ -5,7 +5,8 @@
  * InstanceStart builds and starts the VM from it; after that the pre-boot
  * resources are refused and PATCH /vm pauses and resumes.
  *
- * Routes: GET /, GET /version, PUT /boot-source, GET|PUT|PATCH
+ * Routes: GET /, GET /version (firecracker_version: the Firecracker API
+ * version minnow implements, api_version.h; minnow_version), PUT /boot-source, GET|PUT|PATCH
  * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id} (PATCH
  * both after start: rate limiters, see vm_config_json_drive_patch), PUT
  * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, GET|PATCH
@@ -68,6 +69,13 @@ int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct
  * (t->stop_fd). */
 int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
                      const struct path_allow *allow, int engine, struct errmsg *e);
+
+/* --boot-timer: the VM InstanceStart builds gets Firecracker's boot timer
+ * device (devices/boot_timer.h), and each signal the guest gives through
+ * it is logged at Info as "Guest-boot-time = N us N ms, N CPU us N CPU
+ * ms", timed from the InstanceStart (wall clock and this process's CPU
+ * time), as Firecracker logs it. Call before the start. */
+void api_vmm_enable_boot_timer(struct api_vmm *a);
 
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);

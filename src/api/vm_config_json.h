@@ -20,6 +20,10 @@
  *     "logger":             { "log_path", "level", "show_level", "show_log_origin" },
  *     "metrics":            { "metrics_path", "emit_id" } }
  *
+ * Unknown top-level keys are ignored, as Firecracker ignores them, and
+ * named in vm_config.ignored_keys for a warning; unknown fields inside a
+ * section are refused.
+ *
  * The logger and metrics sections configure the monitor, not the board:
  * --config-file applies them as PUT /logger and PUT /metrics would (with
  * the same checks); GET /vm/config shows what was applied.
