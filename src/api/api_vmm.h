@@ -16,7 +16,10 @@
  * PATCH /vm (Paused | Resumed), GET /vm/config.
  * Success is 200 with a body or 204; every error is 400 with
  * {"fault_message": "..."} naming the resource and field (Firecracker's
- * convention), except an unknown path or method (404 / 405).
+ * convention), an unknown path or method included. As in Firecracker, a
+ * GET with a body is refused (400), trailing slashes on a path are
+ * ignored, and PUT /boot-source, /drives/{id} and /network-interfaces/{id}
+ * open what they name before accepting it (api_put_check.h).
  *
  * Thread-safe: every request runs under the object's lock. */
 #ifndef MINNOW_API_API_VMM_H
