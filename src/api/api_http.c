@@ -66,6 +66,7 @@ struct request {
     char *buf;
     size_t len;
     bool too_big;
+    unsigned long long seen;  /* body bytes received, kept or not */
 };
 
 static enum MHD_Result respond(const struct mhd *m, struct MHD_Connection *c, unsigned status, char *body)
@@ -99,6 +100,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        q->seen += n;
         if (q->too_big || q->len + n > h->max_body) {
             q->too_big = true;
             return MHD_YES;
@@ -116,8 +118,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* The front refuses a Content-Length over the limit; this is
          * only a backstop. */
         char *msg = NULL;
-        if (asprintf(&msg, "{\"fault_message\":\"Request payload is larger than the limit of %u allowed by "
-                     "server.\"}", h->max_body) < 0)
+        if (asprintf(&msg, "{\"fault_message\":\"Request payload with size %llu is larger than the limit of %u "
+                     "allowed by server.\"}", (unsigned long long)q->seen, h->max_body) < 0)
             msg = NULL;
         return respond(&h->mhd, c, 400, msg);
     }
