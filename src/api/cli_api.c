@@ -121,7 +121,7 @@ static const char api_usage[] =
     "guest powered off, the guest's failure code, 121-124 for panic, bad\n"
     "command line, monitor error, stopped from the host; but a guest reboot\n"
     "exits with 0, as Firecracker's does (minnow run and minnow restore: 120;\n"
-    "the log and the metrics' vm.end_reason say it was a reboot).\n";
+    "the log and the metrics' minnow.vm.end_reason say it was a reboot).\n";
 
 static const char restore_usage[] =
     "usage: minnow restore --snapshot FILE --mem FILE [--paused] [--api-sock PATH]\n"

@@ -469,15 +469,15 @@ PY
     python3 - "$work/metrics.json" <<'PY' || fail "metrics: $(cat "$work/metrics.json")"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-flush = [l for l in lines if l["reason"] == "FlushMetrics"][-1]
+flush = [l for l in lines if l["minnow"]["reason"] == "FlushMetrics"][-1]
 a = flush["api_server"]
 # started before the API served; the CPU figure has the parent's second
 assert 0 < a["process_startup_time_us"] < 120_000_000, a
 assert 1_000_000 < a["process_startup_time_cpu_us"] < 1_000_000 + 120_000_000, a
 end = lines[-1]
-assert end["reason"] == "exit", end
-assert end["vm"]["end_reason"] == "the guest asked for a reboot" and end["vm"]["exit_status"] == 0, end["vm"]
-print("api_server:", a, "end:", end["vm"]["end_reason"], end["vm"]["exit_status"])
+assert end["minnow"]["reason"] == "exit", end
+assert end["minnow"]["vm"]["end_reason"] == "the guest asked for a reboot" and end["minnow"]["vm"]["exit_status"] == 0, end["minnow"]["vm"]
+print("api_server:", a, "end:", end["minnow"]["vm"]["end_reason"], end["minnow"]["vm"]["exit_status"])
 PY
     ;;
   *) echo "api.sh: unknown mode $mode" >&2; exit 2 ;;
