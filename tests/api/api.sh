@@ -30,7 +30,8 @@
 #               file, --enable-pci refused, --http-api-max-payload-size, a
 #               GET with a body, trailing slashes, GET /version, PUTs
 #               naming missing files and TAPs, unknown config keys
-#   boottimer   --boot-timer: the guest's write of 123 to 0x40000000 is
+#   boottimer   without --boot-timer a guest store to 0x40000000 faults;
+#               with it, the guest's write of 123 to 0x40000000 is
 #               logged as Firecracker logs it; --start-time-us and friends
 #               reach the metrics; a snapshot of the VM is described as v2;
 #               a guest reboot exits 0 with the reason in log and metrics
@@ -435,6 +436,19 @@ PY
     grep -qF "'future-section'" "$work/err" || fail "no warning on stderr"
     ;;
   boottimer)
+    # Without --boot-timer nothing is at 0x40000000: the guest's store
+    # faults (its shell reports the signal) and nothing is logged.
+    python3 - "$guest" "$work/nobt.json" <<'PY'
+import json, sys
+g = sys.argv[1]
+json.dump({"boot-source": {"kernel_image_path": g + "/Image", "initrd_path": g + "/initramfs.cpio.gz",
+                           "boot_args": "console=ttyS0 minnow.cmd=\"devmem 0x40000000 8 123 || echo bt-refused\""},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}, open(sys.argv[2], "w"))
+PY
+    "$minnow" --no-api --config-file "$work/nobt.json" --log-path "$work/nobt.log" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 0 ] || fail "without --boot-timer: exit $st: $(cat "$work/err")"
+    grep -qxF bt-refused <(tr -d '\r' <"$log") || fail "without --boot-timer the guest's devmem did not fail: $(tail -5 "$log")"
+    grep -q "Guest-boot-time" "$work/nobt.log" && fail "Guest-boot-time logged without --boot-timer"
     python3 -c 'import time; print(time.monotonic_ns() // 1000)' >"$work/t0"
     start_minnow --api-sock "$sock" --boot-timer --log-path "$work/minnow.log" --metrics-path "$work/metrics.json" \
       --start-time-us "$(cat "$work/t0")" --start-time-cpu-us 0 --parent-cpu-time-us 1000000
