@@ -37,6 +37,7 @@ struct api_http {
     struct MHD_Daemon *daemon;
     struct api_front *front;
     struct api_vmm *vmm;
+    unsigned max_body;
 };
 
 static int mhd_load(struct mhd *m, struct errmsg *e)
@@ -65,6 +66,7 @@ struct request {
     char *buf;
     size_t len;
     bool too_big;
+    unsigned long long seen;  /* body bytes received, kept or not */
 };
 
 static enum MHD_Result respond(const struct mhd *m, struct MHD_Connection *c, unsigned status, char *body)
@@ -98,7 +100,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (q->too_big || q->len + n > API_HTTP_MAX_BODY) {
+        q->seen += n;
+        if (q->too_big || q->len + n > h->max_body) {
             q->too_big = true;
             return MHD_YES;
         }
@@ -112,8 +115,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (q->too_big) {
-        char *msg = strdup("{\"fault_message\":\"the request body is larger than the limit of 51200 bytes\"}");
-        return respond(&h->mhd, c, 413, msg);
+        /* The front refuses a Content-Length over the limit; this is
+         * only a backstop. */
+        char *msg = NULL;
+        if (asprintf(&msg, "{\"fault_message\":\"Request payload with size %llu is larger than the limit of %u "
+                     "allowed by server.\"}", (unsigned long long)q->seen, h->max_body) < 0)
+            msg = NULL;
+        return respond(&h->mhd, c, 400, msg);
     }
     struct api_reply rep;
     api_vmm_handle(h->vmm, method, url, q->buf, q->len, &rep);
@@ -156,7 +164,8 @@ static int start_daemon(void *p)
     return h->daemon ? 0 : -EIO;
 }
 
-int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, struct errmsg *e)
+int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, unsigned max_body,
+                   struct errmsg *e)
 {
     struct api_http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -164,6 +173,7 @@ int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, st
         return errmsg_set(e, -ENOMEM, "out of memory for the API server");
     }
     h->vmm = vmm;
+    h->max_body = max_body;
     int r = mhd_load(&h->mhd, e);
     if (r) {
         close(listen_fd);
@@ -179,7 +189,7 @@ int api_http_start(struct api_http **out, int listen_fd, struct api_vmm *vmm, st
         free(h);
         return errmsg_set(e, r, "cannot start the HTTP server on the API socket");
     }
-    r = api_front_start(&h->front, listen_fd, API_HTTP_MAX_BODY, pass_connection, h, e);
+    r = api_front_start(&h->front, listen_fd, max_body, pass_connection, h, e);
     if (r) {
         h->mhd.stop_daemon(h->daemon);
         dlclose(h->mhd.lib);

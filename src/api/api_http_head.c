@@ -114,9 +114,10 @@ unsigned api_http_head_check(const char *head, size_t len, uint64_t max_body, st
         p = e + 2;
     }
     if (out->content_length > max_body) {
-        snprintf(msg, msg_size, "the request body is larger than the limit of %llu bytes",
-                 (unsigned long long)max_body);
-        return 413;
+        /* Firecracker's answer: 400 and this sentence. */
+        snprintf(msg, msg_size, "Request payload with size %llu is larger than the limit of %llu allowed by server.",
+                 (unsigned long long)out->content_length, (unsigned long long)max_body);
+        return 400;
     }
     return 0;
 }

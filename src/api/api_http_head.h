@@ -17,7 +17,7 @@ struct api_http_head {
 };
 
 /* head: len bytes ending with the blank line ("\r\n\r\n"). Returns 0 and
- * fills *out, or the HTTP status to answer (400, 505, 413) with a sentence
+ * fills *out, or the HTTP status to answer (400, 505) with a sentence
  * for fault_message in msg. */
 unsigned api_http_head_check(const char *head, size_t len, uint64_t max_body, struct api_http_head *out,
                              char *msg, size_t msg_size);

@@ -17,6 +17,8 @@
 #include "api/api_debug.h"
 #include "api/api_mmds.h"
 #include "api/api_observe.h"
+#include "api/api_put_check.h"
+#include "api/api_version.h"
 #include "api/api_snapshot.h"
 #include "vmm/migration.h"
 #include "api/json_fields.h"
@@ -44,6 +46,11 @@ struct api_vmm {
 
     const struct path_allow *incoming_allow;  /* during api_vmm_incoming */
     int incoming_engine;                      /* likewise: enum hart_engine, -1: the source's */
+
+    /* --boot-timer: the boot timer device, and when InstanceStart began
+     * (CLOCK_MONOTONIC and the process's CPU time, us). */
+    bool boot_timer;
+    uint64_t start_us, start_cpu_us;
 
     /* The balloon statistics poller: a thread that asks the guest for
      * fresh statistics every stats_polling_interval_s seconds, started at
@@ -141,6 +148,9 @@ int api_vmm_configure(struct api_vmm *a, struct vm_config *cfg, struct errmsg *e
     mmds_sync_locked(a);
     if (a->cfg.logger.present)
         r = api_observe_logger(a->log, &a->cfg.logger, e);
+    if (!r && a->cfg.ignored_keys)
+        LOG_WARN(a->log, "the configuration: ignored the unknown top-level key(s) %s (as Firecracker does)",
+                 a->cfg.ignored_keys);
     if (!r && a->cfg.metrics.present)
         r = api_observe_metrics(a->metrics, &a->cfg.metrics, a->id, e);
     pthread_mutex_unlock(&a->lock);
@@ -197,18 +207,49 @@ static void *balloon_poller(void *p)
 
 static void attach_locked(struct api_vmm *a, struct vm *vm);
 
+void api_vmm_enable_boot_timer(struct api_vmm *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->boot_timer = true;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static uint64_t clock_us(clockid_t clk)
+{
+    struct timespec t;
+    clock_gettime(clk, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* The guest wrote the boot timer's magic (on its vCPU's thread, without
+ * the lock: the start times are set before the VM runs). Firecracker's
+ * log line, so the tools that parse it find it. */
+static void boot_timer_signal(void *p)
+{
+    struct api_vmm *a = p;
+    uint64_t us = clock_us(CLOCK_MONOTONIC) - a->start_us, cpu = clock_us(CLOCK_PROCESS_CPUTIME_ID) - a->start_cpu_us;
+    LOG_INFO(a->log, "Guest-boot-time = %6llu us %llu ms, %6llu CPU us %llu CPU ms", (unsigned long long)us,
+             (unsigned long long)(us / 1000), (unsigned long long)cpu, (unsigned long long)(cpu / 1000));
+}
+
 /* Under the lock. */
 static int start_locked(struct api_vmm *a, int *config_error, struct errmsg *e)
 {
     *config_error = 0;
     if (a->vm)
         return errmsg_set(e, -EBUSY, "InstanceStart: the microVM is already started");
+    a->start_us = clock_us(CLOCK_MONOTONIC);
+    a->start_cpu_us = clock_us(CLOCK_PROCESS_CPUTIME_ID);
     int r = vm_config_build(&a->cfg, &a->build, e);
     if (r) {
         *config_error = 1;
         return r;
     }
     api_mmds_attach(&a->cfg, &a->build, a->mmds);
+    if (a->boot_timer) {
+        a->build.virt.boot_timer = boot_timer_signal;
+        a->build.virt.boot_timer_opaque = a;
+    }
     struct vm *vm;
     if ((r = vm_create(&vm, &a->build.virt, e)))
         return r;
@@ -302,15 +343,28 @@ static int get_version(struct api_vmm *a, const json_t *b, const char *id, struc
                        struct errmsg *e)
 {
     (void)a, (void)b, (void)id, (void)e;
-    /* Firecracker's field name, so its clients find it; the value is minnow's version. */
-    reply_json(out, 200, json_pack("{s:s}", "firecracker_version", MINNOW_VERSION));
+    /* Firecracker's field holds the Firecracker API version minnow
+     * implements (clients decide by it what they may use); minnow's own
+     * version beside it. */
+    reply_json(out, 200, json_pack("{s:s, s:s}", "firecracker_version", API_FIRECRACKER_VERSION, "minnow_version",
+                                   MINNOW_VERSION));
     return 0;
 }
 
+/* As in Firecracker, the files and TAPs a PUT names are checked at the
+ * PUT: the body is read into a scratch configuration first (so a bad
+ * field is reported as such), then what it names is opened
+ * (api_put_check.h), and only then does the body replace the resource. */
 static int put_boot(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)id, (void)out;
-    return vm_config_json_boot_source(&a->cfg, b, e);
+    struct vm_config t;
+    vm_config_init(&t);
+    int r = vm_config_json_boot_source(&t, b, e);
+    if (!r)
+        r = api_put_check_boot(&t.boot, e);
+    vm_config_free(&t);
+    return r ? r : vm_config_json_boot_source(&a->cfg, b, e);
 }
 
 static int get_machine(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
@@ -338,13 +392,25 @@ static int patch_machine(struct api_vmm *a, const json_t *b, const char *id, str
 static int put_drive(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)out;
-    return vm_config_json_drive(&a->cfg, b, id, e);
+    struct vm_config t;
+    vm_config_init(&t);
+    int r = vm_config_json_drive(&t, b, id, e);
+    if (!r)
+        r = api_put_check_drive(&t.drives[0], e);
+    vm_config_free(&t);
+    return r ? r : vm_config_json_drive(&a->cfg, b, id, e);
 }
 
 static int put_net(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)out;
-    return vm_config_json_net(&a->cfg, b, id, e);
+    struct vm_config t;
+    vm_config_init(&t);
+    int r = vm_config_json_net(&t, b, id, e);
+    if (!r)
+        r = api_put_check_net(&t.nets[0], e);
+    vm_config_free(&t);
+    return r ? r : vm_config_json_net(&a->cfg, b, id, e);
 }
 
 /* PATCH /drives/{id} and /network-interfaces/{id}: after InstanceStart
@@ -981,15 +1047,33 @@ static bool path_matches(const char *pattern, const char *path, const char **id)
     return !strcmp(pattern, path);
 }
 
-static void handle_locked(struct api_vmm *a, const char *method, const char *path, const char *body, size_t len,
-                          struct api_reply *out)
+static void handle_locked(struct api_vmm *a, const char *method, const char *full_path, const char *body,
+                          size_t len, struct api_reply *out)
 {
     char msg[640];
+    a->req = METRICS_REQ_NONE;
+    a->lat = METRICS_LAT_NONE;
+    /* As in Firecracker: a GET never has a body, whatever its path. */
+    if (!strcmp(method, "GET") && len) {
+        reply_error(out, 400, "GET request cannot have a body.");
+        return;
+    }
+    /* Trailing slashes are accepted, as Firecracker's parser drops them
+     * ("/machine-config/", "/drives/rootfs/"). */
+    char path[512];
+    size_t plen = strlen(full_path);
+    while (plen > 1 && full_path[plen - 1] == '/')
+        plen--;
+    if (plen >= sizeof path) {
+        snprintf(msg, sizeof msg, "Invalid request method and/or path: %s %.200s... (a path of %zu bytes)", method,
+                 full_path, plen);
+        reply_error(out, 400, msg);
+        return;
+    }
+    snprintf(path, sizeof path, "%.*s", (int)plen, full_path);
     const struct route *rt = NULL;
     bool path_known = false;
     const char *id = NULL;
-    a->req = METRICS_REQ_NONE;
-    a->lat = METRICS_LAT_NONE;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++) {
         const char *rid;
         if (!path_matches(routes[i].path, path, &rid))
@@ -1001,7 +1085,7 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
         }
     }
     if (!rt) {
-        snprintf(msg, sizeof msg, "Invalid request method and/or path: %s %.200s%s", method, path,
+        snprintf(msg, sizeof msg, "Invalid request method and/or path: %s %.200s%s", method, full_path,
                  path_known ? " (the path takes other methods)" : "");
         /* 400, as Firecracker answers an unknown path or method. */
         reply_error(out, 400, msg);
@@ -1010,7 +1094,7 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     a->req = rt->req;
     if (rt->when == PRE_BOOT && a->vm) {
         snprintf(msg, sizeof msg, "%s %.200s: the requested operation is not supported after starting the "
-                 "microVM (pre-boot only)", method, path);
+                 "microVM (pre-boot only)", method, full_path);
         reply_error(out, 400, msg);
         return;
     }
@@ -1018,7 +1102,7 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *pat
     json_t *j = NULL;
     if (rt->body) {
         if (!len) {
-            snprintf(msg, sizeof msg, "%s %.200s: the request needs a JSON body", method, path);
+            snprintf(msg, sizeof msg, "%s %.200s: the request needs a JSON body", method, full_path);
             reply_error(out, 400, msg);
             return;
         }

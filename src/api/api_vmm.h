@@ -5,7 +5,8 @@
  * InstanceStart builds and starts the VM from it; after that the pre-boot
  * resources are refused and PATCH /vm pauses and resumes.
  *
- * Routes: GET /, GET /version, PUT /boot-source, GET|PUT|PATCH
+ * Routes: GET /, GET /version (firecracker_version: the Firecracker API
+ * version minnow implements, api_version.h; minnow_version), PUT /boot-source, GET|PUT|PATCH
  * /machine-config, PUT /drives/{id}, PUT /network-interfaces/{id} (PATCH
  * both after start: rate limiters, see vm_config_json_drive_patch), PUT
  * /vsock, PUT /entropy, GET|PUT|PATCH /balloon, GET|PATCH
@@ -16,8 +17,11 @@
  * PUT /mmds/config (api/api_mmds.h).
  * Success is 200 with a body or 204; every error is 400 with
  * {"fault_message": "..."} naming the resource and field (Firecracker's
- * convention), except an unknown path or method (404 / 405) and an MMDS
- * data store over its limit (413, as in Firecracker).
+ * convention), an unknown path or method included, except an MMDS data
+ * store over its limit (413, as in Firecracker). As in Firecracker, a
+ * GET with a body is refused (400), trailing slashes on a path are
+ * ignored, and PUT /boot-source, /drives/{id} and /network-interfaces/{id}
+ * open what they name before accepting it (api_put_check.h).
  *
  * Thread-safe: every request runs under the object's lock. */
 #ifndef MINNOW_API_API_VMM_H
@@ -71,6 +75,13 @@ int api_vmm_restore(struct api_vmm *a, const struct api_snapshot_load *p, struct
  * (t->stop_fd). */
 int api_vmm_incoming(struct api_vmm *a, int listen_fd, const struct migration_target *t,
                      const struct path_allow *allow, int engine, struct errmsg *e);
+
+/* --boot-timer: the VM InstanceStart builds gets Firecracker's boot timer
+ * device (devices/boot_timer.h), and each signal the guest gives through
+ * it is logged at Info as "Guest-boot-time = N us N ms, N CPU us N CPU
+ * ms", timed from the InstanceStart (wall clock and this process's CPU
+ * time), as Firecracker logs it. Call before the start. */
+void api_vmm_enable_boot_timer(struct api_vmm *a);
 
 /* An fd that becomes readable once the VM has started (for poll()). */
 int api_vmm_started_fd(const struct api_vmm *a);

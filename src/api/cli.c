@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api_version.h"
 #include "api/cli_seccomp.h"
 #include "backends/net_helper.h"
 
@@ -39,7 +40,10 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -h, --help     print this text and exit\n"
-    "  --version      print the version and exit\n";
+    "  --version      print minnow's version and the Firecracker API version it\n"
+    "                 implements, and exit\n"
+    "  --snapshot-version, --describe-snapshot FILE, --boot-timer,\n"
+    "  --http-api-max-payload-size N, ...: Firecracker's (see 'minnow --api-sock --help')\n";
 
 /* An argument naming an inherited descriptor: "/dev/fd/N" or
  * "/proc/self/fd/N" (a shell's <(...) gives those). -1 if it is not one. */
@@ -97,7 +101,7 @@ int cli_main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("minnow %s\n", MINNOW_VERSION);
+        printf("minnow %s\nFirecracker API %s\n", MINNOW_VERSION, API_FIRECRACKER_VERSION);
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "run"))
@@ -116,8 +120,9 @@ int cli_main(int argc, char **argv)
         return cli_snapshot_merge(argc, argv);
     if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate"))
         return cli_control(argc, argv);
-    if (!strcmp(cmd, "--api-sock") || !strcmp(cmd, "--config-file") || !strcmp(cmd, "--no-api") ||
-        !strcmp(cmd, "--id") || !strcmp(cmd, "--incoming"))
+    /* Firecracker's command line takes its options in any order: every
+     * other option starts it (and an unknown one is refused there). */
+    if (!strncmp(cmd, "--", 2))
         return cli_api(argc, argv);
     fprintf(stderr, "minnow: unknown command '%s' (try 'minnow --help')\n", cmd);
     return CLI_EXIT_USAGE;

@@ -21,11 +21,15 @@
 #include "api/api_http.h"
 #include "api/api_mmds.h"
 #include "api/api_socket.h"
+#include "api/api_version.h"
 #include "api/api_vmm.h"
 #include "api/vm_config_json.h"
 #include "api/cli_seccomp.h"
 #include "vmm/jailer.h"
 #include "vmm/migration.h"
+#include "vmm/snapshot_file.h"
+#include <inttypes.h>
+#include <time.h>
 
 static const char api_usage[] =
     "usage: minnow --api-sock PATH [--config-file FILE] [--id ID] [LOG/METRICS OPTIONS]\n"
@@ -94,14 +98,37 @@ static const char api_usage[] =
     "                      Firecracker's keys (counters since the previous\n"
     "                      line) and minnow's own under \"minnow\" (since start)\n"
     "  --mmds-size-limit BYTES  the MMDS data store's limit (its compact JSON;\n"
-    "                      default 51200): a PUT or PATCH /mmds beyond it gets 413\n"
+    "                      default: --http-api-max-payload-size's, 51200): a PUT\n"
+    "                      or PATCH /mmds beyond it gets 413\n"
     "  --metadata FILE     the MMDS data store's initial contents (JSON)\n"
+    "  --boot-timer        map Firecracker's boot timer device at 0x40000000: each\n"
+    "                      time the guest writes the byte 123 there (busybox:\n"
+    "                      devmem 0x40000000 8 123) the log gets \"Guest-boot-time =\n"
+    "                      N us N ms, N CPU us N CPU ms\", timed from InstanceStart\n"
+    "  --http-api-max-payload-size N  refuse API request bodies over N bytes\n"
+    "                      (400 with a fault_message; default 51200, at most 2^30)\n"
+    "  --start-time-us US, --start-time-cpu-us US, --parent-cpu-time-us US\n"
+    "                      with --api-sock: when the process was started\n"
+    "                      (CLOCK_MONOTONIC, us), the CPU time it had then (us),\n"
+    "                      and CPU time its parent spent on it (us), as\n"
+    "                      Firecracker's jailer passes them: once the API serves,\n"
+    "                      the metrics' api_server.process_startup_time_us and\n"
+    "                      process_startup_time_cpu_us give the time since\n"
+    "  --enable-pci        refused: minnow's devices are virtio-mmio only (no PCI)\n"
+    "  --snapshot-version  print the snapshot state file format version minnow\n"
+    "                      writes (\"v2\") and exit\n"
+    "  --describe-snapshot FILE  print the format version of the state file FILE\n"
+    "                      and exit (not a minnow snapshot: an error, status 122)\n"
+    "  --version           print minnow's version and the Firecracker API version\n"
+    "                      it implements, and exit\n"
     CLI_SECCOMP_USAGE
     "  -h, --help          print this text and exit\n"
     "\n"
     "The exit status is minnow run's (see 'minnow run --help'): 0 when the\n"
-    "guest powered off, the guest's failure code, 120-124 for reboot, panic,\n"
-    "bad command line, monitor error, stopped from the host.\n";
+    "guest powered off, the guest's failure code, 121-124 for panic, bad\n"
+    "command line, monitor error, stopped from the host; but a guest reboot\n"
+    "exits with 0, as Firecracker's does (minnow run and minnow restore: 120;\n"
+    "the log and the metrics' minnow.vm.end_reason say it was a reboot).\n";
 
 static const char restore_usage[] =
     "usage: minnow restore --snapshot FILE --mem FILE [--paused] [--api-sock PATH]\n"
@@ -143,6 +170,10 @@ struct api_opts {
     const char *mmds_size_limit, *metadata;   /* Firecracker's --mmds-size-limit, --metadata */
     size_t mmds_limit;
     int no_api, show_level, show_origin;
+    /* Firecracker's flags */
+    int boot_timer;
+    const char *max_payload, *start_us, *start_cpu_us, *parent_cpu_us;
+    unsigned max_body;
     struct cli_seccomp seccomp;
     /* minnow restore */
     int restore;
@@ -169,6 +200,19 @@ static int parse_net_override(struct api_opts *o, char *v)
     return 0;
 }
 
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse(int argc, char **argv, struct api_opts *o, int restore)
 {
     memset(o, 0, sizeof *o);
@@ -189,7 +233,11 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
                           : !strcmp(a, "--level") ? &o->level : !strcmp(a, "--metrics-path") ? &o->metrics_path
                           : !strcmp(a, "--module") ? &o->module
                           : !restore && !strcmp(a, "--mmds-size-limit") ? &o->mmds_size_limit
-                          : !restore && !strcmp(a, "--metadata") ? &o->metadata : NULL;
+                          : !restore && !strcmp(a, "--metadata") ? &o->metadata
+                          : !strcmp(a, "--http-api-max-payload-size") ? &o->max_payload
+                          : !strcmp(a, "--start-time-us") ? &o->start_us
+                          : !strcmp(a, "--start-time-cpu-us") ? &o->start_cpu_us
+                          : !strcmp(a, "--parent-cpu-time-us") ? &o->parent_cpu_us : NULL;
         if (restore && !slot)
             slot = !strcmp(a, "--snapshot") ? &o->load.snapshot_path : !strcmp(a, "--mem") ? &o->load.mem_path
                  : !strcmp(a, "--vsock-override") ? &o->load.vsock_uds : NULL;
@@ -213,6 +261,12 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
             o->allow[o->nallow++] = argv[++i];
         } else if (!restore && !strcmp(a, "--no-api")) {
             o->no_api = 1;
+        } else if (!strcmp(a, "--boot-timer")) {
+            o->boot_timer = 1;
+        } else if (!strcmp(a, "--enable-pci")) {
+            fprintf(stderr, "minnow: --enable-pci: minnow has no PCI: its devices are virtio-mmio (the guest finds "
+                    "them in the device tree); leave the flag out\n");
+            return -1;
         } else if (!strcmp(a, "--show-level")) {
             o->show_level = 1;
         } else if (!strcmp(a, "--show-log-origin")) {
@@ -229,6 +283,26 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         }
     }
     struct errmsg e = { "" };
+    o->max_body = API_HTTP_MAX_BODY;
+    if (o->max_payload) {
+        uint64_t n;
+        if (parse_u64(o->max_payload, &n) || n < 1 || n > API_HTTP_MAX_BODY_LIMIT) {
+            fprintf(stderr, "minnow: --http-api-max-payload-size: expected a number of bytes from 1 to %u, got "
+                    "'%s'\n", API_HTTP_MAX_BODY_LIMIT, o->max_payload);
+            return -1;
+        }
+        o->max_body = (unsigned)n;
+    }
+    const char *const times[3][2] = { { "--start-time-us", o->start_us }, { "--start-time-cpu-us", o->start_cpu_us },
+                                      { "--parent-cpu-time-us", o->parent_cpu_us } };
+    for (int t = 0; t < 3; t++) {
+        uint64_t n;
+        if (times[t][1] && parse_u64(times[t][1], &n)) {
+            fprintf(stderr, "minnow: %s: expected a whole number of microseconds, got '%s'\n", times[t][0],
+                    times[t][1]);
+            return -1;
+        }
+    }
     /* Firecracker's rule for instance ids: the jailer's (a UUID passes). */
     if (o->id && jailer_check_id(o->id, &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
@@ -250,7 +324,8 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         fprintf(stderr, "minnow: --module: minnow's log has no module filter\n");
         return -1;
     }
-    o->mmds_limit = MMDS_STORE_DEFAULT_LIMIT;
+    /* As in Firecracker: the API's body limit unless given. */
+    o->mmds_limit = o->max_body;
     if (o->mmds_size_limit) {
         char *end;
         errno = 0;
@@ -352,6 +427,30 @@ static int observe(const struct api_opts *o, struct api_vmm *a, struct errmsg *e
     return 0;
 }
 
+/* --start-time-us, --start-time-cpu-us, --parent-cpu-time-us, once the
+ * API serves: what Firecracker's ProcessTimeReporter puts in its
+ * api_server metrics. */
+static void report_startup(const struct api_opts *o, struct metrics *m)
+{
+    struct timespec t;
+    uint64_t v, wall = 0, cpu = 0;
+    if (!o->start_us && !o->start_cpu_us)
+        return;
+    if (o->start_us && !parse_u64(o->start_us, &v)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+        wall = now > v ? now - v : 0;
+    }
+    if (o->start_cpu_us && !parse_u64(o->start_cpu_us, &v)) {
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u, parent = 0;
+        if (o->parent_cpu_us)
+            parse_u64(o->parent_cpu_us, &parent);
+        cpu = (now > v ? now - v : 0) + parent;
+    }
+    metrics_set_startup(m, wall, cpu);
+}
+
 /* Waits for the VM to start (0) or a signal (-1). */
 static int wait_for_start(struct api_vmm *a, int sig_fd)
 {
@@ -403,6 +502,8 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
             close(listen_fd);
         goto out;
     }
+    if (o->boot_timer)
+        api_vmm_enable_boot_timer(a);
     if (api_vmm_configure(a, cfg, &e)) {
         fprintf(stderr, "minnow: %s: %s\n", o->config_file ? o->config_file : "configuration", e.text);
         rc = CLI_EXIT_USAGE;
@@ -469,10 +570,12 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
             goto out;
         }
     }
-    if (listen_fd >= 0 && api_http_start(&http, listen_fd, a, &e)) {
+    if (listen_fd >= 0 && api_http_start(&http, listen_fd, a, o->max_body, &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
         goto out;
     }
+    if (http)
+        report_startup(o, api_vmm_metrics(a));
     if (wait_for_start(a, sig_fd)) {
         fprintf(stderr, "minnow: stopped before the microVM started\n");
         rc = CLI_EXIT_STOPPED;
@@ -481,7 +584,12 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
     struct vm_result res;
     vm_wait(api_vmm_vm(a), &res);
     rc = cli_exit_status(&res);
+    /* Firecracker exits with 0 when the guest reboots (its microVMs do
+     * not reboot: the VM ends); minnow restore keeps minnow's 120. */
+    if (res.end == VIRT_REBOOT && !o->restore)
+        rc = CLI_EXIT_OK;
     LOG_INFO(api_vmm_logger(a), "the microVM ended: %s (code %u), exit status %d", end_name(res.end), res.code, rc);
+    metrics_set_end(api_vmm_metrics(a), end_name(res.end), rc);
     if (metrics_configured(api_vmm_metrics(a)))
         metrics_flush(api_vmm_metrics(a), "exit", NULL);
 out:
@@ -492,10 +600,50 @@ out:
     return rc;
 }
 
+/* Firecracker's flags that print and exit: -1 when none is given, else
+ * the exit status. After --help (parse), before anything else. */
+static int print_and_exit(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("minnow %s\nFirecracker API %s\n", MINNOW_VERSION, API_FIRECRACKER_VERSION);
+            return CLI_EXIT_OK;
+        }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--snapshot-version")) {
+            printf("v%u\n", SNAPSHOT_FORMAT_VERSION);
+            return CLI_EXIT_OK;
+        }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--describe-snapshot")) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                fprintf(stderr, "minnow: --describe-snapshot needs a snapshot state file\n");
+                return CLI_EXIT_USAGE;
+            }
+            struct errmsg e = { "" };
+            uint32_t v;
+            if (snapshot_file_version(argv[i + 1], &v, &e)) {
+                fprintf(stderr, "minnow: --describe-snapshot: %s\n", e.text);
+                return CLI_EXIT_USAGE;
+            }
+            printf("v%" PRIu32 "\n", v);
+            return CLI_EXIT_OK;
+        }
+    return -1;
+}
+
 static int api_main(int argc, char **argv, int restore)
 {
     struct api_opts o;
-    int r = parse(argc, argv, &o, restore);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(restore ? restore_usage : api_usage, stdout);
+            return CLI_EXIT_OK;
+        }
+    int r = restore ? -1 : print_and_exit(argc, argv);
+    if (r >= 0)
+        return r;
+    r = parse(argc, argv, &o, restore);
     if (r) {
         if (r > 0)
             fputs(restore ? restore_usage : api_usage, stdout);
@@ -508,6 +656,9 @@ static int api_main(int argc, char **argv, int restore)
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_USAGE;
     }
+    if (cfg.ignored_keys)
+        fprintf(stderr, "minnow: warning: config file %s: ignored the unknown top-level key(s) %s\n", o.config_file,
+                cfg.ignored_keys);
     /* Blocked before any thread starts, so every thread inherits it; the
      * signals arrive on sig_fd until the VM's own signal thread takes over. */
     sigset_t sigs, old;

@@ -278,6 +278,9 @@ static int load_config_file(int argc, char **argv, struct run_opts *o)
             fprintf(stderr, "minnow run: %s\n", e.text);
             return -1;
         }
+        if (o->cfg.ignored_keys)
+            fprintf(stderr, "minnow run: warning: config file %s: ignored the unknown top-level key(s) %s\n", v,
+                    o->cfg.ignored_keys);
         /* minnow run has no logger or metrics sink: refuse rather than
          * drop what the file asked for. */
         if (o->cfg.logger.present || o->cfg.metrics.present) {

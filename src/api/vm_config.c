@@ -67,6 +67,7 @@ void vm_config_free(struct vm_config *c)
     free(c->logger.log_path);
     free(c->metrics.metrics_path);
     free(c->serial_out_path);
+    free(c->ignored_keys);
     vm_config_init(c);
 }
 

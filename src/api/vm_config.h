@@ -136,6 +136,10 @@ struct vm_config {
     struct vm_config_metrics metrics;
     char *serial_out_path;     /* PUT /serial: guest console output to this file; NULL: the terminal */
     struct vm_config_mmds mmds;
+    /* The top-level keys of a --config-file document that were ignored
+     * (unknown: Firecracker ignores them too), as "'a', 'b'" for a warning;
+     * NULL: none. Not copied by vm_config_copy. */
+    char *ignored_keys;
 };
 
 /* Firecracker's defaults: 1 vCPU, 128 MiB, no devices. */

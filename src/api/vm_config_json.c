@@ -599,16 +599,47 @@ static int metrics_section(struct vm_config *c, const json_t *j, struct errmsg *
 static const char *const unsupported_sections[] = { "cpu-config", "pmem", "memory-hotplug",
                                                     NULL };
 
+/* Every top-level key Firecracker's VmmConfig has, and minnow's own. */
+static const char *const known_sections[] = { "boot-source", "machine-config", "drives", "network-interfaces",
+                                              "vsock", "entropy", "balloon", "minnow-console2", "logger", "metrics",
+                                              "mmds-config", "cpu-config", "pmem", "memory-hotplug", "serial",
+                                              NULL };
+
+/* Firecracker's parser ignores keys it does not know (a typo'd section
+ * then just is not there); minnow ignores them too, but names them in
+ * c->ignored_keys so the caller can warn. */
+static int note_unknown_sections(struct vm_config *c, const json_t *j, struct errmsg *e)
+{
+    if (!json_is_object(j))
+        return errmsg_set(e, -EINVAL, "the configuration: expected an object, got %s", json_fields_type_name(j));
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j, key, v) {
+        const char *const *k = known_sections;
+        while (*k && strcmp(*k, key))
+            k++;
+        if (*k)
+            continue;
+        size_t old = c->ignored_keys ? strlen(c->ignored_keys) : 0;
+        size_t n = old + strlen(key) + 5;
+        if (n > 4096)
+            break;   /* enough to warn about */
+        char *s = realloc(c->ignored_keys, n);
+        if (!s)
+            return errmsg_set(e, -ENOMEM, "the configuration: out of memory");
+        snprintf(s + old, n - old, "%s'%s'", old ? ", " : "", key);
+        c->ignored_keys = s;
+    }
+    return 0;
+}
+
 int vm_config_json_load(struct vm_config *c, const char *text, size_t len, struct errmsg *e)
 {
     vm_config_init(c);
     json_t *j = json_fields_parse(text, len, e);
     if (!j)
         return -EINVAL;
-    int r = json_fields_check("the configuration", j,
-                              F("boot-source", "machine-config", "drives", "network-interfaces", "vsock",
-                                "entropy", "balloon", "minnow-console2", "logger", "metrics", "mmds-config",
-                                "cpu-config", "pmem", "memory-hotplug", "serial"), e);
+    int r = note_unknown_sections(c, j, e);
     for (const char *const *s = unsupported_sections; !r && *s; s++) {
         const json_t *v = json_object_get(j, *s);
         if (v && !json_is_null(v) && !(json_is_array(v) && !json_array_size(v)))

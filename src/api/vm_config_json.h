@@ -22,6 +22,10 @@
  *     "mmds-config":        { "version", "network_interfaces", "ipv4_address",
  *                              "imds_compat" } }
  *
+ * Unknown top-level keys are ignored, as Firecracker ignores them, and
+ * named in vm_config.ignored_keys for a warning; unknown fields inside a
+ * section are refused.
+ *
  * The logger and metrics sections configure the monitor, not the board:
  * --config-file applies them as PUT /logger and PUT /metrics would (with
  * the same checks); GET /vm/config shows what was applied.

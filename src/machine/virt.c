@@ -361,7 +361,12 @@ static int map_devices(struct virt *v, struct errmsg *e)
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if ((r = bus_map(&v->bus, map[i].base, map[i].size, map[i].ops, map[i].opaque, map[i].name, e)))
             return r;
-    return 0;
+    if (v->cfg.boot_timer) {
+        v->boot_timer = (struct boot_timer){ v->cfg.boot_timer, v->cfg.boot_timer_opaque };
+        r = bus_map(&v->bus, BOOT_TIMER_BASE, BOOT_TIMER_MMIO_SIZE, &boot_timer_mmio_ops, &v->boot_timer,
+                    "boot timer", e);
+    }
+    return r;
 }
 
 int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg *e)

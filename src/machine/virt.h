@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "cpu/hart.h"
+#include "devices/boot_timer.h"
 #include "devices/guest_mem.h"
 #include "machine/bus.h"
 #include "machine/console_watch.h"
@@ -68,6 +69,11 @@ struct virt_config {
     /* Console output (UART and SBI console), never NULL. */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
     void *console_opaque;
+    /* Non-NULL: the board maps Firecracker's boot timer
+     * (devices/boot_timer.h) and calls this, on the writing vCPU's
+     * thread, each time the guest signals that it has booted. */
+    void (*boot_timer)(void *opaque);
+    void *boot_timer_opaque;
 };
 
 enum virt_end {
@@ -112,6 +118,7 @@ struct virt {
     struct clint *clint;
     struct rtc *rtc;
     struct syscon *syscon;
+    struct boot_timer boot_timer;  /* mapped only with cfg.boot_timer */
     struct sbi sbi;
     struct console_watch watch;
     unsigned nharts;

@@ -32,6 +32,8 @@ struct metrics {
     uint64_t created_ns, vm_started_ns;
     uint64_t lines, lines_dropped;
     char id[80];              /* "": no "id" field */
+    char end_reason[80];      /* "": the run has not ended */
+    int exit_status;
 
     uint64_t api_requests, api_errors, api_lat_sum_ns, api_lat_max_ns;
     uint64_t lat_ring[LAT_RING]; /* the last LAT_RING latencies, ns */
@@ -148,6 +150,14 @@ void metrics_attach_vm(struct metrics *m, struct vm *vm)
     m->vm = vm;
     m->vm_started_ns = vm ? now_ns(CLOCK_MONOTONIC) : 0;
     metrics_fc_reset_devices(&m->fc);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_end(struct metrics *m, const char *why, int exit_status)
+{
+    pthread_mutex_lock(&m->lock);
+    snprintf(m->end_reason, sizeof m->end_reason, "%s", why);
+    m->exit_status = exit_status;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -278,9 +288,13 @@ static void vm_json(struct metrics *m, json_t *line)
 {
     struct virt *v = vm_board(m->vm);
     const char *state = virt_end_reason(v) != VIRT_RUNNING ? "Ended" : vm_is_paused(m->vm) ? "Paused" : "Running";
-    json_object_set_new(line, "vm", json_pack("{s:s, s:I}", "state", state,
-                                              "uptime_ms",
-                                              (json_int_t)((now_ns(CLOCK_MONOTONIC) - m->vm_started_ns) / 1000000u)));
+    json_t *vmj = json_pack("{s:s, s:I}", "state", state, "uptime_ms",
+                            (json_int_t)((now_ns(CLOCK_MONOTONIC) - m->vm_started_ns) / 1000000u));
+    if (vmj && m->end_reason[0]) {
+        json_object_set_new(vmj, "end_reason", json_string(m->end_reason));
+        json_object_set_new(vmj, "exit_status", json_integer(m->exit_status));
+    }
+    json_object_set_new(line, "vm", vmj);
     json_t *harts = json_array();
     for (unsigned i = 0; harts && i < v->nharts; i++) {
         struct hart_exit_counts x;

@@ -11,6 +11,8 @@
  *   api: requests, errors (4xx/5xx), latency_us {p50, p99, max, mean}
  *        over the last 1024 requests (max over all),
  *   vm: state (Not started, Running, Paused, Ended), uptime_ms since start,
+ *        and once the run has ended end_reason and exit_status
+ *        (metrics_set_end),
  *   harts: [{id, instret, exits {mmio, sbi, wfi}}],
  *   sbi: calls per extension,
  *   devices: [{slot, kind, ...what the device counts}]: blk read_ops,
@@ -86,6 +88,10 @@ void metrics_set_startup(struct metrics *m, uint64_t wall_us, uint64_t cpu_us);
 /* Names a device slot of the attached VM after its API id: "block_<id>"
  * or "net_<id>" in Firecracker's keys. Call after metrics_attach_vm. */
 void metrics_name_device(struct metrics *m, unsigned slot, const char *prefix, const char *id);
+
+/* How the run ended, for the lines written from now on: why (a phrase)
+ * and the process's exit status. */
+void metrics_set_end(struct metrics *m, const char *why, int exit_status);
 
 /* Writes one line now. reason says why ("FlushMetrics", "start", ...).
  * Fails when no sink is configured or the write failed. */

@@ -100,6 +100,32 @@ static const uint8_t *blob_at(struct snap_reader *r, size_t *len)
     return sub.p;
 }
 
+int snapshot_file_version(const char *path, uint32_t *version, struct errmsg *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errmsg_set(e, -errno, "snapshot '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return errmsg_set(e, -EINVAL, "snapshot '%s': not a regular file", path);
+    }
+    uint8_t head[VERSION_END];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    close(fd);
+    if (n != (ssize_t)sizeof head)
+        return errmsg_set(e, -EINVAL, "snapshot '%s': %lld bytes is too short for a minnow snapshot state file",
+                          path, (long long)st.st_size);
+    if (memcmp(head, magic, sizeof magic))
+        return errmsg_set(e, -EINVAL, "snapshot '%s': not a minnow snapshot state file (bad magic)", path);
+    struct snap_reader r;
+    snapr_init(&r, head, sizeof head);
+    uint8_t m[8];
+    snapr_bytes(&r, m, sizeof m);
+    *version = snapr_u32(&r);
+    return 0;
+}
+
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e)
 {
     memset(out, 0, sizeof *out);

@@ -58,6 +58,11 @@ int snapshot_file_encode(const char *path, const struct snapshot_file *f, uint8_
  * snapshot_file_free. Errors name the path and what is wrong with it. */
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e);
 void snapshot_file_free(struct snapshot_file *f);
+/* The format version in the header of the state file at path (any
+ * version, for --describe-snapshot: the rest is not checked). Errors name
+ * the path: cannot be opened, not a regular file, too short, not a minnow
+ * state file (bad magic). */
+int snapshot_file_version(const char *path, uint32_t *version, struct errmsg *e);
 
 /* id as lower-case hex (out holds SNAPSHOT_ID_TEXT bytes). */
 void snapshot_id_text(const uint8_t id[SNAPSHOT_ID_BYTES], char *out);

@@ -30,7 +30,17 @@
 #   ctrlaltdel  SendCtrlAltDel is refused before InstanceStart; sent while
 #               the guest's command runs (and again while its shell waits
 #               for input), the guest's init says so and reboots: minnow
-#               exits 120
+#               exits 0, as Firecracker does
+#   fcflags     Firecracker's flags and HTTP details without a guest:
+#               --version, --snapshot-version, --describe-snapshot of a bad
+#               file, --enable-pci refused, --http-api-max-payload-size, a
+#               GET with a body, trailing slashes, GET /version, PUTs
+#               naming missing files and TAPs, unknown config keys
+#   boottimer   without --boot-timer a guest store to 0x40000000 faults;
+#               with it, the guest's write of 123 to 0x40000000 is
+#               logged as Firecracker logs it; --start-time-us and friends
+#               reach the metrics; a snapshot of the VM is described as v2;
+#               a guest reboot exits 0 with the reason in log and metrics
 set -euo pipefail
 minnow=${1:?usage: api.sh MINNOW MODE}
 mode=${2:?usage: api.sh MINNOW MODE}
@@ -141,11 +151,17 @@ case $mode in
     expect GET /nowhere "" 400 "Invalid request method and/or path"
     expect DELETE /machine-config "" 400 "Invalid request method and/or path"
     big=$(python3 -c 'print("{\"boot_args\": \"" + "x" * 60000 + "\"}")')
-    expect PUT /boot-source "$big" 413 "larger than the limit"
+    expect PUT /boot-source "$big" 400 "Request payload with size 60017 is larger than the limit of 51200 allowed by server."
     # No kernel: InstanceStart refuses, and the API keeps serving.
     expect PUT /actions '{"action_type": "InstanceStart"}' 400 "kernel_image_path is not set"
-    expect PUT /boot-source '{"kernel_image_path": "/nonexistent/Image"}' 204
-    expect PUT /actions '{"action_type": "InstanceStart"}' 400 "/nonexistent/Image"
+    # A kernel that is not there is refused at the PUT, as in Firecracker.
+    expect PUT /boot-source '{"kernel_image_path": "/nonexistent/Image"}' 400 \
+      "boot-source: kernel_image_path '/nonexistent/Image': cannot be opened: No such file or directory"
+    # One that goes away after the PUT is found at InstanceStart.
+    touch "$work/Image"
+    expect PUT /boot-source '{"kernel_image_path": "'"$work"'/Image"}' 204
+    rm "$work/Image"
+    expect PUT /actions '{"action_type": "InstanceStart"}' 400 "$work/Image"
     expect GET / "" 200
     grep -q '"state":"Not started"' <<<"$body" || fail "GET / after failed starts: $body"
     kill -TERM "$pid"
@@ -363,7 +379,9 @@ PY
     wait_console '^minnow-guest: init ready'
     wait_console '^cad-waiting'
     expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
-    wait_minnow 120
+    # The guest reboots: Firecracker's status, 0.
+    wait_minnow 0
+    grep -qF "the guest asked for a reboot" "$work/err" || fail "minnow did not say the guest rebooted"
     grep -qxF "minnow-guest: ctrl-alt-del" <(tr -d '\r' <"$log") || fail "the guest's init did not see Ctrl+Alt+Del"
     grep -qxF "cad-not-reached" <(tr -d '\r' <"$log") && fail "the command ran to its end"
     grep -q "^minnow-guest: exit" <(tr -d '\r' <"$log") && fail "init reported the command's end, not Ctrl+Alt+Del"
@@ -378,9 +396,142 @@ PY
     wait_console '^minnow-guest: init ready'
     sleep 1
     expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
-    wait_minnow 120
+    wait_minnow 0
     # (the line starts after the shell's prompt)
     grep -q "minnow-guest: ctrl-alt-del$" <(tr -d '\r' <"$log") || fail "shell: the guest's init did not see Ctrl+Alt+Del"
+    ;;
+  fcflags)
+    out=$("$minnow" --version)
+    grep -qxE "minnow [0-9][^ ]*" <<<"$out" || fail "--version: $out"
+    fcv=$(sed -n 's/^Firecracker API //p' <<<"$out")
+    [ -n "$fcv" ] || fail "--version names no Firecracker API version: $out"
+    [ "$("$minnow" version)" = "$out" ] || fail "minnow version differs from --version"
+    [ "$("$minnow" --api-sock "$sock" --snapshot-version)" = v2 ] || fail "--snapshot-version"
+    echo "a text file, not a snapshot state file" >"$work/text"
+    "$minnow" --describe-snapshot "$work/text" >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] || fail "--describe-snapshot of a non-snapshot exited $st, expected 122"
+    grep -qF "snapshot '$work/text': not a minnow snapshot state file (bad magic)" "$work/err" || fail "describe: $(cat "$work/err")"
+    "$minnow" --describe-snapshot "$work/none" >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] && grep -qF "$work/none': No such file" "$work/err" || fail "describe a missing file: $st $(cat "$work/err")"
+    "$minnow" --api-sock "$sock" --enable-pci </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] && grep -qF "minnow has no PCI: its devices are virtio-mmio" "$work/err" || fail "--enable-pci: $st $(cat "$work/err")"
+    for bad in 0 -1 x 1073741825; do
+      "$minnow" --api-sock "$sock" --http-api-max-payload-size "$bad" </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+      [ "$st" = 122 ] && grep -qF -- "--http-api-max-payload-size" "$work/err" || fail "payload size $bad: $st"
+    done
+    "$minnow" --api-sock "$sock" --start-time-us 12x </dev/null >/dev/null 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 122 ] && grep -qF -- "--start-time-us: expected a whole number" "$work/err" || fail "--start-time-us 12x: $st"
+    "$minnow" --help | grep -qF -- "--http-api-max-payload-size" || fail "minnow --help does not name the Firecracker flags"
+    # Options in any order, as Firecracker takes them.
+    start_minnow --http-api-max-payload-size 100 --api-sock "$sock" --id fc1
+    expect GET /version "" 200
+    python3 - "$body" "$fcv" "$(head -1 <<<"$out")" <<'PY' || fail "GET /version: $body"
+import json, sys
+v = json.loads(sys.argv[1])
+assert v["firecracker_version"] == sys.argv[2], v
+assert "minnow " + v["minnow_version"] == sys.argv[3], v
+PY
+    # the swagger's info.version this minnow follows
+    grep -qE '^1\.[0-9]+\.[0-9]+' <<<"$fcv" || fail "Firecracker API version '$fcv'"
+    # bodies of 101 and 100 bytes (JSON padded with spaces)
+    expect PUT /machine-config "$(printf '%-101s' '{"vcpu_count": 1, "mem_size_mib": 64}')" 400 \
+      "Request payload with size 101 is larger than the limit of 100 allowed by server."
+    expect PUT /machine-config "$(printf '%-100s' '{"vcpu_count": 1, "mem_size_mib": 64}')" 204
+    expect GET /machine-config/ "" 200
+    grep -q '"mem_size_mib":64' <<<"$body" || fail "GET /machine-config/: $body"
+    expect GET /machine-config '{}' 400 "GET request cannot have a body."
+    expect PUT /drives/d/ '{"drive_id": "d", "path_on_host": "'"$work"'/no.img", "is_root_device": false}' 400 \
+      "drives: path_on_host '$work/no.img': cannot be opened for reading and writing (is_read_only is false): No such file or directory"
+    truncate -s 1M "$work/ro.img"
+    expect PUT /drives/d/ '{"drive_id": "d", "path_on_host": "'"$work"'/ro.img", "is_root_device": false}' 204
+    expect PUT /network-interfaces/n '{"iface_id": "n", "host_dev_name": "mnw-none0"}' 400 \
+      "network-interfaces: host_dev_name 'mnw-none0': tap 'mnw-none0': no such network interface"
+    expect PUT /boot-source '{"kernel_image_path": "'"$work"'/Image"}' 400 "kernel_image_path '$work/Image': cannot be opened"
+    expect GET /vm/config "" 200
+    grep -q '"drive_id":"d"' <<<"$body" || fail "the drive PUT is lost: $body"
+    grep -q 'boot-source' <<<"$body" && fail "a refused boot-source was kept: $body"
+    kill -TERM "$pid"; wait_minnow 124
+    # The default limit is Firecracker's 51200.
+    start_minnow --api-sock "$sock"
+    big=$(python3 -c 'print("{\"boot_args\": \"" + "x" * 51200 + "\"}")')
+    expect PUT /boot-source "$big" 400 "Request payload with size 51217 is larger than the limit of 51200 allowed by server."
+    expect GET / "" 200
+    kill -TERM "$pid"; wait_minnow 124
+    # Unknown top-level keys of a config file: ignored, with a warning in
+    # the log (and on stderr) naming them; Firecracker's keys are known.
+    python3 - "$guest" "$work/vm.json" <<'PY'
+import json, sys
+g = sys.argv[1]
+json.dump({"boot-source": {"kernel_image_path": g + "/Image", "initrd_path": g + "/initramfs.cpio.gz",
+                           "boot_args": "console=ttyS0 minnow.cmd=\"echo fc-config-ok\""},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, "drives": [], "network-interfaces": [],
+           "entropy": {}, "pmem": [], "mmds-config": None, "cpu-config": None, "memory-hotplug": None,
+           "future-section": {"x": 1}, "balloon": None}, open(sys.argv[2], "w"))
+PY
+    "$minnow" --no-api --config-file "$work/vm.json" --log-path "$work/minnow.log" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 0 ] || fail "a config file with an unknown key exited $st"
+    grep -qxF fc-config-ok <(tr -d '\r' <"$log") || fail "the guest did not run"
+    grep -qF "ignored the unknown top-level key(s) 'future-section'" "$work/minnow.log" || fail "no warning in the log: $(cat "$work/minnow.log")"
+    grep -qF "'future-section'" "$work/err" || fail "no warning on stderr"
+    ;;
+  boottimer)
+    # Without --boot-timer nothing is at 0x40000000: the guest's store
+    # faults (its shell reports the signal) and nothing is logged.
+    python3 - "$guest" "$work/nobt.json" <<'PY'
+import json, sys
+g = sys.argv[1]
+json.dump({"boot-source": {"kernel_image_path": g + "/Image", "initrd_path": g + "/initramfs.cpio.gz",
+                           "boot_args": "console=ttyS0 minnow.cmd=\"devmem 0x40000000 8 123 || echo bt-refused\""},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}, open(sys.argv[2], "w"))
+PY
+    "$minnow" --no-api --config-file "$work/nobt.json" --log-path "$work/nobt.log" </dev/null >"$log" 2>"$work/err" && st=0 || st=$?
+    [ "$st" = 0 ] || fail "without --boot-timer: exit $st: $(cat "$work/err")"
+    grep -qxF bt-refused <(tr -d '\r' <"$log") || fail "without --boot-timer the guest's devmem did not fail: $(tail -5 "$log")"
+    grep -q "Guest-boot-time" "$work/nobt.log" && fail "Guest-boot-time logged without --boot-timer"
+    python3 -c 'import time; print(time.monotonic_ns() // 1000)' >"$work/t0"
+    start_minnow --api-sock "$sock" --boot-timer --log-path "$work/minnow.log" --metrics-path "$work/metrics.json" \
+      --start-time-us "$(cat "$work/t0")" --start-time-cpu-us 0 --parent-cpu-time-us 1000000
+    expect PUT /boot-source "$(boot_json 'devmem 0x40000000 8 123; echo bt-signalled; sleep 600')" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_console '^bt-signalled'
+    for _ in $(seq 100); do grep -q "Guest-boot-time" "$work/minnow.log" && break; sleep 0.1; done
+    # Firecracker's own test's pattern (tests/integration_tests/performance/test_boottime.py)
+    line=$(grep -E 'Guest-boot-time =\s+([0-9]+) us\s+([0-9]+) ms,\s+([0-9]+) CPU us\s+([0-9]+) CPU ms' "$work/minnow.log") \
+      || fail "no Guest-boot-time line in the log: $(cat "$work/minnow.log")"
+    echo "$line"
+    python3 - "$line" <<'PY' || fail "boot time figures: $line"
+import re, sys
+us, ms, cpu, cms = map(int, re.search(r"= +(\d+) us (\d+) ms, +(\d+) CPU us (\d+) CPU ms", sys.argv[1]).groups())
+assert 0 < us < 120_000_000 and ms == us // 1000 and 0 < cpu and cms == cpu // 1000, (us, ms, cpu, cms)
+print(f"boot timer: {us} us to the guest's signal, {cpu} CPU us")
+PY
+    # Snapshot the paused VM and describe its state file.
+    expect PATCH /vm '{"state": "Paused"}' 204
+    expect PUT /snapshot/create '{"snapshot_path": "'"$work"'/snap", "mem_file_path": "'"$work"'/mem"}' 204
+    [ "$("$minnow" --describe-snapshot "$work/snap")" = v2 ] || fail "--describe-snapshot of a snapshot"
+    "$minnow" --describe-snapshot "$work/mem" >/dev/null 2>"$work/err2" && fail "a memory file described as a state file"
+    expect PATCH /vm '{"state": "Resumed"}' 204
+    expect PUT /actions '{"action_type": "FlushMetrics"}' 204
+    # The guest reboots (Ctrl+Alt+Del: its init syncs and reboots): status
+    # 0, as Firecracker's, the reason in the log and the metrics.
+    expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
+    wait_minnow 0
+    grep -qF "the microVM ended: the guest asked for a reboot (code 0), exit status 0" "$work/minnow.log" \
+      || fail "the log does not say the guest rebooted"
+    python3 - "$work/metrics.json" <<'PY' || fail "metrics: $(cat "$work/metrics.json")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+flush = [l for l in lines if l["minnow"]["reason"] == "FlushMetrics"][-1]
+a = flush["api_server"]
+# started before the API served; the CPU figure has the parent's second
+assert 0 < a["process_startup_time_us"] < 120_000_000, a
+assert 1_000_000 < a["process_startup_time_cpu_us"] < 1_000_000 + 120_000_000, a
+end = lines[-1]
+assert end["minnow"]["reason"] == "exit", end
+assert end["minnow"]["vm"]["end_reason"] == "the guest asked for a reboot" and end["minnow"]["vm"]["exit_status"] == 0, end["minnow"]["vm"]
+print("api_server:", a, "end:", end["minnow"]["vm"]["end_reason"], end["minnow"]["vm"]["exit_status"])
+PY
     ;;
   *) echo "api.sh: unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -202,7 +202,7 @@ class Test:
              "Transfer-Encoding"),
             ("a huge head", b"GET / HTTP/1.1\r\nHost: l\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431, "larger"),
             ("a huge body", b"PUT /boot-source HTTP/1.1\r\nHost: l\r\nContent-Length: 60000\r\n\r\n" + b"a" * 60000,
-             413, "larger than the limit"),
+             400, "Request payload with size 60000 is larger than the limit of 51200 allowed by server."),
             ("an unknown path", b"GET /nowhere HTTP/1.1\r\nHost: l\r\n\r\n", 400, "Invalid request"),
             ("an unknown method", b"BREW / HTTP/1.1\r\nHost: l\r\n\r\n", 400, "Invalid request"),
         ]

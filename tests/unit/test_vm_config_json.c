@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "api/api_version.h"
 #include "api/api_vmm.h"
 #include "api/vm_config.h"
 #include "api/vm_config_json.h"
@@ -54,6 +57,35 @@ static void test_firecracker_example_keys(void **state)
     json_t *m = vm_config_json_machine_dump(&c);
     assert_true(json_is_true(json_object_get(m, "track_dirty_pages")));
     json_decref(m);
+    vm_config_free(&c);
+}
+
+/* Unknown top-level keys are ignored, as Firecracker ignores them, and
+ * named for the warning; every key Firecracker's VmmConfig has is known. */
+static void test_unknown_sections(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"boot-source\": {\"kernel_image_path\": \"/k/Image\"}, \"machine\": {\"x\": 1},"
+        " \"entropy\": {}, \"serial\": {\"serial_out_path\": \"/s.out\"}, \"pmem\": [],"
+        " \"cpu-config\": null, \"memory-hotplug\": null, \"mmds-config\": null, \"future-thing\": [1, 2]}";
+    struct vm_config c;
+    struct errmsg e = { "" };
+    if (vm_config_json_load(&c, doc, strlen(doc), &e))
+        fail_msg("refused: %s", e.text);
+    assert_non_null(c.ignored_keys);
+    assert_string_equal(c.ignored_keys, "'machine', 'future-thing'");
+    assert_true(c.entropy);
+    assert_string_equal(c.serial_out_path, "/s.out");
+    /* A copy does not carry the warning (it was given once). */
+    struct vm_config d;
+    assert_int_equal(vm_config_copy(&d, &c, &e), 0);
+    assert_null(d.ignored_keys);
+    vm_config_free(&d);
+    vm_config_free(&c);
+    static const char known[] = "{\"boot-source\": {\"kernel_image_path\": \"/k/Image\"}}";
+    assert_int_equal(vm_config_json_load(&c, known, strlen(known), &e), 0);
+    assert_null(c.ignored_keys);
     vm_config_free(&c);
 }
 
@@ -150,7 +182,7 @@ static void test_bad_documents(void **state)
 {
     (void)state;
     refused("{\"boot-source\": ", "malformed JSON at line 1, column 16: unexpected token near end of file");
-    refused("{\"machine\": {}}", "the configuration: unknown field 'machine'");
+    refused("[1]", "the configuration: expected an object, got an array");
     refused("{\"serial\": {\"serial_out_path\": 5}}", "serial: serial_out_path: expected a string, got an integer");
     refused("{\"metrics\": {}}", "metrics: missing required field 'metrics_path'");
     refused("{\"metrics\": {\"metrics_path\": \"\"}}", "metrics: metrics_path: expected a path, got an empty string");
@@ -319,6 +351,72 @@ static void test_api_routes(void **state)
     api_vmm_destroy(a);
 }
 
+/* Firecracker's checks at the PUT, its HTTP details, GET /version. */
+static void test_api_firecracker(void **state)
+{
+    (void)state;
+    struct api_vmm *a;
+    struct errmsg e = { "" };
+    char dir[] = "/tmp/minnow-put-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], json[512];
+    snprintf(file, sizeof file, "%s/image", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("x", f);
+    fclose(f);
+    assert_int_equal(api_vmm_create(&a, "vm1", &e), 0);
+    expect_reply(a, "GET", "/version", NULL, 200,
+                 "{\"firecracker_version\":\"" API_FIRECRACKER_VERSION "\",\"minnow_version\":\"" MINNOW_VERSION "\"}");
+    expect_reply(a, "GET", "/version", "{}", 400, "{\"fault_message\":\"GET request cannot have a body.\"}");
+    expect_reply(a, "GET", "/nowhere", "{}", 400, "{\"fault_message\":\"GET request cannot have a body.\"}");
+    expect_reply(a, "GET", "/version/", NULL, 200,
+                 "{\"firecracker_version\":\"" API_FIRECRACKER_VERSION "\",\"minnow_version\":\"" MINNOW_VERSION "\"}");
+    expect_reply(a, "PUT", "/machine-config//", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}", 204, NULL);
+    expect_reply(a, "GET", "/machine-config/", NULL, 200,
+                 "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
+                 "\"huge_pages\":\"None\",\"engine\":\"jit\"}");
+    /* Paths are opened at the PUT; a refused PUT leaves the resource as it was. */
+    expect_reply(a, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/Image\"}", 400,
+                 "{\"fault_message\":\"boot-source: kernel_image_path '/nonexistent/Image': cannot be opened: "
+                 "No such file or directory\"}");
+    snprintf(json, sizeof json, "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s/no-initrd\"}", file, dir);
+    char *body;
+    assert_int_equal(req(a, "PUT", "/boot-source", json, &body), 400);
+    assert_non_null(strstr(body, "initrd_path"));
+    assert_non_null(strstr(body, "/no-initrd': cannot be opened: No such file or directory"));
+    free(body);
+    snprintf(json, sizeof json, "{\"kernel_image_path\": \"%s\"}", file);
+    expect_reply(a, "PUT", "/boot-source", json, 204, NULL);
+    snprintf(json, sizeof json, "{\"kernel_image_path\": \"%s/missing\"}", dir);
+    assert_int_equal(req(a, "PUT", "/boot-source", json, &body), 400);
+    free(body);
+    assert_int_equal(req(a, "GET", "/vm/config", NULL, &body), 200);
+    assert_non_null(strstr(body, file));
+    free(body);
+    /* A field error is still reported as one. */
+    expect_reply(a, "PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent/d.img\"}", 400,
+                 "{\"fault_message\":\"drives: missing required field 'is_root_device'\"}");
+    expect_reply(a, "PUT", "/drives/d/",
+                 "{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent/d.img\", \"is_root_device\": false}", 400,
+                 "{\"fault_message\":\"drives: path_on_host '/nonexistent/d.img': cannot be opened for reading and "
+                 "writing (is_read_only is false): No such file or directory\"}");
+    expect_reply(a, "PUT", "/drives/d",
+                 "{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent/d.img\", \"is_root_device\": false,"
+                 " \"is_read_only\": true}", 400,
+                 "{\"fault_message\":\"drives: path_on_host '/nonexistent/d.img': cannot be opened for reading: "
+                 "No such file or directory\"}");
+    snprintf(json, sizeof json, "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": false}", file);
+    expect_reply(a, "PUT", "/drives/d", json, 204, NULL);
+    expect_reply(a, "PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"mnw-none0\"}", 400,
+                 "{\"fault_message\":\"network-interfaces: host_dev_name 'mnw-none0': tap 'mnw-none0': no such "
+                 "network interface (create it first: ip tuntap add dev mnw-none0 mode tap user $USER)\"}");
+    expect_reply(a, "PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"minnow_user\": true}", 204, NULL);
+    api_vmm_destroy(a);
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_bad_documents),
         cmocka_unit_test(test_slots_and_build_checks),
         cmocka_unit_test(test_api_routes),
+        cmocka_unit_test(test_unknown_sections),
+        cmocka_unit_test(test_api_firecracker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

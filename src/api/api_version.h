@@ -1,0 +1,12 @@
+/* The version of Firecracker's API whose behaviour minnow implements:
+ * info.version of Firecracker's swagger (src/firecracker/swagger/
+ * firecracker.yaml) at the revision minnow's API was last compared with.
+ * GET /version gives it as "firecracker_version" (what Firecracker's
+ * clients read to decide which features they may use) beside minnow's own
+ * version; `minnow --version` prints both. */
+#ifndef MINNOW_API_API_VERSION_H
+#define MINNOW_API_API_VERSION_H
+
+#define API_FIRECRACKER_VERSION "1.17.0-dev"
+
+#endif
