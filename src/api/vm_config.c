@@ -9,6 +9,7 @@
 
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
 #include "machine/ram.h"
 
 /* strdup that keeps NULL; *ok cleared on allocation failure. */
@@ -125,6 +126,7 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
     vm_config_init(dst);
     dst->machine = src->machine;
     dst->entropy = src->entropy;
+    dst->entropy_rate_limiter = src->entropy_rate_limiter;
     dst->balloon = src->balloon;
     dst->mmds = src->mmds;
     int r = boot_dup(&dst->boot, &src->boot);
@@ -513,6 +515,9 @@ void vm_config_apply_rate_limiters(const struct vm_config *c, struct vm *vm)
             virtio_net_set_rate_limiters(v->devices[slot].dev, &c->nets[i].rx_rate_limiter,
                                          &c->nets[i].tx_rate_limiter);
     }
+    for (unsigned i = 0; i < v->ndevices; i++)
+        if (v->devices[i].kind == VIRT_DEV_RNG)
+            virtio_rng_set_rate_limiter(v->devices[i].dev, &c->entropy_rate_limiter);
 }
 
 int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e)

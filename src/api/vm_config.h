@@ -130,6 +130,7 @@ struct vm_config {
     unsigned nnets;
     struct vm_config_vsock vsock;
     bool entropy;
+    struct rate_limiter_config entropy_rate_limiter;   /* buckets absent: no limit */
     struct vm_config_balloon balloon;
     struct vm_config_console2 console2;
     struct vm_config_logger logger;

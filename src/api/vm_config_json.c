@@ -68,16 +68,6 @@ static int rate_limiter_read(const char *what, const json_t *j, const char *name
     return r;
 }
 
-/* The entropy device has no limiter yet: one that limits nothing is fine. */
-static int no_rate_limiter(const char *what, const json_t *j, const char *name, struct errmsg *e)
-{
-    struct rate_limiter_config rl;
-    int r = rate_limiter_read(what, j, name, &rl, e);
-    if (!r && rate_limiter_config_limits(&rl))
-        r = errmsg_set(e, -EINVAL, "%s: %s: minnow's entropy device has no rate limiter yet", what, name);
-    return r;
-}
-
 static json_t *rate_limiter_dump(const struct rate_limiter_config *c)
 {
     if (!c->bandwidth.present && !c->ops.present)
@@ -393,10 +383,15 @@ int vm_config_json_vsock(struct vm_config *c, const json_t *j, struct errmsg *e)
 
 int vm_config_json_entropy(struct vm_config *c, const json_t *j, struct errmsg *e)
 {
+    struct rate_limiter_config rl;
     int r = json_fields_check("entropy", j, F("rate_limiter"), e);
     if (!r)
-        r = no_rate_limiter("entropy", j, "rate_limiter", e);
-    return r ? r : vm_config_set_entropy(c, e);
+        r = rate_limiter_read("entropy", j, "rate_limiter", &rl, e);
+    if (!r)
+        r = vm_config_set_entropy(c, e);
+    if (!r)
+        c->entropy_rate_limiter = rl;
+    return r;
 }
 
 int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *e)
@@ -827,8 +822,11 @@ json_t *vm_config_json_dump(const struct vm_config *c)
             set_str(v, "vsock_id", c->vsock.vsock_id);
         json_object_set_new(o, "vsock", v);
     }
-    if (c->entropy)
-        json_object_set_new(o, "entropy", json_object());
+    if (c->entropy) {
+        json_t *en = json_object();
+        set_limiter(en, "rate_limiter", &c->entropy_rate_limiter);
+        json_object_set_new(o, "entropy", en);
+    }
     if (c->balloon.present)
         json_object_set_new(o, "balloon", vm_config_json_balloon_dump(c));
     if (c->serial_out_path)

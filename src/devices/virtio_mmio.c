@@ -280,6 +280,14 @@ int virtio_mmio_pop(struct virtio_mmio *t, unsigned queue, struct virtq_chain *c
     return rc;
 }
 
+void virtio_mmio_unpop(struct virtio_mmio *t, const struct virtq_chain *c)
+{
+    pthread_mutex_lock(&t->lock);
+    if (c->gen == t->gen && c->queue < t->dev.num_queues && t->q[c->queue].ready)
+        virtq_unpop(&t->q[c->queue].vq);
+    pthread_mutex_unlock(&t->lock);
+}
+
 void virtio_mmio_push(struct virtio_mmio *t, const struct virtq_chain *c, uint32_t written)
 {
     pthread_mutex_lock(&t->lock);

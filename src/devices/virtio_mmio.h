@@ -130,6 +130,10 @@ int virtio_mmio_pop(struct virtio_mmio *t, unsigned queue, struct virtq_chain *c
  * timer per transport; the earliest deadline asked for wins. I/O thread
  * only. */
 void virtio_mmio_retry(struct virtio_mmio *t, unsigned queue, uint64_t delay_ns);
+/* Gives back the chain just popped (the last pop of its queue, nothing
+ * pushed since): it stays in the avail ring for a later pop, so a device
+ * that waits holds nothing a snapshot would have to save. I/O thread only. */
+void virtio_mmio_unpop(struct virtio_mmio *t, const struct virtq_chain *c);
 /* Runs queue_notify for queue on the I/O thread soon, as if the driver had
  * notified it (e.g. a limit was lifted). Any thread. */
 void virtio_mmio_kick_queue(struct virtio_mmio *t, unsigned queue);

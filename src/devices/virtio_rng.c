@@ -2,12 +2,17 @@
 #include "devices/virtio_rng.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/random.h>
+
+#include "util/rate_limiter.h"
 
 struct virtio_rng {
     struct virtio_mmio *t;
     struct virtq_chain chain;   /* used only on the I/O thread */
+    struct rate_limiter limiter;
+    _Atomic uint64_t bytes, requests, throttled;
 };
 
 static uint64_t rng_config_read(void *opaque, uint32_t off, unsigned size)
@@ -49,7 +54,18 @@ static void rng_queue_notify(void *opaque, unsigned queue)
         uint32_t n = 0;
         if (!r->chain.n_readable) {
             uint64_t want = r->chain.writable_len;
-            n = fill(&r->chain, want < VIRTIO_RNG_MAX_REQUEST ? (uint32_t)want : VIRTIO_RNG_MAX_REQUEST);
+            uint32_t len = want < VIRTIO_RNG_MAX_REQUEST ? (uint32_t)want : VIRTIO_RNG_MAX_REQUEST;
+            uint64_t wait;
+            if (!rate_limiter_consume(&r->limiter, len, 1, rate_limiter_now(), &wait)) {
+                /* Back to the ring until the tokens are there. */
+                virtio_mmio_unpop(r->t, &r->chain);
+                virtio_mmio_retry(r->t, queue, wait);
+                atomic_fetch_add(&r->throttled, 1);
+                break;
+            }
+            n = fill(&r->chain, len);
+            atomic_fetch_add(&r->bytes, n);
+            atomic_fetch_add(&r->requests, 1);
         }
         virtio_mmio_push(r->t, &r->chain, n);
     }
@@ -68,6 +84,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct guest_mem *mem,
     struct virtio_rng *r = calloc(1, sizeof *r);
     if (!r)
         return errmsg_set(e, -ENOMEM, "virtio-rng: out of memory");
+    rate_limiter_init(&r->limiter, NULL, rate_limiter_now());
     struct virtio_device dev = {
         .device_id = VIRTIO_ID_ENTROPY,
         .num_queues = 1,
@@ -77,6 +94,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct guest_mem *mem,
     };
     int rc = virtio_mmio_create(&r->t, &dev, mem, irq, e);
     if (rc < 0) {
+        rate_limiter_destroy(&r->limiter);
         free(r);
         return rc;
     }
@@ -89,7 +107,22 @@ void virtio_rng_destroy(struct virtio_rng *r)
     if (!r)
         return;
     virtio_mmio_destroy(r->t);
+    rate_limiter_destroy(&r->limiter);
     free(r);
+}
+
+void virtio_rng_set_rate_limiter(struct virtio_rng *r, const struct rate_limiter_config *u)
+{
+    rate_limiter_update(&r->limiter, u, rate_limiter_now());
+    virtio_mmio_kick_queue(r->t, 0);
+}
+
+void virtio_rng_stats(const struct virtio_rng *r, struct virtio_rng_stats *out)
+{
+    struct virtio_rng *m = (struct virtio_rng *)r;   /* atomics only */
+    out->bytes = atomic_load(&m->bytes);
+    out->requests = atomic_load(&m->requests);
+    out->throttled = atomic_load(&m->throttled);
 }
 
 struct virtio_mmio *virtio_rng_mmio(struct virtio_rng *r)

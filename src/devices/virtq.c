@@ -244,6 +244,11 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, struct errmsg *e)
     return rc < 0 ? rc : 1;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+    q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
 {
     if (written > c->writable_len)

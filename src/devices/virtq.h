@@ -86,6 +86,9 @@ int virtq_chain_at(struct virtq *q, uint16_t head, struct virtq_chain *c, struct
  * be lost), or -EINVAL when the driver broke the ring rules: the device
  * must then stop using the queue (NEEDS_RESET). */
 int virtq_pop(struct virtq *q, struct virtq_chain *c, struct errmsg *e);
+/* Gives the chain popped last back to the avail ring, as if it had not
+ * been popped (a device that cannot serve it yet); once per pop. */
+void virtq_unpop(struct virtq *q);
 
 /* Returns chain c to the driver, `written` bytes of its writable buffers
  * filled (clamped to what the chain has). Does not interrupt the driver:

@@ -5,6 +5,7 @@
 
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
 #include "machine/virt.h"
 #include "vmm/sandbox.h"
 
@@ -129,6 +130,13 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
             struct virtio_net_stats s;
             virtio_net_stats(v->devices[i].dev, &s);
             mmds += s.tx_mmds;
+        } else if (v->devices[i].kind == VIRT_DEV_RNG) {
+            struct virtio_rng_stats s;
+            virtio_rng_stats(v->devices[i].dev, &s);
+            json_object_set_new(line, "entropy", json_pack("{s:I, s:I}", "entropy_bytes",
+                                                           (json_int_t)delta(s.bytes, &p[0]),
+                                                           "entropy_rate_limiter_throttled",
+                                                           (json_int_t)delta(s.throttled, &p[1])));
         }
         if (!f->dev_name[i][0])
             continue;

@@ -19,6 +19,7 @@
  *     tx_bytes_count, tx_fails (refused by the backend), tx_malformed_frames,
  *     tx_spoofed_mac_count (refused by the frame validator)
  *   mmds: rx_accepted (frames from the guest the metadata service took)
+ *   entropy: entropy_bytes, entropy_rate_limiter_throttled
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)
  *   logger: missed_metrics_count
  *   seccomp: num_faults

@@ -18,6 +18,11 @@
 #               the new file and writes to it, the host reads that back;
 #               a missing file or one of the wrong kind is refused (400)
 #               and the drive stays as it was
+#   entropy     an entropy device limited to 4 KiB/s (bucket 4 KiB): the
+#               guest reads 16 KiB of /dev/hwrng, which takes it at least
+#               the 3 s the limit allows (the guest's clock; only the lower
+#               bound is checked, a busy host may take longer); GET
+#               /vm/config shows the limiter
 #   balloon     a balloon with statistics every second: GET
 #               /balloon/statistics gives the guest's memory figures
 #               (non-zero total and free memory); PATCH changes the
@@ -130,7 +135,7 @@ case $mode in
     expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": {"iops": {}}}' 400 "unknown field 'iops'"
     expect PUT /drives/a '{"drive_id": "a", "path_on_host": "/dev/null", "is_root_device": false, "rate_limiter": 5}' 400 "rate_limiter"
     expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "tx_rate_limiter": {"ops": {"size": 1, "refill_time": "1"}}}' 400 "network-interfaces: tx_rate_limiter: ops: refill_time"
-    expect PUT /entropy '{"rate_limiter": {"ops": {"size": 1, "refill_time": 1}}}' 400 "entropy: rate_limiter"
+    expect PUT /entropy '{"rate_limiter": {"ops": {"size": 1, "refill_time": "1"}}}' 400 "entropy: rate_limiter: ops: refill_time"
     expect PATCH /drives/a '{"drive_id": "a", "rate_limiter": {}}' 400 "only supported after starting"
     expect PATCH /network-interfaces/n '{"iface_id": "n"}' 400 "only supported after starting"
     truncate -s 1M "$work/disk.img"
@@ -249,6 +254,32 @@ print(f"limited: 8 MiB in {d1:.2f} s = {r1:.2f} MiB/s (limit 4); 24 MiB with the
 ok = abs(r1 - 4) <= 0.4 and d2 < 4.5 and d3 < 1.0
 sys.exit(0 if ok else 1)
 PY
+    ;;
+  entropy)
+    # (no double quotes: the command sits in minnow.cmd="..." on the kernel command line)
+    cmd='cat /sys/class/misc/hw_random/rng_current; read a x </proc/uptime'
+    cmd+='; dd if=/dev/hwrng of=/dev/null bs=1024 count=16 2>/dev/null; read b x </proc/uptime; echo RNG $a $b'
+    start_minnow --api-sock "$sock"
+    expect PUT /boot-source "$(boot_json "$cmd")" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' 204
+    expect PUT /entropy '{"rate_limiter": {"bandwidth": {"size": 4096, "refill_time": 1000}}}' 204
+    expect GET /vm/config "" 200
+    grep -qF '"entropy":{"rate_limiter":{"bandwidth":{"size":4096' <<<"$body" || fail "GET /vm/config: $body"
+    expect PUT /metrics '{"metrics_path": "'"$work"'/metrics.json"}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    wait_minnow 0
+    python3 - "$work/metrics.json" <<'PY' || fail "entropy metrics: $(cat "$work/metrics.json")"
+import json, sys
+lines = [json.loads(x) for x in open(sys.argv[1])]
+given = sum(l.get("entropy", {}).get("entropy_bytes", 0) for l in lines)
+waits = sum(l.get("entropy", {}).get("entropy_rate_limiter_throttled", 0) for l in lines)
+assert given >= 16384 and waits > 0, (given, waits)
+PY
+    tr -d '\r' <"$log" | grep -q '^virtio_rng' || fail "the guest's hw_random is not virtio-rng"
+    took=$(tr -d '\r' <"$log" | awk '$1 == "RNG" { printf "%.2f", $3 - $2 }')
+    [ -n "$took" ] || fail "the guest did not time its read"
+    python3 -c 'import sys; t = float(sys.argv[1]); print(f"16 KiB of /dev/hwrng at 4 KiB/s: {t:.2f} s (at least 3 s)"); sys.exit(0 if t >= 2.9 else 1)' "$took" \
+      || fail "16 KiB at 4 KiB/s took only $took s"
     ;;
   driveswap)
     : >"$work/placeholder.img"

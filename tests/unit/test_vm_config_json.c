@@ -225,8 +225,8 @@ static void test_bad_documents(void **state)
             "vsock: guest_cid: expected an integer from 3 to 4294967294, got 4294967295");
     refused("{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}}",
             "balloon: free_page_reporting: true is not supported: minnow's balloon has no free page reporting yet");
-    refused("{\"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}}",
-            "entropy: rate_limiter: minnow's entropy device has no rate limiter yet");
+    refused("{\"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}}",
+            "entropy: rate_limiter: bandwidth: missing required field 'refill_time'");
     refused("{\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
             "\"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": -1}}}]}",
             "drives[0]: drives: rate_limiter: ops: refill_time: expected an integer from 0 to 9223372036854775807, got -1");
