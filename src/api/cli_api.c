@@ -22,6 +22,7 @@
 #include "api/api_mmds.h"
 #include "api/api_socket.h"
 #include "api/api_vmm.h"
+#include "api/boot_discover.h"
 #include "api/vm_config_json.h"
 #include "api/cli_seccomp.h"
 #include "vmm/jailer.h"
@@ -506,6 +507,12 @@ static int api_main(int argc, char **argv, int restore)
     vm_config_init(&cfg);
     if (o.config_file && vm_config_json_load_file(&cfg, o.config_file, &e)) {
         fprintf(stderr, "minnow: %s\n", e.text);
+        return CLI_EXIT_USAGE;
+    }
+    /* A root drive and no boot-source: the kernel beside the drive's image. */
+    if (o.config_file && boot_discover_config(&cfg, &e) < 0) {
+        fprintf(stderr, "minnow: %s: %s\n", o.config_file, e.text);
+        vm_config_free(&cfg);
         return CLI_EXIT_USAGE;
     }
     /* Blocked before any thread starts, so every thread inherits it; the
