@@ -76,9 +76,10 @@ class Shell:
         self.n += 1
         tag = f"mark{self.n}x{secrets.token_hex(3)}"
         # The markers are printed by printf, so the typed line (echoed
-        # before stty -echo) does not match them.
+        # before stty -echo) does not match them; the begin marker is not
+        # anchored: bash's bracketed-paste escape ends the line before it.
         self.type(f"printf '%s-begin\\n' {tag}; {line}; printf '%s-end %d\\n' {tag} $?\n")
-        m = self.vm.wait_for(rf"^{tag}-begin\n((?:.*\n)*?){tag}-end (\d+)$", timeout=timeout)
+        m = self.vm.wait_for(rf"{tag}-begin\n((?:.*\n)*?){tag}-end (\d+)$", timeout=timeout)
         out, st = m.group(1), int(m.group(2))
         if want is not None and st != want:
             raise Fail(f"guest command {line!r} exited {st}, expected {want}; output:\n{out}")
