@@ -80,7 +80,8 @@ class Shell:
         # anchored: bash's bracketed-paste escape ends the line before it.
         self.type(f"printf '%s-begin\\n' {tag}; {line}; printf '%s-end %d\\n' {tag} $?\n")
         m = self.vm.wait_for(rf"{tag}-begin\n((?:.*\n)*?){tag}-end (\d+)$", timeout=timeout)
-        out, st = m.group(1), int(m.group(2))
+        # Colour escapes (trixie's ip colours its output even for TERM=dumb).
+        out, st = re.sub(r"\x1b\[[0-9;]*m", "", m.group(1)), int(m.group(2))
         if want is not None and st != want:
             raise Fail(f"guest command {line!r} exited {st}, expected {want}; output:\n{out}")
         return out
@@ -121,10 +122,10 @@ def boot_mode(minnow, img, work):
         if hello.strip() != "hello 333833500":
             raise Fail(f"the compiled program printed {hello!r}, expected 'hello 333833500'")
         # systemd-networkd's DHCP lease from slirp (10.0.2.0/24, 10.0.2.2 the gateway).
-        addr = sh.cmd("ip -4 -o addr show scope global", timeout=120)
+        addr = sh.cmd("ip -color=never -4 -o addr show scope global", timeout=120)
         if not re.search(r"inet 10\.0\.2\.15/24 .*dynamic", addr):
             raise Fail(f"no DHCP address 10.0.2.15/24 on the guest: {addr!r}")
-        route = sh.cmd("ip -4 route show default")
+        route = sh.cmd("ip -color=never -4 route show default")
         if "via 10.0.2.2" not in route:
             raise Fail(f"no default route through 10.0.2.2: {route!r}")
         print("network:", addr.strip())
