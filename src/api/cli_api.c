@@ -23,6 +23,7 @@
 #include "api/api_socket.h"
 #include "api/api_version.h"
 #include "api/api_vmm.h"
+#include "api/boot_discover.h"
 #include "api/vm_config_json.h"
 #include "api/cli_seccomp.h"
 #include "vmm/jailer.h"
@@ -659,6 +660,12 @@ static int api_main(int argc, char **argv, int restore)
     if (cfg.ignored_keys)
         fprintf(stderr, "minnow: warning: config file %s: ignored the unknown top-level key(s) %s\n", o.config_file,
                 cfg.ignored_keys);
+    /* A root drive and no boot-source: the kernel beside the drive's image. */
+    if (o.config_file && boot_discover_config(&cfg, &e) < 0) {
+        fprintf(stderr, "minnow: %s: %s\n", o.config_file, e.text);
+        vm_config_free(&cfg);
+        return CLI_EXIT_USAGE;
+    }
     /* Blocked before any thread starts, so every thread inherits it; the
      * signals arrive on sig_fd until the VM's own signal thread takes over. */
     sigset_t sigs, old;

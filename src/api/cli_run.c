@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/boot_discover.h"
 #include "api/device_spec.h"
 #include "api/vm_config.h"
 #include "api/vm_config_json.h"
@@ -28,10 +29,14 @@
 
 static const char run_usage[] =
     "usage: minnow run [--kernel IMAGE] [options]     boot a guest on the virt board\n"
+    "       minnow run --disk IMAGE [options]         boot a distribution's disk image\n"
     "       minnow run --bios PROGRAM [options]       run a bare-metal program\n"
     "\n"
-    "With no --kernel and no --bios, boots the default guest that guest/build\n"
+    "With no --kernel, --disk or --bios, boots the default guest that guest/build\n"
     "made (its kernel and initramfs, console=ttyS0), which gives a shell.\n"
+    "--disk IMAGE (or a config file's drive with is_root_device) and no kernel\n"
+    "boots the kernel and initrd beside the image (IMAGE.kernel, IMAGE.initrd,\n"
+    "as guest/debian makes them) with root=/dev/vda rw console=ttyS0.\n"
     "\n"
     "Boot a guest: IMAGE is a RISC-V Linux Image (or an ELF executable such as\n"
     "U-Boot's uboot.elf). Without --bios it starts in S-mode with a0 = hart id\n"
@@ -65,6 +70,10 @@ static const char run_usage[] =
     "drive is /dev/vda):\n"
     "  --drive path=FILE[,ro][,serial=TEXT][,engine=auto|uring|sync]\n"
     "                     a raw disk image (repeatable)\n"
+    "  --disk IMAGE       the root disk (/dev/vda, root=/dev/vda rw): a\n"
+    "                     distribution's image, e.g. from guest/debian; with no\n"
+    "                     --kernel, boots IMAGE.kernel with IMAGE.initrd (if\n"
+    "                     there) and, with no --append, console=ttyS0\n"
     "  --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=MAC][,mtu=N]\n"
     "                     user-mode networking (slirp: DHCP, DNS, NAT; no root);\n"
     "                     the guest is offered MTU 65520 unless mtu= says otherwise\n"
@@ -209,6 +218,30 @@ static int add_device(struct run_opts *o, const char *opt, char *spec)
         r = errmsg_set(&e, -EINVAL, "%s: too many devices (the board has %u virtio slots)", opt, VIRT_MAX_DEVICES);
     if (!r)
         r = config_device(&o->cfg, opt, &d, &e);
+    if (r) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
+        return -1;
+    }
+    o->ndevices++;
+    return 0;
+}
+
+/* --disk IMAGE: the root drive. */
+static int add_disk(struct run_opts *o, const char *path)
+{
+    struct errmsg e = { "" };
+    char id[32];
+    int r = 0;
+    if (!*path)
+        r = errmsg_set(&e, -EINVAL, "--disk needs a file name");
+    else if (vm_config_ndevices(&o->cfg) == VIRT_MAX_DEVICES)
+        r = errmsg_set(&e, -EINVAL, "--disk: too many devices (the board has %u virtio slots)", VIRT_MAX_DEVICES);
+    if (!r) {
+        cli_id(id, sizeof id, "rootfs", 0, &o->cfg, true);
+        struct vm_config_drive d = { .drive_id = id, .path_on_host = (char *)path, .is_root_device = true,
+                                     .cache_type = VM_CONFIG_CACHE_WRITEBACK };
+        r = vm_config_put_drive(&o->cfg, &d, &e);
+    }
     if (r) {
         fprintf(stderr, "minnow run: %s\n", e.text);
         return -1;
@@ -387,6 +420,9 @@ static int parse(int argc, char **argv, struct run_opts *o)
                             : is_option(a, "--vsock") ? "--vsock" : "--console2";
             if (!(v = option_value(argc, argv, &i, opt)) || add_device(o, opt, (char *)v))
                 return -1;
+        } else if (is_option(a, "--disk")) {
+            if (!(v = option_value(argc, argv, &i, "--disk")) || add_disk(o, v))
+                return -1;
         } else if (!strcmp(a, "--rng")) {
             if (add_device(o, "--rng", NULL))
                 return -1;
@@ -559,6 +595,11 @@ static int default_guest(char *dir, size_t len)
 static int config_boot(struct run_opts *o, char *dir, size_t dirlen, char *kernel, char *initrd, size_t len)
 {
     struct errmsg e = { "" };
+    /* A root drive with no kernel anywhere: the kernel beside its image. */
+    if (!o->kernel && boot_discover_config(&o->cfg, &e) < 0) {
+        fprintf(stderr, "minnow run: %s\n", e.text);
+        return CLI_EXIT_USAGE;
+    }
     struct vm_config_boot b = o->cfg.boot;
     if (o->kernel)
         b.kernel_image_path = (char *)o->kernel;
@@ -647,6 +688,14 @@ static int run_board(struct run_opts *o)
     return cli_exit_status(&res);
 }
 
+static bool has_root_drive(const struct vm_config *c)
+{
+    for (unsigned i = 0; i < c->ndrives; i++)
+        if (c->drives[i].is_root_device)
+            return true;
+    return false;
+}
+
 int cli_run(int argc, char **argv)
 {
     struct run_opts o;
@@ -655,7 +704,7 @@ int cli_run(int argc, char **argv)
         fputs(run_usage, stdout);
     if (r)
         r = r < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    else if (o.bios && !o.kernel && !o.cfg.boot.kernel_image_path)
+    else if (o.bios && !o.kernel && !o.cfg.boot.kernel_image_path && !has_root_drive(&o.cfg))
         r = run_baremetal(&o);
     else
         r = run_board(&o);
