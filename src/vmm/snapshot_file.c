@@ -100,16 +100,27 @@ static const uint8_t *blob_at(struct snap_reader *r, size_t *len)
     return sub.p;
 }
 
-int snapshot_file_version(const char *path, uint32_t *version, struct errmsg *e)
+/* The state file at path, opened for reading; *st its status. O_NONBLOCK:
+ * a FIFO put in the file's place must not hang us in open(2); it is
+ * refused as not a regular file. */
+static int open_state(const char *path, struct stat *st, struct errmsg *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return errmsg_set(e, -errno, "snapshot '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
         close(fd);
         return errmsg_set(e, -EINVAL, "snapshot '%s': not a regular file", path);
     }
+    return fd;
+}
+
+int snapshot_file_version(const char *path, uint32_t *version, struct errmsg *e)
+{
+    struct stat st;
+    int fd = open_state(path, &st, e);
+    if (fd < 0)
+        return fd;
     uint8_t head[VERSION_END];
     ssize_t n = pread(fd, head, sizeof head, 0);
     close(fd);
@@ -129,16 +140,10 @@ int snapshot_file_version(const char *path, uint32_t *version, struct errmsg *e)
 int snapshot_file_read(const char *path, struct snapshot_file *out, struct errmsg *e)
 {
     memset(out, 0, sizeof *out);
-    /* O_NONBLOCK: a FIFO put in the file's place must not hang us in
-     * open(2); it is refused below as not a regular file. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return errmsg_set(e, -errno, "snapshot '%s': %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return errmsg_set(e, -EINVAL, "snapshot '%s': not a regular file", path);
-    }
+    int fd = open_state(path, &st, e);
+    if (fd < 0)
+        return fd;
     if ((uint64_t)st.st_size < VERSION_END || (uint64_t)st.st_size > SNAPSHOT_MAX_BYTES) {
         close(fd);
         return errmsg_set(e, -EINVAL, "snapshot '%s': %lld bytes is not the size of a minnow snapshot "
