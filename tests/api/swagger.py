@@ -163,9 +163,10 @@ class Test:
             subprocess.run(["sleep", "0.1"])
 
     def console(self, m):
-        """The guest's console: the serial file when PUT /serial named one
-        (the source), else minnow's stdout."""
-        return self.serial_text(m.name) + m.text()
+        """The guest's console: the serial file that the source's PUT
+        /serial named (a restored VM may write there too: it is in the
+        snapshot), and minnow's stdout."""
+        return self.serial_text("source") + m.text()
 
     def step(self, m, s):
         op = s["op"]
@@ -180,9 +181,10 @@ class Test:
         if "wait_console" in s:
             self.wait_text(f"{m.name}'s console", lambda: self.console(m), s["wait_console"], proc=m)
         if s.get("wait_tick"):
-            # The restored guest goes on counting past what the source showed.
-            last = max(int(x) for x in re.findall(r"^swagger-tick-(\d+)$", self.console(self.source), re.M))
-            self.wait_text(f"{m.name}'s console", lambda: self.console(m), rf"^swagger-tick-({last + 1})$", proc=m)
+            # The restored guest goes on counting past the source's last
+            # tick (the source is gone: a higher one is the restored guest's).
+            self.wait_text(f"{m.name}'s console", lambda: self.console(m), rf"^swagger-tick-({self.last_tick + 1})$",
+                           proc=m)
         grow = self.fill(s.get("metrics_grow", ""))
         before = os.path.getsize(grow) if grow and os.path.exists(grow) else 0
         want = s["status"]
@@ -266,6 +268,10 @@ class Test:
         for s in self.fx["steps"]["source"]:
             self.step(self.source, s)
         self.source.kill()
+        ticks = re.findall(r"^swagger-tick-(\d+)$", self.console(self.source), re.M)
+        if not ticks:
+            raise Fail("the source guest printed no swagger-tick line")
+        self.last_tick = max(map(int, ticks))
         restored = self.start("restored", "swtap1")
         for s in self.fx["steps"]["restored"]:
             self.step(restored, s)
