@@ -220,7 +220,7 @@ class Test:
         fault = got.get("fault_message") if isinstance(got, dict) else None
         if "not_yet" in info and 200 <= st < 300:
             raise Fail(f"{what}: answered {st}: minnow implements it now; move {op!r} out of not_yet in "
-                       f"tests/api/fc_api.json (and give its answer a schema check)")
+                       f"tests/api/fc_api.json (its steps, body and schema are there already)")
         if st != want:
             raise Fail(f"{what}: status {st}, expected {want}: {raw[:300]!r}")
         if 400 <= st < 500:
@@ -231,7 +231,7 @@ class Test:
                            f"({e.message})")
         if "not_yet" in info and UNKNOWN_ROUTE not in fault:
             raise Fail(f"{what}: minnow has a route for it now ({fault!r}); move {op!r} out of not_yet in "
-                       f"tests/api/fc_api.json and give it a body minnow takes")
+                       f"tests/api/fc_api.json (its steps, body and schema are there already)")
         if "not_applicable" in info and info["fault_contains"] not in fault:
             raise Fail(f"{what}: the 400's fault_message {fault!r} does not say {info['fault_contains']!r}")
         if st == 204 and raw:
