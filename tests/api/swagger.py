@@ -11,7 +11,9 @@ balloon, balloon statistics asked until the guest holds the balloon,
 MMDS, FlushMetrics, Pause, a full snapshot, Resume). A second minnow runs
 the "restored" steps: PUT /snapshot/load with network and vsock
 overrides; the restored guest keeps counting on its console, and
-SendCtrlAltDel reaches its init. Every body the fixture sends must
+the restored minnow writes a periodic metrics line (its timer thread,
+sandboxed, 60 s after PUT /metrics) and lives on; SendCtrlAltDel reaches
+its init. Every body the fixture sends must
 validate against its swagger definition first (Firecracker's keys only).
 Checked for every answer: the status
 (and, for 204, no body); every 4xx carries {"fault_message": string};
@@ -197,6 +199,18 @@ class Test:
             # tick (the source is gone: a higher one is the restored guest's).
             self.wait_text(f"{m.name}'s console", lambda: self.console(m), rf"^swagger-tick-({self.last_tick + 1})$",
                            proc=m)
+        if "wait_periodic" in s:
+            # The metrics timer's own line (every 60 s), written by its
+            # sandboxed thread while the VM runs.
+            mpath = self.fill(s["wait_periodic"])
+
+            def metrics():
+                try:
+                    with open(mpath) as f:
+                        return f.read()
+                except FileNotFoundError:
+                    return ""
+            self.wait_text(mpath, metrics, r'"reason": ?"periodic"', timeout=180, proc=m)
         grow = self.fill(s.get("metrics_grow", ""))
         before = os.path.getsize(grow) if grow and os.path.exists(grow) else 0
         want = s["status"]
