@@ -479,6 +479,19 @@ static int put_entropy(struct api_vmm *a, const json_t *b, const char *id, struc
     return vm_config_json_entropy(&a->cfg, b, e);
 }
 
+/* Firecracker's CPU templates modify what KVM tells an x86 or Arm guest
+ * (CPUID leaves, MSRs, KVM capabilities, Arm registers and vCPU features);
+ * minnow's harts are RV64GC cores it emulates itself, without KVM, so no
+ * such modifier has anything to act on: refused whatever the body. */
+static int put_cpu_config(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                          struct errmsg *e)
+{
+    (void)a, (void)b, (void)id, (void)out;
+    return errmsg_set(e, -EINVAL, "cpu-config: CPU templates (CPUID, MSR and KVM capability modifiers, aarch64 "
+                      "register and vCPU feature modifiers) do not apply to RISC-V: minnow's harts are RV64GC cores "
+                      "it emulates without KVM");
+}
+
 static int put_balloon(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
                        struct errmsg *e)
 {
@@ -1008,6 +1021,7 @@ static const struct route routes[] = {
     { "PATCH", "/drives/", patch_drive, true, ANY, METRICS_REQ_PATCH_DRIVE },
     { "PATCH", "/network-interfaces/", patch_net, true, ANY, METRICS_REQ_PATCH_NETWORK },
     { "PUT", "/vsock", put_vsock, true, PRE_BOOT, METRICS_REQ_PUT_VSOCK },
+    { "PUT", "/cpu-config", put_cpu_config, false, PRE_BOOT, METRICS_REQ_PUT_CPU_CFG },
     { "PUT", "/entropy", put_entropy, true, PRE_BOOT, METRICS_REQ_NONE },
     { "GET", "/balloon", get_balloon, false, ANY, METRICS_REQ_NONE },
     { "PUT", "/balloon", put_balloon, true, PRE_BOOT, METRICS_REQ_NONE },
