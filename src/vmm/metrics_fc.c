@@ -61,7 +61,7 @@ static void set_u64(json_t *o, const char *key, uint64_t v)
     json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
-/* Adds values (deltas) to the object at line[key], creating it. */
+/* The object at line[key], created when absent. */
 static json_t *section(json_t *line, const char *key)
 {
     json_t *o = json_object_get(line, key);
