@@ -65,10 +65,10 @@ struct api_vmm {
     bool poll_now, poll_quit;
 };
 
-static uint64_t now_us(void)
+static uint64_t clock_us(clockid_t clk)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clk, &t);
     return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
@@ -212,13 +212,6 @@ void api_vmm_enable_boot_timer(struct api_vmm *a)
     pthread_mutex_lock(&a->lock);
     a->boot_timer = true;
     pthread_mutex_unlock(&a->lock);
-}
-
-static uint64_t clock_us(clockid_t clk)
-{
-    struct timespec t;
-    clock_gettime(clk, &t);
-    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
 /* The guest wrote the boot timer's magic (on its vCPU's thread, without
@@ -682,12 +675,12 @@ static int patch_vm(struct api_vmm *a, const json_t *b, const char *id, struct a
         return errmsg_set(e, -EINVAL, "vm: the microVM is not started yet (PUT /actions InstanceStart first)");
     struct errmsg why = { "" };
     a->lat = pause ? METRICS_LAT_PAUSE_VM : METRICS_LAT_RESUME_VM;
-    uint64_t t0 = now_us();
+    uint64_t t0 = clock_us(CLOCK_MONOTONIC);
     if (pause)
         vm_pause(a->vm);
     else if ((r = vm_resume(a->vm, &why)))
         return errmsg_set(e, r, "vm: state Resumed: %s", why.text);
-    metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
+    metrics_record_latency(a->metrics, a->lat, true, clock_us(CLOCK_MONOTONIC) - t0);
     LOG_INFO(a->log, "the microVM is %s", pause ? "paused" : "resumed");
     return 0;
 }
@@ -715,12 +708,12 @@ static int put_snapshot_create(struct api_vmm *a, const json_t *b, const char *i
     struct vm_snapshot_stats st;
     struct errmsg why = { "" };
     a->lat = p.diff ? METRICS_LAT_DIFF_CREATE_SNAPSHOT : METRICS_LAT_FULL_CREATE_SNAPSHOT;
-    uint64_t t0 = now_us();
+    uint64_t t0 = clock_us(CLOCK_MONOTONIC);
     r = vm_snapshot(a->vm, &p, &st, &why);
     free(text);
     if (r)
         return errmsg_set(e, r, "snapshot/create: %s", why.text);
-    metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
+    metrics_record_latency(a->metrics, a->lat, true, clock_us(CLOCK_MONOTONIC) - t0);
     LOG_INFO(a->log, "snapshot (%s) written to %s and %s in %.1f ms: %llu dirty pages, %llu bytes of memory, "
              "%llu bytes of state", p.diff ? "Diff" : "Full", p.state_path, p.mem_path, st.ns / 1e6,
              (unsigned long long)st.dirty_pages, (unsigned long long)st.mem_bytes_written,
@@ -795,9 +788,9 @@ static int put_snapshot_load(struct api_vmm *a, const json_t *b, const char *id,
     if (r)
         return r;
     a->lat = METRICS_LAT_LOAD_SNAPSHOT;
-    uint64_t t0 = now_us();
+    uint64_t t0 = clock_us(CLOCK_MONOTONIC);
     if (!(r = restore_locked(a, &p, e)))
-        metrics_record_latency(a->metrics, a->lat, true, now_us() - t0);
+        metrics_record_latency(a->metrics, a->lat, true, clock_us(CLOCK_MONOTONIC) - t0);
     return r;
 }
 
