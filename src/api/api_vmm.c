@@ -382,28 +382,32 @@ static int patch_machine(struct api_vmm *a, const json_t *b, const char *id, str
     return vm_config_json_machine(&a->cfg, b, true, e);
 }
 
+/* A PUT /drives or /network-interfaces body, read into a scratch
+ * configuration and its file or TAP checked (api_put_check.h) before it
+ * goes into the VM's. */
+typedef int put_read_fn(struct vm_config *c, const json_t *j, const char *id, struct errmsg *e);
+static int put_checked(struct api_vmm *a, const json_t *b, const char *id, put_read_fn *read, bool drive,
+                       struct errmsg *e)
+{
+    struct vm_config t;
+    vm_config_init(&t);
+    int r = read(&t, b, id, e);
+    if (!r)
+        r = drive ? api_put_check_drive(&t.drives[0], e) : api_put_check_net(&t.nets[0], e);
+    vm_config_free(&t);
+    return r ? r : read(&a->cfg, b, id, e);
+}
+
 static int put_drive(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)out;
-    struct vm_config t;
-    vm_config_init(&t);
-    int r = vm_config_json_drive(&t, b, id, e);
-    if (!r)
-        r = api_put_check_drive(&t.drives[0], e);
-    vm_config_free(&t);
-    return r ? r : vm_config_json_drive(&a->cfg, b, id, e);
+    return put_checked(a, b, id, vm_config_json_drive, true, e);
 }
 
 static int put_net(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out, struct errmsg *e)
 {
     (void)out;
-    struct vm_config t;
-    vm_config_init(&t);
-    int r = vm_config_json_net(&t, b, id, e);
-    if (!r)
-        r = api_put_check_net(&t.nets[0], e);
-    vm_config_free(&t);
-    return r ? r : vm_config_json_net(&a->cfg, b, id, e);
+    return put_checked(a, b, id, vm_config_json_net, false, e);
 }
 
 /* PATCH /drives/{id} and /network-interfaces/{id}: after InstanceStart

@@ -33,48 +33,26 @@ Usage: mmds.py MINNOW MODE [MMDS_CLIENT]
              on the TAP's host side sees the guest's ping of the host but no
              frame to or from 169.254.169.254
 Exit status 0 on success, 77 (skip) when the host cannot run the mode."""
-import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from api_client import request  # noqa: E402
 from minnow_proc import Fail, Minnow, run  # noqa: E402
 
 BOOT_TIMEOUT = 300   # seconds; an ASan build boots a few times slower
 MODE = "?"
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=60):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 def api(sock, method, path, body=None):
     """(status, parsed JSON body or None) of one API request."""
-    c = UnixHTTP(sock)
-    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    try:
-        c.request(method, path, body=data, headers=headers)
-        r = c.getresponse()
-        raw = r.read()
-    except (ConnectionError, http.client.HTTPException) as e:
-        raise Fail(f"{method} {path}: {e}")
-    finally:
-        c.close()
-    return r.status, (json.loads(raw) if raw else None)
+    status, raw, _ = request(sock, method, path, body)
+    return status, (json.loads(raw) if raw else None)
 
 
 def expect(sock, method, path, body, status, fault=None):

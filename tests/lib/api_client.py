@@ -4,9 +4,7 @@ import http.client
 import json
 import socket
 
-
-class Fail(Exception):
-    pass
+from minnow_proc import Fail
 
 
 class UnixHTTP(http.client.HTTPConnection):
