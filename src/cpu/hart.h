@@ -187,6 +187,12 @@ struct jit;
 struct hart_jcache_entry {
     uint64_t pc;         /* virtual pc; ~0 when empty (pcs are even) */
     struct hart_block *blk;
+    /* The chain entry of blk's JIT unit in the code cache's current
+     * generation, or NULL (not translated yet, left to the interpreter):
+     * set by jit_run, reset by every fill; emptying the code cache
+     * empties the jump caches. Read by the JIT's inline lookup. */
+    const void *jit;
+    uint64_t spare;      /* 32-byte entries: the lookup scales by a shift */
 };
 
 /* Cached translations are kept per translation context, so that a change

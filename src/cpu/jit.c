@@ -57,6 +57,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/jit_chain.h"
+#include "cpu/mmu.h"
 #include "cpu/jit_fp.h"
 #include "cpu/jit_helpers.h"
 #include "cpu/jit_x64.h"
@@ -838,16 +839,19 @@ static void populate(struct jit *j)
     j->populated = end;
 }
 
-static void cache_flush(struct jit *j)
+/* The jump caches hold chain entries into the cache (see jit_chain.c):
+ * they go with it. */
+static void cache_flush(struct hart *h, struct jit *j)
 {
     j->used = 0;
     j->gen++;
     j->stats.flushes++;
+    mmu_flush_jcache(h);
 }
 
 /* The unit of block blk, translating it if needed; NULL when blk starts
  * with an instruction the JIT leaves to the interpreter. */
-static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
+static const struct jit_unit *unit_for(struct hart *h, struct jit *j, struct hart_block *blk)
 {
     uint64_t *gen;
     void **slot = hart_block_unit(blk, &gen);
@@ -864,12 +868,11 @@ static const struct jit_unit *unit_for(struct jit *j, struct hart_block *blk)
         return NULL;
     }
     if (j->size - j->used < JIT_UNIT_MAX_BYTES + sizeof(struct jit_unit))
-        cache_flush(j);
+        cache_flush(h, j);
     populate(j);
     if (!j->used) {
         struct x64_buf sb = { .start = j->rw, .p = j->rw, .end = j->rw + JIT_STUBS_MAX_BYTES };
-        jit_chain_stubs(&sb, &j->stubs, j->gen, (int32_t)((char *)slot - (char *)blk),
-                        (int32_t)((char *)gen - (char *)blk));
+        jit_chain_stubs(&sb, &j->stubs);
         emit_mem_stubs(&sb, &j->ms);
         if (sb.overflow)
             abort(); /* JIT_STUBS_MAX_BYTES is wrong */
@@ -938,7 +941,9 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget)
         uint64_t rec_gen = 0;
         while (!REACHED(h->instret, slice_end)) {
             struct hart_block *blk = hart_block_at(h, h->pc);
-            const struct jit_unit *u = blk ? unit_for(j, blk) : NULL;
+            const struct jit_unit *u = blk ? unit_for(h, j, blk) : NULL;
+            if (u)
+                mmu_jcache_set_jit(h, h->pc, blk, u->centry);
             if (rec) {
                 if (u && rec_gen == j->gen &&
                     jit_chain_link(j->rw, j->rx, j->size, rec, hart_block_pa(blk), u))

@@ -33,9 +33,9 @@
  * the interpreter's own jump cache (h->ft->jcache: virtual pc -> block
  * under the current fetch context), so whatever empties it (changes of
  * translation, fences, dropped code, remote fences) covers this lookup
- * too; a hit goes on into the block's unit if it was translated in the
- * current generation, written into the lookup stub as an immediate (the
- * stubs are emitted anew for each generation). A miss returns to jit_run. */
+ * too; a hit goes on into the chain entry the entry holds (jit_run puts
+ * it there once the block has a unit; emptying the code cache empties
+ * the jump caches). A miss returns to jit_run. */
 #include "cpu/jit_chain.h"
 
 #include <stddef.h>
@@ -47,13 +47,13 @@
 #define JCACHE_OFF ((int32_t)offsetof(struct hart_fetch_tlb, jcache))
 #define JCACHE_HIT (1 << 16)   /* in the transfer count (see jit_ret) */
 
-_Static_assert(sizeof(struct hart_jcache_entry) == 16 && offsetof(struct hart_jcache_entry, blk) == 8,
+_Static_assert(sizeof(struct hart_jcache_entry) == 32 && offsetof(struct hart_jcache_entry, jit) == 16,
                "jump-cache entry layout, scaled below");
 _Static_assert(HART_SLICE < (1 << 16), "units entered in one call fit the low 16 bits");
 
 /* The frame: rbx and r12-r15 saved and 16 bytes more, so rsp stays
  * 16-byte aligned for calls. */
-void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32_t unit_off, int32_t gen_off)
+void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s)
 {
     s->enter = x64_size(b);
     x64_push(b, RH);
@@ -87,31 +87,26 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32
     x64_jmp_to(b, s->epilogue);
 
     /* rax = target pc (even): the slot of the current fetch context's
-     * jump cache for it, ((pc >> 1) % size) * 16 bytes in. */
+     * jump cache for it, ((pc >> 1) % size) * 32 bytes in; a hit with a
+     * chain entry goes on there. */
     s->lookup = x64_size(b);
-    size_t miss[3];
-    unsigned nmiss = 0;
-    if (gen <= INT32_MAX) {
-        x64_load(b, X64_RCX, RH, FT_OFF);
-        x64_mov_rr32(b, X64_RDX, X64_RAX);
-        x64_alu_ri(b, X64_AND, X64_RDX, (HART_JCACHE_SIZE - 1) << 1, 1);
-        x64_shift_ri(b, X64_SHL, X64_RDX, 3, 1);
-        x64_alu_rr(b, X64_ADD, X64_RCX, X64_RDX, 0);
-        x64_alu_rm(b, X64_CMP, X64_RAX, X64_RCX, JCACHE_OFF);
-        miss[nmiss++] = x64_jcc(b, X64_CC_NE);
-        x64_load(b, X64_RCX, X64_RCX, JCACHE_OFF + 8);
-        x64_alu_mi(b, X64_CMP, X64_RCX, gen_off, (int32_t)gen);
-        miss[nmiss++] = x64_jcc(b, X64_CC_NE);
-        x64_load(b, X64_RCX, X64_RCX, unit_off);
-        x64_alu_ri(b, X64_CMP, X64_RCX, (int32_t)(uintptr_t)JIT_NONE, 0);
-        miss[nmiss++] = x64_jcc(b, X64_CC_BE);
-        x64_mov_rr(b, RBPC, X64_RAX);
-        x64_alu_ri(b, X64_ADD, RCOUNT, JCACHE_HIT, 0);
-        x64_jmp_m(b, X64_RCX, (int32_t)offsetof(struct jit_unit, centry));
-    }
+    x64_load(b, X64_RCX, RH, FT_OFF);
+    x64_mov_rr32(b, X64_RDX, X64_RAX);
+    x64_alu_ri(b, X64_AND, X64_RDX, (HART_JCACHE_SIZE - 1) << 1, 1);
+    x64_shift_ri(b, X64_SHL, X64_RDX, 4, 1);
+    x64_alu_rr(b, X64_ADD, X64_RCX, X64_RDX, 0);
+    x64_alu_rm(b, X64_CMP, X64_RAX, X64_RCX, JCACHE_OFF);
+    size_t miss_pc = x64_jcc(b, X64_CC_NE);
+    x64_load(b, X64_RCX, X64_RCX, JCACHE_OFF + 16);
+    x64_alu_ri(b, X64_CMP, X64_RCX, 0, 0);
+    size_t miss_unit = x64_jcc(b, X64_CC_E);
+    x64_mov_rr(b, RBPC, X64_RAX);
+    x64_alu_ri(b, X64_ADD, RCOUNT, JCACHE_HIT, 0);
+    x64_jmp_r(b, X64_RCX);
+
     s->miss = x64_size(b);
-    for (unsigned i = 0; i < nmiss; i++)
-        x64_patch_here(b, miss[i]);
+    x64_patch_here(b, miss_pc);
+    x64_patch_here(b, miss_unit);
     x64_store(b, RH, PC_OFF, X64_RAX);
     x64_mov_ri(b, X64_RAX, JIT_NEXT);
     x64_jmp_to(b, s->epilogue);

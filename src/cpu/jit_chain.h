@@ -63,10 +63,8 @@ struct jit_stubs {
     size_t enter, epilogue, leave, lookup, miss, link, exit;
 };
 
-/* Emits the stubs at b's position. gen: the generation (the lookup only
- * goes on into units translated in it); unit_off, gen_off: where a block
- * keeps its unit (hart_block_unit). */
-void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s, uint64_t gen, int32_t unit_off, int32_t gen_off);
+/* Emits the stubs at b's position. */
+void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s);
 
 /* The unit being emitted, into a buffer whose start is the code cache's
  * (so positions are code-cache offsets). The caller fills the first

@@ -98,12 +98,23 @@ static inline void mmu_log_fill(struct hart_tlb_log *log, unsigned v, uint64_t v
         log->hi = page;
 }
 
+/* Records that blk, the block at pc in the current fetch context's jump
+ * cache, has its JIT unit's chain entry at centry. */
+static inline void mmu_jcache_set_jit(struct hart *h, uint64_t pc, const struct hart_block *blk,
+                                      const void *centry)
+{
+    struct hart_jcache_entry *e = &h->ft->jcache[(pc >> 1) & (HART_JCACHE_SIZE - 1)];
+    if (e->pc == pc && e->blk == blk)
+        e->jit = centry;
+}
+
 /* Fills jump-cache slot ji of the current fetch context with pc -> blk. */
 static inline void mmu_jcache_fill(struct hart *h, unsigned ji, uint64_t pc, struct hart_block *blk)
 {
     struct hart_fetch_tlb *t = h->ft;
     t->jcache[ji].pc = pc;
     t->jcache[ji].blk = blk;
+    t->jcache[ji].jit = NULL;
     mmu_log_fill(&t->log, ji | 0x8000, pc);
     t->jpages[mmu_jpage_bit(pc) / 64] |= 1ull << (mmu_jpage_bit(pc) % 64);
 }
