@@ -573,6 +573,73 @@ static int get_balloon_stats(struct api_vmm *a, const json_t *b, const char *id,
     return 0;
 }
 
+/* The running balloon with free page hinting, for the /balloon/hinting routes. */
+static struct virtio_balloon *hinting_balloon(struct api_vmm *a, struct errmsg *e)
+{
+    if (!a->cfg.balloon.present) {
+        errmsg_set(e, -ENOENT, "balloon: no balloon device is configured");
+        return NULL;
+    }
+    if (!a->cfg.balloon.free_page_hinting) {
+        errmsg_set(e, -EINVAL, "balloon: free page hinting was not enabled when the device was configured "
+                   "(PUT /balloon with \"free_page_hinting\": true)");
+        return NULL;
+    }
+    if (!a->balloon) {
+        errmsg_set(e, -EINVAL, "balloon: free page hinting: the microVM is not started yet");
+        return NULL;
+    }
+    return a->balloon;
+}
+
+/* PATCH /balloon/hinting/start: a new run; the body is optional, and
+ * acknowledge_on_stop (default true, as Firecracker's) ends the run with
+ * DONE as soon as the guest has sent all it found. */
+static int patch_hinting_start(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                               struct errmsg *e)
+{
+    (void)id, (void)out;
+    bool ack = true;
+    const char *const fields[] = { "acknowledge_on_stop", NULL };
+    int r = 0;
+    if (b && !(r = json_fields_check("balloon hinting start", b, fields, e)))
+        r = json_fields_bool("balloon hinting start", b, "acknowledge_on_stop", false, &ack, NULL, e);
+    if (r)
+        return r;
+    struct virtio_balloon *bl = hinting_balloon(a, e);
+    return bl ? virtio_balloon_hint_start(bl, ack, e) : -EINVAL;
+}
+
+/* GET /balloon/hinting/status: {"host_cmd", "guest_cmd"}; guest_cmd is
+ * left out until the guest has sent one (the swagger has it an integer). */
+static int get_hinting_status(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                              struct errmsg *e)
+{
+    (void)b, (void)id;
+    struct virtio_balloon *bl = hinting_balloon(a, e);
+    struct virtio_balloon_hint_status st;
+    int r = bl ? virtio_balloon_hint_status(bl, &st, e) : -EINVAL;
+    if (r)
+        return r;
+    json_t *o = json_pack("{s:I}", "host_cmd", (json_int_t)st.host_cmd);
+    if (o && st.has_guest_cmd)
+        json_object_set_new(o, "guest_cmd", json_integer((json_int_t)st.guest_cmd));
+    if (!o)
+        return errmsg_set(e, -ENOMEM, "balloon: hinting status: out of memory");
+    reply_json(out, 200, o);
+    return 0;
+}
+
+/* PATCH /balloon/hinting/stop: DONE, the guest may take its pages back.
+ * A body, if any, is not read (Firecracker takes none). */
+static int patch_hinting_stop(struct api_vmm *a, const json_t *b, const char *id, struct api_reply *out,
+                              struct errmsg *e)
+{
+    (void)b, (void)id, (void)out;
+    struct virtio_balloon *bl = hinting_balloon(a, e);
+    return bl ? virtio_balloon_hint_stop(bl, e) : -EINVAL;
+}
+
 /* PATCH /balloon/statistics: a new polling interval, before or after
  * start; after start statistics cannot be turned on or off (the guest
  * negotiated the statistics queue, or did not, when it booted). */
@@ -998,10 +1065,12 @@ static int put_mmds_config(struct api_vmm *a, const json_t *b, const char *id, s
 
 enum when { ANY, PRE_BOOT };
 
+#define BODY_OPTIONAL 2
+
 struct route {
     const char *method, *path;   /* a path ending in '/' takes an id after it */
     route_fn *fn;
-    bool body;                   /* needs a JSON body */
+    int body;                    /* needs a JSON body (true), or takes one (BODY_OPTIONAL) */
     enum when when;
     enum metrics_req req;        /* Firecracker's counter for it */
 };
@@ -1025,6 +1094,9 @@ static const struct route routes[] = {
     { "PATCH", "/balloon", patch_balloon, true, ANY, METRICS_REQ_NONE },
     { "GET", "/balloon/statistics", get_balloon_stats, false, ANY, METRICS_REQ_NONE },
     { "PATCH", "/balloon/statistics", patch_balloon_stats, true, ANY, METRICS_REQ_NONE },
+    { "PATCH", "/balloon/hinting/start", patch_hinting_start, BODY_OPTIONAL, ANY, METRICS_REQ_NONE },
+    { "GET", "/balloon/hinting/status", get_hinting_status, false, ANY, METRICS_REQ_NONE },
+    { "PATCH", "/balloon/hinting/stop", patch_hinting_stop, false, ANY, METRICS_REQ_NONE },
     { "PUT", "/minnow-console2", put_console2, true, PRE_BOOT, METRICS_REQ_NONE },
     { "PUT", "/serial", put_serial, true, PRE_BOOT, METRICS_REQ_PUT_SERIAL },
     { "PUT", "/logger", put_logger, true, PRE_BOOT, METRICS_REQ_PUT_LOGGER },
@@ -1111,7 +1183,12 @@ static void handle_locked(struct api_vmm *a, const char *method, const char *ful
     }
     struct errmsg e = { "" };
     json_t *j = NULL;
-    if (rt->body) {
+    if (rt->body == BODY_OPTIONAL && len) {
+        if (!(j = json_fields_parse(body, len, &e))) {
+            reply_error(out, 400, e.text);
+            return;
+        }
+    } else if (rt->body == true) {
         if (!len) {
             snprintf(msg, sizeof msg, "%s %.200s: the request needs a JSON body", method, full_path);
             reply_error(out, 400, msg);

@@ -87,8 +87,10 @@ static const char run_usage[] =
     "                     a second console (hvc1 in the default guest, whose\n"
     "                     hvc0 is the SBI console) on a Unix socket or a pty\n"
     "  --rng              virtio-rng, from the host's getrandom()\n"
-    "  --balloon[=[target=SIZE][,stats][,deflate-on-oom]]\n"
-    "                     virtio-balloon, inflated to SIZE at start\n"
+    "  --balloon[=[target=SIZE][,stats][,deflate-on-oom][,free-page-reporting]]\n"
+    "                     virtio-balloon, inflated to SIZE at start;\n"
+    "                     free-page-reporting: memory the guest frees goes\n"
+    "                     back to the host (free page hinting needs the API)\n"
     "  --gdb tcp:HOST:PORT|unix:PATH\n"
     "                     a GDB remote stub there (gdb-multiarch: target remote\n"
     "                     HOST:PORT or target remote PATH); the board or the\n"
@@ -182,7 +184,8 @@ static int config_device(struct vm_config *c, const char *opt, const struct virt
         /* The configuration enables statistics by a polling interval. */
         struct vm_config_balloon v = { .amount_mib = d->balloon.target_pages / 256,
                                        .deflate_on_oom = d->balloon.deflate_on_oom,
-                                       .stats_polling_interval_s = d->balloon.stats ? 1 : 0 };
+                                       .stats_polling_interval_s = d->balloon.stats ? 1 : 0,
+                                       .free_page_reporting = d->balloon.free_page_reporting };
         return vm_config_set_balloon(c, &v, e);
     }
     case VIRT_DEV_CONSOLE: {

@@ -178,8 +178,13 @@ static int balloon_item(void *ctx, const char *key, const char *val, struct errm
         if (no_value("--balloon", key, val, e))
             return -EINVAL;
         o->deflate_on_oom = true;
+    } else if (!strcmp(key, "free-page-reporting")) {
+        if (no_value("--balloon", key, val, e))
+            return -EINVAL;
+        o->free_page_reporting = true;
     } else {
-        return errmsg_set(e, -EINVAL, "--balloon: unknown key '%s' (target=, stats, deflate-on-oom)", key);
+        return errmsg_set(e, -EINVAL, "--balloon: unknown key '%s' (target=, stats, deflate-on-oom, "
+                          "free-page-reporting)", key);
     }
     return 0;
 }

@@ -450,6 +450,8 @@ int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errm
         d->balloon.target_pages = c->balloon.amount_mib * 256u;
         d->balloon.deflate_on_oom = c->balloon.deflate_on_oom;
         d->balloon.stats = c->balloon.stats_polling_interval_s > 0;
+        d->balloon.free_page_hinting = c->balloon.free_page_hinting;
+        d->balloon.free_page_reporting = c->balloon.free_page_reporting;
     }
     if (c->console2.present) {
         struct virt_device_config *d = &out->devices[v->ndevices++];

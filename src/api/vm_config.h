@@ -83,6 +83,8 @@ struct vm_config_balloon {
     uint32_t amount_mib;
     bool deflate_on_oom;
     uint32_t stats_polling_interval_s;
+    bool free_page_hinting;    /* offer VIRTIO_BALLOON_F_FREE_PAGE_HINT */
+    bool free_page_reporting;  /* offer VIRTIO_BALLOON_F_REPORTING */
 };
 
 struct vm_config_console2 {

@@ -408,9 +408,9 @@ int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *
     if (!r)
         r = json_fields_uint(w, j, "stats_polling_interval_s", false, 0, UINT32_MAX, &interval, NULL, e);
     if (!r)
-        r = only_false(w, j, "free_page_hinting", "minnow's balloon has no free page hinting yet", e);
+        r = json_fields_bool(w, j, "free_page_hinting", false, &b.free_page_hinting, NULL, e);
     if (!r)
-        r = only_false(w, j, "free_page_reporting", "minnow's balloon has no free page reporting yet", e);
+        r = json_fields_bool(w, j, "free_page_reporting", false, &b.free_page_reporting, NULL, e);
     if (r)
         return r;
     b.amount_mib = (uint32_t)amount;
@@ -738,9 +738,10 @@ json_t *vm_config_json_balloon_dump(const struct vm_config *c)
 {
     if (!c->balloon.present)
         return json_null();
-    return json_pack("{s:I, s:b, s:I}", "amount_mib", (json_int_t)c->balloon.amount_mib, "deflate_on_oom",
-                     c->balloon.deflate_on_oom, "stats_polling_interval_s",
-                     (json_int_t)c->balloon.stats_polling_interval_s);
+    return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib", (json_int_t)c->balloon.amount_mib,
+                     "deflate_on_oom", c->balloon.deflate_on_oom, "stats_polling_interval_s",
+                     (json_int_t)c->balloon.stats_polling_interval_s, "free_page_hinting",
+                     c->balloon.free_page_hinting, "free_page_reporting", c->balloon.free_page_reporting);
 }
 
 static json_t *drive_dump(const struct vm_config_drive *d)

@@ -6,7 +6,9 @@
  * the config fields are atomics because the transport reads them on vCPU
  * threads and set_target writes them from the API thread; the stats buffer
  * and figures are under stats_lock, which is taken before (never inside)
- * the transport's lock. */
+ * the transport's lock. The hinting state is atomics too: the API thread
+ * starts and stops runs, the I/O thread reads the guest's answers, and
+ * reset (under the transport's lock) clears it. */
 #include "devices/virtio_balloon.h"
 
 #include <endian.h>
@@ -28,7 +30,15 @@ struct virtio_balloon {
     struct guest_mem mem;
     size_t host_page;
     _Atomic uint32_t num_pages, actual;
-    _Atomic uint64_t inflated, refused;
+    _Atomic uint64_t inflated, refused, reported, hinted;
+    bool hinting, reporting;             /* offered; fixed at create */
+
+    /* Free page hinting (see the top of virtio_balloon.h) */
+    _Atomic uint32_t host_cmd;           /* what config space shows */
+    _Atomic uint32_t last_cmd;           /* the last run's cmd_id */
+    _Atomic int64_t guest_cmd;           /* last from the guest, -1: none */
+    _Atomic bool ack_on_stop;
+    _Atomic bool announce;               /* restored: tell the guest host_cmd */
 
     /* I/O thread only */
     uint64_t *bitmap;        /* one bit per 4 KiB frame of RAM: inflated */
@@ -45,10 +55,12 @@ struct virtio_balloon {
 static uint64_t bal_config_read(void *opaque, uint32_t off, unsigned size)
 {
     struct virtio_balloon *b = opaque;
-    uint8_t cfg[VIRTIO_BALLOON_CFG_SIZE];
+    uint8_t cfg[VIRTIO_BALLOON_CFG_SIZE_HINT];
     uint32_t np = htole32(atomic_load(&b->num_pages)), ac = htole32(atomic_load(&b->actual));
+    uint32_t cmd = htole32(atomic_load(&b->host_cmd));
     memcpy(cfg + VIRTIO_BALLOON_CFG_NUM_PAGES, &np, 4);
     memcpy(cfg + VIRTIO_BALLOON_CFG_ACTUAL, &ac, 4);
+    memcpy(cfg + VIRTIO_BALLOON_CFG_FREE_PAGE_HINT_CMD_ID, &cmd, 4);
     uint64_t v = 0;
     for (unsigned i = 0; i < size; i++)
         v |= (uint64_t)cfg[off + i] << (8 * i);
@@ -89,16 +101,125 @@ static uint64_t frame_index(const struct virtio_balloon *b, uint32_t pfn)
     return (((uint64_t)pfn << VIRTIO_BALLOON_PAGE_SHIFT) - b->mem.base) >> VIRTIO_BALLOON_PAGE_SHIFT;
 }
 
-/* Gives [first, first+count) frames back to the host kernel. Skipped if
- * the host's pages are larger than the guest's (a partial host page cannot
- * be dropped) or the mapping is not aligned: the guest loses nothing. */
+/* Gives the guest range [gpa, gpa+len) (whole 4 KiB pages, checked by the
+ * caller) back to the host kernel and marks it dirty: the guest reads zeros
+ * (or the memory file's pages) there now, which a Diff snapshot must carry.
+ * Skipped if the host's pages are larger than the guest's (a partial host
+ * page cannot be dropped) or the mapping is not aligned: the guest loses
+ * nothing. Returns the pages discarded. */
+static uint64_t discard_range(struct virtio_balloon *b, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = guest_mem_ptr(&b->mem, gpa, len);
+    if (!p || !len || b->host_page != VIRTIO_BALLOON_PAGE_SIZE || ((uintptr_t)p & (b->host_page - 1)))
+        return 0;
+    if (madvise(p, len, MADV_DONTNEED) < 0)
+        return 0;
+    guest_mem_written(&b->mem, gpa, len);
+    return len / VIRTIO_BALLOON_PAGE_SIZE;
+}
+
 static void discard(struct virtio_balloon *b, uint32_t first, uint64_t count)
 {
-    uint8_t *p = guest_mem_ptr(&b->mem, (uint64_t)first << VIRTIO_BALLOON_PAGE_SHIFT,
-                               count * VIRTIO_BALLOON_PAGE_SIZE);
-    if (!p || b->host_page != VIRTIO_BALLOON_PAGE_SIZE || ((uintptr_t)p & (b->host_page - 1)))
-        return;
-    madvise(p, count * VIRTIO_BALLOON_PAGE_SIZE, MADV_DONTNEED);
+    discard_range(b, (uint64_t)first << VIRTIO_BALLOON_PAGE_SHIFT, count * VIRTIO_BALLOON_PAGE_SIZE);
+}
+
+/* Whether every writable buffer of c is whole 4 KiB pages inside RAM, and
+ * c has no readable part beyond `readable_ok` bytes. */
+static bool ranges_ok(const struct virtio_balloon *b, const struct virtq_chain *c, uint64_t readable_ok)
+{
+    if (c->readable_len != readable_ok)
+        return false;
+    for (unsigned i = c->n_readable; i < c->n_readable + c->n_writable; i++) {
+        const struct virtq_seg *sg = &c->seg[i];
+        if (sg->gpa % VIRTIO_BALLOON_PAGE_SIZE || sg->len % VIRTIO_BALLOON_PAGE_SIZE ||
+            !guest_mem_ptr(&b->mem, sg->gpa, sg->len))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t discard_writable(struct virtio_balloon *b, const struct virtq_chain *c)
+{
+    uint64_t pages = 0;
+    for (unsigned i = c->n_readable; i < c->n_readable + c->n_writable; i++)
+        pages += discard_range(b, c->seg[i].gpa, c->seg[i].len);
+    return pages;
+}
+
+/* Free page reporting: every buffer is a range the guest freed. */
+static void report_queue(struct virtio_balloon *b, unsigned queue)
+{
+    bool pushed = false;
+    while (virtio_mmio_pop(b->t, queue, &b->chain) > 0) {
+        if (ranges_ok(b, &b->chain, 0))
+            atomic_fetch_add(&b->reported, discard_writable(b, &b->chain));
+        else
+            atomic_fetch_add(&b->refused, 1);
+        virtio_mmio_push(b->t, &b->chain, 0);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_notify(b->t, queue);
+}
+
+static void set_host_cmd(struct virtio_balloon *b, uint32_t cmd)
+{
+    atomic_store(&b->host_cmd, cmd);
+    virtio_mmio_config_changed(b->t);
+}
+
+/* Free page hinting: a 4-byte readable buffer is the guest's cmd_id; the
+ * writable buffers are hints, taken only for the run in progress. */
+static void hint_queue(struct virtio_balloon *b, unsigned queue)
+{
+    bool pushed = false, stopped = false;
+    while (virtio_mmio_pop(b->t, queue, &b->chain) > 0) {
+        const struct virtq_chain *c = &b->chain;
+        uint64_t rl = c->readable_len;
+        if ((rl != 0 && rl != 4) || !ranges_ok(b, c, rl)) {
+            atomic_fetch_add(&b->refused, 1);
+        } else {
+            if (rl == 4) {
+                uint32_t cmd;
+                virtq_chain_read(c, 0, &cmd, 4);
+                cmd = le32toh(cmd);
+                atomic_store(&b->guest_cmd, (int64_t)cmd);
+                /* DONE is the host's to send; from the guest it ends the run too. */
+                stopped = cmd == VIRTIO_BALLOON_CMD_ID_STOP || cmd == VIRTIO_BALLOON_CMD_ID_DONE;
+            }
+            uint32_t host = atomic_load(&b->host_cmd);
+            int64_t guest = atomic_load(&b->guest_cmd);
+            if (c->n_writable && host > VIRTIO_BALLOON_CMD_ID_DONE && guest == (int64_t)host)
+                atomic_fetch_add(&b->hinted, discard_writable(b, c));
+        }
+        virtio_mmio_push(b->t, c, 0);
+        pushed = true;
+    }
+    if (pushed)
+        virtio_mmio_notify(b->t, queue);
+    uint32_t host = atomic_load(&b->host_cmd);
+    if (stopped && atomic_load(&b->ack_on_stop) && host > VIRTIO_BALLOON_CMD_ID_DONE)
+        set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+}
+
+enum queue_role { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_HINT, Q_REPORT, Q_NONE };
+
+/* Which queue `queue` is, from the features the driver accepted. */
+static enum queue_role queue_role(struct virtio_balloon *b, unsigned queue)
+{
+    if (queue == VIRTIO_BALLOON_INFLATE)
+        return Q_INFLATE;
+    if (queue == VIRTIO_BALLOON_DEFLATE)
+        return Q_DEFLATE;
+    uint64_t f = virtio_mmio_driver_features(b->t);
+    unsigned q = 2;
+    if (f & VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ) && queue == q++)
+        return Q_STATS;
+    if (f & VIRTIO_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT) && queue == q++)
+        return Q_HINT;
+    if (f & VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING) && queue == q)
+        return Q_REPORT;
+    return Q_NONE;
 }
 
 static void inflate(struct virtio_balloon *b, unsigned n)
@@ -170,7 +291,20 @@ static void take_stats(struct virtio_balloon *b, const struct virtq_chain *c)
 static void bal_queue_notify(void *opaque, unsigned queue)
 {
     struct virtio_balloon *b = opaque;
-    if (queue == VIRTIO_BALLOON_STATS) {
+    if (atomic_exchange(&b->announce, false))
+        virtio_mmio_config_changed(b->t);
+    enum queue_role role = queue_role(b, queue);
+    if (role == Q_HINT) {
+        hint_queue(b, queue);
+        return;
+    }
+    if (role == Q_REPORT) {
+        report_queue(b, queue);
+        return;
+    }
+    if (role == Q_NONE)
+        return;
+    if (role == Q_STATS) {
         pthread_mutex_lock(&b->stats_lock);
         bool pushed = false;
         while (virtio_mmio_pop(b->t, queue, &b->chain) > 0) {
@@ -186,7 +320,7 @@ static void bal_queue_notify(void *opaque, unsigned queue)
         int n = read_pfns(b, &b->chain);
         if (n < 0)
             atomic_fetch_add(&b->refused, 1);
-        else if (queue == VIRTIO_BALLOON_INFLATE)
+        else if (role == Q_INFLATE)
             inflate(b, (unsigned)n);
         else
             deflate(b, (unsigned)n);
@@ -206,16 +340,23 @@ static void bal_reset(void *opaque)
     memset(b->bitmap, 0, (size_t)((b->frames + 63) / 64) * sizeof *b->bitmap);
     atomic_store(&b->inflated, 0);
     atomic_store(&b->actual, 0);
+    atomic_store(&b->host_cmd, VIRTIO_BALLOON_CMD_ID_STOP);
+    atomic_store(&b->last_cmd, 0);
+    atomic_store(&b->guest_cmd, -1);
+    atomic_store(&b->announce, false);
 }
 
-#define SNAP_VERSION 1u
+/* 1: before free page hinting (still loaded: no run in progress). */
+#define SNAP_VERSION 2u
 
 /* Saved: num_pages and actual, which frames are in the balloon (the guest
  * may deflate them later; the pages themselves were dropped and the RAM
  * snapshot has them as zeros), the last statistics report and the stats
  * buffer the device holds, by its head (load walks it again from the
  * restored ring, so the next request can return it). The refused-request
- * counter is not saved; the API's stats poller lives above the device. */
+ * counter is not saved; the API's stats poller lives above the device.
+ * Version 2 adds the hinting state: host and last cmd_id, the guest's last
+ * (and whether it sent one), acknowledge_on_stop. */
 static int bal_save(void *opaque, struct snap_writer *w)
 {
     struct virtio_balloon *b = opaque;
@@ -234,6 +375,12 @@ static int bal_save(void *opaque, struct snap_writer *w)
     snapw_u64(w, b->frames);
     for (uint64_t k = 0; k < (b->frames + 63) / 64; k++)
         snapw_u64(w, b->bitmap[k]);
+    int64_t guest = atomic_load(&b->guest_cmd);
+    snapw_u32(w, atomic_load(&b->host_cmd));
+    snapw_u32(w, atomic_load(&b->last_cmd));
+    snapw_u8(w, guest >= 0);
+    snapw_u32(w, guest >= 0 ? (uint32_t)guest : 0);
+    snapw_u8(w, atomic_load(&b->ack_on_stop));
     return w->err;
 }
 
@@ -241,8 +388,8 @@ static int bal_load(void *opaque, struct snap_reader *r, struct errmsg *e)
 {
     struct virtio_balloon *b = opaque;
     uint32_t version = snapr_u32(r);
-    if (!r->err && version != SNAP_VERSION)
-        return errmsg_set(e, -EINVAL, "virtio-balloon: state version %u, expected %u", version, SNAP_VERSION);
+    if (!r->err && version != SNAP_VERSION && version != 1)
+        return errmsg_set(e, -EINVAL, "virtio-balloon: state version %u, expected 1 or %u", version, SNAP_VERSION);
     uint32_t num_pages = snapr_u32(r), actual = snapr_u32(r);
     struct virtio_balloon_stats st;
     st.updates = snapr_u64(r);
@@ -261,6 +408,15 @@ static int bal_load(void *opaque, struct snap_reader *r, struct errmsg *e)
         return errmsg_set(e, -ENOMEM, "virtio-balloon: out of memory");
     for (size_t k = 0; k < words; k++)
         bitmap[k] = snapr_u64(r);
+    uint32_t host_cmd = VIRTIO_BALLOON_CMD_ID_STOP, last_cmd = 0, guest_cmd = 0;
+    uint8_t has_guest = 0, ack = 0;
+    if (version >= 2) {
+        host_cmd = snapr_u32(r);
+        last_cmd = snapr_u32(r);
+        has_guest = snapr_u8(r);
+        guest_cmd = snapr_u32(r);
+        ack = snapr_u8(r);
+    }
     int rc = 0;
     uint64_t tail = b->frames % 64 ? bitmap[words - 1] >> (b->frames % 64) : 0;
     if (!snapr_ok(r))
@@ -275,6 +431,11 @@ static int bal_load(void *opaque, struct snap_reader *r, struct errmsg *e)
         rc = errmsg_set(e, -EINVAL, "virtio-balloon: statistics buffer held is %u, expected 0 or 1", held);
     else if (tail)
         rc = errmsg_set(e, -EINVAL, "virtio-balloon: inflated-page bitmap has bits past the end of RAM");
+    else if (has_guest > 1 || ack > 1)
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: hinting flags %u/%u, expected 0 or 1", has_guest, ack);
+    else if (!b->hinting && (host_cmd || last_cmd || has_guest))
+        rc = errmsg_set(e, -EINVAL, "virtio-balloon: state has a free page hinting run, the device has no "
+                        "free page hinting");
     struct errmsg ce;
     if (!rc && held && virtio_mmio_chain_at(b->t, VIRTIO_BALLOON_STATS, head, &b->stats_chain, &ce) < 0)
         rc = errmsg_set(e, -EINVAL, "virtio-balloon: held statistics buffer: %s", ce.text);
@@ -294,6 +455,14 @@ static int bal_load(void *opaque, struct snap_reader *r, struct errmsg *e)
     b->stats = st;
     b->stats_held = held;
     pthread_mutex_unlock(&b->stats_lock);
+    /* A run in progress ends on restore, so the guest takes its hinted
+     * pages back; told at the first kick (load runs before the VM does). */
+    bool running = host_cmd > VIRTIO_BALLOON_CMD_ID_DONE;
+    atomic_store(&b->host_cmd, running ? VIRTIO_BALLOON_CMD_ID_DONE : host_cmd);
+    atomic_store(&b->last_cmd, last_cmd);
+    atomic_store(&b->guest_cmd, has_guest ? (int64_t)guest_cmd : -1);
+    atomic_store(&b->ack_on_stop, ack);
+    atomic_store(&b->announce, running);
     return 0;
 }
 
@@ -331,7 +500,19 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_ballo
     b->host_page = ps > 0 ? (size_t)ps : VIRTIO_BALLOON_PAGE_SIZE;
     atomic_store(&b->num_pages, o->target_pages);
     pthread_mutex_init(&b->stats_lock, NULL);
+    b->hinting = o->free_page_hinting;
+    b->reporting = o->free_page_reporting;
+    atomic_store(&b->guest_cmd, -1);
     uint64_t features = 0;
+    unsigned queues = 3;   /* inflate, deflate and stats (kept when not offered, as before) */
+    if (o->free_page_hinting) {
+        features |= VIRTIO_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
+        queues++;
+    }
+    if (o->free_page_reporting) {
+        features |= VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING);
+        queues++;
+    }
     if (o->stats)
         features |= VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ);
     if (o->deflate_on_oom)
@@ -339,9 +520,9 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_ballo
     struct virtio_device dev = {
         .device_id = VIRTIO_ID_BALLOON,
         .features = features,
-        .num_queues = 3,
+        .num_queues = queues,
         .queue_max = VIRTIO_BALLOON_QUEUE_SIZE,
-        .config_size = VIRTIO_BALLOON_CFG_SIZE,
+        .config_size = o->free_page_hinting ? VIRTIO_BALLOON_CFG_SIZE_HINT : VIRTIO_BALLOON_CFG_SIZE,
         .ops = &bal_ops,
         .opaque = b,
     };
@@ -410,4 +591,49 @@ void virtio_balloon_info(struct virtio_balloon *b, struct virtio_balloon_info *o
     out->actual_pages = atomic_load(&b->actual);
     out->inflated_pages = atomic_load(&b->inflated);
     out->refused_requests = atomic_load(&b->refused);
+    out->reported_pages = atomic_load(&b->reported);
+    out->hinted_pages = atomic_load(&b->hinted);
+}
+
+static int need_hinting(const struct virtio_balloon *b, struct errmsg *e)
+{
+    if (!b->hinting)
+        return errmsg_set(e, -ENOTSUP, "balloon: free page hinting was not enabled when the device was "
+                          "configured (free_page_hinting)");
+    return 0;
+}
+
+int virtio_balloon_hint_start(struct virtio_balloon *b, bool acknowledge_on_stop, struct errmsg *e)
+{
+    int r = need_hinting(b, e);
+    if (r)
+        return r;
+    uint32_t cmd = atomic_load(&b->last_cmd) + 1;
+    if (cmd <= VIRTIO_BALLOON_CMD_ID_DONE)   /* wrapped: 0 and 1 are not run ids */
+        cmd = VIRTIO_BALLOON_CMD_ID_DONE + 1;
+    atomic_store(&b->last_cmd, cmd);
+    atomic_store(&b->ack_on_stop, acknowledge_on_stop);
+    set_host_cmd(b, cmd);
+    return 0;
+}
+
+int virtio_balloon_hint_stop(struct virtio_balloon *b, struct errmsg *e)
+{
+    int r = need_hinting(b, e);
+    if (r)
+        return r;
+    set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+    return 0;
+}
+
+int virtio_balloon_hint_status(struct virtio_balloon *b, struct virtio_balloon_hint_status *out, struct errmsg *e)
+{
+    int r = need_hinting(b, e);
+    if (r)
+        return r;
+    int64_t guest = atomic_load(&b->guest_cmd);
+    out->host_cmd = atomic_load(&b->host_cmd);
+    out->has_guest_cmd = guest >= 0;
+    out->guest_cmd = guest >= 0 ? (uint32_t)guest : 0;
+    return 0;
 }

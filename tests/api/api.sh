@@ -27,6 +27,12 @@
 #               /balloon/statistics gives the guest's memory figures
 #               (non-zero total and free memory); PATCH changes the
 #               interval but cannot turn statistics off after start
+#   freepage    a balloon with free page reporting and hinting: the guest
+#               fills 64 MiB of tmpfs and removes it, and minnow's RSS
+#               (/proc/PID/status) falls by at least half of that, waited
+#               for up to 120 s; a hinting run with acknowledge_on_stop
+#               ends DONE once the guest said STOP, one without it stays
+#               until PATCH /balloon/hinting/stop; bad requests get a 400
 #   socket      the socket is mode 0600; a live socket is refused, a stale
 #               one replaced; a non-socket file is left alone
 #   serial      PUT /serial sends the guest console to a file: the guest's
@@ -363,6 +369,76 @@ PY
     grep -q '"target_mib":8,"actual_mib":8' <<<"$body" || fail "the balloon did not inflate to 8 MiB: $body"
     wait_minnow 0
     grep -qxF balloon-done <(tr -d '\r' <"$log") || fail "the guest did not finish its command"
+    ;;
+  freepage)
+    start_minnow --api-sock "$sock"
+    expect GET /balloon/hinting/status "" 400 "no balloon"
+    expect PATCH /balloon/hinting/start "" 400 "no balloon"
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false}' 204
+    expect GET /balloon/hinting/status "" 400 "free page hinting was not enabled"
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "free_page_hinting": 1}' 400 "free_page_hinting: expected a boolean"
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "free_page_hinting": true, "free_page_reporting": true}' 204
+    expect GET /balloon "" 200
+    grep -q '"free_page_hinting":true,"free_page_reporting":true' <<<"$body" || fail "GET /balloon: $body"
+    expect GET /balloon/hinting/status "" 400 "not started"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    # The guest reads its go-aheads from the console: minnow's stdin, a FIFO.
+    mkfifo "$work/in"
+    exec 7<>"$work/in"
+    "$minnow" --api-sock "$sock" <"$work/in" >"$log" 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 200); do
+      [ -S "$sock" ] && curl -s -o /dev/null --unix-socket "$sock" http://localhost/ && break
+      sleep 0.05
+    done
+    expect PUT /boot-source "$(boot_json 'mkdir /m; mount -t tmpfs -o size=160m m /m; dd if=/dev/zero of=/m/f bs=1M count=64 2>/dev/null; echo fp-filled; read a; rm /m/f; echo fp-freed; read b; echo fp-done')" 204
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' 204
+    expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "free_page_hinting": true, "free_page_reporting": true}' 204
+    expect PUT /actions '{"action_type": "InstanceStart"}' 204
+    expect GET /vm/config "" 200
+    grep -q '"free_page_hinting":true,"free_page_reporting":true' <<<"$body" || fail "GET /vm/config: $body"
+    rss() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
+    wait_console '^fp-filled'
+    filled=$(rss)
+    echo go >&7
+    wait_console '^fp-freed'
+    low=$filled
+    for _ in $(seq 1200); do
+      low=$(rss)
+      [ $((filled - low)) -ge $((32 * 1024)) ] && break
+      sleep 0.1
+    done
+    echo "free page reporting: minnow VmRSS ${filled} kB with 64 MiB in the guest's tmpfs, ${low} kB after rm"
+    [ $((filled - low)) -ge $((32 * 1024)) ] || fail "RSS went from $filled kB to only $low kB after the guest freed 64 MiB"
+    # Hinting: no run yet.
+    expect GET /balloon/hinting/status "" 200
+    [ "$body" = '{"host_cmd":0}' ] || fail "hinting status before any run: $body"
+    expect PATCH /balloon/hinting/start '{"acknowledge_on_stop": "yes"}' 400 "acknowledge_on_stop: expected a boolean"
+    expect PATCH /balloon/hinting/start '{"x": true}' 400 "unknown field 'x'"
+    # Without acknowledge_on_stop: the guest answers cmd_id 2, hints, says
+    # STOP (guest_cmd 0, where it had sent none), and the run's cmd_id stays.
+    expect PATCH /balloon/hinting/start '{"acknowledge_on_stop": false}' 204
+    for _ in $(seq 1200); do
+      expect GET /balloon/hinting/status "" 200
+      [ "$body" = '{"host_cmd":2,"guest_cmd":0}' ] && break
+      sleep 0.1
+    done
+    [ "$body" = '{"host_cmd":2,"guest_cmd":0}' ] || fail "the hinting run (cmd_id 2) did not reach the guest's STOP: $body"
+    expect PATCH /balloon/hinting/stop "" 204
+    expect GET /balloon/hinting/status "" 200
+    [ "$body" = '{"host_cmd":1,"guest_cmd":0}' ] || fail "hinting status after stop: $body"
+    # acknowledge_on_stop (the default, empty body): cmd_id 3, and only the
+    # guest's STOP for it makes the device write DONE.
+    expect PATCH /balloon/hinting/start "" 204
+    for _ in $(seq 1200); do
+      expect GET /balloon/hinting/status "" 200
+      [ "$body" = '{"host_cmd":1,"guest_cmd":0}' ] && break
+      sleep 0.1
+    done
+    [ "$body" = '{"host_cmd":1,"guest_cmd":0}' ] || fail "the acknowledged hinting run did not end DONE: $body"
+    echo go >&7
+    wait_minnow 0
+    grep -qxF fp-done <(tr -d '\r' <"$log") || fail "the guest did not finish its command"
     ;;
   socket)
     start_minnow --api-sock "$sock"

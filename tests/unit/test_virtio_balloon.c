@@ -246,6 +246,156 @@ static void test_reset_forgets_inflated(void **state)
     assert_int_equal(info.inflated_pages, 0);
 }
 
+/* ---- free page reporting and hinting: bad guest input ---- */
+
+#define FP_FEATURES (FEATURES | VIRTIO_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT) | VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING))
+#define HINT_Q 3u
+#define REPORT_Q 4u
+#define DESC_WRITE 2u
+
+struct fpfx {
+    struct bfx f;
+    struct tdrv_q q[5];
+};
+
+static int setup_fp(void **state)
+{
+    struct fpfx *x = calloc(1, sizeof *x);
+    struct bfx *f = &x->f;
+    f->map = mmap(NULL, RAM_SIZE + 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(f->map != MAP_FAILED);
+    assert_int_equal(mprotect(f->map + 4096, RAM_SIZE, PROT_READ | PROT_WRITE), 0);
+    f->d.mem = (struct guest_mem){.host = f->map + 4096, .base = RAM_BASE, .size = RAM_SIZE};
+    f->d.inline_io = true;
+    struct irq_line irq = tdrv_irq_line(&f->d);
+    struct errmsg e = {{0}};
+    struct virtio_balloon_options o = {
+        .stats = true, .deflate_on_oom = true, .free_page_hinting = true, .free_page_reporting = true};
+    if (virtio_balloon_create(&f->b, &o, &f->d.mem, &irq, &e) < 0)
+        fail_msg("virtio_balloon_create: %s", e.text);
+    f->d.t = virtio_balloon_mmio(f->b);
+    assert_int_equal(tdrv_negotiate(&f->d, FP_FEATURES) & VIRTIO_STATUS_FEATURES_OK, VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned q = 0; q < 5; q++)
+        tdrv_q_setup(&f->d, &x->q[q], q, QSIZE);
+    tdrv_driver_ok(&f->d);
+    *state = x;
+    return 0;
+}
+
+static int teardown_fp(void **state)
+{
+    struct fpfx *x = *state;
+    virtio_balloon_destroy(x->f.b);
+    munmap(x->f.map, RAM_SIZE + 2 * 4096);
+    free(x);
+    return 0;
+}
+
+/* One buffer on queue q; returns after the device used it. */
+static void post(struct fpfx *x, unsigned q, uint64_t gpa, uint32_t len, uint16_t flags)
+{
+    uint16_t before = tdrv_q_used_idx(&x->f.d, &x->q[q]);
+    tdrv_q_post(&x->f.d, &x->q[q], 0, gpa, len, flags);
+    assert_int_equal(tdrv_q_used_idx(&x->f.d, &x->q[q]), (uint16_t)(before + 1));
+}
+
+static void send_cmd(struct fpfx *x, uint32_t cmd)
+{
+    uint32_t le = htole32(cmd);
+    memcpy(tdrv_host(&x->f.d, LIST_GPA), &le, 4);
+    post(x, HINT_Q, LIST_GPA, 4, 0);
+}
+
+static void test_reporting_bad_ranges(void **state)
+{
+    struct fpfx *x = *state;
+    uint8_t *a = tdrv_host(&x->f.d, PAGE_A);
+    memset(a, 0xab, 4 * 4096);
+    struct virtio_balloon_info info;
+    /* not page-aligned, not whole pages, readable instead of writable: refused, nothing dropped */
+    post(x, REPORT_Q, PAGE_A + 1, 4096, DESC_WRITE);
+    post(x, REPORT_Q, PAGE_A, 4096 + 512, DESC_WRITE);
+    post(x, REPORT_Q, PAGE_A, 4096, 0);
+    virtio_balloon_info(x->f.b, &info);
+    assert_int_equal(info.refused_requests, 3);
+    assert_int_equal(info.reported_pages, 0);
+    assert_true(all(a, 4 * 4096, 0xab));
+    /* a good report: two pages dropped, the rest kept */
+    post(x, REPORT_Q, PAGE_A + 4096, 2 * 4096, DESC_WRITE);
+    virtio_balloon_info(x->f.b, &info);
+    assert_int_equal(info.reported_pages, 2);
+    assert_int_equal(info.refused_requests, 3);
+    assert_true(all(a, 4096, 0xab));
+    assert_true(all(a + 4096, 2 * 4096, 0));
+    assert_true(all(a + 3 * 4096, 4096, 0xab));
+}
+
+static void test_hinting_runs(void **state)
+{
+    struct fpfx *x = *state;
+    struct bfx *f = &x->f;
+    uint8_t *a = tdrv_host(&f->d, PAGE_A);
+    memset(a, 0xab, 4 * 4096);
+    struct virtio_balloon_info info;
+    struct virtio_balloon_hint_status st;
+    struct errmsg e = {{0}};
+    /* a hint with no run: returned untouched */
+    post(x, HINT_Q, PAGE_A, 4096, DESC_WRITE);
+    assert_true(all(a, 4096, 0xab));
+    assert_int_equal(virtio_balloon_hint_start(f->b, true, &e), 0);
+    assert_int_equal(virtio_mmio_ops.read(f->d.t, VIRTIO_MMIO_CONFIG + VIRTIO_BALLOON_CFG_FREE_PAGE_HINT_CMD_ID, 4), 2);
+    /* a hint under an old cmd_id is ignored; a cmd_id of 3 bytes is refused */
+    send_cmd(x, 7);
+    post(x, HINT_Q, PAGE_A, 4096, DESC_WRITE);
+    assert_true(all(a, 4096, 0xab));
+    post(x, HINT_Q, LIST_GPA, 3, 0);
+    virtio_balloon_info(f->b, &info);
+    assert_int_equal(info.refused_requests, 1);
+    /* the run's cmd_id, then hints: unaligned refused, a good one dropped */
+    send_cmd(x, 2);
+    post(x, HINT_Q, PAGE_A + 2048, 4096, DESC_WRITE);
+    assert_true(all(a, 2 * 4096, 0xab));
+    post(x, HINT_Q, PAGE_A, 2 * 4096, DESC_WRITE);
+    assert_true(all(a, 2 * 4096, 0));
+    assert_true(all(a + 2 * 4096, 2 * 4096, 0xab));
+    virtio_balloon_info(f->b, &info);
+    assert_int_equal(info.hinted_pages, 2);
+    assert_int_equal(info.refused_requests, 2);
+    assert_int_equal(virtio_balloon_hint_status(f->b, &st, &e), 0);
+    assert_int_equal(st.host_cmd, 2);
+    assert_true(st.has_guest_cmd);
+    assert_int_equal(st.guest_cmd, 2);
+    /* STOP from the guest: acknowledged with DONE; later hints are not taken */
+    send_cmd(x, VIRTIO_BALLOON_CMD_ID_STOP);
+    assert_int_equal(virtio_balloon_hint_status(f->b, &st, &e), 0);
+    assert_int_equal(st.host_cmd, VIRTIO_BALLOON_CMD_ID_DONE);
+    assert_int_equal(st.guest_cmd, VIRTIO_BALLOON_CMD_ID_STOP);
+    post(x, HINT_Q, PAGE_A + 2 * 4096, 4096, DESC_WRITE);
+    assert_true(all(a + 2 * 4096, 4096, 0xab));
+    /* without acknowledge_on_stop the run's cmd_id stays until stop */
+    assert_int_equal(virtio_balloon_hint_start(f->b, false, &e), 0);
+    send_cmd(x, 3);
+    send_cmd(x, VIRTIO_BALLOON_CMD_ID_STOP);
+    assert_int_equal(virtio_balloon_hint_status(f->b, &st, &e), 0);
+    assert_int_equal(st.host_cmd, 3);
+    assert_int_equal(virtio_balloon_hint_stop(f->b, &e), 0);
+    assert_int_equal(virtio_mmio_ops.read(f->d.t, VIRTIO_MMIO_CONFIG + VIRTIO_BALLOON_CFG_FREE_PAGE_HINT_CMD_ID, 4),
+                     VIRTIO_BALLOON_CMD_ID_DONE);
+}
+
+static void test_hinting_not_offered(void **state)
+{
+    struct bfx *f = *state;
+    struct errmsg e = {{0}};
+    struct virtio_balloon_hint_status st;
+    assert_int_equal(virtio_balloon_hint_start(f->b, true, &e), -ENOTSUP);
+    assert_non_null(strstr(e.text, "free page hinting was not enabled"));
+    assert_int_equal(virtio_balloon_hint_status(f->b, &st, &e), -ENOTSUP);
+    assert_int_equal(virtio_balloon_hint_stop(f->b, &e), -ENOTSUP);
+    assert_int_equal(tdrv_device_features(&f->d) & (VIRTIO_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT) |
+                                                   VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +406,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_forgets_inflated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reporting_bad_ranges, setup_fp, teardown_fp),
+        cmocka_unit_test_setup_teardown(test_hinting_runs, setup_fp, teardown_fp),
+        cmocka_unit_test_setup_teardown(test_hinting_not_offered, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,8 @@ static const char full[] =
     "                          \"minnow_hostfwd\": [\"tcp::2222-:22\", \"udp:0.0.0.0:5353-10.0.2.15:53\"]}],"
     " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\"},"
     " \"entropy\": {},"
-    " \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 5},"
+    " \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 5,"
+    " \"free_page_reporting\": true},"
     " \"logger\": {\"log_path\": \"/l.log\", \"level\": \"debug\", \"show_level\": true},"
     " \"metrics\": {\"metrics_path\": \"/m.json\"},"
     " \"mmds-config\": null}";
@@ -116,6 +117,8 @@ static void test_load_full(void **state)
     assert_true(c.entropy);
     assert_int_equal(c.balloon.amount_mib, 64);
     assert_int_equal(c.balloon.stats_polling_interval_s, 5);
+    assert_true(c.balloon.free_page_reporting);
+    assert_false(c.balloon.free_page_hinting);
     assert_true(c.logger.present);
     assert_string_equal(c.logger.log_path, "/l.log");
     assert_int_equal(c.logger.level, LOG_DEBUG);
@@ -139,6 +142,8 @@ static void test_load_full(void **state)
     assert_int_equal(b.devices[6].kind, VIRT_DEV_BALLOON);
     assert_int_equal(b.devices[6].balloon.target_pages, 64 * 256);
     assert_true(b.devices[6].balloon.stats);
+    assert_true(b.devices[6].balloon.free_page_reporting);
+    assert_false(b.devices[6].balloon.free_page_hinting);
     assert_string_equal(b.virt.bootargs, "console=ttyS0 root=/dev/vda rw");
     vm_config_free(&c);
 }
@@ -223,8 +228,8 @@ static void test_bad_documents(void **state)
             "network-interfaces[0]: network-interfaces: mtu: expected an integer from 68 to 65520, got a string");
     refused("{\"vsock\": {\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}",
             "vsock: guest_cid: expected an integer from 3 to 4294967294, got 4294967295");
-    refused("{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}}",
-            "balloon: free_page_reporting: true is not supported: minnow's balloon has no free page reporting yet");
+    refused("{\"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": 1}}",
+            "balloon: free_page_reporting: expected a boolean, got an integer");
     refused("{\"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}}",
             "entropy: rate_limiter: bandwidth: missing required field 'refill_time'");
     refused("{\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
@@ -317,7 +322,8 @@ static void test_api_routes(void **state)
     expect_reply(a, "PUT", "/balloon", "{\"amount_mib\": 8, \"deflate_on_oom\": false}", 204, NULL);
     expect_reply(a, "PATCH", "/balloon", "{\"amount_mib\": 16}", 204, NULL);
     expect_reply(a, "GET", "/balloon", NULL, 200,
-                 "{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}");
+                 "{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0,"
+                 "\"free_page_hinting\":false,\"free_page_reporting\":false}");
     expect_reply(a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
                  "{\"fault_message\":\"boot-source: kernel_image_path is not set (PUT /boot-source first)\"}");
     expect_reply(a, "PATCH", "/vm", "{\"state\": \"Resumed\"}", 400,
@@ -347,7 +353,8 @@ static void test_api_routes(void **state)
     expect_reply(a, "GET", "/vm/config", NULL, 200,
                  "{\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,"
                  "\"track_dirty_pages\":false,\"huge_pages\":\"None\",\"engine\":\"interp\"},\"drives\":[],\"network-interfaces\":[],"
-                 "\"balloon\":{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0}}");
+                 "\"balloon\":{\"amount_mib\":16,\"deflate_on_oom\":false,\"stats_polling_interval_s\":0,"
+                 "\"free_page_hinting\":false,\"free_page_reporting\":false}}");
     api_vmm_destroy(a);
 }
 
