@@ -39,7 +39,7 @@
  * a second console (hvc0) on a Unix socket or a pty.
  *
  * Fields that cannot apply to a RISC-V software VM are refused with the
- * reason (smt, cpu_template, huge_pages, dirty page tracking, vhost-user),
+ * reason (smt, cpu_template, huge_pages other than "None"/"2M", vhost-user),
  * as are what minnow does not have yet (the entropy device's rate
  * limiter, an MTU, free page hinting/reporting); their "off" values
  * (false, "None", null) are accepted. Rate limiters are Firecracker's
