@@ -102,6 +102,7 @@ struct vm_config_logger {
     char *log_path;            /* NULL: keep the current sink */
     enum log_level level;
     bool show_level, show_log_origin;
+    char module[LOG_MODULE_MAX]; /* "": no module filter (see util/log.h) */
 };
 
 struct vm_config_metrics {

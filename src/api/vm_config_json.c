@@ -558,9 +558,13 @@ int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, st
         r = json_fields_string("logger", j, "module", false, &module, &has_module, e);
     if (r)
         return r;
-    if (has_module)
-        return errmsg_set(e, -EINVAL, "logger: module: minnow's log has no module filter (got '%.100s'); "
-                          "leave the field out", module);
+    if (has_module) {
+        if (!*module || strlen(module) >= sizeof out->module)
+            return errmsg_set(e, -EINVAL, "logger: module: expected a source path under src/ of 1 to %zu bytes "
+                              "(e.g. \"api\" or \"devices/virtio_net\"), got '%.100s'", sizeof out->module - 1,
+                              module);
+        memcpy(out->module, module, strlen(module) + 1);
+    }
     if (level && log_level_parse(level, &out->level))
         return errmsg_set(e, -EINVAL, "logger: level: expected \"Error\", \"Warning\", \"Info\", \"Debug\", "
                           "\"Trace\" or \"Off\", got '%.100s'", level);
@@ -854,6 +858,8 @@ json_t *vm_config_json_dump(const struct vm_config *c)
                               c->logger.show_level, "show_log_origin", c->logger.show_log_origin);
         if (l)
             set_str(l, "log_path", c->logger.log_path);
+        if (l && c->logger.module[0])
+            set_str(l, "module", c->logger.module);
         json_object_set_new(o, "logger", l);
     }
     if (c->mmds.present)

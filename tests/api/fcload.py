@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Firecracker's machine-config huge_pages and PUT /snapshot/load's
-clock_realtime in minnow (src/firecracker/swagger/firecracker.yaml in
+clock_realtime, and the logger's module filter, in minnow (src/firecracker/swagger/firecracker.yaml in
 Firecracker's repository names both).
 Usage: fcload.py MINNOW
   huge_pages "None" and "2M" are taken by PUT /machine-config and reported
   by GET /machine-config and GET /vm/config (minnow's anonymous guest RAM
   is always advised to transparent huge pages); any other size is a 400
   naming the field; clock_realtime true is a 400 saying why (it advances
-  x86's kvmclock), false gets past that check to the snapshot file's.
+  x86's kvmclock), false gets past that check to the snapshot file's;
+  PUT /logger's module: the lines of four API requests (all from
+  src/api/api_vmm.c) are all written with the module "api/api_v" (a
+  prefix) and none with "vmm"; GET /vm/config reports the module; an empty
+  or over-long module is a 400.
 Exit status 0 on success."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -79,6 +84,40 @@ def main():
             if got != "2M":
                 raise Fail(f"a refused PUT changed huge_pages to {got!r}")
             print("huge_pages: None and 2M taken and reported, 1G/2m/''/2 refused")
+
+            logs = {}
+            for name, module in (("all", None), ("api", "api/api_v"), ("none", "vmm")):
+                lm = start(minnow, work, "log-" + name)
+                path = os.path.join(work, f"{name}.log-out")
+                body = {"log_path": path, "level": "Debug", "show_log_origin": True}
+                if module:
+                    body["module"] = module
+                expect(lm.sock, "PUT", "/logger", body, 204)
+                if module:
+                    got = expect(lm.sock, "GET", "/vm/config", None, 200)["logger"].get("module")
+                    if got != module:
+                        raise Fail(f"GET /vm/config: logger module {got!r}, expected {module!r}")
+                expect(lm.sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}, 204)
+                expect(lm.sock, "PUT", "/boot-source", {"kernel_image_path": "/nonexistent"}, 400)
+                expect(lm.sock, "PUT", "/actions", {"action_type": "InstanceStart"}, 400)
+                lm.kill()
+                with open(path) as f:
+                    logs[name] = [x for x in f.read().splitlines() if x]
+            # Without a guest every line is the API's (src/api/api_vmm.c):
+            # a prefix of that path keeps them all, "vmm" none.
+            def reqs(lines):
+                return [m.group(1) for m in map(lambda x: re.search(r"API (PUT \S+: \d+)", x), lines) if m]
+            strip = reqs(logs["all"])
+            if len(logs["all"]) < 4 or not all("src/api/api_vmm.c" in x for x in logs["all"]):
+                raise Fail(f"without a module: expected the 4 requests from src/api/api_vmm.c: {logs['all']}")
+            if reqs(logs["api"]) != strip or len(strip) != 4:
+                raise Fail(f"module 'api/api_v': not the same lines as without a module: {logs['api']}")
+            if logs["none"]:
+                raise Fail(f"module 'vmm': lines from src/api written: {logs['none']}")
+            expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": ""}, 400, "module")
+            expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": "a" * 64}, 400, "module")
+            print(f"logger module: {len(logs['all'])} lines without, {len(logs['api'])} with 'api/api_v', "
+                  f"{len(logs['none'])} with a module nothing is in")
 
             r = start(minnow, work, "r")
             missing = os.path.join(work, "no-such.state")
