@@ -563,6 +563,9 @@ int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, st
             return errmsg_set(e, -EINVAL, "logger: module: expected a source path under src/ of 1 to %zu bytes "
                               "(e.g. \"api\" or \"devices/virtio_net\"), got '%.100s'", sizeof out->module - 1,
                               module);
+        if (strstr(module, "::"))
+            return errmsg_set(e, -EINVAL, "logger: module: '%.100s' is a Rust module path; minnow's modules are "
+                              "source paths under src/ (e.g. \"api/api_vmm\")", module);
         memcpy(out->module, module, strlen(module) + 1);
     }
     if (level && log_level_parse(level, &out->level))

@@ -116,6 +116,8 @@ def main():
                 raise Fail(f"module 'vmm': lines from src/api written: {logs['none']}")
             expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": ""}, 400, "module")
             expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": "a" * 64}, 400, "module")
+            expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": "vmm::devices"}, 400,
+                   "Rust module path")
             print(f"logger module: {len(logs['all'])} lines without, {len(logs['api'])} with 'api/api_v', "
                   f"{len(logs['none'])} with a module nothing is in")
 
