@@ -347,8 +347,8 @@ static int parse(int argc, char **argv, struct api_opts *o, int restore)
         fprintf(stderr, "minnow: --mmds-size-limit and --metadata do not go with --incoming\n");
         return -1;
     }
-    if (!o->log_path && (o->level || o->show_level || o->show_origin)) {
-        fprintf(stderr, "minnow: --level, --show-level and --show-log-origin need --log-path\n");
+    if (!o->log_path && (o->level || o->show_level || o->show_origin || o->module)) {
+        fprintf(stderr, "minnow: --level, --show-level, --show-log-origin and --module need --log-path\n");
         return -1;
     }
     if (restore) {

@@ -10,7 +10,7 @@ Usage: fcload.py MINNOW
   x86's kvmclock), false gets past that check to the snapshot file's;
   PUT /logger's module: the lines of four API requests (all from
   src/api/api_vmm.c) are all written with the module "api/api_v" (a
-  prefix) and none with "vmm"; GET /vm/config reports the module; an empty
+  prefix) and none with "vmm", the same with --module; GET /vm/config reports the module; an empty
   or over-long module is a 400.
 Exit status 0 on success."""
 import json
@@ -42,9 +42,9 @@ def expect(sock, method, path, body, status, fault=None):
     return got
 
 
-def start(minnow, work, name):
+def start(minnow, work, name, *extra):
     sock = os.path.join(work, f"{name}.sock")
-    m = Minnow([minnow, "--api-sock", sock], os.path.join(work, f"{name}.log"),
+    m = Minnow([minnow, "--api-sock", sock] + list(extra), os.path.join(work, f"{name}.log"),
                err_path=os.path.join(work, f"{name}.err"), timeout=120)
     for _ in range(400):
         if os.path.exists(sock):
@@ -118,6 +118,15 @@ def main():
             expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": "a" * 64}, 400, "module")
             expect(s, "PUT", "/logger", {"log_path": os.path.join(work, "x"), "module": "vmm::devices"}, 400,
                    "Rust module path")
+            for module, want in (("api/api_vmm.c", 1), ("vmm", 0)):
+                path = os.path.join(work, f"cli-{want}.log-out")
+                cm = start(minnow, work, f"cli-{want}", "--log-path", path, "--module", module)
+                expect(cm.sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}, 204)
+                cm.kill()
+                with open(path) as f:
+                    n = len(re.findall(r"API PUT /machine-config: 204", f.read()))
+                if n != want:
+                    raise Fail(f"--module {module}: {n} lines of the PUT, expected {want}")
             print(f"logger module: {len(logs['all'])} lines without, {len(logs['api'])} with 'api/api_v', "
                   f"{len(logs['none'])} with a module nothing is in")
 
