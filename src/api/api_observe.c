@@ -1,9 +1,12 @@
 /* The logger and metrics settings applied (see api_observe.h). */
+#include <string.h>
+
 #include "api/api_observe.h"
 
 int api_observe_logger(struct logger *l, const struct vm_config_logger *c, struct errmsg *e)
 {
     struct log_options o = { .level = c->level, .show_level = c->show_level, .show_origin = c->show_log_origin };
+    memcpy(o.module, c->module, sizeof o.module);
     struct errmsg why = { "" };
     int r = logger_configure(l, c->log_path, &o, &why);
     if (r)

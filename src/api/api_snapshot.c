@@ -119,8 +119,8 @@ int api_snapshot_load_read(const json_t *j, struct api_snapshot_load *out, struc
     out->engine = -1;
     const char *const fields[] = { "snapshot_path", "mem_file_path", "mem_backend", "resume_vm",
                                    "track_dirty_pages", "enable_diff_snapshots", "network_overrides",
-                                   "vsock_override", "engine", NULL };
-    bool track = false;
+                                   "vsock_override", "engine", "clock_realtime", NULL };
+    bool track = false, realtime = false;
     int r = json_fields_check("snapshot/load", j, fields, e);
     if (!r)
         r = json_fields_string("snapshot/load", j, "snapshot_path", true, &out->snapshot_path, NULL, e);
@@ -132,8 +132,18 @@ int api_snapshot_load_read(const json_t *j, struct api_snapshot_load *out, struc
         r = json_fields_bool("snapshot/load", j, "track_dirty_pages", false, &track, NULL, e);
     if (!r)
         r = json_fields_bool("snapshot/load", j, "enable_diff_snapshots", false, &track, NULL, e);
+    if (!r)
+        r = json_fields_bool("snapshot/load", j, "clock_realtime", false, &realtime, NULL, e);
     if (r)
         return r;
+    /* Firecracker's clock_realtime advances the x86 kvmclock by the
+     * wall-clock time since the snapshot; a RISC-V guest has no such
+     * paravirtual clock (its time is the CLINT's mtime), so only false
+     * is accepted. */
+    if (realtime)
+        return errmsg_set(e, -EINVAL, "snapshot/load: clock_realtime: true is not supported: it advances x86's "
+                          "kvmclock, a paravirtual clock that RISC-V guests do not have (leave the field out "
+                          "or give false)");
     const json_t *backend = json_object_get(j, "mem_backend");
     if (backend && out->mem_path)
         return errmsg_set(e, -EINVAL, "snapshot/load: give mem_backend or mem_file_path, not both");

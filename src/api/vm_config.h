@@ -46,6 +46,10 @@ struct vm_config_machine {
     /* Firecracker's track_dirty_pages: minnow always knows the pages a
      * Diff snapshot needs, so this is only kept and reported. */
     bool track_dirty_pages;
+    /* Firecracker's huge_pages "2M": minnow's anonymous guest RAM is
+     * always advised to transparent huge pages (MADV_HUGEPAGE), so "2M"
+     * only changes what is reported; "None" and "2M" are accepted. */
+    bool huge_pages_2m;
     /* Firecracker's gdb_socket_path: a gdb stub on this Unix socket, the
      * harts held at reset until gdb attaches; "": none. */
     char gdb_socket_path[VM_CONFIG_GDB_PATH_MAX];
@@ -100,6 +104,7 @@ struct vm_config_logger {
     char *log_path;            /* NULL: keep the current sink */
     enum log_level level;
     bool show_level, show_log_origin;
+    char module[LOG_MODULE_MAX]; /* "": no module filter (see util/log.h) */
 };
 
 struct vm_config_metrics {

@@ -35,6 +35,21 @@ static int only_none(const char *what, const json_t *j, const char *name, const 
     return r;
 }
 
+/* Firecracker's huge_pages: "None" or "2M". minnow's anonymous guest RAM
+ * is advised to transparent huge pages whichever is given (see ram.c). */
+static int huge_pages_read(const char *what, const json_t *j, bool *out, struct errmsg *e)
+{
+    const char *v = NULL;
+    int r = json_fields_string(what, j, "huge_pages", false, &v, NULL, e);
+    if (r || !v)
+        return r;
+    if (strcmp(v, "None") && strcmp(v, "2M"))
+        return errmsg_set(e, -EINVAL, "%s: huge_pages: expected \"None\" or \"2M\", got '%.100s' (minnow's "
+                          "guest RAM uses 2 MiB transparent huge pages, there is no other size)", what, v);
+    *out = !strcmp(v, "2M");
+    return 0;
+}
+
 /* Firecracker's RateLimiter {"bandwidth", "ops"}, each a TokenBucket
  * {"size", "one_time_burst", "refill_time"}; absent or null: no bucket. */
 static int rate_limiter_read(const char *what, const json_t *j, const char *name, struct rate_limiter_config *out,
@@ -145,7 +160,7 @@ int vm_config_json_machine(struct vm_config *c, const json_t *j, bool patch, str
     if (!r)
         r = json_fields_bool(w, j, "track_dirty_pages", false, &m.track_dirty_pages, NULL, e);
     if (!r)
-        r = only_none(w, j, "huge_pages", "minnow backs guest memory with ordinary host pages", e);
+        r = huge_pages_read(w, j, &m.huge_pages_2m, e);
     const char *engine = NULL;
     bool has_engine = false;
     if (!r)
@@ -543,9 +558,16 @@ int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, st
         r = json_fields_string("logger", j, "module", false, &module, &has_module, e);
     if (r)
         return r;
-    if (has_module)
-        return errmsg_set(e, -EINVAL, "logger: module: minnow's log has no module filter (got '%.100s'); "
-                          "leave the field out", module);
+    if (has_module) {
+        if (!*module || strlen(module) >= sizeof out->module)
+            return errmsg_set(e, -EINVAL, "logger: module: expected a source path under src/ of 1 to %zu bytes "
+                              "(e.g. \"api\" or \"devices/virtio_net\"), got '%.100s'", sizeof out->module - 1,
+                              module);
+        if (strstr(module, "::"))
+            return errmsg_set(e, -EINVAL, "logger: module: '%.100s' is a Rust module path; minnow's modules are "
+                              "source paths under src/ (e.g. \"api/api_vmm\")", module);
+        memcpy(out->module, module, strlen(module) + 1);
+    }
     if (level && log_level_parse(level, &out->level))
         return errmsg_set(e, -EINVAL, "logger: level: expected \"Error\", \"Warning\", \"Info\", \"Debug\", "
                           "\"Trace\" or \"Off\", got '%.100s'", level);
@@ -728,7 +750,7 @@ json_t *vm_config_json_machine_dump(const struct vm_config *c)
     /* JSON sizes are in MiB; a CLI size that is not a whole MiB rounds down. */
     json_t *m = json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)c->machine.vcpu_count,
                           "mem_size_mib", (json_int_t)(c->machine.mem_size >> 20), "smt", 0, "track_dirty_pages",
-                          c->machine.track_dirty_pages, "huge_pages", "None", "engine", hart_engine_name(c->machine.engine));
+                          c->machine.track_dirty_pages, "huge_pages", c->machine.huge_pages_2m ? "2M" : "None", "engine", hart_engine_name(c->machine.engine));
     if (m && c->machine.gdb_socket_path[0])
         json_object_set_new(m, "gdb_socket_path", json_string(c->machine.gdb_socket_path));
     return m;
@@ -840,6 +862,8 @@ json_t *vm_config_json_dump(const struct vm_config *c)
                               c->logger.show_level, "show_log_origin", c->logger.show_log_origin);
         if (l)
             set_str(l, "log_path", c->logger.log_path);
+        if (l && c->logger.module[0])
+            set_str(l, "module", c->logger.module);
         json_object_set_new(o, "logger", l);
     }
     if (c->mmds.present)

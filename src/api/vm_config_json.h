@@ -39,7 +39,7 @@
  * a second console (hvc0) on a Unix socket or a pty.
  *
  * Fields that cannot apply to a RISC-V software VM are refused with the
- * reason (smt, cpu_template, huge_pages, dirty page tracking, vhost-user),
+ * reason (smt, cpu_template, huge_pages other than "None"/"2M", vhost-user),
  * as are what minnow does not have yet (the entropy device's rate
  * limiter, an MTU, free page hinting/reporting); their "off" values
  * (false, "None", null) are accepted. Rate limiters are Firecracker's
@@ -91,7 +91,8 @@ int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e
  * checked and read into *out, whose strings point into j (valid while j
  * is). logger: log_path, level ("Error", "Warning", "Info", "Debug",
  * "Trace", "Off", any case; default Info), show_level, show_log_origin;
- * "module" (a Rust module filter) is refused. metrics: metrics_path
+ * module (only lines from source files under src/ whose path starts with
+ * it, e.g. "api" or "devices/virtio_net"). metrics: metrics_path
  * (required), emit_id (minnow: each line carries the instance id);
  * "properties" is refused. */
 int vm_config_json_logger_read(const json_t *j, struct vm_config_logger *out, struct errmsg *e);

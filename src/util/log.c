@@ -153,6 +153,17 @@ bool logger_enabled(struct logger *l, enum log_level level)
     return on;
 }
 
+/* Whether a line from file passes the module filter (called locked). */
+static bool module_match(const struct log_options *o, const char *file)
+{
+    if (!o->module[0])
+        return true;
+    const char *s = file ? origin_name(file) : "";
+    if (!strncmp(s, "src/", 4))
+        s += 4;
+    return !strncmp(s, o->module, strlen(o->module));
+}
+
 void logger_write(struct logger *l, enum log_level level, const char *file, int line, const char *fmt, ...)
 {
     if (!logger_enabled(l, level))
@@ -166,7 +177,7 @@ void logger_write(struct logger *l, enum log_level level, const char *file, int 
     clock_gettime(CLOCK_REALTIME, &now);
     pthread_mutex_lock(&l->lock);
     size_t n = log_format_line(out, sizeof out, l->id, &l->opts, level, &now, file, line, msg);
-    if (l->fd >= 0) {
+    if (l->fd >= 0 && module_match(&l->opts, file)) {
         ssize_t w = write(l->fd, out, n);
         if (w != (ssize_t)n)
             l->dropped++;

@@ -20,6 +20,8 @@
 
 #include "util/errmsg.h"
 
+#define LOG_MODULE_MAX 64
+
 /* Ordered by verbosity: a logger at level L writes lines at levels <= L. */
 enum log_level { LOG_OFF, LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
@@ -27,6 +29,10 @@ struct log_options {
     enum log_level level;     /* Firecracker's default: LOG_INFO */
     bool show_level;
     bool show_origin;         /* file:line of the call */
+    /* Firecracker's logger "module": only lines whose origin (the source
+     * file under src/, e.g. "api/api_vmm.c") starts with this are written;
+     * "": every line. */
+    char module[LOG_MODULE_MAX];
 };
 
 /* Firecracker's names, case-insensitively: Error, Warning, Info, Debug,

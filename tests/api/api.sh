@@ -128,7 +128,7 @@ case $mode in
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "turbo": true}' 400 "unknown field 'turbo'"
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}' 400 "smt: true is not supported"
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2"}' 400 "cpu_template"
-    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "2M"}' 400 "huge_pages"
+    expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "1G"}' 400 "huge_pages"
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "vcpu_count": 2}' 400 "duplicate"
     expect PUT /boot-source '{"initrd_path": "/x"}' 400 "kernel_image_path"
     expect PUT /boot-source '{"kernel_image_path": 7}' 400 "kernel_image_path: expected a string"

@@ -196,8 +196,12 @@ static void test_bad_documents(void **state)
     refused("{\"logger\": {\"level\": \"Loud\"}}",
             "logger: level: expected \"Error\", \"Warning\", \"Info\", \"Debug\", \"Trace\" or \"Off\", got 'Loud'");
     refused("{\"logger\": {\"show_level\": 1}}", "logger: show_level: expected a boolean, got an integer");
-    refused("{\"logger\": {\"module\": \"x\"}}",
-            "logger: module: minnow's log has no module filter (got 'x'); leave the field out");
+    refused("{\"logger\": {\"module\": \"vmm::x\"}}",
+            "logger: module: 'vmm::x' is a Rust module path; minnow's modules are source paths under src/ "
+            "(e.g. \"api/api_vmm\")");
+    refused("{\"logger\": {\"module\": \"\"}}",
+            "logger: module: expected a source path under src/ of 1 to 63 bytes (e.g. \"api\" or "
+            "\"devices/virtio_net\"), got ''");
     refused("{\"machine-config\": {\"vcpu_count\": 17, \"mem_size_mib\": 64}}",
             "machine-config: vcpu_count: expected an integer from 1 to 16, got 17");
     refused("{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": \"64\"}}",
