@@ -75,7 +75,8 @@ class Shell:
         if not prompted:
             self.vm.wait_for(r"^debian login: ", timeout=timeout)
         t_login = time.monotonic() - t0
-        print(f"login prompt after {t_login:.0f} s", flush=True)
+        if not prompted:
+            print(f"login prompt after {t_login:.0f} s", flush=True)
         self.type("root\n")
         self.vm.wait_for(PROMPT, timeout=120)
         # No colours, no pager, no line editing surprises on the console.
