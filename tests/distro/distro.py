@@ -15,6 +15,14 @@ Usage: distro.py MINNOW GUEST_DEBIAN MODE
            --config-file) with a drive marked is_root_device and no
            boot-source: it boots to the login prompt, logs in and powers off
            (exit 0)
+  clones   the config-file VM with an API socket, paused at the login
+           prompt and snapshotted (Full); `minnow restore` of it logs in
+           and answers a command; then 10 clones restored from the same
+           memory file, each with its own copy of the disk (minnow reopens
+           a disk by path: each copy is renamed onto that path while its
+           clone starts, and back once the clone answers), BATCH at a time:
+           each logs in, writes its name into a file on its disk and syncs;
+           afterwards each copy holds its own clone's name and no other's
 The image has gcc, libc6-dev and python3 beside the default package set."""
 import base64
 import json
@@ -28,6 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from api_client import request  # noqa: E402
 from minnow_proc import Fail, Minnow, run  # noqa: E402
 
 PACKAGES = "gcc,libc6-dev,python3"
@@ -60,11 +69,14 @@ class Shell:
         self.vm.p.stdin.write(text.encode())
         self.vm.p.stdin.flush()
 
-    def login(self, timeout):
+    def login(self, timeout, prompted=False):
+        """prompted: the getty's prompt was printed before (a restored VM)."""
         t0 = time.monotonic()
-        self.vm.wait_for(r"^debian login: ", timeout=timeout)
+        if not prompted:
+            self.vm.wait_for(r"^debian login: ", timeout=timeout)
         t_login = time.monotonic() - t0
-        print(f"login prompt after {t_login:.0f} s", flush=True)
+        if not prompted:
+            print(f"login prompt after {t_login:.0f} s", flush=True)
         self.type("root\n")
         self.vm.wait_for(PROMPT, timeout=120)
         # No colours, no pager, no line editing surprises on the console.
@@ -165,8 +177,88 @@ def config_mode(minnow, img, work):
     print("config file with is_root_device and no boot-source: booted, logged in, powered off")
 
 
+CLONES, BATCH = 10, 3
+
+
+def clones_mode(minnow, img, work):
+    cfg = {"machine-config": {"vcpu_count": 2, "mem_size_mib": 1024},
+           "drives": [{"drive_id": "rootfs", "path_on_host": img, "is_root_device": True, "is_read_only": False}]}
+    path, sock = os.path.join(work, "vm.json"), os.path.join(work, "vm.sock")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    state, mem = os.path.join(work, "vm.state"), os.path.join(work, "vm.mem")
+    vm = Minnow([minnow, "--api-sock", sock, "--config-file", path], os.path.join(work, "console.log"),
+                stdin=subprocess.PIPE, timeout=900)
+    try:
+        vm.wait_for(r"^debian login: ", timeout=900)
+        for method, where, body in (("PATCH", "/vm", {"state": "Paused"}),
+                                    ("PUT", "/snapshot/create", {"snapshot_path": state, "mem_file_path": mem,
+                                                                 "snapshot_type": "Full"})):
+            st, raw, _ = request(sock, method, where, body, timeout=600)
+            if st != 204:
+                raise Fail(f"{method} {where}: status {st}, expected 204: {raw!r}")
+    finally:
+        vm.kill()
+    print("snapshot taken at the login prompt")
+
+    # Each VM's own disk: a sparse copy of the image as it was at the snapshot.
+    names = ["restored"] + [f"clone{i}" for i in range(CLONES)]
+    disks = {n: os.path.join(work, n + ".img") for n in names}
+    for d in disks.values():
+        cp = run(["cp", "--sparse=always", img, d])
+        if cp.returncode:
+            raise Fail(f"cp {img} {d}: {cp.stdout}")
+
+    def start(name):
+        """minnow restore with disks[name] at the image's path while it opens it."""
+        os.replace(disks[name], img)
+        try:
+            v = Minnow([minnow, "restore", "--snapshot", state, "--mem", mem], os.path.join(work, name + ".log"),
+                       stdin=subprocess.PIPE, timeout=900)
+            # The disk is open once the guest runs: an empty login makes the getty prompt again.
+            Shell(v).type("\n")
+            v.wait_for(r"^debian login: ", timeout=900)
+            return v
+        finally:
+            os.replace(img, disks[name])
+
+    def answers(v, name):
+        sh = Shell(v)
+        sh.login(timeout=900, prompted=True)
+        out = sh.cmd(f"echo {name} >/root/clone.txt && sync && cat /root/clone.txt && hostname")
+        if out.split() != [name, "debian"]:
+            raise Fail(f"{name}: the shell printed {out!r}, expected '{name}' and the host name 'debian'")
+
+    t0 = time.monotonic()
+    r = start("restored")
+    try:
+        answers(r, "restored")
+    finally:
+        r.kill()
+    print(f"the restored VM logged in and answered after {time.monotonic() - t0:.0f} s")
+
+    t0 = time.monotonic()
+    for first in range(0, CLONES, BATCH):
+        batch = []
+        try:
+            for n in names[1 + first:1 + first + BATCH]:
+                batch.append((n, start(n)))
+            for n, v in batch:
+                answers(v, n)
+        finally:
+            for _, v in batch:
+                v.kill()
+        print(f"{', '.join(n for n, _ in batch)} answered", flush=True)
+    print(f"{CLONES} clones from one snapshot, {BATCH} at a time, answered in {time.monotonic() - t0:.0f} s")
+    for n, d in disks.items():
+        got = run(["debugfs", "-R", "cat /root/clone.txt", d]).stdout.split()
+        if got[-1:] != [n] or any(o in got for o in names if o != n):
+            raise Fail(f"{n}'s disk holds {got!r} in /root/clone.txt, expected only '{n}'")
+    print(f"each of the {len(disks)} disks holds its own VM's file")
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[3] not in ("boot", "config"):
+    if len(sys.argv) != 4 or sys.argv[3] not in ("boot", "config", "clones"):
         print(__doc__, file=sys.stderr)
         return 2
     minnow, guest_debian, mode = sys.argv[1:]
@@ -174,7 +266,7 @@ def main():
     try:
         img = os.path.join(work, "debian.img")
         build_image(guest_debian, img)
-        (boot_mode if mode == "boot" else config_mode)(minnow, img, work)
+        {"boot": boot_mode, "config": config_mode, "clones": clones_mode}[mode](minnow, img, work)
     except Fail as e:
         print(f"FAIL: {e}", file=sys.stderr)
         for f in ("console.log",):
