@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/cli.h"
+#include "backends/net_helper.h"
 #include "vmm/sandbox.h"
 
 int cli_seccomp_option(struct cli_seccomp *s, int argc, char **argv, int *i)
@@ -45,6 +46,7 @@ int cli_seccomp_enter(struct cli_seccomp *s)
         fprintf(stderr, "minnow: %s\n", e.text);
         return CLI_EXIT_ERROR;
     }
+    net_helper_set_runner(sandbox_spawner_call);
     return 0;
 }
 
@@ -57,7 +59,9 @@ static const char seccomp_usage[] =
     "thread, the spawner and the signal thread), api (the API server), vcpu\n"
     "(the harts), io (the event loop and device backends), aux (metrics,\n"
     "balloon poller, console reader, migration, gdb stub).\n"
-    "count: how many syscalls each filter allows, one 'CLASS N' line each.\n";
+    "count: how many syscalls each filter allows, one 'CLASS N' line each,\n"
+    "then 'spawner N': the spawner thread's filter (the union of every class's\n"
+    "and what starting the network helper needs), every thread's outer one.\n";
 
 int cli_seccomp(int argc, char **argv)
 {
@@ -100,6 +104,14 @@ int cli_seccomp(int argc, char **argv)
     } else {
         for (int c = 0; c < SANDBOX_NCLASS; c++)
             printf("%s %u\n", sandbox_class_name((enum sandbox_class)c), seccomp_filter_count(&p->cls[c]));
+        struct seccomp_filter sf;
+        if (seccomp_spawner_filter(p, &sf)) {
+            fprintf(stderr, "minnow seccomp count: out of memory\n");
+            rc = CLI_EXIT_ERROR;
+        } else {
+            printf("spawner %u\n", seccomp_filter_count(&sf));
+            free((void *)sf.rules);
+        }
     }
     if (s.filter)
         seccomp_policy_free(&loaded);

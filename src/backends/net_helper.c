@@ -290,6 +290,27 @@ pid_t net_helper_pid(const struct net_backend *b)
 }
 
 /* The helper gets the socket as fd 3 and the rings' memory as fd 4. */
+static int (*runner)(int (*fn)(void *), void *arg);
+
+void net_helper_set_runner(int (*run)(int (*fn)(void *), void *arg))
+{
+    runner = run;
+}
+
+struct spawn_req {
+    pid_t pid;
+    const char *exe;
+    posix_spawn_file_actions_t *fa;
+    posix_spawnattr_t *attr;
+    char **argv;
+};
+
+static int do_spawn(void *p)
+{
+    struct spawn_req *r = p;
+    return posix_spawn(&r->pid, r->exe, r->fa, r->attr, r->argv, environ);
+}
+
 static int spawn(struct net_helper *h, const char *exe, int child_sock, int ring_fd, struct errmsg *e)
 {
     char ppid_arg[24];
@@ -316,13 +337,17 @@ static int spawn(struct net_helper *h, const char *exe, int child_sock, int ring
         rc = posix_spawn_file_actions_adddup2(&fa, ring_fd, 4);
     if (!rc)
         rc = posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+    struct spawn_req req = { -1, exe, &fa, &attr, argv };
     if (!rc)
-        rc = posix_spawn(&h->pid, exe, &fa, &attr, argv, environ);
+        rc = runner ? runner(do_spawn, &req) : do_spawn(&req);
     /* No /proc (a jail, vmm/jailer.h): the path this process was started
      * as, which the jailer gives as absolute. */
     const char *started_as = (const char *)getauxval(AT_EXECFN);
-    if (rc == ENOENT && !strcmp(exe, SELF_EXE) && started_as && started_as[0] == '/')
-        rc = posix_spawn(&h->pid, exe = started_as, &fa, &attr, argv, environ);
+    if (rc == ENOENT && !strcmp(exe, SELF_EXE) && started_as && started_as[0] == '/') {
+        req.exe = exe = started_as;
+        rc = runner ? runner(do_spawn, &req) : do_spawn(&req);
+    }
+    h->pid = req.pid;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc) {

@@ -53,6 +53,12 @@ struct net_helper_options {
  * or with the helper's own message (a hostfwd that cannot bind, ...). */
 int net_helper_open(struct net_backend **out, const struct net_helper_options *o, struct errmsg *e);
 
+/* How the helper is started: run(fn, arg) calls fn(arg), which does the
+ * posix_spawn, and returns its result. Process-wide, set once before any
+ * helper starts: the sandbox (vmm/sandbox.h) runs it in its spawner, the
+ * only thread whose filter allows execve. Unset: fn(arg) in the caller. */
+void net_helper_set_runner(int (*run)(int (*fn)(void *), void *arg));
+
 /* The helper's pid (for tests), or -1 once it is gone. b must come from
  * net_helper_open. */
 pid_t net_helper_pid(const struct net_backend *b);

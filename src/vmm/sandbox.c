@@ -27,6 +27,7 @@ static struct {
     int on;
     /* each class's filter, compiled once by sandbox_init */
     struct sock_fprog prog[SANDBOX_NCLASS];
+    struct sock_fprog spawner_prog;  /* the union of them and the spawner's own list */
     /* the spawner: one request at a time */
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -36,6 +37,7 @@ static struct {
     const pthread_attr_t *req_attr;
     void *(*req_fn)(void *);
     void *req_arg;
+    int (*req_call)(void *);  /* non-NULL: a sandbox_spawner_call, not a thread */
     sigset_t req_mask;  /* the requester's: the new thread inherits it, as from pthread_create */
 } sb = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -282,9 +284,11 @@ void sandbox_thread_start(enum sandbox_class c, const char *name)
 static void *spawner(void *p)
 {
     (void)p;
-    struct errmsg e = { "" };
-    if (sandbox_enter(SANDBOX_VMM, "spawner", &e)) {
-        fprintf(stderr, "minnow: %s\n", e.text);
+    snprintf(thread_name, sizeof thread_name, "spawner");
+    prctl(PR_SET_NAME, thread_name, 0, 0, 0);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb.spawner_prog) < 0) {
+        fprintf(stderr, "minnow: seccomp: loading the spawner's filter: %s\n", strerror(errno));
         _exit(123);
     }
     /* The process's signals are for the threads that wait for them. */
@@ -297,7 +301,7 @@ static void *spawner(void *p)
         while (!sb.busy || sb.done)
             pthread_cond_wait(&sb.cond, &sb.lock);
         pthread_sigmask(SIG_SETMASK, &sb.req_mask, NULL);
-        sb.result = pthread_create(sb.req_t, sb.req_attr, sb.req_fn, sb.req_arg);
+        sb.result = sb.req_call ? sb.req_call(sb.req_arg) : pthread_create(sb.req_t, sb.req_attr, sb.req_fn, sb.req_arg);
         pthread_sigmask(SIG_SETMASK, &all, NULL);
         sb.done = 1;
         pthread_cond_broadcast(&sb.cond);
@@ -305,10 +309,9 @@ static void *spawner(void *p)
     return NULL;
 }
 
-int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+/* One request to the spawner at a time; returns its result. */
+static int ask_spawner(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), int (*call)(void *), void *arg)
 {
-    if (!sb.on || pthread_equal(pthread_self(), sb.thread))
-        return pthread_create(t, attr, fn, arg);
     pthread_mutex_lock(&sb.lock);
     while (sb.busy)
         pthread_cond_wait(&sb.cond, &sb.lock);
@@ -317,6 +320,7 @@ int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     sb.req_t = t;
     sb.req_attr = attr;
     sb.req_fn = fn;
+    sb.req_call = call;
     sb.req_arg = arg;
     pthread_sigmask(SIG_SETMASK, NULL, &sb.req_mask);
     pthread_cond_broadcast(&sb.cond);
@@ -330,6 +334,20 @@ int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     return r;
 }
 
+int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    if (!sb.on || pthread_equal(pthread_self(), sb.thread))
+        return pthread_create(t, attr, fn, arg);
+    return ask_spawner(t, attr, fn, NULL, arg);
+}
+
+int sandbox_spawner_call(int (*fn)(void *), void *arg)
+{
+    if (!sb.on || pthread_equal(pthread_self(), sb.thread))
+        return fn(arg);
+    return ask_spawner(NULL, NULL, NULL, fn, arg);
+}
+
 int sandbox_init(const struct seccomp_policy *p, struct errmsg *e)
 {
     sb.policy = p ? p : seccomp_builtin();
@@ -338,6 +356,13 @@ int sandbox_init(const struct seccomp_policy *p, struct errmsg *e)
         if (r)
             return r;
     }
+    struct seccomp_filter sf;
+    if (seccomp_spawner_filter(sb.policy, &sf))
+        return errmsg_set(e, -ENOMEM, "seccomp: out of memory");
+    int rc = compile(&sf, "spawner", &sb.spawner_prog, e);
+    free((void *)sf.rules);
+    if (rc)
+        return rc;
     uint32_t arch = seccomp_arch_native();
     for (int i = 0; i < SYSCALL_NAMES; i++)
         sb.names[i] = seccomp_syscall_resolve_num_arch(arch, i);

@@ -38,11 +38,18 @@ int sandbox_enter(enum sandbox_class c, const char *name, struct errmsg *e);
  * (status 123) with the message. */
 void sandbox_thread_start(enum sandbox_class c, const char *name);
 
-/* pthread_create through the spawner (a thread with only the vmm filter),
+/* pthread_create through the spawner (a thread whose filter is the union
+ * of every class's and its own list, seccomp_policy.h),
  * so the new thread does not inherit its creator's stricter filter; a
  * plain pthread_create without the sandbox. attr may be NULL. Returns 0 or
  * an errno value, as pthread_create. */
 int sandbox_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/* Runs fn(arg) in the spawner and returns its result (fn(arg) here
+ * without the sandbox): for what only the spawner's filter allows, such
+ * as starting the network helper (posix_spawn, execve), so the vmm
+ * filter of the thread that asks need not allow it. */
+int sandbox_spawner_call(int (*fn)(void *), void *arg);
 
 /* How many syscalls the filters refused (Firecracker's seccomp.num_faults:
  * the process ends at the first, so a metrics line shows at most 0). */

@@ -1,11 +1,14 @@
 /* The built-in seccomp policy, as data: per thread class the syscalls it
  * may make, with argument conditions where they narrow what a thread could
  * do if the guest took it over. Anything else traps (sandbox.c ends the VM
- * naming the syscall). Filters stack (sandbox.h): the vmm filter is every
- * thread's outer one, so it holds what the others need. */
+ * naming the syscall). Filters stack (sandbox.h): the spawner's filter
+ * (the union of every class's and its own list) is every thread's outer
+ * one; the vmm filter is the main thread's own. */
 #include "vmm/seccomp_policy.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <string.h>
@@ -35,8 +38,9 @@
 #define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
                       CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
-/* Memory: never a new executable mapping (the JIT's code cache and the
- * network helper's loader have rules of their own in the vmm filter). */
+/* Memory: never a new executable mapping (the JIT's code cache has a rule
+ * of its own in the vmm filter, the network helper's loader in the
+ * spawner's). */
 #define MEMORY \
     MASKED(mmap, 2, PROT_EXEC, 0), \
     MASKED(mprotect, 2, PROT_EXEC, 0), \
@@ -76,27 +80,14 @@ static const struct seccomp_rule vmm_rules[] = {
     { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
                                               { 3, 0, SECCOMP_OP_EQ, MAP_SHARED, 0 } },
       .comment = "the JIT's code cache: its memfd mapped read+exec" },
-    { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
-                                              { 3, 0, SECCOMP_OP_EQ, MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, 0 } },
-      .comment = "the network helper's loader (it inherits this filter across execve)" },
     THREADS,
-    { .syscall = "clone", .ncond = 1, .cond = { { 0, 0, SECCOMP_OP_EQ, CLONE_VM | CLONE_VFORK | SIGCHLD, 0 } },
-      .comment = "posix_spawn of the network helper" },
-    A(execve),
     A(exit_group),
     A(close),
     A(close_range),
     A(dup2),
     A(brk),
-    A(arch_prctl),
-    A(access),
-    A(set_tid_address),
     A(prlimit64),
     A(prctl),
-    A(seccomp),
-    A(landlock_create_ruleset),
-    A(landlock_add_rule),
-    A(landlock_restrict_self),
     A(getppid),
     A(getpid),
     A(rt_sigaction),
@@ -170,6 +161,44 @@ static const struct seccomp_rule vmm_rules[] = {
     A(sendmsg),
     A(recvfrom),
     A(recvmsg),
+    A(clock_gettime),
+    A(mremap),
+    A(fstat),
+    A(restart_syscall),
+    A(gettid),
+};
+
+/* The spawner (sandbox.c): the thread every other thread is created by,
+ * and which starts the network helper. Its filter is the union of every
+ * class's and this list: the outer filter of every thread and of the
+ * helper, which it bounds until the helper adds its own, stricter one
+ * (backends/net_helper_sandbox.c). Not a thread class of the policy
+ * (not printed); `minnow seccomp count` shows its size as "spawner". */
+static const struct seccomp_rule spawner_rules_[] = {
+    THREADS,
+    A(prctl),
+    A(seccomp) /* each new thread loads its class's filter under this one */,
+    { .syscall = "clone", .ncond = 1, .cond = { { 0, 0, SECCOMP_OP_EQ, CLONE_VM | CLONE_VFORK | SIGCHLD, 0 } },
+      .comment = "posix_spawn of the network helper" },
+    A(execve),
+    { .syscall = "mmap", .ncond = 2, .cond = { { 2, 0, SECCOMP_OP_EQ, PROT_READ | PROT_EXEC, 0 },
+                                              { 3, 0, SECCOMP_OP_EQ, MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, 0 } },
+      .comment = "the network helper's loader (it inherits this filter across execve)" },
+    /* the helper's loader and its start-up, before its own filter */
+    A(arch_prctl),
+    A(access),
+    A(set_tid_address),
+    A(brk),
+    A(openat),
+    A(newfstatat),
+    A(pread64),
+    A(close),
+    A(prlimit64),
+    A(getppid),
+    A(getpid),
+    A(landlock_create_ruleset),
+    A(landlock_add_rule),
+    A(landlock_restrict_self),
     /* the network helper's own filter (backends/net_helper_sandbox.c)
      * stacks on this one: what it allows slirp must be here too */
     A(recvmmsg),
@@ -187,7 +216,10 @@ static const struct seccomp_rule vmm_rules[] = {
     A(fstat),
     A(restart_syscall),
     A(gettid),
+    A(exit_group),
 };
+const struct seccomp_rule *const seccomp_spawner_rules = spawner_rules_;
+const unsigned seccomp_spawner_nrules = sizeof spawner_rules_ / sizeof spawner_rules_[0];
 
 /* The API server: its socket, and what the handlers do in this thread
  * (snapshot files, the log and metrics files, the VM's creation). */
@@ -337,6 +369,24 @@ static const struct seccomp_policy builtin = {
 const struct seccomp_policy *seccomp_builtin(void)
 {
     return &builtin;
+}
+
+int seccomp_spawner_filter(const struct seccomp_policy *p, struct seccomp_filter *out)
+{
+    unsigned n = seccomp_spawner_nrules;
+    for (int c = 0; c < SANDBOX_NCLASS; c++)
+        n += p->cls[c].nrules;
+    struct seccomp_rule *r = malloc(n * sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    unsigned k = 0;
+    for (int c = 0; c < SANDBOX_NCLASS; c++)
+        for (unsigned i = 0; i < p->cls[c].nrules; i++)
+            r[k++] = p->cls[c].rules[i];
+    for (unsigned i = 0; i < seccomp_spawner_nrules; i++)
+        r[k++] = seccomp_spawner_rules[i];
+    *out = (struct seccomp_filter){ p->cls[SANDBOX_VMM].default_action, p->cls[SANDBOX_VMM].filter_action, r, n };
+    return 0;
 }
 
 unsigned seccomp_filter_count(const struct seccomp_filter *f)

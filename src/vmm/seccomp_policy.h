@@ -76,6 +76,13 @@ struct seccomp_policy {
 
 /* The built-in policy (seccomp_filters.c): trap on anything not listed. */
 const struct seccomp_policy *seccomp_builtin(void);
+/* The spawner's own list (seccomp_filters.c): sandbox.c gives the
+ * spawner thread the union of every class's filter and this. */
+extern const struct seccomp_rule *const seccomp_spawner_rules;
+extern const unsigned seccomp_spawner_nrules;
+/* The spawner's filter of policy p in *out (its rules malloc'd: free
+ * out->rules); returns 0 or -ENOMEM. */
+int seccomp_spawner_filter(const struct seccomp_policy *p, struct seccomp_filter *out);
 /* NULL-terminated: what sanitizer runtimes need (sandbox.c adds them to
  * every filter when built with ASan or UBSan). */
 extern const char *const seccomp_sanitizer_extra[];
