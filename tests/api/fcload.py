@@ -22,24 +22,9 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from api_client import request  # noqa: E402
+from api_client import api, expect, request  # noqa: E402
 from minnow_proc import Fail, Minnow  # noqa: E402
 
-
-def api(sock, method, path, body=None):
-    status, raw, _ = request(sock, method, path, body)
-    return status, (json.loads(raw) if raw else None)
-
-
-def expect(sock, method, path, body, status, fault=None):
-    st, got = api(sock, method, path, body)
-    if st != status:
-        raise Fail(f"{method} {path} {body}: status {st}, expected {status} ({got})")
-    if fault is not None:
-        msg = (got or {}).get("fault_message", "")
-        if fault not in msg:
-            raise Fail(f"{method} {path}: fault_message {msg!r} does not contain {fault!r}")
-    return got
 
 
 def start(minnow, work, name, *extra):

@@ -33,3 +33,22 @@ def request(sock, method, path, body=None, timeout=60):
         raise Fail(f"{method} {path}: {e}")
     finally:
         c.close()
+
+
+def api(sock, method, path, body=None):
+    """(status, parsed JSON body or None) of one API request."""
+    status, raw, _ = request(sock, method, path, body)
+    return status, (json.loads(raw) if raw else None)
+
+
+def expect(sock, method, path, body, status, fault=None):
+    """The parsed answer of a request that must get `status` (and, if
+    given, a fault_message containing `fault`); else Fail."""
+    st, got = api(sock, method, path, body)
+    if st != status:
+        raise Fail(f"{method} {path} {body}: status {st}, expected {status} ({got})")
+    if fault is not None:
+        msg = (got or {}).get("fault_message", "")
+        if fault not in msg:
+            raise Fail(f"{method} {path}: fault_message {msg!r} does not contain {fault!r}")
+    return got
