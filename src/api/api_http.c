@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "vmm/sandbox.h"
 
 /* The functions used, from the loaded library. */
 struct mhd {
@@ -40,14 +43,33 @@ struct api_http {
     unsigned max_body;
 };
 
+struct mhd_open {
+    void *lib;
+    char error[256];  /* dlerror() is per thread: copied where it is set */
+};
+
+/* sandbox_spawner_call's fn: the loader maps the library's code
+ * executable, which only the spawner's filter allows (the vmm filter
+ * refuses every PROT_EXEC mapping but the JIT's). */
+static int mhd_dlopen(void *p)
+{
+    struct mhd_open *o = p;
+    static const char *const names[] = { API_HTTP_LIBRARY, "libmicrohttpd.so" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !o->lib; i++)
+        o->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!o->lib)
+        snprintf(o->error, sizeof o->error, "%s", dlerror());
+    return o->lib ? 0 : -ENOENT;
+}
+
 static int mhd_load(struct mhd *m, struct errmsg *e)
 {
-    static const char *const names[] = { API_HTTP_LIBRARY, "libmicrohttpd.so" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !m->lib; i++)
-        m->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    struct mhd_open o = { NULL, "" };
+    sandbox_spawner_call(mhd_dlopen, &o);
+    m->lib = o.lib;
     if (!m->lib)
         return errmsg_set(e, -ENOENT, "cannot load libmicrohttpd for the API server: %s (install libmicrohttpd12)",
-                          dlerror());
+                          o.error);
 #define SYM(field, name) (*(void **)&m->field = dlsym(m->lib, name))
     if (!SYM(start_daemon, "MHD_start_daemon") || !SYM(stop_daemon, "MHD_stop_daemon") ||
         !SYM(create_response_from_buffer, "MHD_create_response_from_buffer") ||
