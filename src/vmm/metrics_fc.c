@@ -180,6 +180,7 @@ void metrics_fc_reset_devices(struct metrics_fc *f)
     memset(f->dev_prev, 0, sizeof f->dev_prev);
     memset(f->mmio_prev, 0, sizeof f->mmio_prev);
     f->mmds_prev = 0;
+    f->uart_dropped_prev = 0;
 }
 
 void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t lines_dropped)
@@ -192,6 +193,8 @@ void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t
     if (v) {
         devices(f, line, v);
         vcpu(f, line, v);
+        json_object_set_new(line, "uart", json_pack("{s:I}", "rate_limiter_dropped_bytes",
+                                                    (json_int_t)delta(virt_console_dropped(v), &f->uart_dropped_prev)));
     }
     json_object_set_new(line, "logger", json_pack("{s:I}", "missed_metrics_count",
                                                   (json_int_t)delta(lines_dropped, &f->dropped_prev)));

@@ -20,6 +20,8 @@
  *     tx_spoofed_mac_count (refused by the frame validator)
  *   mmds: rx_accepted (frames from the guest the metadata service took)
  *   entropy: entropy_bytes, entropy_rate_limiter_throttled
+ *   uart: rate_limiter_dropped_bytes (console output the serial rate
+ *     limiter dropped)
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)
  *   logger: missed_metrics_count
  *   seccomp: num_faults
@@ -50,6 +52,7 @@ struct metrics_fc {
     uint64_t mmio_prev[2];
     uint64_t dropped_prev;
     uint64_t mmds_prev;
+    uint64_t uart_dropped_prev;
 };
 
 struct virt;
