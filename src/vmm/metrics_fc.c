@@ -201,4 +201,5 @@ void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t
     /* A stored value in Firecracker; the first fault ends the process, so
      * a line that gets written shows 0. */
     json_object_set_new(line, "seccomp", json_pack("{s:I}", "num_faults", (json_int_t)sandbox_num_faults()));
+    json_object_set_new(line, "signals", json_pack("{s:I}", "sighup", (json_int_t)f->sighup));
 }

@@ -25,6 +25,7 @@
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)
  *   logger: missed_metrics_count
  *   seccomp: num_faults
+ *   signals: sighup (a stored value: 1 once SIGHUP is ending the process)
  *
  * Used by metrics.c only, under its lock. */
 #ifndef MINNOW_VMM_METRICS_FC_H
@@ -53,6 +54,7 @@ struct metrics_fc {
     uint64_t dropped_prev;
     uint64_t mmds_prev;
     uint64_t uart_dropped_prev;
+    uint64_t sighup;
 };
 
 struct virt;
