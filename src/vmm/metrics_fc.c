@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -116,6 +117,20 @@ static void device(json_t *line, const char *name, const char *sum, const char *
     }
 }
 
+/* Firecracker's balloon free page metrics (its *_freed are bytes). */
+static void balloon(json_t *line, struct virtio_balloon *b, uint64_t *p)
+{
+    struct virtio_balloon_info in;
+    virtio_balloon_info(b, &in);
+    json_t *o = section(line, "balloon");
+    set_u64(o, "free_page_report_count", delta(in.report_buffers, &p[0]));
+    set_u64(o, "free_page_report_freed", delta(in.reported_pages * VIRTIO_BALLOON_PAGE_SIZE, &p[1]));
+    set_u64(o, "free_page_report_fails", delta(in.report_refused, &p[2]));
+    set_u64(o, "free_page_hint_count", delta(in.hint_buffers, &p[3]));
+    set_u64(o, "free_page_hint_freed", delta(in.hinted_pages * VIRTIO_BALLOON_PAGE_SIZE, &p[4]));
+    set_u64(o, "free_page_hint_fails", delta(in.hint_refused, &p[5]));
+}
+
 static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
 {
     static const char *const blk_keys[] = { "read_count", "read_bytes", "write_count", "write_bytes",
@@ -137,6 +152,8 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
                                                            (json_int_t)delta(s.bytes, &p[0]),
                                                            "entropy_rate_limiter_throttled",
                                                            (json_int_t)delta(s.throttled, &p[1])));
+        } else if (v->devices[i].kind == VIRT_DEV_BALLOON) {
+            balloon(line, v->devices[i].dev, p);
         }
         if (!f->dev_name[i][0])
             continue;

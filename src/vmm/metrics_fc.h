@@ -20,6 +20,10 @@
  *     tx_spoofed_mac_count (refused by the frame validator)
  *   mmds: rx_accepted (frames from the guest the metadata service took)
  *   entropy: entropy_bytes, entropy_rate_limiter_throttled
+ *   balloon: free_page_report_count, free_page_hint_count (buffers the
+ *     guest reported / hinted), free_page_report_freed, free_page_hint_freed
+ *     (bytes given back to the host), free_page_report_fails,
+ *     free_page_hint_fails (chains refused)
  *   uart: rate_limiter_dropped_bytes (console output the serial rate
  *     limiter dropped)
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)

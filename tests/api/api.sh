@@ -402,6 +402,7 @@ PY
     expect PUT /boot-source "$(boot_json 'mkdir /m; mount -t tmpfs -o size=160m m /m; dd if=/dev/zero of=/m/f bs=1M count=64 2>/dev/null; echo fp-filled; read a; rm /m/f; echo fp-freed; read b; echo fp-done')" 204
     expect PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' 204
     expect PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "free_page_hinting": true, "free_page_reporting": true}' 204
+    expect PUT /metrics '{"metrics_path": "'"$work"'/metrics.json"}' 204
     expect PUT /actions '{"action_type": "InstanceStart"}' 204
     expect GET /vm/config "" 200
     grep -q '"free_page_hinting":true,"free_page_reporting":true' <<<"$body" || fail "GET /vm/config: $body"
@@ -447,6 +448,23 @@ PY
     echo go >&7
     wait_minnow 0
     grep -qxF fp-done <(tr -d '\r' <"$log") || fail "the guest did not finish its command"
+    # Firecracker's balloon metrics: what was reported and hinted.
+    python3 - "$work/metrics.json" "$filled" "$low" <<'PY' || fail "balloon metrics: see above"
+import json, sys
+lines = [json.loads(x) for x in open(sys.argv[1])]
+tot = {}
+for l in lines:
+    for k, v in l.get("balloon", {}).items():
+        tot[k] = tot.get(k, 0) + v
+print("balloon metrics (sums of the lines):", tot)
+rss_fell = (int(sys.argv[2]) - int(sys.argv[3])) * 1024
+ok = (tot.get("free_page_report_count", 0) > 0 and tot.get("free_page_report_freed", 0) >= rss_fell
+      and tot.get("free_page_hint_count", 0) > 0 and tot.get("free_page_hint_freed", 0) > 0
+      and tot.get("free_page_report_fails") == 0 and tot.get("free_page_hint_fails") == 0)
+if not ok:
+    print(f"expected reports and hints, no fails, and at least the {rss_fell} bytes the RSS fell reported")
+sys.exit(0 if ok else 1)
+PY
     ;;
   socket)
     start_minnow --api-sock "$sock"
