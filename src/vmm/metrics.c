@@ -162,6 +162,14 @@ void metrics_set_end(struct metrics *m, const char *why, int exit_status)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_mmds_source(struct metrics *m, metrics_mmds_counts_fn *counts, void *opaque)
+{
+    pthread_mutex_lock(&m->lock);
+    m->fc.mmds_counts = counts;
+    m->fc.mmds_opaque = opaque;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_set_signal(struct metrics *m, int signo)
 {
     pthread_mutex_lock(&m->lock);

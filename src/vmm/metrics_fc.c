@@ -174,7 +174,14 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
             device(line, f->dev_name[i], "net", net_keys, d, 8);
         }
     }
-    json_object_set_new(line, "mmds", json_pack("{s:I}", "rx_accepted", (json_int_t)delta(mmds, &f->mmds_prev)));
+    json_t *mo = section(line, "mmds");
+    set_u64(mo, "rx_accepted", delta(mmds, &f->mmds_prev));
+    if (f->mmds_counts) {
+        uint64_t no_token, invalid;
+        f->mmds_counts(f->mmds_opaque, &no_token, &invalid);
+        set_u64(mo, "rx_no_token", delta(no_token, &f->mmds_token_prev[0]));
+        set_u64(mo, "rx_invalid_token", delta(invalid, &f->mmds_token_prev[1]));
+    }
 }
 
 static void vcpu(struct metrics_fc *f, json_t *line, struct virt *v)

@@ -18,7 +18,9 @@
  *     rx_fails (frames the guest had no room for), tx_packets_count,
  *     tx_bytes_count, tx_fails (refused by the backend), tx_malformed_frames,
  *     tx_spoofed_mac_count (refused by the frame validator)
- *   mmds: rx_accepted (frames from the guest the metadata service took)
+ *   mmds: rx_accepted (frames from the guest the metadata service took),
+ *     rx_no_token, rx_invalid_token (its GETs without a token / with one
+ *     not valid)
  *   entropy: entropy_bytes, entropy_rate_limiter_throttled
  *   balloon: free_page_report_count, free_page_hint_count (buffers the
  *     guest reported / hinted), free_page_report_freed, free_page_hint_freed
@@ -58,6 +60,9 @@ struct metrics_fc {
     uint64_t dropped_prev;
     uint64_t mmds_prev;
     uint64_t uart_dropped_prev;
+    metrics_mmds_counts_fn *mmds_counts;   /* NULL: no MMDS store */
+    void *mmds_opaque;
+    uint64_t mmds_token_prev[2];
     uint64_t sighup;
 };
 
