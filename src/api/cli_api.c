@@ -641,7 +641,7 @@ static int print_and_exit(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--version")) {
-            printf("minnow %s\nFirecracker API %s\n", MINNOW_VERSION, API_FIRECRACKER_VERSION);
+            fputs(API_VERSION_TEXT, stdout);
             return CLI_EXIT_OK;
         }
     for (int i = 1; i < argc; i++)

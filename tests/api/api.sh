@@ -574,7 +574,9 @@ PY
   fcflags)
     out=$("$minnow" --version)
     grep -qxE "minnow [0-9][^ ]*" <<<"$out" || fail "--version: $out"
-    fcv=$(sed -n 's/^Firecracker API //p' <<<"$out")
+    # Firecracker's line first, as Firecracker prints it: Kata reads the
+    # first line's second word, less its "v", as a semver.
+    fcv=$(head -n 1 <<<"$out" | sed -n 's/^Firecracker v\([^ ]*\) .*/\1/p')
     [ -n "$fcv" ] || fail "--version names no Firecracker API version: $out"
     [ "$("$minnow" version)" = "$out" ] || fail "minnow version differs from --version"
     [ "$("$minnow" --api-sock "$sock" --snapshot-version)" = v2 ] || fail "--snapshot-version"
@@ -596,7 +598,7 @@ PY
     # Options in any order, as Firecracker takes them.
     start_minnow --http-api-max-payload-size 100 --api-sock "$sock" --id fc1
     expect GET /version "" 200
-    python3 - "$body" "$fcv" "$(head -1 <<<"$out")" <<'PY' || fail "GET /version: $body"
+    python3 - "$body" "$fcv" "$(grep "^minnow " <<<"$out")" <<'PY' || fail "GET /version: $body"
 import json, sys
 v = json.loads(sys.argv[1])
 assert v["firecracker_version"] == sys.argv[2], v
