@@ -72,6 +72,11 @@ static uint64_t clock_us(clockid_t clk)
     return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
+static void mmds_counts(void *store, uint64_t *no_token, uint64_t *invalid_token)
+{
+    mmds_store_token_counts(store, no_token, invalid_token);
+}
+
 int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
 {
     struct api_vmm *a = calloc(1, sizeof *a);
@@ -96,6 +101,7 @@ int api_vmm_create(struct api_vmm **out, const char *id, struct errmsg *e)
         free(a);
         return r;
     }
+    metrics_set_mmds_source(a->metrics, mmds_counts, a->mmds);
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->plock, NULL);
     pthread_condattr_t ca;

@@ -101,7 +101,7 @@ int cli_main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("minnow %s\nFirecracker API %s\n", MINNOW_VERSION, API_FIRECRACKER_VERSION);
+        fputs(API_VERSION_TEXT, stdout);
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "run"))

@@ -20,6 +20,7 @@ enum cli_exit {
     CLI_EXIT_USAGE = 122,     /* bad command line */
     CLI_EXIT_ERROR = 123,     /* monitor error, or a hart crashed or hung (state printed) */
     CLI_EXIT_STOPPED = 124,   /* stopped from the host: Ctrl-A x or a signal */
+    CLI_EXIT_FC_SIGHUP = 156, /* Firecracker mode only: SIGHUP, Firecracker's FcExitCode::SIGHUP */
 };
 
 int cli_main(int argc, char **argv);

@@ -5,7 +5,8 @@
  * the running VM). The process then exits as `minnow run` would.
  *
  * Before the VM starts the main thread waits for InstanceStart or a
- * signal (SIGINT, SIGTERM, SIGHUP end the process with status 124); once
+ * signal (SIGINT and SIGTERM end the process with status 124, SIGHUP with
+ * Firecracker's 156); once
  * it has started, it waits for the run's end like vm_run does. */
 #include "api/cli.h"
 
@@ -458,8 +459,9 @@ static void report_startup(const struct api_opts *o, struct metrics *m)
     metrics_set_startup(m, wall, cpu);
 }
 
-/* Waits for the VM to start (0) or a signal (-1). */
-static int wait_for_start(struct api_vmm *a, int sig_fd)
+/* Waits for the VM to start (0) or a signal (-1: its number and si_code
+ * in *sig, *code). */
+static int wait_for_start(struct api_vmm *a, int sig_fd, int *sig, int *code)
 {
     struct pollfd p[2] = { { .fd = api_vmm_started_fd(a), .events = POLLIN }, { .fd = sig_fd, .events = POLLIN } };
     for (;;) {
@@ -468,12 +470,29 @@ static int wait_for_start(struct api_vmm *a, int sig_fd)
         if (p[0].revents)
             return 0;
         if (p[1].revents) {
-            struct signalfd_siginfo si;
+            struct signalfd_siginfo si = { 0 };
             ssize_t n = read(sig_fd, &si, sizeof si);
             (void)n;
+            *sig = (int)si.ssi_signo;
+            *code = si.ssi_code;
             return -1;
         }
     }
+}
+
+/* SIGHUP ends the process as it ends Firecracker (its signal handler): an
+ * error line in the log, signals.sighup in a last metrics line, status
+ * 156. SIGINT and SIGTERM, which Firecracker does not intercept, keep
+ * minnow's 124. */
+static int sighup_exit(struct api_vmm *a, int code)
+{
+    LOG_ERROR(api_vmm_logger(a), "Shutting down VM after intercepting signal %d, code %d.", SIGHUP, code);
+    fprintf(stderr, "minnow: shutting down after intercepting SIGHUP (code %d)\n", code);
+    metrics_set_signal(api_vmm_metrics(a), SIGHUP);
+    metrics_set_end(api_vmm_metrics(a), "stopped by SIGHUP", CLI_EXIT_FC_SIGHUP);
+    if (metrics_configured(api_vmm_metrics(a)))
+        metrics_flush(api_vmm_metrics(a), "exit", NULL);
+    return CLI_EXIT_FC_SIGHUP;
 }
 
 static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
@@ -583,13 +602,22 @@ static int serve(const struct api_opts *o, struct vm_config *cfg, int sig_fd)
     }
     if (http)
         report_startup(o, api_vmm_metrics(a));
-    if (wait_for_start(a, sig_fd)) {
+    int sig = 0, sig_code = 0;
+    if (wait_for_start(a, sig_fd, &sig, &sig_code)) {
+        if (sig == SIGHUP) {
+            rc = sighup_exit(a, sig_code);
+            goto out;
+        }
         fprintf(stderr, "minnow: stopped before the microVM started\n");
         rc = CLI_EXIT_STOPPED;
         goto out;
     }
     struct vm_result res;
     vm_wait(api_vmm_vm(a), &res);
+    if (res.end == VIRT_STOPPED && res.signal == SIGHUP) {
+        rc = sighup_exit(a, res.signal_code);
+        goto out;
+    }
     rc = cli_exit_status(&res);
     /* Firecracker exits with 0 when the guest reboots (its microVMs do
      * not reboot: the VM ends); minnow restore keeps minnow's 120. */
@@ -613,7 +641,7 @@ static int print_and_exit(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--version")) {
-            printf("minnow %s\nFirecracker API %s\n", MINNOW_VERSION, API_FIRECRACKER_VERSION);
+            fputs(API_VERSION_TEXT, stdout);
             return CLI_EXIT_OK;
         }
     for (int i = 1; i < argc; i++)

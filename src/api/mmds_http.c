@@ -266,13 +266,15 @@ static bool path_is(const char *p, size_t n, const char *want)
 
 static void get(struct mmds_store *s, const struct req *r, uint64_t now, struct answer *a)
 {
+    bool valid = r->has_token && mmds_store_token_valid(s, r->token, r->token_len, now);
+    mmds_store_count_get(s, r->has_token, valid);
     if (mmds_store_v2(s)) {
         if (!r->has_token) {
             text(a, 401, "No MMDS token provided. Use `X-metadata-token` or `X-aws-ec2-metadata-token` header "
                  "to specify the session token.");
             return;
         }
-        if (!mmds_store_token_valid(s, r->token, r->token_len, now)) {
+        if (!valid) {
             text(a, 401, "MMDS token not valid.");
             return;
         }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct mmds_store {
     size_t limit;
     bool v2, imds_compat;
     struct token tokens[MMDS_STORE_TOKENS];
+    _Atomic uint64_t no_token, invalid_token;
 };
 
 int mmds_store_create(struct mmds_store **out, size_t limit, struct errmsg *e)
@@ -385,4 +387,18 @@ uint64_t mmds_store_now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+void mmds_store_count_get(struct mmds_store *s, bool has_token, bool valid)
+{
+    if (!has_token)
+        atomic_fetch_add(&s->no_token, 1);
+    else if (!valid)
+        atomic_fetch_add(&s->invalid_token, 1);
+}
+
+void mmds_store_token_counts(struct mmds_store *s, uint64_t *no_token, uint64_t *invalid_token)
+{
+    *no_token = atomic_load(&s->no_token);
+    *invalid_token = atomic_load(&s->invalid_token);
 }

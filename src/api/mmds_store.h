@@ -74,6 +74,12 @@ int mmds_store_token_new(struct mmds_store *s, unsigned ttl_s, uint64_t now_ms,
  * not expired at now_ms. */
 bool mmds_store_token_valid(struct mmds_store *s, const char *token, size_t len, uint64_t now_ms);
 
+/* Firecracker's mmds.rx_no_token and rx_invalid_token: the guest's GETs
+ * without a token and with one that is not valid (counted in V1 too,
+ * where both are still answered). */
+void mmds_store_count_get(struct mmds_store *s, bool has_token, bool valid);
+void mmds_store_token_counts(struct mmds_store *s, uint64_t *no_token, uint64_t *invalid_token);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t mmds_store_now_ms(void);
 

@@ -127,6 +127,7 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
     dst->machine = src->machine;
     dst->entropy = src->entropy;
     dst->entropy_rate_limiter = src->entropy_rate_limiter;
+    dst->serial_rate_limiter = src->serial_rate_limiter;
     dst->balloon = src->balloon;
     dst->mmds = src->mmds;
     int r = boot_dup(&dst->boot, &src->boot);
@@ -332,7 +333,8 @@ int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b
     return 0;
 }
 
-int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, struct errmsg *e)
+int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, const struct rate_limiter_bucket *limit,
+                         struct errmsg *e)
 {
     if (serial_out_path && !*serial_out_path)
         return errmsg_set(e, -EINVAL, "serial: serial_out_path must not be empty");
@@ -342,6 +344,7 @@ int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, struc
         return oom(e);
     free(c->serial_out_path);
     c->serial_out_path = p;
+    c->serial_rate_limiter = *limit;
     return 0;
 }
 
@@ -520,6 +523,7 @@ void vm_config_apply_rate_limiters(const struct vm_config *c, struct vm *vm)
     for (unsigned i = 0; i < v->ndevices; i++)
         if (v->devices[i].kind == VIRT_DEV_RNG)
             virtio_rng_set_rate_limiter(v->devices[i].dev, &c->entropy_rate_limiter);
+    virt_set_console_limit(v, c->serial_rate_limiter.present ? &c->serial_rate_limiter.cfg : NULL);
 }
 
 int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e)

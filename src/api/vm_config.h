@@ -143,6 +143,7 @@ struct vm_config {
     struct vm_config_logger logger;
     struct vm_config_metrics metrics;
     char *serial_out_path;     /* PUT /serial: guest console output to this file; NULL: the terminal */
+    struct rate_limiter_bucket serial_rate_limiter;   /* PUT /serial rate_limiter; absent: no limit */
     struct vm_config_mmds mmds;
     /* The top-level keys of a --config-file document that were ignored
      * (unknown: Firecracker ignores them too), as "'a', 'b'" for a warning;
@@ -170,7 +171,8 @@ int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, st
 int vm_config_set_entropy(struct vm_config *c, struct errmsg *e);
 int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b, struct errmsg *e);
 /* PUT /serial (path NULL: back to the terminal). */
-int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, struct errmsg *e);
+int vm_config_set_serial(struct vm_config *c, const char *serial_out_path, const struct rate_limiter_bucket *limit,
+                         struct errmsg *e);
 int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 *k, struct errmsg *e);
 /* A logger without log_path keeps the log_path c had. */
 int vm_config_set_logger(struct vm_config *c, const struct vm_config_logger *l, struct errmsg *e);

@@ -50,6 +50,21 @@ static int huge_pages_read(const char *what, const json_t *j, bool *out, struct 
     return 0;
 }
 
+/* Firecracker's TokenBucket {"size", "one_time_burst", "refill_time"}. */
+static int token_bucket_read(const char *what, const json_t *b, struct rate_limiter_bucket *out, struct errmsg *e)
+{
+    struct token_bucket_config *c = &out->cfg;
+    int r = json_fields_check(what, b, F("size", "one_time_burst", "refill_time"), e);
+    if (!r)
+        r = json_fields_uint(what, b, "size", true, 0, TOKEN_BUCKET_MAX, &c->size, NULL, e);
+    if (!r)
+        r = json_fields_uint(what, b, "one_time_burst", false, 0, TOKEN_BUCKET_MAX, &c->one_time_burst, NULL, e);
+    if (!r)
+        r = json_fields_uint(what, b, "refill_time", true, 0, TOKEN_BUCKET_MAX, &c->refill_time_ms, NULL, e);
+    out->present = !r;
+    return r;
+}
+
 /* Firecracker's RateLimiter {"bandwidth", "ops"}, each a TokenBucket
  * {"size", "one_time_burst", "refill_time"}; absent or null: no bucket. */
 static int rate_limiter_read(const char *what, const json_t *j, const char *name, struct rate_limiter_config *out,
@@ -70,17 +85,15 @@ static int rate_limiter_read(const char *what, const json_t *j, const char *name
             continue;
         char bw[200];
         snprintf(bw, sizeof bw, "%s: %s", sub, buckets[i]);
-        struct token_bucket_config *c = &dst[i]->cfg;
-        r = json_fields_check(bw, b, F("size", "one_time_burst", "refill_time"), e);
-        if (!r)
-            r = json_fields_uint(bw, b, "size", true, 0, TOKEN_BUCKET_MAX, &c->size, NULL, e);
-        if (!r)
-            r = json_fields_uint(bw, b, "one_time_burst", false, 0, TOKEN_BUCKET_MAX, &c->one_time_burst, NULL, e);
-        if (!r)
-            r = json_fields_uint(bw, b, "refill_time", true, 0, TOKEN_BUCKET_MAX, &c->refill_time_ms, NULL, e);
-        dst[i]->present = !r;
+        r = token_bucket_read(bw, b, dst[i], e);
     }
     return r;
+}
+
+static json_t *token_bucket_dump(const struct token_bucket_config *c)
+{
+    return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)c->size, "one_time_burst", (json_int_t)c->one_time_burst,
+                     "refill_time", (json_int_t)c->refill_time_ms);
 }
 
 static json_t *rate_limiter_dump(const struct rate_limiter_config *c)
@@ -92,9 +105,7 @@ static json_t *rate_limiter_dump(const struct rate_limiter_config *c)
     const struct rate_limiter_bucket *b[2] = { &c->bandwidth, &c->ops };
     for (int i = 0; o && i < 2; i++)
         if (b[i]->present)
-            json_object_set_new(o, names[i], json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b[i]->cfg.size,
-                                                       "one_time_burst", (json_int_t)b[i]->cfg.one_time_burst,
-                                                       "refill_time", (json_int_t)b[i]->cfg.refill_time_ms));
+            json_object_set_new(o, names[i], token_bucket_dump(&b[i]->cfg));
     return o;
 }
 
@@ -436,10 +447,14 @@ int vm_config_json_balloon(struct vm_config *c, const json_t *j, struct errmsg *
 int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e)
 {
     const char *path = NULL;
-    int r = json_fields_check("serial", j, F("serial_out_path"), e);
+    struct rate_limiter_bucket limit = { 0 };
+    int r = json_fields_check("serial", j, F("serial_out_path", "rate_limiter"), e);
     if (!r)
         r = json_fields_string("serial", j, "serial_out_path", false, &path, NULL, e);
-    return r ? r : vm_config_set_serial(c, path, e);
+    const json_t *rl = json_object_get(j, "rate_limiter");
+    if (!r && rl && !json_is_null(rl))
+        r = token_bucket_read("serial: rate_limiter", rl, &limit, e);
+    return r ? r : vm_config_set_serial(c, path, &limit, e);
 }
 
 int vm_config_json_mmds(struct vm_config *c, const json_t *j, struct errmsg *e)
@@ -852,8 +867,13 @@ json_t *vm_config_json_dump(const struct vm_config *c)
     }
     if (c->balloon.present)
         json_object_set_new(o, "balloon", vm_config_json_balloon_dump(c));
-    if (c->serial_out_path)
-        json_object_set_new(o, "serial", json_pack("{s:s}", "serial_out_path", c->serial_out_path));
+    if (c->serial_out_path || c->serial_rate_limiter.present) {
+        json_t *se = json_object();
+        set_str(se, "serial_out_path", c->serial_out_path);
+        if (c->serial_rate_limiter.present)
+            json_object_set_new(se, "rate_limiter", token_bucket_dump(&c->serial_rate_limiter.cfg));
+        json_object_set_new(o, "serial", se);
+    }
     if (c->console2.present)
         json_object_set_new(o, "minnow-console2", c->console2.pty ? json_pack("{s:b}", "pty", 1)
                                                                   : json_pack("{s:s}", "uds_path", c->console2.uds_path));

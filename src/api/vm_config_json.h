@@ -84,8 +84,10 @@ int vm_config_json_console2(struct vm_config *c, const json_t *j, struct errmsg 
  * "imds_compat"}; dump: null when not configured. */
 int vm_config_json_mmds(struct vm_config *c, const json_t *j, struct errmsg *e);
 json_t *vm_config_json_mmds_dump(const struct vm_config *c);
-/* PUT /serial: {"serial_out_path"}: the guest console's output goes to
- * that file (created, appended to) instead of the terminal. */
+/* PUT /serial: {"serial_out_path", "rate_limiter"}: the guest console's
+ * output goes to that file (created, appended to) instead of the
+ * terminal; rate_limiter is one TokenBucket {"size", "one_time_burst",
+ * "refill_time"} of bytes (Firecracker's: not a RateLimiter pair). */
 int vm_config_json_serial(struct vm_config *c, const json_t *j, struct errmsg *e);
 /* PUT /logger and PUT /metrics bodies (Firecracker's Logger and Metrics):
  * checked and read into *out, whose strings point into j (valid while j

@@ -31,6 +31,7 @@ struct virtio_balloon {
     size_t host_page;
     _Atomic uint32_t num_pages, actual;
     _Atomic uint64_t inflated, refused, reported, hinted;
+    _Atomic uint64_t report_buffers, report_refused, hint_buffers, hint_refused;
     bool hinting, reporting;             /* offered; fixed at create */
 
     /* Free page hinting (see the top of virtio_balloon.h) */
@@ -151,10 +152,13 @@ static void report_queue(struct virtio_balloon *b, unsigned queue)
 {
     bool pushed = false;
     while (virtio_mmio_pop(b->t, queue, &b->chain) > 0) {
-        if (ranges_ok(b, &b->chain, 0))
+        if (ranges_ok(b, &b->chain, 0)) {
             atomic_fetch_add(&b->reported, discard_writable(b, &b->chain));
-        else
+            atomic_fetch_add(&b->report_buffers, b->chain.n_writable);
+        } else {
             atomic_fetch_add(&b->refused, 1);
+            atomic_fetch_add(&b->report_refused, 1);
+        }
         virtio_mmio_push(b->t, &b->chain, 0);
         pushed = true;
     }
@@ -178,6 +182,7 @@ static void hint_queue(struct virtio_balloon *b, unsigned queue)
         uint64_t rl = c->readable_len;
         if ((rl != 0 && rl != 4) || !ranges_ok(b, c, rl)) {
             atomic_fetch_add(&b->refused, 1);
+            atomic_fetch_add(&b->hint_refused, 1);
         } else {
             if (rl == 4) {
                 uint32_t cmd;
@@ -189,8 +194,10 @@ static void hint_queue(struct virtio_balloon *b, unsigned queue)
             }
             uint32_t host = atomic_load(&b->host_cmd);
             int64_t guest = atomic_load(&b->guest_cmd);
-            if (c->n_writable && host > VIRTIO_BALLOON_CMD_ID_DONE && guest == (int64_t)host)
+            if (c->n_writable && host > VIRTIO_BALLOON_CMD_ID_DONE && guest == (int64_t)host) {
                 atomic_fetch_add(&b->hinted, discard_writable(b, c));
+                atomic_fetch_add(&b->hint_buffers, c->n_writable);
+            }
         }
         virtio_mmio_push(b->t, c, 0);
         pushed = true;
@@ -593,6 +600,10 @@ void virtio_balloon_info(struct virtio_balloon *b, struct virtio_balloon_info *o
     out->refused_requests = atomic_load(&b->refused);
     out->reported_pages = atomic_load(&b->reported);
     out->hinted_pages = atomic_load(&b->hinted);
+    out->report_buffers = atomic_load(&b->report_buffers);
+    out->report_refused = atomic_load(&b->report_refused);
+    out->hint_buffers = atomic_load(&b->hint_buffers);
+    out->hint_refused = atomic_load(&b->hint_refused);
 }
 
 static int need_hinting(const struct virtio_balloon *b, struct errmsg *e)

@@ -118,6 +118,9 @@ struct virtio_balloon_info {
     uint64_t refused_requests;  /* chains refused, see the top of this file */
     uint64_t reported_pages;    /* 4 KiB pages discarded from free page reports */
     uint64_t hinted_pages;      /* 4 KiB pages discarded from free page hints */
+    /* Firecracker's free_page_{report,hint}_{count,fails}: buffers taken
+     * from the reporting / hinting queue, chains of it refused. */
+    uint64_t report_buffers, report_refused, hint_buffers, hint_refused;
 };
 
 /* GET /balloon/hinting/status: the cmd_id the host wrote last, and the

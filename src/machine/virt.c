@@ -121,10 +121,15 @@ static void syscon_request(void *opaque, enum syscon_request req, uint32_t code)
 
 void virt_console_write(struct virt *v, const uint8_t *buf, size_t n)
 {
-    v->cfg.console_out(v->cfg.console_opaque, buf, n);
     pthread_mutex_lock(&v->console_lock);
+    bool pass = !token_bucket_enabled(&v->console_limit) ||
+                (n <= v->console_limit.cfg.size && token_bucket_consume(&v->console_limit, n, now_ns(), NULL));
     enum console_event ev = console_watch_feed(&v->watch, buf, n);
     pthread_mutex_unlock(&v->console_lock);
+    if (pass)
+        v->cfg.console_out(v->cfg.console_opaque, buf, n);
+    else
+        atomic_fetch_add(&v->console_dropped, n);
     if (ev == CONSOLE_PANIC_START) {
         /* Give the panic report a moment to finish printing. */
         pthread_mutex_lock(&v->lock);
@@ -134,6 +139,19 @@ void virt_console_write(struct virt *v, const uint8_t *buf, size_t n)
     } else if (ev == CONSOLE_PANIC_END) {
         virt_finish(v, VIRT_PANIC, 0);
     }
+}
+
+void virt_set_console_limit(struct virt *v, const struct token_bucket_config *cfg)
+{
+    static const struct token_bucket_config none = { 0 };
+    pthread_mutex_lock(&v->console_lock);
+    token_bucket_init(&v->console_limit, cfg ? cfg : &none, now_ns());
+    pthread_mutex_unlock(&v->console_lock);
+}
+
+uint64_t virt_console_dropped(struct virt *v)
+{
+    return atomic_load(&v->console_dropped);
 }
 
 static void uart_out(void *opaque, const uint8_t *buf, size_t n)
@@ -389,6 +407,7 @@ int virt_create(struct virt **out, const struct virt_config *cfg, struct errmsg 
     pthread_condattr_destroy(&ca);
     atomic_init(&v->end, VIRT_RUNNING);
     console_watch_init(&v->watch);
+    virt_set_console_limit(v, NULL);
 
     int r;
     if (cfg->restore_mem) {

@@ -36,6 +36,7 @@
 #include "machine/sbi.h"
 #include "machine/virt_devices.h"
 #include "util/errmsg.h"
+#include "util/token_bucket.h"
 
 #define VIRT_RAM_BASE 0x80000000ull
 #define VIRT_ROM_BASE 0x1000ull
@@ -143,6 +144,11 @@ struct virt {
     uint32_t end_code;        /* VIRT_FAIL: the guest's code; VIRT_CRASH: the hart */
     uint64_t panic_deadline;  /* CLOCK_MONOTONIC ns; 0: no panic seen */
     pthread_mutex_t console_lock; /* serialises console output and the watch */
+    /* Firecracker's serial rate limiter (PUT /serial rate_limiter), under
+     * console_lock: what the bucket cannot pay for is dropped, counted in
+     * console_dropped. */
+    struct token_bucket console_limit;
+    _Atomic uint64_t console_dropped;
 };
 
 /* Builds the board and loads the kernel, initrd and firmware. Errors name
@@ -175,8 +181,17 @@ enum virt_end virt_end_reason(struct virt *v);
 void virt_wait(struct virt *v, uint64_t until_ns);
 
 /* Guest console output (UART and SBI console): to the host and the panic
- * watch. Any thread. */
+ * watch. Any thread. The panic watch sees every byte; the host only what
+ * the console limiter lets through. */
 void virt_console_write(struct virt *v, const uint8_t *buf, size_t n);
+
+/* Limits the console output to the host as Firecracker's serial
+ * rate_limiter does: a write the bucket cannot pay for at once (or larger
+ * than the bucket) is dropped, not delayed, so a chatty guest never waits
+ * on its console. cfg NULL or size 0: no limit. Any thread. */
+void virt_set_console_limit(struct virt *v, const struct token_bucket_config *cfg);
+/* Bytes dropped by the console limiter since the board was created. */
+uint64_t virt_console_dropped(struct virt *v);
 
 /* Host input for the guest console (fits struct term_ops.input). */
 size_t virt_console_input(void *opaque, const uint8_t *buf, size_t n);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,22 @@ void metrics_set_end(struct metrics *m, const char *why, int exit_status)
     pthread_mutex_lock(&m->lock);
     snprintf(m->end_reason, sizeof m->end_reason, "%s", why);
     m->exit_status = exit_status;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_mmds_source(struct metrics *m, metrics_mmds_counts_fn *counts, void *opaque)
+{
+    pthread_mutex_lock(&m->lock);
+    m->fc.mmds_counts = counts;
+    m->fc.mmds_opaque = opaque;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_signal(struct metrics *m, int signo)
+{
+    pthread_mutex_lock(&m->lock);
+    if (signo == SIGHUP)
+        m->fc.sighup = 1;
     pthread_mutex_unlock(&m->lock);
 }
 

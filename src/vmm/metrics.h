@@ -93,6 +93,16 @@ void metrics_name_device(struct metrics *m, unsigned slot, const char *prefix, c
  * and the process's exit status. */
 void metrics_set_end(struct metrics *m, const char *why, int exit_status);
 
+/* Where Firecracker's mmds.rx_no_token and rx_invalid_token come from
+ * (the MMDS's data store, which outlives the metrics): counts fills both
+ * running totals. */
+typedef void metrics_mmds_counts_fn(void *opaque, uint64_t *no_token, uint64_t *invalid_token);
+void metrics_set_mmds_source(struct metrics *m, metrics_mmds_counts_fn *counts, void *opaque);
+
+/* The process ends on a signal Firecracker intercepts (only SIGHUP is
+ * one minnow handles so): signals.<name> is 1 in the lines from now on. */
+void metrics_set_signal(struct metrics *m, int signo);
+
 /* Writes one line now. reason says why ("FlushMetrics", "start", ...).
  * Fails when no sink is configured or the write failed. */
 int metrics_flush(struct metrics *m, const char *reason, struct errmsg *e);

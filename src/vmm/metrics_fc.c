@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "devices/virtio_balloon.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -116,6 +117,20 @@ static void device(json_t *line, const char *name, const char *sum, const char *
     }
 }
 
+/* Firecracker's balloon free page metrics (its *_freed are bytes). */
+static void balloon(json_t *line, struct virtio_balloon *b, uint64_t *p)
+{
+    struct virtio_balloon_info in;
+    virtio_balloon_info(b, &in);
+    json_t *o = section(line, "balloon");
+    set_u64(o, "free_page_report_count", delta(in.report_buffers, &p[0]));
+    set_u64(o, "free_page_report_freed", delta(in.reported_pages * VIRTIO_BALLOON_PAGE_SIZE, &p[1]));
+    set_u64(o, "free_page_report_fails", delta(in.report_refused, &p[2]));
+    set_u64(o, "free_page_hint_count", delta(in.hint_buffers, &p[3]));
+    set_u64(o, "free_page_hint_freed", delta(in.hinted_pages * VIRTIO_BALLOON_PAGE_SIZE, &p[4]));
+    set_u64(o, "free_page_hint_fails", delta(in.hint_refused, &p[5]));
+}
+
 static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
 {
     static const char *const blk_keys[] = { "read_count", "read_bytes", "write_count", "write_bytes",
@@ -137,6 +152,8 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
                                                            (json_int_t)delta(s.bytes, &p[0]),
                                                            "entropy_rate_limiter_throttled",
                                                            (json_int_t)delta(s.throttled, &p[1])));
+        } else if (v->devices[i].kind == VIRT_DEV_BALLOON) {
+            balloon(line, v->devices[i].dev, p);
         }
         if (!f->dev_name[i][0])
             continue;
@@ -157,7 +174,14 @@ static void devices(struct metrics_fc *f, json_t *line, struct virt *v)
             device(line, f->dev_name[i], "net", net_keys, d, 8);
         }
     }
-    json_object_set_new(line, "mmds", json_pack("{s:I}", "rx_accepted", (json_int_t)delta(mmds, &f->mmds_prev)));
+    json_t *mo = section(line, "mmds");
+    set_u64(mo, "rx_accepted", delta(mmds, &f->mmds_prev));
+    if (f->mmds_counts) {
+        uint64_t no_token, invalid;
+        f->mmds_counts(f->mmds_opaque, &no_token, &invalid);
+        set_u64(mo, "rx_no_token", delta(no_token, &f->mmds_token_prev[0]));
+        set_u64(mo, "rx_invalid_token", delta(invalid, &f->mmds_token_prev[1]));
+    }
 }
 
 static void vcpu(struct metrics_fc *f, json_t *line, struct virt *v)
@@ -180,6 +204,7 @@ void metrics_fc_reset_devices(struct metrics_fc *f)
     memset(f->dev_prev, 0, sizeof f->dev_prev);
     memset(f->mmio_prev, 0, sizeof f->mmio_prev);
     f->mmds_prev = 0;
+    f->uart_dropped_prev = 0;
 }
 
 void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t lines_dropped)
@@ -192,10 +217,13 @@ void metrics_fc_add(struct metrics_fc *f, json_t *line, struct virt *v, uint64_t
     if (v) {
         devices(f, line, v);
         vcpu(f, line, v);
+        json_object_set_new(line, "uart", json_pack("{s:I}", "rate_limiter_dropped_bytes",
+                                                    (json_int_t)delta(virt_console_dropped(v), &f->uart_dropped_prev)));
     }
     json_object_set_new(line, "logger", json_pack("{s:I}", "missed_metrics_count",
                                                   (json_int_t)delta(lines_dropped, &f->dropped_prev)));
     /* A stored value in Firecracker; the first fault ends the process, so
      * a line that gets written shows 0. */
     json_object_set_new(line, "seccomp", json_pack("{s:I}", "num_faults", (json_int_t)sandbox_num_faults()));
+    json_object_set_new(line, "signals", json_pack("{s:I}", "sighup", (json_int_t)f->sighup));
 }

@@ -18,11 +18,20 @@
  *     rx_fails (frames the guest had no room for), tx_packets_count,
  *     tx_bytes_count, tx_fails (refused by the backend), tx_malformed_frames,
  *     tx_spoofed_mac_count (refused by the frame validator)
- *   mmds: rx_accepted (frames from the guest the metadata service took)
+ *   mmds: rx_accepted (frames from the guest the metadata service took),
+ *     rx_no_token, rx_invalid_token (its GETs without a token / with one
+ *     not valid)
  *   entropy: entropy_bytes, entropy_rate_limiter_throttled
+ *   balloon: free_page_report_count, free_page_hint_count (buffers the
+ *     guest reported / hinted), free_page_report_freed, free_page_hint_freed
+ *     (bytes given back to the host), free_page_report_fails,
+ *     free_page_hint_fails (chains refused)
+ *   uart: rate_limiter_dropped_bytes (console output the serial rate
+ *     limiter dropped)
  *   vcpu: exit_mmio_read, exit_mmio_write (all harts)
  *   logger: missed_metrics_count
  *   seccomp: num_faults
+ *   signals: sighup (a stored value: 1 once SIGHUP is ending the process)
  *
  * Used by metrics.c only, under its lock. */
 #ifndef MINNOW_VMM_METRICS_FC_H
@@ -50,6 +59,11 @@ struct metrics_fc {
     uint64_t mmio_prev[2];
     uint64_t dropped_prev;
     uint64_t mmds_prev;
+    uint64_t uart_dropped_prev;
+    metrics_mmds_counts_fn *mmds_counts;   /* NULL: no MMDS store */
+    void *mmds_opaque;
+    uint64_t mmds_token_prev[2];
+    uint64_t sighup;
 };
 
 struct virt;

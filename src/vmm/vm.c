@@ -124,11 +124,15 @@ static void *signal_thread(void *p)
     struct vm *vm = p;
     sandbox_thread_start(SANDBOX_VMM, "signals");
     for (;;) {
-        int sig;
-        if (sigwait(&vm->sigs, &sig))
+        siginfo_t si;
+        if (sigwaitinfo(&vm->sigs, &si) < 0)
             continue;
         if (atomic_load(&vm->sig_quit))
             return NULL;
+        /* The first signal is the one the run ended on. */
+        int none = 0;
+        if (si.si_signo != SIGUSR1 && atomic_compare_exchange_strong(&vm->stop_signal, &none, si.si_signo))
+            atomic_store(&vm->stop_signal_code, si.si_code);
         vm_stop(vm); /* a paused VM must be able to end too */
     }
 }
@@ -372,6 +376,10 @@ void vm_wait(struct vm *vm, struct vm_result *res)
     stop_signal_thread(vm);
     res->end = virt_end_reason(vm->board);
     res->code = vm->board->end_code;
+    if (res->end == VIRT_STOPPED) {
+        res->signal = atomic_load(&vm->stop_signal);
+        res->signal_code = atomic_load(&vm->stop_signal_code);
+    }
     memcpy(res->report, vm->crash_report, sizeof res->report);
     uint64_t off = 0;
     const char *lost = ram_lost(&vm->board->ram, &off);

@@ -21,6 +21,7 @@ struct vm_result {
     enum virt_end end;
     uint32_t code;            /* VIRT_FAIL: the guest's failure code */
     char report[4096];        /* VIRT_CRASH: the crashed hart's state */
+    int signal, signal_code;  /* VIRT_STOPPED by a signal: its number and si_code; 0: not a signal */
 };
 
 struct vm;

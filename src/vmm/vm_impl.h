@@ -49,6 +49,7 @@ struct vm {
     int sig_started;
     sigset_t sigs, old_sigs;
     _Atomic int sig_quit;
+    _Atomic int stop_signal, stop_signal_code;   /* the signal that stopped the VM (vm_result) */
 
     struct migration *mig;    /* the last outgoing migration (migration.c) */
     /* The id of the snapshot RAM was last written to or restored from

@@ -165,6 +165,10 @@ class Test:
         took = sum(l.get("mmds", {}).get("rx_accepted", 0) for l in lines)
         puts = sum(l["put_api_requests"]["mmds_count"] for l in lines)
         patches = sum(l["patch_api_requests"]["mmds_count"] for l in lines)
+        no_token, invalid = mmds_token_metrics(m.metrics)
+        if no_token < 6 or invalid != 1:
+            raise Fail(f"metrics: mmds rx_no_token {no_token} (at least 6 GETs had none), rx_invalid_token "
+                       f"{invalid} (expected 1: v1-wrongtoken)")
         if took < 10 or puts != 2 or patches != 1:
             raise Fail(f"metrics: mmds.rx_accepted {took} (expected at least 10), put mmds_count {puts} "
                        f"(expected 2: /mmds/config and /mmds), patch mmds_count {patches} (expected 1)")
@@ -184,6 +188,11 @@ class Test:
         print(f"guest-timed MMDS latency (user networking): {bench}")
         print(f"100 busybox wget runs in the guest: {' '.join(loop.split())}")
         m.expect_exit(0)
+        # Firecracker's token metrics: notoken and client-notoken came
+        # without a token, wrongtoken and expired with ones not valid.
+        got = mmds_token_metrics(m.metrics)
+        if got != (2, 2):
+            raise Fail(f"metrics: mmds rx_no_token, rx_invalid_token are {got}, expected (2, 2)")
 
     def guest_tap_mode(self):
         if os.geteuid() != 0:
@@ -327,6 +336,14 @@ class Test:
         self.refused_at_start(["--metadata", os.path.join(self.work, "none.json")], "No such file")
         self.refused_at_start(["--mmds-size-limit", "10", "--metadata", meta], "exceeds the limit of 10 bytes")
         self.refused_at_start(["--mmds-size-limit", "lots"], "--mmds-size-limit: expected a number of bytes")
+
+
+def mmds_token_metrics(path):
+    """The sums over the metrics lines of mmds.rx_no_token and rx_invalid_token."""
+    with open(path) as f:
+        lines = [json.loads(x) for x in f if x.strip()]
+    return (sum(l.get("mmds", {}).get("rx_no_token", 0) for l in lines),
+            sum(l.get("mmds", {}).get("rx_invalid_token", 0) for l in lines))
 
 
 V1_SCRIPT = r"""
