@@ -387,10 +387,11 @@ static size_t tlb_check(struct tctx *t, const struct hart_op *op, unsigned size,
     if (op->imm)
         x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
     x64_load(b, X64_RDX, RH, DT_OFF);
-    x64_mov_rr(b, X64_RCX, X64_RAX);
-    x64_shift_ri(b, X64_SHR, X64_RCX, 12, 0);
-    x64_alu_ri(b, X64_AND, X64_RCX, HART_TLB_SIZE - 1, 1);
-    x64_shift_ri(b, X64_SHL, X64_RCX, 4, 1);
+    /* The entry's offset, ((va >> 12) % HART_TLB_SIZE) * 16, in one
+     * shift and one mask. */
+    x64_mov_rr32(b, X64_RCX, X64_RAX);
+    x64_shift_ri(b, X64_SHR, X64_RCX, 8, 1);
+    x64_alu_ri(b, X64_AND, X64_RCX, (HART_TLB_SIZE - 1) << 4, 1);
     x64_alu_rr(b, X64_ADD, X64_RDX, X64_RCX, 0);
     x64_mov_rr(b, X64_RCX, X64_RAX);
     /* The tag test fails for misaligned accesses too, as in the interpreter. */
