@@ -6,8 +6,8 @@
  *
  * Before the VM starts the main thread waits for InstanceStart or a
  * signal (SIGINT and SIGTERM end the process with status 124, SIGHUP with
- * Firecracker's 156); once
- * it has started, it waits for the run's end like vm_run does. */
+ * Firecracker's 156); once it has started, it waits for the run's end
+ * like vm_run does. */
 #include "api/cli.h"
 
 #include <errno.h>

@@ -55,7 +55,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from api_client import api, expect  # noqa: E402
-from minnow_proc import Fail, Minnow, run, vsock_connect  # noqa: E402
+from minnow_proc import Fail, Minnow, recv_upto, run, vsock_connect  # noqa: E402
 
 BOOT_TIMEOUT = 300   # seconds; an ASan build on a loaded host boots slowly
 UUID = "2c5e4f5a-6b1d-4e8e-9d7a-0f3c1b2a4d5e"
@@ -235,12 +235,7 @@ def kata(minnow, work, vsock_echo):
         conn = vsock_connect(hvsock, 1024, "the agent's hybrid vsock")
         msg = b"kata-agent-ttrpc-stand-in" * 40
         conn.sendall(msg)
-        got = b""
-        while len(got) < len(msg):
-            b = conn.recv(65536)
-            if not b:
-                break
-            got += b
+        got = recv_upto(conn, len(msg))
         conn.close()
         if got != msg:
             raise Fail(f"the guest echoed {len(got)} of {len(msg)} bytes over the hybrid vsock")

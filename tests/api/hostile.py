@@ -51,7 +51,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from minnow_proc import Fail, Minnow, free_port, run, vsock_connect  # noqa: E402
+from minnow_proc import Fail, Minnow, free_port, recv_upto, run, vsock_connect  # noqa: E402
 
 TIMEOUT = 180   # seconds: a safety net only; every wait is on a condition
 MODE = "?"
@@ -351,11 +351,7 @@ class Test:
             s = vsock_connect(uds, 6000, "the real client after 200 idle ones", timeout=TIMEOUT)
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
-            while len(got) < len(data):
-                b = s.recv(65536)
-                if not b:
-                    break
-                got += b
+            got = recv_upto(s, len(data))
             s.close()
         except OSError as e:
             raise Fail(f"the real client after 200 idle ones: {e}")

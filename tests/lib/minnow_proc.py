@@ -46,6 +46,17 @@ def vsock_connect(uds, port, what, timeout=60):
     return s
 
 
+def recv_upto(s, n):
+    """Up to n bytes from socket s: fewer only if the peer closed first."""
+    got = b""
+    while len(got) < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    return got
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

@@ -68,7 +68,8 @@ static void test_unknown_sections(void **state)
     (void)state;
     static const char doc[] =
         "{\"boot-source\": {\"kernel_image_path\": \"/k/Image\"}, \"machine\": {\"x\": 1},"
-        " \"entropy\": {}, \"serial\": {\"serial_out_path\": \"/s.out\"}, \"pmem\": [],"
+        " \"entropy\": {}, \"serial\": {\"serial_out_path\": \"/s.out\","
+        " \"rate_limiter\": {\"size\": 2048, \"refill_time\": 500}}, \"pmem\": [],"
         " \"cpu-config\": null, \"memory-hotplug\": null, \"mmds-config\": null, \"future-thing\": [1, 2]}";
     struct vm_config c;
     struct errmsg e = { "" };
@@ -78,10 +79,15 @@ static void test_unknown_sections(void **state)
     assert_string_equal(c.ignored_keys, "'machine', 'future-thing'");
     assert_true(c.entropy);
     assert_string_equal(c.serial_out_path, "/s.out");
+    assert_true(c.serial_rate_limiter.present);
+    assert_int_equal(c.serial_rate_limiter.cfg.size, 2048);
+    assert_int_equal(c.serial_rate_limiter.cfg.one_time_burst, 0);
+    assert_int_equal(c.serial_rate_limiter.cfg.refill_time_ms, 500);
     /* A copy does not carry the warning (it was given once). */
     struct vm_config d;
     assert_int_equal(vm_config_copy(&d, &c, &e), 0);
     assert_null(d.ignored_keys);
+    assert_int_equal(d.serial_rate_limiter.cfg.size, 2048);
     vm_config_free(&d);
     vm_config_free(&c);
     static const char known[] = "{\"boot-source\": {\"kernel_image_path\": \"/k/Image\"}}";
@@ -189,6 +195,8 @@ static void test_bad_documents(void **state)
     refused("{\"boot-source\": ", "malformed JSON at line 1, column 16: unexpected token near end of file");
     refused("[1]", "the configuration: expected an object, got an array");
     refused("{\"serial\": {\"serial_out_path\": 5}}", "serial: serial_out_path: expected a string, got an integer");
+    refused("{\"serial\": {\"rate_limiter\": {\"size\": 1, \"refill_time\": 1, \"ops\": 1}}}",
+            "serial: rate_limiter: unknown field 'ops'");
     refused("{\"metrics\": {}}", "metrics: missing required field 'metrics_path'");
     refused("{\"metrics\": {\"metrics_path\": \"\"}}", "metrics: metrics_path: expected a path, got an empty string");
     refused("{\"metrics\": {\"metrics_path\": \"/m\", \"properties\": {}}}",
