@@ -20,9 +20,10 @@
  * A unit is entered as a host function, enter(struct hart *h, uint64_t
  * bpc, limit, body) (jit_chain.h: one entry stub for all units), bpc
  * being the block's virtual pc (a block is keyed by physical address and
- * may be reached under several virtual ones). Guest
- * registers stay in h->x; a unit writes h->pc and h->instret when it
- * leaves, and returns JIT_NEXT (go on), JIT_EXC (a helper raised an
+ * may be reached under several virtual ones). Seven guest registers live
+ * in host registers from the entry stub to the epilogue (jit_regs.h), the
+ * rest in h->x; a unit writes h->pc and h->instret when it leaves, and
+ * returns JIT_NEXT (go on), JIT_EXC (a helper raised an
  * exception at h->pc, which had not retired) or JIT_BOUNDARY (a store
  * reached decoded code or asked the hart to stop: look at the boundary).
  * Going on to the next guest instruction it may instead jump into
@@ -37,8 +38,11 @@
  * might not fit (a generation count invalidates every unit pointer, and
  * every chain between units, at once).
  *
- * Where it stands (issue 14, step 3): guest registers are not kept in
- * host registers; units chain to each other; CSRs, ecall, AMOs, LR/SC and
+ * A load's or store's inline TLB hit falls through; its miss jumps to a
+ * slow path placed after the unit's straight line.
+ *
+ * Where it stands (issue 14, step 4): seven guest registers are kept in
+ * host registers across chained units; CSRs, ecall, AMOs, LR/SC and
  * the FP arithmetic jit_fp.c declines are calls, not inline code; mret,
  * sret, wfi, sfence.vma, fence.i, ebreak and cbo.* go to the interpreter.
  * It is the default engine (HART_ENGINE_DEFAULT) on x86-64. */
@@ -57,9 +61,9 @@
 
 #include "cpu/csr.h"
 #include "cpu/jit_chain.h"
-#include "cpu/mmu.h"
 #include "cpu/jit_fp.h"
 #include "cpu/jit_helpers.h"
+#include "cpu/jit_regs.h"
 #include "cpu/jit_x64.h"
 #include "cpu/mmu.h"
 
@@ -297,21 +301,96 @@ _Static_assert(sizeof(struct hart_tlb_entry) == 16, "TLB index scaling below");
 _Static_assert(offsetof(struct hart_tlb_entry, addend) == 8, "TLB entry layout");
 
 /* Host registers: see jit_chain.h (rbx = h, r12 = the block's virtual
- * pc); rax, rcx, rdx, rsi, rdi are scratch. */
+ * pc) and jit_regs.h (the guest registers kept in host registers); rax,
+ * rcx, rdx, rsi, rdi are scratch. */
+
+/* A load's or store's slow path, emitted after the unit's straight line
+ * so that the fast path falls through (see emit_slow_paths). */
+struct slow_path {
+    const struct hart_op *op;
+    size_t jump;               /* the jne to it */
+    size_t resume;             /* where the fast path goes on */
+    unsigned size;
+    enum ext { EXT_ZX, EXT_SX, EXT_RAW } ext;   /* loads: how the value is widened */
+    int store, fp;             /* a store; the register is f[rs2] */
+    enum x64_reg to;           /* loads: where the value goes */
+};
+
+/* At most the interpreter's 64 instructions per block, one slow path each. */
+#define JIT_SLOW_MAX 64u
+
 struct tctx {
     struct x64_buf b;
     struct jit_frame f;
     const struct mem_stubs *ms;
+    struct slow_path slow[JIT_SLOW_MAX + 1];   /* + a spare for add_slow */
+    unsigned nslow;
 };
 
-static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
+static enum x64_reg pin(unsigned xi)
 {
-    x64_load(&t->b, r, RH, XOFF(xi));
+    return jit_reg_of(xi);
 }
 
+/* r = x[xi]. */
+static void ld(struct tctx *t, enum x64_reg r, unsigned xi)
+{
+    enum x64_reg p = pin(xi);
+    if (p != JIT_REG_NONE) {
+        if (p != r)
+            x64_mov_rr(&t->b, r, p);
+    } else if (xi == 0) {
+        x64_mov_ri(&t->b, r, 0);
+    } else {
+        x64_load(&t->b, r, RH, XOFF(xi));
+    }
+}
+
+/* x[xi] = r (xi 32: the sink for rd = x0). */
 static void st(struct tctx *t, unsigned xi, enum x64_reg r)
 {
-    x64_store(&t->b, RH, XOFF(xi), r);
+    enum x64_reg p = pin(xi);
+    if (p == JIT_REG_NONE)
+        x64_store(&t->b, RH, XOFF(xi), r);
+    else if (p != r)
+        x64_mov_rr(&t->b, p, r);
+}
+
+/* dst = dst a x[xi]. */
+static void alu_x(struct tctx *t, enum x64_alu a, enum x64_reg dst, unsigned xi)
+{
+    enum x64_reg p = pin(xi);
+    if (p != JIT_REG_NONE)
+        x64_alu_rr(&t->b, a, dst, p, 0);
+    else
+        x64_alu_rm(&t->b, a, dst, RH, XOFF(xi));
+}
+
+/* x[xi] as an operand that is only read: its host register, or scratch
+ * loaded with it. */
+static enum x64_reg src(struct tctx *t, unsigned xi, enum x64_reg scratch)
+{
+    enum x64_reg p = pin(xi);
+    if (p != JIT_REG_NONE)
+        return p;
+    ld(t, scratch, xi);
+    return scratch;
+}
+
+/* Where op's result is computed: rd's host register when it has one and
+ * writing it before rs2 is read clobbers nothing, else rax (st copies it
+ * to rd then). */
+static enum x64_reg dest(const struct hart_op *op)
+{
+    enum x64_reg d = pin(op->rd);
+    return d != JIT_REG_NONE && (op->rd != op->rs2 || op->rd == op->rs1) ? d : X64_RAX;
+}
+
+/* The guest registers C called from op's code may read or write in h->x,
+ * with those the call clobbers: stored before, loaded after. */
+static uint32_t c_regs(const struct hart_op *op)
+{
+    return jit_regs_volatile() | jit_regs_bit(op->rs1) | jit_regs_bit(op->rs2) | jit_regs_bit(op->rd);
 }
 
 /* pc_off from the block's pc into h->pc, n more instructions retired.
@@ -344,11 +423,13 @@ static void call_c(struct x64_buf *b, const void *fn)
  * after jit_chain_stubs), one per access size (index log2 size), called
  * with rax = va: a load's leaves mmu_load_slow's result in eax and the
  * value in rcx; a store's takes the value in rcx and leaves store_slow's
- * result in eax; both return with the flags of test eax, eax. */
+ * result in eax; both return with the flags of test eax, eax, and keep
+ * the guest registers held in host registers. */
 static void emit_mem_stubs(struct x64_buf *b, struct mem_stubs *m)
 {
     for (unsigned k = 0; k < 4; k++) {
         m->load[k] = x64_size(b);
+        jit_regs_push_volatile(b);
         x64_alu_ri(b, X64_SUB, X64_RSP, 8, 0);   /* aligned for the call; [rsp] the value */
         x64_mov_rr(b, X64_RDI, RH);
         x64_mov_rr(b, X64_RSI, X64_RAX);
@@ -357,16 +438,19 @@ static void emit_mem_stubs(struct x64_buf *b, struct mem_stubs *m)
         call_c(b, (const void *)mmu_load_slow);
         x64_load(b, X64_RCX, X64_RSP, 0);
         x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
+        jit_regs_pop_volatile(b);
         x64_test_rr32(b, X64_RAX, X64_RAX);
         x64_ret(b);
 
         m->store[k] = x64_size(b);
+        jit_regs_push_volatile(b);
         x64_alu_ri(b, X64_SUB, X64_RSP, 8, 0);
         x64_mov_rr(b, X64_RDI, RH);
         x64_mov_rr(b, X64_RSI, X64_RAX);
         x64_mov_ri(b, X64_RDX, 1u << k);
         call_c(b, (const void *)store_slow);
         x64_alu_ri(b, X64_ADD, X64_RSP, 8, 0);
+        jit_regs_pop_volatile(b);
         x64_test_rr32(b, X64_RAX, X64_RAX);
         x64_ret(b);
     }
@@ -377,83 +461,128 @@ static unsigned log2_size(unsigned size)
     return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
 }
 
-/* rax = va = x[rs1] + imm; rdx = the TLB entry's set base (entry at
- * rdx + arr_off); jumps to the returned patch point when the entry does
- * not map va for an access of size bytes. */
+/* rax = va = x[rs1] + imm; rcx = the TLB entry's set base (entry at
+ * rcx + arr_off); jumps to the returned patch point (with rax = va) when
+ * the entry does not map va for an access of size bytes. */
 static size_t tlb_check(struct tctx *t, const struct hart_op *op, unsigned size, int32_t arr_off)
 {
     struct x64_buf *b = &t->b;
-    ld(t, X64_RAX, op->rs1);
-    if (op->imm)
-        x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
-    x64_load(b, X64_RDX, RH, DT_OFF);
+    enum x64_reg p = pin(op->rs1);
+    if (p != JIT_REG_NONE) {
+        x64_lea(b, X64_RAX, p, op->imm);
+    } else {
+        ld(t, X64_RAX, op->rs1);
+        if (op->imm)
+            x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
+    }
     /* The entry's offset, ((va >> 12) % HART_TLB_SIZE) * 16, in one
      * shift and one mask. */
     x64_mov_rr32(b, X64_RCX, X64_RAX);
     x64_shift_ri(b, X64_SHR, X64_RCX, 8, 1);
     x64_alu_ri(b, X64_AND, X64_RCX, (HART_TLB_SIZE - 1) << 4, 1);
-    x64_alu_rr(b, X64_ADD, X64_RDX, X64_RCX, 0);
-    x64_mov_rr(b, X64_RCX, X64_RAX);
+    x64_alu_rm(b, X64_ADD, X64_RCX, RH, DT_OFF);
+    x64_mov_rr(b, X64_RDX, X64_RAX);
     /* The tag test fails for misaligned accesses too, as in the interpreter. */
-    x64_alu_ri(b, X64_AND, X64_RCX, (int32_t)(-4096 + (int32_t)(size - 1)), 0);
-    x64_alu_rm(b, X64_CMP, X64_RCX, X64_RDX, arr_off);
+    x64_alu_ri(b, X64_AND, X64_RDX, (int32_t)(-4096 + (int32_t)(size - 1)), 0);
+    x64_alu_rm(b, X64_CMP, X64_RDX, X64_RCX, arr_off);
     return x64_jcc(b, X64_CC_NE);
 }
 
-/* rcx = the size bytes at x[rs1] + imm, zero-extended (or the unit
+static struct slow_path *add_slow(struct tctx *t, const struct hart_op *op, size_t jump, unsigned size)
+{
+    if (t->nslow == JIT_SLOW_MAX) {
+        t->b.overflow = 1;   /* cannot happen: one per instruction */
+        return &t->slow[JIT_SLOW_MAX];
+    }
+    struct slow_path *s = &t->slow[t->nslow++];
+    *s = (struct slow_path){ .op = op, .jump = jump, .size = size };
+    return s;
+}
+
+/* to = the size bytes at x[rs1] + imm, widened as ext says (or the unit
  * leaves with the exception). */
-static void emit_load_val(struct tctx *t, const struct hart_op *op, unsigned size)
+static void emit_load_val(struct tctx *t, const struct hart_op *op, unsigned size, enum x64_reg to, enum ext ext)
 {
     struct x64_buf *b = &t->b;
     size_t slow = tlb_check(t, op, size, TLB_LOAD_OFF);
-    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RDX, TLB_LOAD_OFF + 8);
-    x64_load_zx(b, X64_RCX, X64_RAX, 0, size);
-    size_t done = x64_jmp(b);
-    x64_patch_here(b, slow);
-    x64_call_to(b, t->ms->load[log2_size(size)]);
-    size_t ok = x64_jcc(b, X64_CC_E);
-    exit_to(t, op->pcoff, op->idx, JIT_EXC);
-    x64_patch_here(b, ok);
-    x64_patch_here(b, done);
+    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RCX, TLB_LOAD_OFF + 8);
+    if (ext == EXT_SX && size < 8)
+        x64_load_sx(b, to, X64_RAX, 0, size);
+    else
+        x64_load_zx(b, to, X64_RAX, 0, size);
+    struct slow_path *s = add_slow(t, op, slow, size);
+    s->ext = ext;
+    s->to = to;
+    s->resume = x64_size(b);
 }
 
 static void emit_load(struct tctx *t, const struct hart_op *op, unsigned size)
 {
-    struct x64_buf *b = &t->b;
-    emit_load_val(t, op, size);
-    switch (op->opc) {
-    case OP_LB: x64_movsx(b, X64_RCX, X64_RCX, 1); break;
-    case OP_LH: x64_movsx(b, X64_RCX, X64_RCX, 2); break;
-    case OP_LW: x64_movsx(b, X64_RCX, X64_RCX, 4); break;
-    case OP_LBU: x64_alu_ri(b, X64_AND, X64_RCX, 0xff, 1); break;
-    case OP_LHU: x64_movzx16(b, X64_RCX, X64_RCX); break;
-    case OP_LWU: x64_mov_rr32(b, X64_RCX, X64_RCX); break;
-    default: break;
-    }
-    st(t, op->rd, X64_RCX);
+    unsigned o = op->opc;
+    enum x64_reg to = pin(op->rd) != JIT_REG_NONE ? pin(op->rd) : X64_RCX;
+    emit_load_val(t, op, size, to, o == OP_LB || o == OP_LH || o == OP_LW ? EXT_SX : EXT_ZX);
+    st(t, op->rd, to);
 }
 
-/* Stores the low size bytes of the register at src_off in h (x[rs2] or
- * f[rs2]) to x[rs1] + imm. */
-static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size, int32_t src_off)
+/* Stores the low size bytes of x[rs2] (fp: f[rs2]) to x[rs1] + imm. */
+static void emit_store(struct tctx *t, const struct hart_op *op, unsigned size, int fp)
 {
     struct x64_buf *b = &t->b;
     size_t slow = tlb_check(t, op, size, TLB_STORE_OFF);
-    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RDX, TLB_STORE_OFF + 8);
-    x64_load(b, X64_RCX, RH, src_off);
-    x64_store_n(b, X64_RAX, 0, X64_RCX, size);
-    size_t done = x64_jmp(b);
-    x64_patch_here(b, slow);
-    x64_load(b, X64_RCX, RH, src_off);
-    x64_call_to(b, t->ms->store[log2_size(size)]);
-    size_t ok = x64_jcc(b, X64_CC_E);
-    x64_alu_ri(b, X64_CMP, X64_RAX, JIT_EXC, 1);
-    size_t boundary = x64_jcc(b, X64_CC_NE);
-    exit_to(t, op->pcoff, op->idx, JIT_EXC);
-    x64_patch_here(b, boundary);
-    exit_to(t, op->pcoff + op->len, op->idx + 1u, JIT_BOUNDARY);
-    x64_patch_here(b, ok);
-    x64_patch_here(b, done);
+    x64_alu_rm(b, X64_ADD, X64_RAX, X64_RCX, TLB_STORE_OFF + 8);
+    enum x64_reg v = fp ? JIT_REG_NONE : pin(op->rs2);
+    if (v == JIT_REG_NONE) {
+        v = X64_RDX;
+        if (fp)
+            x64_load(b, v, RH, FOFF(op->rs2));
+        else
+            ld(t, v, op->rs2);
+    }
+    x64_store_n(b, X64_RAX, 0, v, size);
+    struct slow_path *s = add_slow(t, op, slow, size);
+    s->store = 1;
+    s->fp = fp;
+    s->resume = x64_size(b);
+}
+
+/* The slow paths of the unit's loads and stores, after its straight line. */
+static void emit_slow_paths(struct tctx *t)
+{
+    struct x64_buf *b = &t->b;
+    for (unsigned i = 0; i < t->nslow; i++) {
+        const struct slow_path *s = &t->slow[i];
+        const struct hart_op *op = s->op;
+        x64_patch_here(b, s->jump);
+        if (!s->store) {
+            x64_call_to(b, t->ms->load[log2_size(s->size)]);
+            size_t ok = x64_jcc(b, X64_CC_E);
+            exit_to(t, op->pcoff, op->idx, JIT_EXC);
+            x64_patch_here(b, ok);
+            if (s->ext == EXT_SX && s->size < 8)
+                x64_movsx(b, s->to, X64_RCX, s->size);
+            else if (s->ext == EXT_ZX && s->size == 1)
+                x64_movzx8(b, s->to, X64_RCX);
+            else if (s->ext == EXT_ZX && s->size == 2)
+                x64_movzx16(b, s->to, X64_RCX);
+            else if (s->ext == EXT_ZX && s->size == 4)
+                x64_mov_rr32(b, s->to, X64_RCX);
+            else if (s->to != X64_RCX)
+                x64_mov_rr(b, s->to, X64_RCX);
+            x64_jmp_to(b, s->resume);
+            continue;
+        }
+        if (s->fp)
+            x64_load(b, X64_RCX, RH, FOFF(op->rs2));
+        else
+            ld(t, X64_RCX, op->rs2);
+        x64_call_to(b, t->ms->store[log2_size(s->size)]);
+        x64_jcc_to(b, X64_CC_E, s->resume);
+        x64_alu_ri(b, X64_CMP, X64_RAX, JIT_EXC, 1);
+        size_t boundary = x64_jcc(b, X64_CC_NE);
+        exit_to(t, op->pcoff, op->idx, JIT_EXC);
+        x64_patch_here(b, boundary);
+        exit_to(t, op->pcoff + op->len, op->idx + 1u, JIT_BOUNDARY);
+    }
 }
 
 /* Raises an illegal-instruction exception at op (tval: its bits). */
@@ -490,10 +619,10 @@ static void emit_fp_mem(struct tctx *t, const struct hart_op *op)
     unsigned o = op->opc, size = o == OP_FLW || o == OP_FSW ? 4 : 8;
     emit_fs_check(t, op);
     if (o == OP_FSW || o == OP_FSD) {
-        emit_store(t, op, size, FOFF(op->rs2));
+        emit_store(t, op, size, 1);
         return;
     }
-    emit_load_val(t, op, size);
+    emit_load_val(t, op, size, X64_RCX, EXT_RAW);
     if (size == 4) {
         x64_mov_ri(b, X64_RAX, 0xffffffff00000000ull);
         x64_alu_rr(b, X64_OR, X64_RCX, X64_RAX, 0);
@@ -508,10 +637,14 @@ static void emit_fp_mem(struct tctx *t, const struct hart_op *op)
 static void emit_helper(struct tctx *t, const struct hart_op *op, jit_helper_fn fn, unsigned may)
 {
     struct x64_buf *b = &t->b;
+    /* ecall's SBI reads a0-a7 and writes a0 and a1. */
+    uint32_t regs = fn == jit_ecall ? JIT_REGS_ALL : c_regs(op);
+    jit_regs_store(b, regs);
     x64_mov_rr(b, X64_RDI, RH);
     x64_mov_ri(b, X64_RSI, jit_pack_a(op));
     x64_mov_ri(b, X64_RDX, jit_pack_b(op));
     call_c(&t->b, (const void *)fn);
+    jit_regs_load(b, regs);
     x64_test_rr32(b, X64_RAX, X64_RAX);
     size_t next = x64_jcc(b, X64_CC_E);
     if (may & (1u << JIT_H_BOUNDARY)) {
@@ -549,23 +682,33 @@ static int is_fp_op(unsigned o)
     return o >= OP_FMADD_S && o <= OP_FMV_D_X;
 }
 
-/* rax = x[rs1] op x[rs2] (or imm), 64-bit. */
-static void emit_alu(struct tctx *t, const struct hart_op *op, enum x64_alu a, int has_imm)
+/* d = x[rs1] op x[rs2] (or imm), 64-bit. */
+static void emit_alu(struct tctx *t, const struct hart_op *op, enum x64_alu a, int has_imm, enum x64_reg d)
 {
-    ld(t, X64_RAX, op->rs1);
+    ld(t, d, op->rs1);
     if (has_imm)
-        x64_alu_ri(&t->b, a, X64_RAX, op->imm, 0);
+        x64_alu_ri(&t->b, a, d, op->imm, 0);
     else
-        x64_alu_rm(&t->b, a, X64_RAX, RH, XOFF(op->rs2));
+        alu_x(t, a, d, op->rs2);
 }
 
-static void emit_shift_reg(struct tctx *t, const struct hart_op *op, enum x64_shift s, int w32)
+/* Flags of x[rs1] - x[rs2] (or imm), for a setcc into rax. */
+static void emit_cmp(struct tctx *t, const struct hart_op *op, int has_imm)
 {
-    ld(t, X64_RAX, op->rs1);
+    enum x64_reg a = src(t, op->rs1, X64_RAX);
+    if (has_imm)
+        x64_alu_ri(&t->b, X64_CMP, a, op->imm, 0);
+    else
+        alu_x(t, X64_CMP, a, op->rs2);
+}
+
+static void emit_shift_reg(struct tctx *t, const struct hart_op *op, enum x64_shift s, int w32, enum x64_reg d)
+{
+    ld(t, d, op->rs1);
     ld(t, X64_RCX, op->rs2);
-    x64_shift_rcl(&t->b, s, X64_RAX, w32);
+    x64_shift_rcl(&t->b, s, d, w32);
     if (w32)
-        x64_movsx(&t->b, X64_RAX, X64_RAX, 4);
+        x64_movsx(&t->b, d, d, 4);
 }
 
 static int branch_exit_cc(unsigned op, enum x64_cc *skip)
@@ -594,7 +737,9 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
             return 0;
         ld(t, X64_RDI, op->rs1);
         ld(t, X64_RSI, op->rs2);
-        call_abs(&t->b, (const void *)pf);
+        jit_regs_store(b, jit_regs_volatile());
+        call_abs(b, (const void *)pf);
+        jit_regs_load(b, jit_regs_volatile());
         st(t, op->rd, X64_RAX);
         return 0;
     }
@@ -606,8 +751,7 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
     if (branch_exit_cc(o, &cc)) {
         if (!t)
             return 0;
-        ld(t, X64_RAX, op->rs1);
-        x64_alu_rm(b, X64_CMP, X64_RAX, RH, XOFF(op->rs2));
+        emit_cmp(t, op, 0);
         size_t skip = x64_jcc(b, cc);
         exit_to(t, op->pcoff + op->imm, op->idx + 1u, JIT_NEXT);
         x64_patch_here(b, skip);
@@ -621,7 +765,7 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
         return 0;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD:
         if (t)
-            emit_store(t, op, o == OP_SB ? 1 : o == OP_SH ? 2 : o == OP_SW ? 4 : 8, XOFF(op->rs2));
+            emit_store(t, op, o == OP_SB ? 1 : o == OP_SH ? 2 : o == OP_SW ? 4 : 8, 0);
         return 0;
     case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD:
         if (t)
@@ -675,87 +819,104 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
     }
     if (!t)
         return 0;
-    enum x64_reg res = X64_RAX;
+    /* The result goes to d (rd's host register or rax); rs2 is read
+     * after d is written only where dest() allows it. */
+    enum x64_reg d = dest(op), res = d;
     switch (o) {
-    case OP_LUI: x64_mov_ri(b, X64_RAX, (uint64_t)(int64_t)op->imm); break;
+    case OP_LUI: x64_mov_ri(b, d, (uint64_t)(int64_t)op->imm); break;
     case OP_AUIPC: {
         int64_t off = (int64_t)op->pcoff + op->imm;
         if (off == (int32_t)off) {
-            x64_lea(b, X64_RAX, RBPC, (int32_t)off);
+            x64_lea(b, d, RBPC, (int32_t)off);
         } else {
-            x64_mov_ri(b, X64_RAX, (uint64_t)off);
-            x64_alu_rr(b, X64_ADD, X64_RAX, RBPC, 0);
+            x64_mov_ri(b, d, (uint64_t)off);
+            x64_alu_rr(b, X64_ADD, d, RBPC, 0);
         }
         break;
     }
     case OP_JAL:
-        x64_lea(b, X64_RAX, RBPC, op->pcoff + op->len);
-        st(t, op->rd, X64_RAX);
+        x64_lea(b, d, RBPC, op->pcoff + op->len);
+        st(t, op->rd, d);
         exit_to(t, op->pcoff + op->imm, op->idx + 1u, JIT_NEXT);
         return 0;
-    case OP_JALR:
-        ld(t, X64_RAX, op->rs1);
-        if (op->imm)
-            x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
+    case OP_JALR: {
+        /* rax = the target (jit_chain_jump's input), then the link. */
+        enum x64_reg p = pin(op->rs1), l = pin(op->rd) != JIT_REG_NONE ? pin(op->rd) : X64_RCX;
+        if (p != JIT_REG_NONE) {
+            x64_lea(b, X64_RAX, p, op->imm);
+        } else {
+            ld(t, X64_RAX, op->rs1);
+            if (op->imm)
+                x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 0);
+        }
         x64_alu_ri(b, X64_AND, X64_RAX, -2, 0);
-        x64_lea(b, X64_RCX, RBPC, op->pcoff + op->len);
-        st(t, op->rd, X64_RCX);
+        x64_lea(b, l, RBPC, op->pcoff + op->len);
+        st(t, op->rd, l);
         x64_alu_ri(b, X64_ADD, RINSTRET, (int32_t)(op->idx + 1u), 0);
         jit_chain_jump(b, &t->f);
         return 0;
-    case OP_ADDI: emit_alu(t, op, X64_ADD, 1); break;
-    case OP_XORI: emit_alu(t, op, X64_XOR, 1); break;
-    case OP_ORI: emit_alu(t, op, X64_OR, 1); break;
-    case OP_ANDI: emit_alu(t, op, X64_AND, 1); break;
-    case OP_ADD: emit_alu(t, op, X64_ADD, 0); break;
-    case OP_SUB: emit_alu(t, op, X64_SUB, 0); break;
-    case OP_AND: emit_alu(t, op, X64_AND, 0); break;
-    case OP_OR: emit_alu(t, op, X64_OR, 0); break;
-    case OP_XOR: emit_alu(t, op, X64_XOR, 0); break;
-    case OP_SLTI: emit_alu(t, op, X64_CMP, 1); x64_setcc_zx(b, X64_CC_L, X64_RAX); break;
-    case OP_SLTIU: emit_alu(t, op, X64_CMP, 1); x64_setcc_zx(b, X64_CC_B, X64_RAX); break;
-    case OP_SLT: emit_alu(t, op, X64_CMP, 0); x64_setcc_zx(b, X64_CC_L, X64_RAX); break;
-    case OP_SLTU: emit_alu(t, op, X64_CMP, 0); x64_setcc_zx(b, X64_CC_B, X64_RAX); break;
-    case OP_SLLI: case OP_SRLI: case OP_SRAI: case OP_RORI:
-        ld(t, X64_RAX, op->rs1);
-        x64_shift_ri(b, o == OP_SLLI ? X64_SHL : o == OP_SRLI ? X64_SHR : o == OP_SRAI ? X64_SAR : X64_ROR,
-                     X64_RAX, (unsigned)op->imm, 0);
+    }
+    case OP_ADDI: {
+        enum x64_reg p = pin(op->rs1);
+        if (op->rs1 == 0)
+            x64_mov_ri(b, d, (uint64_t)(int64_t)op->imm);
+        else if (p != JIT_REG_NONE && p != d && op->imm)
+            x64_lea(b, d, p, op->imm);
+        else
+            emit_alu(t, op, X64_ADD, 1, d);
         break;
-    case OP_SLL: emit_shift_reg(t, op, X64_SHL, 0); break;
-    case OP_SRL: emit_shift_reg(t, op, X64_SHR, 0); break;
-    case OP_SRA: emit_shift_reg(t, op, X64_SAR, 0); break;
-    case OP_ROL: emit_shift_reg(t, op, X64_ROL, 0); break;
-    case OP_ROR: emit_shift_reg(t, op, X64_ROR, 0); break;
-    case OP_SLLW: emit_shift_reg(t, op, X64_SHL, 1); break;
-    case OP_SRLW: emit_shift_reg(t, op, X64_SHR, 1); break;
-    case OP_SRAW: emit_shift_reg(t, op, X64_SAR, 1); break;
-    case OP_ROLW: emit_shift_reg(t, op, X64_ROL, 1); break;
-    case OP_RORW: emit_shift_reg(t, op, X64_ROR, 1); break;
+    }
+    case OP_XORI: emit_alu(t, op, X64_XOR, 1, d); break;
+    case OP_ORI: emit_alu(t, op, X64_OR, 1, d); break;
+    case OP_ANDI: emit_alu(t, op, X64_AND, 1, d); break;
+    case OP_ADD: emit_alu(t, op, X64_ADD, 0, d); break;
+    case OP_SUB: emit_alu(t, op, X64_SUB, 0, d); break;
+    case OP_AND: emit_alu(t, op, X64_AND, 0, d); break;
+    case OP_OR: emit_alu(t, op, X64_OR, 0, d); break;
+    case OP_XOR: emit_alu(t, op, X64_XOR, 0, d); break;
+    case OP_SLTI: case OP_SLTIU: case OP_SLT: case OP_SLTU:
+        emit_cmp(t, op, o == OP_SLTI || o == OP_SLTIU);
+        x64_setcc_zx(b, o == OP_SLTI || o == OP_SLT ? X64_CC_L : X64_CC_B, X64_RAX);
+        res = X64_RAX;
+        break;
+    case OP_SLLI: case OP_SRLI: case OP_SRAI: case OP_RORI:
+        ld(t, d, op->rs1);
+        x64_shift_ri(b, o == OP_SLLI ? X64_SHL : o == OP_SRLI ? X64_SHR : o == OP_SRAI ? X64_SAR : X64_ROR,
+                     d, (unsigned)op->imm, 0);
+        break;
+    case OP_SLL: emit_shift_reg(t, op, X64_SHL, 0, d); break;
+    case OP_SRL: emit_shift_reg(t, op, X64_SHR, 0, d); break;
+    case OP_SRA: emit_shift_reg(t, op, X64_SAR, 0, d); break;
+    case OP_ROL: emit_shift_reg(t, op, X64_ROL, 0, d); break;
+    case OP_ROR: emit_shift_reg(t, op, X64_ROR, 0, d); break;
+    case OP_SLLW: emit_shift_reg(t, op, X64_SHL, 1, d); break;
+    case OP_SRLW: emit_shift_reg(t, op, X64_SHR, 1, d); break;
+    case OP_SRAW: emit_shift_reg(t, op, X64_SAR, 1, d); break;
+    case OP_ROLW: emit_shift_reg(t, op, X64_ROL, 1, d); break;
+    case OP_RORW: emit_shift_reg(t, op, X64_ROR, 1, d); break;
     case OP_ADDIW:
-        ld(t, X64_RAX, op->rs1);
-        x64_alu_ri(b, X64_ADD, X64_RAX, op->imm, 1);
-        x64_movsx(b, X64_RAX, X64_RAX, 4);
+        ld(t, d, op->rs1);
+        x64_alu_ri(b, X64_ADD, d, op->imm, 1);
+        x64_movsx(b, d, d, 4);
         break;
     case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: case OP_RORIW:
-        ld(t, X64_RAX, op->rs1);
+        ld(t, d, op->rs1);
         x64_shift_ri(b, o == OP_SLLIW ? X64_SHL : o == OP_SRLIW ? X64_SHR : o == OP_SRAIW ? X64_SAR : X64_ROR,
-                     X64_RAX, (unsigned)op->imm, 1);
-        x64_movsx(b, X64_RAX, X64_RAX, 4);
+                     d, (unsigned)op->imm, 1);
+        x64_movsx(b, d, d, 4);
         break;
-    case OP_ADDW: case OP_SUBW: case OP_MULW:
-        ld(t, X64_RAX, op->rs1);
-        ld(t, X64_RCX, op->rs2);
-        if (o == OP_MULW)
-            x64_imul_rr(b, X64_RAX, X64_RCX, 1);
+    case OP_ADDW: case OP_SUBW: case OP_MULW: case OP_MUL: {
+        ld(t, d, op->rs1);
+        enum x64_reg r2 = src(t, op->rs2, X64_RCX);
+        int w32 = o != OP_MUL;
+        if (o == OP_MULW || o == OP_MUL)
+            x64_imul_rr(b, d, r2, w32);
         else
-            x64_alu_rr(b, o == OP_ADDW ? X64_ADD : X64_SUB, X64_RAX, X64_RCX, 1);
-        x64_movsx(b, X64_RAX, X64_RAX, 4);
+            x64_alu_rr(b, o == OP_ADDW ? X64_ADD : X64_SUB, d, r2, 1);
+        if (w32)
+            x64_movsx(b, d, d, 4);
         break;
-    case OP_MUL:
-        ld(t, X64_RAX, op->rs1);
-        ld(t, X64_RCX, op->rs2);
-        x64_imul_rr(b, X64_RAX, X64_RCX, 0);
-        break;
+    }
     case OP_MULH: case OP_MULHU:
         ld(t, X64_RAX, op->rs1);
         ld(t, X64_RCX, op->rs2);
@@ -766,57 +927,56 @@ static int emit_op(struct tctx *t, const struct hart_op *op)
     case OP_ADD_UW: case OP_SH1ADD_UW: case OP_SH2ADD_UW: case OP_SH3ADD_UW: {
         unsigned sh = (o == OP_SH1ADD || o == OP_SH1ADD_UW) ? 1 : (o == OP_SH2ADD || o == OP_SH2ADD_UW) ? 2
                     : (o == OP_SH3ADD || o == OP_SH3ADD_UW) ? 3 : 0;
-        ld(t, X64_RAX, op->rs1);
+        ld(t, d, op->rs1);
         if (o == OP_ADD_UW || o == OP_SH1ADD_UW || o == OP_SH2ADD_UW || o == OP_SH3ADD_UW)
-            x64_mov_rr32(b, X64_RAX, X64_RAX);
+            x64_mov_rr32(b, d, d);
         if (sh)
-            x64_shift_ri(b, X64_SHL, X64_RAX, sh, 0);
-        x64_alu_rm(b, X64_ADD, X64_RAX, RH, XOFF(op->rs2));
+            x64_shift_ri(b, X64_SHL, d, sh, 0);
+        alu_x(t, X64_ADD, d, op->rs2);
         break;
     }
     case OP_SLLI_UW:
-        ld(t, X64_RAX, op->rs1);
-        x64_mov_rr32(b, X64_RAX, X64_RAX);
-        x64_shift_ri(b, X64_SHL, X64_RAX, (unsigned)op->imm, 0);
+        ld(t, d, op->rs1);
+        x64_mov_rr32(b, d, d);
+        x64_shift_ri(b, X64_SHL, d, (unsigned)op->imm, 0);
         break;
     case OP_ANDN: case OP_ORN:
         ld(t, X64_RCX, op->rs2);
         x64_not(b, X64_RCX);
-        ld(t, X64_RAX, op->rs1);
-        x64_alu_rr(b, o == OP_ANDN ? X64_AND : X64_OR, X64_RAX, X64_RCX, 0);
+        ld(t, d, op->rs1);
+        x64_alu_rr(b, o == OP_ANDN ? X64_AND : X64_OR, d, X64_RCX, 0);
         break;
     case OP_XNOR:
-        emit_alu(t, op, X64_XOR, 0);
-        x64_not(b, X64_RAX);
+        emit_alu(t, op, X64_XOR, 0, d);
+        x64_not(b, d);
         break;
-    case OP_MAX: case OP_MAXU: case OP_MIN: case OP_MINU:
-        ld(t, X64_RAX, op->rs1);
-        ld(t, X64_RCX, op->rs2);
-        x64_alu_rr(b, X64_CMP, X64_RAX, X64_RCX, 0);
-        x64_cmov(b, o == OP_MAX ? X64_CC_L : o == OP_MIN ? X64_CC_G : o == OP_MAXU ? X64_CC_B : X64_CC_A,
-                 X64_RAX, X64_RCX);
+    case OP_MAX: case OP_MAXU: case OP_MIN: case OP_MINU: {
+        ld(t, d, op->rs1);
+        enum x64_reg r2 = src(t, op->rs2, X64_RCX);
+        x64_alu_rr(b, X64_CMP, d, r2, 0);
+        x64_cmov(b, o == OP_MAX ? X64_CC_L : o == OP_MIN ? X64_CC_G : o == OP_MAXU ? X64_CC_B : X64_CC_A, d, r2);
         break;
-    case OP_SEXT_B: ld(t, X64_RAX, op->rs1); x64_movsx(b, X64_RAX, X64_RAX, 1); break;
-    case OP_SEXT_H: ld(t, X64_RAX, op->rs1); x64_movsx(b, X64_RAX, X64_RAX, 2); break;
-    case OP_ZEXT_H: ld(t, X64_RAX, op->rs1); x64_movzx16(b, X64_RAX, X64_RAX); break;
-    case OP_REV8: ld(t, X64_RAX, op->rs1); x64_bswap(b, X64_RAX); break;
+    }
+    case OP_SEXT_B: x64_movsx(b, d, src(t, op->rs1, X64_RAX), 1); break;
+    case OP_SEXT_H: x64_movsx(b, d, src(t, op->rs1, X64_RAX), 2); break;
+    case OP_ZEXT_H: x64_movzx16(b, d, src(t, op->rs1, X64_RAX)); break;
+    case OP_REV8: ld(t, d, op->rs1); x64_bswap(b, d); break;
     case OP_BCLR: case OP_BSET: case OP_BINV:
-        ld(t, X64_RAX, op->rs1);
-        ld(t, X64_RCX, op->rs2);
-        x64_bitop_rr(b, o == OP_BCLR ? X64_BTR : o == OP_BSET ? X64_BTS : X64_BTC, X64_RAX, X64_RCX);
+        ld(t, d, op->rs1);
+        x64_bitop_rr(b, o == OP_BCLR ? X64_BTR : o == OP_BSET ? X64_BTS : X64_BTC, d, src(t, op->rs2, X64_RCX));
         break;
     case OP_BCLRI: case OP_BSETI: case OP_BINVI:
-        ld(t, X64_RAX, op->rs1);
-        x64_bitop_ri(b, o == OP_BCLRI ? X64_BTR : o == OP_BSETI ? X64_BTS : X64_BTC, X64_RAX, (unsigned)op->imm);
+        ld(t, d, op->rs1);
+        x64_bitop_ri(b, o == OP_BCLRI ? X64_BTR : o == OP_BSETI ? X64_BTS : X64_BTC, d, (unsigned)op->imm);
         break;
     case OP_BEXT:
-        emit_shift_reg(t, op, X64_SHR, 0);
-        x64_alu_ri(b, X64_AND, X64_RAX, 1, 1);
+        emit_shift_reg(t, op, X64_SHR, 0, d);
+        x64_alu_ri(b, X64_AND, d, 1, 1);
         break;
     case OP_BEXTI:
-        ld(t, X64_RAX, op->rs1);
-        x64_shift_ri(b, X64_SHR, X64_RAX, (unsigned)op->imm, 0);
-        x64_alu_ri(b, X64_AND, X64_RAX, 1, 1);
+        ld(t, d, op->rs1);
+        x64_shift_ri(b, X64_SHR, d, (unsigned)op->imm, 0);
+        x64_alu_ri(b, X64_AND, d, 1, 1);
         break;
     default:
         return -1;
@@ -898,6 +1058,7 @@ static const struct jit_unit *unit_for(struct hart *h, struct jit *j, struct har
     }
     if (!ended)
         exit_to(&t, ops[k].pcoff, k, JIT_NEXT);
+    emit_slow_paths(&t);
     if (b->overflow) {
         /* Cannot happen within the bound; never run a partial unit. */
         *slot = JIT_NONE;

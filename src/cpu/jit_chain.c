@@ -3,11 +3,13 @@
  * Every unit has the same frame, set up by one entry stub and taken down
  * by one epilogue that all units of a code-cache generation share (with
  * the other stubs: jit_chain_stubs, at the start of the cache), so one
- * unit can jump into another and leave through the same code. Units are
+ * unit can jump into another and leave through the same code; the guest
+ * registers kept in host registers (jit_regs.h) are loaded by the entry
+ * stub and stored by the epilogue, never in between. Units are
  * entered from jit_run at the body, and from other units at the chain
- * entry, which first
- * checks that the whole unit fits before the slice limit (r13, never past
- * the budget): budgets stay exact and asynchronous events are looked at
+ * entry, which first checks that the whole unit fits before the slice
+ * limit (in the frame, never past the budget): budgets stay exact and
+ * asynchronous events are looked at
  * with the interpreter's latency (jit_run goes to the boundary at the end
  * of every slice). A unit whose instructions include a system instruction
  * (hart_op_is_system) never goes on into another: what follows it must be
@@ -41,6 +43,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cpu/jit_regs.h"
+
 #define PC_OFF ((int32_t)offsetof(struct hart, pc))
 #define INSTRET_OFF ((int32_t)offsetof(struct hart, instret))
 #define FT_OFF ((int32_t)offsetof(struct hart, ft))
@@ -51,33 +55,32 @@ _Static_assert(sizeof(struct hart_jcache_entry) == 32 && offsetof(struct hart_jc
                "jump-cache entry layout, scaled below");
 _Static_assert(HART_SLICE < (1 << 16), "units entered in one call fit the low 16 bits");
 
-/* The frame: rbx and r12-r15 saved and 16 bytes more, so rsp stays
- * 16-byte aligned for calls. */
+/* The frame: rbx, rbp and r12-r15 saved, then 24 bytes (the limit, the
+ * count and 8 bytes so that rsp is 16-byte aligned for calls). */
 void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s)
 {
+    static const enum x64_reg saved[] = { RH, X64_RBP, RBPC, X64_R13, X64_R14, RINSTRET };
+    unsigned nsaved = sizeof saved / sizeof saved[0];
     s->enter = x64_size(b);
-    x64_push(b, RH);
-    x64_push(b, RBPC);
-    x64_push(b, RLIMIT);
-    x64_push(b, RCOUNT);
-    x64_push(b, RINSTRET);
-    x64_alu_ri(b, X64_SUB, X64_RSP, 16, 0);
+    for (unsigned i = 0; i < nsaved; i++)
+        x64_push(b, saved[i]);
+    x64_alu_ri(b, X64_SUB, X64_RSP, 24, 0);
     x64_mov_rr(b, RH, X64_RDI);
     x64_mov_rr(b, RBPC, X64_RSI);
-    x64_mov_rr(b, RLIMIT, X64_RDX);
-    x64_mov_ri(b, RCOUNT, 0);
+    x64_store(b, X64_RSP, JIT_FRAME_LIMIT, X64_RDX);
+    x64_mov_ri(b, X64_RDX, 0);
+    x64_store(b, X64_RSP, JIT_FRAME_COUNT, X64_RDX);
     x64_load(b, RINSTRET, RH, INSTRET_OFF);
+    jit_regs_load(b, JIT_REGS_ALL);
     x64_jmp_r(b, X64_RCX);
 
     s->epilogue = x64_size(b);
     x64_store(b, RH, INSTRET_OFF, RINSTRET);
-    x64_mov_rr(b, X64_RDX, RCOUNT);
-    x64_alu_ri(b, X64_ADD, X64_RSP, 16, 0);
-    x64_pop(b, RINSTRET);
-    x64_pop(b, RCOUNT);
-    x64_pop(b, RLIMIT);
-    x64_pop(b, RBPC);
-    x64_pop(b, RH);
+    jit_regs_store(b, JIT_REGS_ALL);
+    x64_load(b, X64_RDX, X64_RSP, JIT_FRAME_COUNT);
+    x64_alu_ri(b, X64_ADD, X64_RSP, 24, 0);
+    for (unsigned i = nsaved; i-- > 0;)
+        x64_pop(b, saved[i]);
     x64_ret(b);
 
     /* Entered through a chain but does not fit: leave at its start. */
@@ -101,7 +104,7 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s)
     x64_alu_ri(b, X64_CMP, X64_RCX, 0, 0);
     size_t miss_unit = x64_jcc(b, X64_CC_E);
     x64_mov_rr(b, RBPC, X64_RAX);
-    x64_alu_ri(b, X64_ADD, RCOUNT, JCACHE_HIT, 0);
+    x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, JCACHE_HIT);
     x64_jmp_r(b, X64_RCX);
 
     s->miss = x64_size(b);
@@ -151,9 +154,9 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
 {
     f->centry = x64_size(b);
     x64_lea(b, X64_RAX, RINSTRET, (int32_t)ninsns);
-    x64_alu_rr(b, X64_CMP, X64_RAX, RLIMIT, 0);
+    x64_alu_rm(b, X64_CMP, X64_RAX, X64_RSP, JIT_FRAME_LIMIT);
     x64_jcc_to(b, X64_CC_A, f->stubs->leave);
-    x64_alu_ri(b, X64_ADD, RCOUNT, 1, 0);
+    x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, 1);
     f->body = x64_size(b);
 }
 

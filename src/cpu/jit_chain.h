@@ -17,15 +17,17 @@
 enum { JIT_NEXT = 0, JIT_EXC = 1, JIT_BOUNDARY = 2 };
 
 /* Host registers every unit keeps: rbx = h, r12 = the running block's
- * virtual pc, r13 = the slice limit, r14 = transfers counted for
- * jit_stats, r15 = h->instret (the entry stub loads it, the epilogue
+ * virtual pc, r15 = h->instret (the entry stub loads it, the epilogue
  * stores it back; code that calls C that may look at h->instret stores it
- * before the call and loads it again after). */
+ * before the call and loads it again after); rbp, r8-r11, r13 and r14
+ * hold guest registers (cpu/jit_regs.h). The slice limit and the
+ * transfers counted for jit_stats are in the frame, at these offsets
+ * from rsp (which translated code leaves where the entry stub put it). */
 #define RH X64_RBX
 #define RBPC X64_R12
-#define RLIMIT X64_R13
-#define RCOUNT X64_R14
 #define RINSTRET X64_R15
+#define JIT_FRAME_LIMIT 0
+#define JIT_FRAME_COUNT 8
 
 /* A block's unit slot holds this when the block starts with an
  * instruction the JIT leaves to the interpreter. */
@@ -77,7 +79,7 @@ struct jit_frame {
 };
 
 /* Emits the chain entry (the budget check: the unit's ninsns
- * instructions must fit before r13). The body follows. */
+ * instructions must fit before the slice limit). The body follows. */
 void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns);
 /* Leaves for pc_off from the block's pc, n more instructions retired. */
 void jit_chain_exit(struct x64_buf *b, const struct jit_frame *f, int32_t pc_off, unsigned n);

@@ -200,6 +200,30 @@ void x64_not(struct x64_buf *b, enum x64_reg r)
     modrm_reg(b, 2, r);
 }
 
+void x64_load_sx(struct x64_buf *b, enum x64_reg dst, enum x64_reg base, int32_t disp, unsigned size)
+{
+    if (size == 8) {
+        x64_load(b, dst, base, disp);
+        return;
+    }
+    rex(b, 1, dst, base, 0);
+    if (size == 4) {
+        e8(b, 0x63);
+    } else {
+        e8(b, 0x0f);
+        e8(b, size == 1 ? 0xbe : 0xbf);
+    }
+    modrm_mem(b, dst, base, disp);
+}
+
+void x64_movzx8(struct x64_buf *b, enum x64_reg dst, enum x64_reg src)
+{
+    rex(b, 0, dst, src, src >= 4 && src < 8);
+    e8(b, 0x0f);
+    e8(b, 0xb6);
+    modrm_reg(b, dst, src);
+}
+
 void x64_movsx(struct x64_buf *b, enum x64_reg dst, enum x64_reg src, unsigned from_size)
 {
     rex(b, 1, dst, src, 0);

@@ -46,6 +46,7 @@ void x64_load(struct x64_buf *b, enum x64_reg dst, enum x64_reg base, int32_t di
 void x64_store(struct x64_buf *b, enum x64_reg base, int32_t disp, enum x64_reg src);
 /* Loads size (1, 2, 4, 8) bytes zero-extended; stores the low size bytes. */
 void x64_load_zx(struct x64_buf *b, enum x64_reg dst, enum x64_reg base, int32_t disp, unsigned size);
+void x64_load_sx(struct x64_buf *b, enum x64_reg dst, enum x64_reg base, int32_t disp, unsigned size); /* 1, 2, 4, 8 */
 void x64_store_n(struct x64_buf *b, enum x64_reg base, int32_t disp, enum x64_reg src, unsigned size);
 void x64_lea(struct x64_buf *b, enum x64_reg dst, enum x64_reg base, int32_t disp);
 void x64_alu_rr(struct x64_buf *b, enum x64_alu op, enum x64_reg dst, enum x64_reg src, int w32);
@@ -59,6 +60,7 @@ void x64_imul_rr(struct x64_buf *b, enum x64_reg dst, enum x64_reg src, int w32)
 void x64_mul_wide(struct x64_buf *b, enum x64_reg src, int is_signed);
 void x64_not(struct x64_buf *b, enum x64_reg r);
 void x64_movsx(struct x64_buf *b, enum x64_reg dst, enum x64_reg src, unsigned from_size); /* 1, 2, 4 */
+void x64_movzx8(struct x64_buf *b, enum x64_reg dst, enum x64_reg src);
 void x64_movzx16(struct x64_buf *b, enum x64_reg dst, enum x64_reg src);
 void x64_bswap(struct x64_buf *b, enum x64_reg r);
 void x64_setcc_zx(struct x64_buf *b, enum x64_cc cc, enum x64_reg dst); /* dst in rax..rbx */
