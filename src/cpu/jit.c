@@ -111,6 +111,7 @@ int jit_create(struct hart *h, size_t cache_bytes)
              : cache_bytes < least ? least : cache_bytes;
     j->size = (n + 4095) & ~(size_t)4095;
     j->gen = 1;
+    j->stubs.count = getenv("MINNOW_JIT_STATS") != NULL;
     j->fd = memfd_create("minnow-jit", MFD_CLOEXEC);
     if (j->fd < 0 || ftruncate(j->fd, (off_t)j->size)) {
         jit_destroy(j);

@@ -31,7 +31,8 @@ enum hart_exit jit_run(struct hart *h, uint64_t budget);
  * calls of translated code from jit_run (each ends with a return to C);
  * chained: units entered from other units (or from themselves: loops)
  * without a return to C, of which jcache_hits through the inline jump
- * cache; links: direct chains patched in. */
+ * cache (both counted only with MINNOW_JIT_STATS set: counting costs);
+ * links: direct chains patched in. */
 struct jit_stats {
     uint64_t units, insns, bytes, flushes, fallbacks;
     uint64_t fallback_fetch, fallback_budget;
@@ -39,8 +40,9 @@ struct jit_stats {
     uint64_t fallback_op[OP_COUNT_];
 };
 void jit_get_stats(const struct hart *h, struct jit_stats *out);
-/* With MINNOW_JIT_STATS set in the environment, jit_destroy prints the
- * stats and the operations that most often sent it to the interpreter to
- * stderr (a measuring aid; nothing else reads the environment). */
+/* With MINNOW_JIT_STATS set in the environment, translated code counts
+ * its transfers between units, and jit_destroy prints the stats and the
+ * operations that most often sent it to the interpreter to stderr (a
+ * measuring aid; nothing else reads the environment). */
 
 #endif

@@ -104,7 +104,8 @@ void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s)
     x64_alu_ri(b, X64_CMP, X64_RCX, 0, 0);
     size_t miss_unit = x64_jcc(b, X64_CC_E);
     x64_mov_rr(b, RBPC, X64_RAX);
-    x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, JCACHE_HIT);
+    if (s->count)
+        x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, JCACHE_HIT);
     x64_jmp_r(b, X64_RCX);
 
     s->miss = x64_size(b);
@@ -156,7 +157,8 @@ void jit_chain_begin(struct x64_buf *b, struct jit_frame *f, unsigned ninsns)
     x64_lea(b, X64_RAX, RINSTRET, (int32_t)ninsns);
     x64_alu_rm(b, X64_CMP, X64_RAX, X64_RSP, JIT_FRAME_LIMIT);
     x64_jcc_to(b, X64_CC_A, f->stubs->leave);
-    x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, 1);
+    if (f->stubs->count)
+        x64_alu_mi(b, X64_ADD, X64_RSP, JIT_FRAME_COUNT, 1);
     f->body = x64_size(b);
 }
 

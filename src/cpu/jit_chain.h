@@ -50,7 +50,7 @@ struct jit_unit {
  * through an exit that can be chained, the code-cache offset of that
  * exit's record << 8 (see jit_chain_link). chains: transfers between
  * units inside the call (low 16 bits: units entered, high bits: inline
- * jump-cache hits). */
+ * jump-cache hits), counted only when the stubs' count is set. */
 struct jit_ret {
     uint64_t rc, chains;
 };
@@ -63,9 +63,12 @@ struct jit_ret {
  * and the exit with a code (see jit_chain_leave). */
 struct jit_stubs {
     size_t enter, epilogue, leave, lookup, miss, link, exit;
+    /* Count the transfers (jit_ret.chains): an add to memory on every
+     * one, which costs loops about 5%, so only while measuring. */
+    int count;
 };
 
-/* Emits the stubs at b's position. */
+/* Emits the stubs at b's position (s->count set by the caller). */
 void jit_chain_stubs(struct x64_buf *b, struct jit_stubs *s);
 
 /* The unit being emitted, into a buffer whose start is the code cache's
