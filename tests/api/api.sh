@@ -6,7 +6,8 @@
 #               clock advanced less than 2 s of those 3; the guest powers
 #               off and minnow exits 0, removing its socket
 #   bad         bad bodies and wrong states get the right 4xx and a
-#               fault_message naming the field; minnow keeps serving
+#               fault_message naming the field; minnow keeps serving; a
+#               33rd device gets a 400 naming the count and the 32 slots
 #   config      --config-file (and --no-api) boot the same guest, and
 #               GET /vm/config returns what the file said (round trip)
 #   ratelimit   a drive limited to 4 MiB/s: a guest dd reads at that rate
@@ -160,6 +161,16 @@ case $mode in
     expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::99999-:80"]}' 400 "99999"
     expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::8080-:80"]}' 204
     expect PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/x.sock"}' 400 "guest_cid: expected an integer from 3"
+    # The board has 32 virtio slots: drive a and interface n take two, 30
+    # more drives fill them, a 33rd device is refused naming both numbers;
+    # replacing a drive in place still works.
+    for i in $(seq 30); do
+      expect PUT /drives/p$i '{"drive_id": "p'$i'", "path_on_host": "'"$work"'/disk.img", "is_root_device": false}' 204
+    done
+    expect PUT /drives/p31 '{"drive_id": "p31", "path_on_host": "'"$work"'/disk.img", "is_root_device": false}' 400 \
+      "drives: too many devices: it would be device 33 and the board has 32 virtio slots"
+    expect PUT /vsock '{"guest_cid": 3, "uds_path": "/tmp/x.sock"}' 400 "it would be device 33 and the board has 32 virtio slots"
+    expect PUT /drives/p30 '{"drive_id": "p30", "path_on_host": "'"$work"'/disk.img", "is_root_device": false, "is_read_only": true}' 204
     expect PUT /balloon '{"amount_mib": 16}' 400 "deflate_on_oom"
     expect PUT /balloon '{"amount_mib": 16, "deflate_on_oom": "yes"}' 400 "deflate_on_oom: expected a boolean"
     expect GET /balloon "" 400 "no balloon"
