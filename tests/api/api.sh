@@ -164,13 +164,15 @@ case $mode in
     # The board has 32 virtio slots: drive a and interface n take two, 30
     # more drives fill them, a 33rd device is refused naming both numbers;
     # replacing a drive in place still works.
+    # (each drive its own file: InstanceStart locks them one by one)
+    for i in $(seq 31); do truncate -s 64K "$work/p$i.img"; done
     for i in $(seq 30); do
-      expect PUT /drives/p$i '{"drive_id": "p'$i'", "path_on_host": "'"$work"'/disk.img", "is_root_device": false}' 204
+      expect PUT /drives/p$i '{"drive_id": "p'$i'", "path_on_host": "'"$work"'/p'$i'.img", "is_root_device": false}' 204
     done
-    expect PUT /drives/p31 '{"drive_id": "p31", "path_on_host": "'"$work"'/disk.img", "is_root_device": false}' 400 \
+    expect PUT /drives/p31 '{"drive_id": "p31", "path_on_host": "'"$work"'/p31.img", "is_root_device": false}' 400 \
       "drives: too many devices: it would be device 33 and the board has 32 virtio slots"
     expect PUT /vsock '{"guest_cid": 3, "uds_path": "/tmp/x.sock"}' 400 "it would be device 33 and the board has 32 virtio slots"
-    expect PUT /drives/p30 '{"drive_id": "p30", "path_on_host": "'"$work"'/disk.img", "is_root_device": false, "is_read_only": true}' 204
+    expect PUT /drives/p30 '{"drive_id": "p30", "path_on_host": "'"$work"'/p31.img", "is_root_device": false, "is_read_only": true}' 204
     expect PUT /balloon '{"amount_mib": 16}' 400 "deflate_on_oom"
     expect PUT /balloon '{"amount_mib": 16, "deflate_on_oom": "yes"}' 400 "deflate_on_oom: expected a boolean"
     expect GET /balloon "" 400 "no balloon"
