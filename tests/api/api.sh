@@ -199,6 +199,21 @@ case $mode in
     kill -TERM "$pid"
     wait_minnow 124
     [ -e "$sock" ] && fail "the socket $sock was not removed"
+    # A config file with 33 drives: refused before anything boots.
+    python3 - "$work" "$guest/Image" <<'PY'
+import json, sys
+work, kernel = sys.argv[1], sys.argv[2]
+drives = []
+for i in range(33):
+    open(f"{work}/c{i}.img", "wb").truncate(65536)
+    drives.append({"drive_id": f"c{i}", "path_on_host": f"{work}/c{i}.img", "is_root_device": False})
+json.dump({"boot-source": {"kernel_image_path": kernel}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+           "drives": drives}, open(f"{work}/many.json", "w"))
+PY
+    st=0; "$minnow" --no-api --config-file "$work/many.json" </dev/null >"$log" 2>"$work/err" || st=$?
+    [ "$st" = 122 ] || fail "a config file with 33 drives: status $st, expected 122"
+    grep -qF "drives[32]: drives: too many devices: it would be device 33 and the board has 32 virtio slots" "$work/err" \
+      || fail "a config file with 33 drives: stderr says: $(cat "$work/err")"
     ;;
   config)
     # Configure through the API, read it back, boot it with --config-file.
