@@ -170,8 +170,8 @@ unsigned vm_config_ndevices(const struct vm_config *c)
 static int need_slot(const struct vm_config *c, const char *what, struct errmsg *e)
 {
     if (vm_config_ndevices(c) >= VIRT_MAX_DEVICES)
-        return errmsg_set(e, -EINVAL, "%s: too many devices (the board has %u virtio slots)", what,
-                          VIRT_MAX_DEVICES);
+        return errmsg_set(e, -EINVAL, "%s: too many devices: it would be device %u and the board has %u virtio slots",
+                          what, vm_config_ndevices(c) + 1, VIRT_MAX_DEVICES);
     return 0;
 }
 
@@ -396,7 +396,8 @@ int vm_config_build(const struct vm_config *c, struct vm_build *out, struct errm
         return errmsg_set(e, -EINVAL, "balloon: amount_mib %u is more than the guest's %llu MiB of memory",
                           c->balloon.amount_mib, (unsigned long long)(c->machine.mem_size >> 20));
     if (vm_config_ndevices(c) > VIRT_MAX_DEVICES)
-        return errmsg_set(e, -EINVAL, "too many devices (the board has %u virtio slots)", VIRT_MAX_DEVICES);
+        return errmsg_set(e, -EINVAL, "too many devices: %u configured and the board has %u virtio slots",
+                          vm_config_ndevices(c), VIRT_MAX_DEVICES);
     struct virt_config *v = &out->virt;
     v->nharts = c->machine.vcpu_count;
     v->mem_size = c->machine.mem_size;

@@ -12,7 +12,7 @@
 #include "devices/mmio.h"
 #include "util/errmsg.h"
 
-#define BUS_MAX_REGIONS 32
+#define BUS_MAX_REGIONS 64
 
 struct bus_region {
     uint64_t base, size;

@@ -258,13 +258,13 @@ static int write_soc(void *fdt, const struct fdt_config *cfg)
     TRY(fdt_end_node(fdt));
 
     for (unsigned n = 0; n < FDT_VIRTIO_SLOTS; n++) {
-        if (!(cfg->virtio_slots & (1u << n)))
+        if (!(cfg->virtio_slots & (1ull << n)))
             continue;
-        uint64_t base = FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE;
+        uint64_t base = fdt_virtio_base(n);
         TRY(node_at(fdt, "virtio_mmio", base));
         TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
         TRY(prop_reg(fdt, base, FDT_VIRTIO_STRIDE));
-        TRY(write_irq_dev(fdt, FDT_VIRTIO_IRQ0 + n));
+        TRY(write_irq_dev(fdt, fdt_virtio_irq(n)));
         TRY(fdt_end_node(fdt));
     }
     return fdt_end_node(fdt);
@@ -352,8 +352,8 @@ int fdt_build(const struct fdt_config *cfg, void *buf, size_t bufsize, size_t *s
                           (unsigned long long)cfg->ram_base,
                           (unsigned long long)(cfg->ram_base + cfg->ram_size));
     if (cfg->virtio_slots >> FDT_VIRTIO_SLOTS)
-        return errmsg_set(e, -EINVAL, "fdt: virtio slot mask %#x: only %u slots exist",
-                          cfg->virtio_slots, FDT_VIRTIO_SLOTS);
+        return errmsg_set(e, -EINVAL, "fdt: virtio slot mask %#llx: only %u slots exist",
+                          (unsigned long long)cfg->virtio_slots, FDT_VIRTIO_SLOTS);
     if (cfg->rng_seed_len > 4096)
         return errmsg_set(e, -EINVAL, "fdt: rng-seed of %zu bytes: expected at most 4096",
                           cfg->rng_seed_len);

@@ -19,17 +19,38 @@
 #include "util/errmsg.h"
 
 #define FDT_MAX_HARTS 16u
-/* virtio-mmio slots: slot n at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE,
- * PLIC source FDT_VIRTIO_IRQ0 + n. The first FDT_VIRTIO_USER_SLOTS hold
- * the devices the configuration lists (QEMU virt's eight); the board's
- * own virtio keyboard sits in the slot after them, so adding it moved
- * none of those. */
-#define FDT_VIRTIO_SLOTS 9u
-#define FDT_VIRTIO_USER_SLOTS 8u
+/* virtio-mmio slots: slot n at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE
+ * (one contiguous run, 0x1000_1000 to 0x1002_1fff), PLIC source
+ * fdt_virtio_irq(n). Slots 0-7 are QEMU virt's eight, on sources 1-8, and
+ * hold the first eight devices the configuration lists; slot 8 is the
+ * board's own virtio keyboard (source 9), so adding it moved none of
+ * those; slots 9-32 hold the configuration's devices 8-31, on sources 12
+ * up (10 and 11 are the UART's and the RTC's). fdt_virtio_user_slot maps a
+ * device's index in the configuration to its slot. */
+#define FDT_VIRTIO_SLOTS 33u
+#define FDT_VIRTIO_USER_SLOTS 32u
 #define FDT_VIRTIO_KEYBOARD_SLOT 8u
 #define FDT_VIRTIO_BASE 0x10001000ull
 #define FDT_VIRTIO_STRIDE 0x1000ull
 #define FDT_VIRTIO_IRQ0 1u
+/* The first source of slots 9 up: after the UART's (10) and RTC's (11). */
+#define FDT_VIRTIO_HIGH_IRQ0 12u
+
+static inline unsigned fdt_virtio_user_slot(unsigned device)
+{
+    return device < FDT_VIRTIO_KEYBOARD_SLOT ? device : device + 1;
+}
+
+static inline unsigned fdt_virtio_irq(unsigned slot)
+{
+    return slot <= FDT_VIRTIO_KEYBOARD_SLOT ? FDT_VIRTIO_IRQ0 + slot
+                                            : FDT_VIRTIO_HIGH_IRQ0 + (slot - FDT_VIRTIO_KEYBOARD_SLOT - 1);
+}
+
+static inline uint64_t fdt_virtio_base(unsigned slot)
+{
+    return FDT_VIRTIO_BASE + slot * FDT_VIRTIO_STRIDE;
+}
 
 #define FDT_PHANDLE_PLIC 1u
 #define FDT_PHANDLE_TEST 2u
@@ -48,7 +69,7 @@ struct fdt_config {
     const char *const *isa_extensions;
     unsigned n_isa_extensions;
     const char *mmu_type;            /* NULL: "riscv,sv57" */
-    uint32_t virtio_slots;           /* bit n set: slot n is populated */
+    uint64_t virtio_slots;           /* bit n set: slot n is populated */
     uint32_t timebase_hz;            /* 0: 10 MHz (the CLINT's) */
     /* Block sizes Linux needs with Zicbom/Zicboz; 0: 64 bytes. Emitted only
      * when the extension is listed. */

@@ -8,6 +8,7 @@
 #include "backends/net_helper.h"
 #include "backends/net_slirp.h"
 #include "backends/net_tap.h"
+#include "devices/boot_timer.h"
 #include "devices/plic.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
@@ -19,17 +20,28 @@
 #include "machine/virt.h"
 
 _Static_assert(VIRT_MAX_DEVICES == FDT_VIRTIO_USER_SLOTS, "one device per user virtio slot");
-_Static_assert(FDT_VIRTIO_KEYBOARD_SLOT >= FDT_VIRTIO_USER_SLOTS && FDT_VIRTIO_KEYBOARD_SLOT < FDT_VIRTIO_SLOTS,
-               "the keyboard has a slot of its own");
-/* The virtio slots' PLIC sources must not reach the UART's and RTC's. */
-_Static_assert(FDT_VIRTIO_IRQ0 + FDT_VIRTIO_SLOTS - 1 < UART_IRQ && UART_IRQ < RTC_IRQ && RTC_IRQ <= PLIC_NDEV,
-               "PLIC sources: virtio slots, then UART and RTC");
+_Static_assert(FDT_VIRTIO_USER_SLOTS + 1 == FDT_VIRTIO_SLOTS, "the user slots and the keyboard's");
+_Static_assert(FDT_VIRTIO_SLOTS <= 64, "virt_devices_slots is a 64-bit mask");
+/* The virtio slots' PLIC sources go round the UART's and RTC's and stay
+ * within the PLIC's. */
+_Static_assert(FDT_VIRTIO_IRQ0 + FDT_VIRTIO_KEYBOARD_SLOT < UART_IRQ && UART_IRQ + 1 == RTC_IRQ &&
+                   RTC_IRQ < FDT_VIRTIO_HIGH_IRQ0,
+               "PLIC sources: slots 0-8, UART, RTC, slots 9 up");
+_Static_assert(FDT_VIRTIO_HIGH_IRQ0 + (FDT_VIRTIO_SLOTS - FDT_VIRTIO_KEYBOARD_SLOT - 2) <= PLIC_NDEV,
+               "the last slot's PLIC source exists");
+/* The slots end below the boot timer's page. */
+_Static_assert(FDT_VIRTIO_BASE + FDT_VIRTIO_SLOTS * FDT_VIRTIO_STRIDE <= BOOT_TIMER_BASE, "virtio slots clash");
 
 /* bus_map keeps the name pointer: one string per slot that lives as long
  * as the program. */
 static const char *const slot_names[FDT_VIRTIO_SLOTS] = {
-    "virtio slot 0", "virtio slot 1", "virtio slot 2", "virtio slot 3", "virtio slot 4",
-    "virtio slot 5", "virtio slot 6", "virtio slot 7", "virtio slot 8 (keyboard)",
+    "virtio slot 0", "virtio slot 1", "virtio slot 2", "virtio slot 3", "virtio slot 4", "virtio slot 5",
+    "virtio slot 6", "virtio slot 7", "virtio slot 8 (keyboard)", "virtio slot 9", "virtio slot 10",
+    "virtio slot 11", "virtio slot 12", "virtio slot 13", "virtio slot 14", "virtio slot 15",
+    "virtio slot 16", "virtio slot 17", "virtio slot 18", "virtio slot 19", "virtio slot 20",
+    "virtio slot 21", "virtio slot 22", "virtio slot 23", "virtio slot 24", "virtio slot 25",
+    "virtio slot 26", "virtio slot 27", "virtio slot 28", "virtio slot 29", "virtio slot 30",
+    "virtio slot 31", "virtio slot 32",
 };
 
 const char *virt_device_kind_name(enum virt_device_kind k)
@@ -56,10 +68,12 @@ static int open_net_backend(const struct net_spec *s, struct net_backend **out, 
     return r ? r : net_guard_wrap(out, stack, e);
 }
 
-static int create_one(struct virt *v, unsigned slot, const struct virt_device_config *c, struct errmsg *e)
+/* Device i of the configuration goes to slot fdt_virtio_user_slot(i). */
+static int create_one(struct virt *v, unsigned i, const struct virt_device_config *c, struct errmsg *e)
 {
-    struct irq_line irq = { plic_irq_set, v->plic, FDT_VIRTIO_IRQ0 + slot };
-    struct virt_device *d = &v->devices[slot];
+    unsigned slot = fdt_virtio_user_slot(i);
+    struct irq_line irq = { plic_irq_set, v->plic, fdt_virtio_irq(slot) };
+    struct virt_device *d = &v->devices[i];
     int r = 0;
     d->kind = c->kind;
     switch (c->kind) {
@@ -123,20 +137,19 @@ static int create_one(struct virt *v, unsigned slot, const struct virt_device_co
     }
     }
     add_io(v, virtio_mmio_kick_fd(d->mmio), virtio_mmio_on_kick, d->mmio);
-    return bus_map(&v->bus, FDT_VIRTIO_BASE + slot * FDT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE, &virtio_mmio_ops,
-                   d->mmio, slot_names[slot], e);
+    return bus_map(&v->bus, fdt_virtio_base(slot), VIRTIO_MMIO_SIZE, &virtio_mmio_ops, d->mmio, slot_names[slot], e);
 }
 
 static int create_keyboard(struct virt *v, struct errmsg *e)
 {
-    struct irq_line irq = { plic_irq_set, v->plic, FDT_VIRTIO_IRQ0 + FDT_VIRTIO_KEYBOARD_SLOT };
+    struct irq_line irq = { plic_irq_set, v->plic, fdt_virtio_irq(FDT_VIRTIO_KEYBOARD_SLOT) };
     struct errmsg why = { "" };
     int r = virtio_input_create(&v->keyboard, &v->ram, &irq, &why);
     if (r)
         return errmsg_set(e, r, "keyboard: %s", why.text);
     struct virtio_mmio *t = virtio_input_mmio(v->keyboard);
     add_io(v, virtio_mmio_kick_fd(t), virtio_mmio_on_kick, t);
-    return bus_map(&v->bus, FDT_VIRTIO_BASE + FDT_VIRTIO_KEYBOARD_SLOT * FDT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+    return bus_map(&v->bus, fdt_virtio_base(FDT_VIRTIO_KEYBOARD_SLOT), VIRTIO_MMIO_SIZE,
                    &virtio_mmio_ops, t, slot_names[FDT_VIRTIO_KEYBOARD_SLOT], e);
 }
 
@@ -185,14 +198,14 @@ void virt_devices_destroy(struct virt *v)
     v->n_io_fds = 0;
 }
 
-uint32_t virt_devices_slots(const struct virt *v)
+uint64_t virt_devices_slots(const struct virt *v)
 {
-    uint32_t m = 0;
+    uint64_t m = 0;
     for (unsigned i = 0; i < v->ndevices; i++)
         if (v->devices[i].dev)
-            m |= 1u << i;
+            m |= 1ull << fdt_virtio_user_slot(i);
     if (v->keyboard)
-        m |= 1u << FDT_VIRTIO_KEYBOARD_SLOT;
+        m |= 1ull << FDT_VIRTIO_KEYBOARD_SLOT;
     return m;
 }
 

@@ -1,7 +1,8 @@
-/* The virt board's paravirtual devices: one virtio-mmio slot each (slot n
- * at FDT_VIRTIO_BASE + n * FDT_VIRTIO_STRIDE, PLIC source 1 + n), in the
- * order the configuration lists them, so the first disk is /dev/vda; and
- * in slot FDT_VIRTIO_KEYBOARD_SLOT, always, the board's virtio keyboard,
+/* The virt board's paravirtual devices: one virtio-mmio slot each (device
+ * i in slot fdt_virtio_user_slot(i): see fdt.h for the slots' addresses and
+ * PLIC sources), in the order the configuration lists them, so the first
+ * disk is /dev/vda; and in slot FDT_VIRTIO_KEYBOARD_SLOT (between the
+ * eighth device and the ninth), always, the board's virtio keyboard,
  * through which the host sends Ctrl+Alt+Del. The board creates them with
  * their host backends and lists the fds their work waits on; the vmm
  * layer runs those on its I/O thread. */
@@ -18,9 +19,9 @@
 #include "devices/virtio_vsock.h"
 #include "util/errmsg.h"
 
-#define VIRT_MAX_DEVICES 8u
-/* At most two fds per device (its kick fd and its backend's), and the
- * keyboard's kick fd. */
+/* 32: Kata's Firecracker driver alone attaches eight placeholder drives
+ * besides the root drive, a network interface and a vsock. */
+#define VIRT_MAX_DEVICES 32u
 /* Two per device, the keyboard's kick, the memory file's two watches. */
 #define VIRT_MAX_IO_FDS (2 * VIRT_MAX_DEVICES + 3)
 
@@ -68,8 +69,8 @@ struct virt;
  * "drive 2: ..."). */
 int virt_devices_create(struct virt *v, struct errmsg *e);
 void virt_devices_destroy(struct virt *v);
-/* Bit n set: slot n holds a device (for the FDT). */
-uint32_t virt_devices_slots(const struct virt *v);
+/* Bit n set: slot n holds a device, the keyboard's included (for the FDT). */
+uint64_t virt_devices_slots(const struct virt *v);
 const char *virt_device_kind_name(enum virt_device_kind k);
 
 /* Presses Ctrl+Alt+Del on the keyboard (LEFTCTRL, LEFTALT, DELETE, then

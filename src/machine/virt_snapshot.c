@@ -70,7 +70,7 @@ int virt_save(struct virt *v, struct snap_writer *w, struct errmsg *e)
         errmsg_set(e, r, "RTC: cannot save its state");
     for (unsigned i = 0; i < v->ndevices && !r; i++)
         if ((r = save_part(w, save_virtio, v->devices[i].mmio)))
-            errmsg_set(e, r, "virtio slot %u (%s): cannot save its state", i,
+            errmsg_set(e, r, "device %u (%s): cannot save its state", i,
                        virt_device_kind_name(v->devices[i].kind));
     if (!r && (r = save_part(w, save_virtio, virtio_input_mmio(v->keyboard))))
         errmsg_set(e, r, "keyboard: cannot save its state");
@@ -122,7 +122,7 @@ int virt_load(struct virt *v, struct snap_reader *r, struct errmsg *e)
     for (unsigned i = 0; i < ndev; i++) {
         uint32_t kind = snapr_u32(r);
         if (!r->err && kind != v->devices[i].kind)
-            return errmsg_set(e, -EINVAL, "snapshot state: virtio slot %u held kind %u, the configuration "
+            return errmsg_set(e, -EINVAL, "snapshot state: device %u was of kind %u, the configuration "
                               "puts a %s there", i, kind, virt_device_kind_name(v->devices[i].kind));
     }
     snapr_bytes(r, v->rom, sizeof v->rom);
@@ -150,7 +150,7 @@ int virt_load(struct virt *v, struct snap_reader *r, struct errmsg *e)
         (rc = load_part(r, "UART", e, load_uart, v->uart)) || (rc = load_part(r, "RTC", e, load_rtc, v->rtc)))
         return rc;
     for (unsigned i = 0; i < v->ndevices; i++) {
-        snprintf(what, sizeof what, "virtio slot %u (%s)", i, virt_device_kind_name(v->devices[i].kind));
+        snprintf(what, sizeof what, "device %u (%s)", i, virt_device_kind_name(v->devices[i].kind));
         if ((rc = load_part(r, what, e, load_virtio, v->devices[i].mmio)))
             return rc;
     }

@@ -6,7 +6,8 @@
 #               clock advanced less than 2 s of those 3; the guest powers
 #               off and minnow exits 0, removing its socket
 #   bad         bad bodies and wrong states get the right 4xx and a
-#               fault_message naming the field; minnow keeps serving
+#               fault_message naming the field; minnow keeps serving; a
+#               33rd device gets a 400 naming the count and the 32 slots
 #   config      --config-file (and --no-api) boot the same guest, and
 #               GET /vm/config returns what the file said (round trip)
 #   ratelimit   a drive limited to 4 MiB/s: a guest dd reads at that rate
@@ -160,6 +161,18 @@ case $mode in
     expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::99999-:80"]}' 400 "99999"
     expect PUT /network-interfaces/n '{"iface_id": "n", "minnow_user": true, "minnow_hostfwd": ["tcp::8080-:80"]}' 204
     expect PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/x.sock"}' 400 "guest_cid: expected an integer from 3"
+    # The board has 32 virtio slots: drive a and interface n take two, 30
+    # more drives fill them, a 33rd device is refused naming both numbers;
+    # replacing a drive in place still works.
+    # (each drive its own file: InstanceStart locks them one by one)
+    for i in $(seq 31); do truncate -s 64K "$work/p$i.img"; done
+    for i in $(seq 30); do
+      expect PUT /drives/p$i '{"drive_id": "p'$i'", "path_on_host": "'"$work"'/p'$i'.img", "is_root_device": false}' 204
+    done
+    expect PUT /drives/p31 '{"drive_id": "p31", "path_on_host": "'"$work"'/p31.img", "is_root_device": false}' 400 \
+      "drives: too many devices: it would be device 33 and the board has 32 virtio slots"
+    expect PUT /vsock '{"guest_cid": 3, "uds_path": "/tmp/x.sock"}' 400 "it would be device 33 and the board has 32 virtio slots"
+    expect PUT /drives/p30 '{"drive_id": "p30", "path_on_host": "'"$work"'/p31.img", "is_root_device": false, "is_read_only": true}' 204
     expect PUT /balloon '{"amount_mib": 16}' 400 "deflate_on_oom"
     expect PUT /balloon '{"amount_mib": 16, "deflate_on_oom": "yes"}' 400 "deflate_on_oom: expected a boolean"
     expect GET /balloon "" 400 "no balloon"
@@ -186,6 +199,21 @@ case $mode in
     kill -TERM "$pid"
     wait_minnow 124
     [ -e "$sock" ] && fail "the socket $sock was not removed"
+    # A config file with 33 drives: refused before anything boots.
+    python3 - "$work" "$guest/Image" <<'PY'
+import json, sys
+work, kernel = sys.argv[1], sys.argv[2]
+drives = []
+for i in range(33):
+    open(f"{work}/c{i}.img", "wb").truncate(65536)
+    drives.append({"drive_id": f"c{i}", "path_on_host": f"{work}/c{i}.img", "is_root_device": False})
+json.dump({"boot-source": {"kernel_image_path": kernel}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+           "drives": drives}, open(f"{work}/many.json", "w"))
+PY
+    st=0; "$minnow" --no-api --config-file "$work/many.json" </dev/null >"$log" 2>"$work/err" || st=$?
+    [ "$st" = 122 ] || fail "a config file with 33 drives: status $st, expected 122"
+    grep -qF "drives[32]: drives: too many devices: it would be device 33 and the board has 32 virtio slots" "$work/err" \
+      || fail "a config file with 33 drives: stderr says: $(cat "$work/err")"
     ;;
   config)
     # Configure through the API, read it back, boot it with --config-file.

@@ -25,19 +25,20 @@ Usage: fcseq.py MINNOW MODE [VSOCK_ECHO]
              line by line; a config file as fcInitConfiguration writes it
              (machine-config with smt false, boot-source with Kata's kernel
              parameters and console=ttyS0 (its debug mode), the rootfs drive
-             read-only and not the root device, a pool of empty placeholder
-             files drive_0.., the logger at Debug and the metrics on the
+             read-only and not the root device, a pool of 8 empty
+             placeholder files drive_0..drive_7 (fcDiskPoolSize), the logger at Debug and the metrics on the
              FIFOs, vsock "root" with guest CID 3); `--api-sock S
              --config-file F`; GET / every 10 ms until "Running"; chmod 0640
-             of the hybrid vsock socket; a placeholder swapped by PATCH
-             /drives/drive_0 {drive_id, path_on_host} (fcUpdateBlockDrive),
-             which the guest then reads; the agent's way in: "CONNECT 1024"
+             of the hybrid vsock socket; each of the 8 placeholders swapped
+             in turn by PATCH /drives/drive_N {drive_id, path_on_host}
+             (fcUpdateBlockDrive, a container's disk each), and the guest
+             reads each one's own marker from /dev/vdb../dev/vdi (drive_7 is
+             the board's 9th device: a slot above the keyboard's, PLIC
+             source 12); the agent's way in: "CONNECT 1024"
              on the hybrid socket, "OK N", bytes echoed by the guest; the
              end: SIGTERM (fcEnd). The log FIFO must carry minnow's log and
-             the metrics FIFO JSON lines counting the PATCH.
-             Kata's pool is fcDiskPoolSize = 8 drives; minnow's board has 8
-             virtio slots, which the rootfs and the vsock share with the
-             pool, so the pool here is 6. Kata's image is partitioned
+             the metrics FIFO JSON lines counting the 8 PATCHes.
+             Kata's image is partitioned
              (root=/dev/vda1); the default guest's is not (root=/dev/vda).
 VSOCK_ECHO (tests/guest/vsock_echo) is needed by kata only.
 Exit status 0 on success."""
@@ -182,14 +183,16 @@ def kata(minnow, work, vsock_echo):
     for req in (f"write {vsock_echo} /bin/vsock_echo", "sif /bin/vsock_echo mode 0100755"):
         run(["debugfs", "-w", "-R", req, rootfs], check=True)
     logs, metrics = FifoReader(os.path.join(vm, "logs.fifo")), FifoReader(os.path.join(vm, "metrics.fifo"))
-    pool = 6
+    pool = 8                                                        # fcDiskPoolSize
     drives = [{"drive_id": "rootfs", "is_read_only": True, "is_root_device": False, "path_on_host": rootfs}]
     for i in range(pool):
         open(os.path.join(vm, f"drive_{i}"), "w").close()          # createJailedDrive
         drives.append({"drive_id": f"drive_{i}", "is_read_only": False, "is_root_device": False,
                        "path_on_host": os.path.join(vm, f"drive_{i}")})
-    cmd = ("vsock_echo listen 1024 1 & echo kata-waiting; while [ $(cat /sys/block/vdb/size) = 0 ]; do sleep 0.1; "
-           "done; echo kata-read $(head -c 16 /dev/vdb); wait; echo kata-done; sleep 600")
+    # drive_N is /dev/vd(b+N); the guest waits for each to get a size.
+    cmd = ("vsock_echo listen 1024 1 & echo kata-waiting; for d in b c d e f g h i; do "
+           "while [ $(cat /sys/block/vd$d/size) = 0 ]; do sleep 0.1; done; "
+           "echo kata-read vd$d $(head -c 24 /dev/vd$d); done; wait; echo kata-done; sleep 600")
     params = ("root=/dev/vda rootflags=data=ordered,errors=remount-ro ro rootfstype=ext4 pci=off reboot=k panic=1 "
               "iommu=off net.ifnames=0 random.trust_cpu=on acpi=off console=ttyS0 minnow.cmd=\"" + cmd + "\"")
     hvsock = os.path.join(vm, "kata.hvsock")
@@ -226,12 +229,13 @@ def kata(minnow, work, vsock_echo):
         os.chmod(hvsock, 0o640)
         fc.wait_for(r"^kata-waiting$")
         fc.wait_for(r"^vsock_echo: listening 1024")
-        disk = os.path.join(vm, "container-disk")
-        with open(disk, "wb") as f:
-            f.write(b"kata-disk-marker")
-            f.truncate(4 << 20)
-        expect(sock, "PATCH", "/drives/drive_0", {"drive_id": "drive_0", "path_on_host": disk}, 204)
-        fc.wait_for(r"^kata-read kata-disk-marker$")
+        for i in range(pool):
+            disk = os.path.join(vm, f"container-disk-{i}")
+            with open(disk, "wb") as f:
+                f.write(f"kata-disk-marker-{i}".encode().ljust(24, b"."))
+                f.truncate(4 << 20)
+            expect(sock, "PATCH", f"/drives/drive_{i}", {"drive_id": f"drive_{i}", "path_on_host": disk}, 204)
+            fc.wait_for(rf"^kata-read vd{chr(ord('b') + i)} kata-disk-marker-{i}\.+$")
         conn = vsock_connect(hvsock, 1024, "the agent's hybrid vsock")
         msg = b"kata-agent-ttrpc-stand-in" * 40
         conn.sendall(msg)
@@ -245,14 +249,15 @@ def kata(minnow, work, vsock_echo):
     finally:
         fc.kill()
     log_lines, metric_lines = logs.lines(), metrics.lines()
-    for want in ("the microVM started", "PATCH /drives/drive_0: 204"):
+    for want in ["the microVM started"] + [f"PATCH /drives/drive_{i}: 204" for i in range(pool)]:
         if not any(want in x for x in log_lines):
             raise Fail(f"the log FIFO has no line with {want!r}: {log_lines}")
     parsed = [json.loads(x) for x in metric_lines if x.strip()]
     patches = sum(x.get("patch_api_requests", {}).get("drive_count", 0) for x in parsed)
-    if not parsed or patches != 1:
-        raise Fail(f"the metrics FIFO had {len(parsed)} JSON lines counting {patches} drive PATCHes, expected 1")
-    print(f"kata: --version {ver}; Running after {polls} GET / polls; PATCH drive_0 read by the guest; "
+    if not parsed or patches != pool:
+        raise Fail(f"the metrics FIFO had {len(parsed)} JSON lines counting {patches} drive PATCHes, expected "
+                   f"{pool}")
+    print(f"kata: --version {ver}; Running after {polls} GET / polls; PATCH of drive_0..drive_{pool - 1} each read by the guest; "
           f"vsock CONNECT/OK and {len(msg)} bytes echoed; SIGTERM → status {st}; FIFOs: {len(log_lines)} log lines, "
           f"{len(parsed)} metrics lines")
 

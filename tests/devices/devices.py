@@ -11,6 +11,11 @@ Usage: devices.py MINNOW MODE [VSOCK_ECHO]
   blk-ro     a drive with ,ro: the guest sees a read-only disk, its ext4
              mounts read-only and refuses a new file, a write to the device
              itself fails, and the image's bytes are unchanged
+  blk-many   20 drives, each a raw image starting with a marker of its own:
+             the guest reads every marker from /dev/vda../dev/vdt; the last
+             drive is the board's 20th device, in the slot at 0x10015000
+             (sysfs names its virtio_mmio node), its interrupt PLIC source
+             23 (/proc/interrupts)
   blk-kill   root=/dev/vda rw: the guest writes, syncs and prints a marker;
              the host kills minnow with SIGKILL at the marker; after journal
              replay the image is clean and holds what the guest synced
@@ -120,6 +125,34 @@ class Test:
         if len(data) != 1 << 20 or hashlib.md5(data).hexdigest() != md5:
             raise Fail(f"/d/rand.bin on the image: {len(data)} bytes, md5 {hashlib.md5(data).hexdigest()}, "
                        f"the guest wrote 1048576 bytes with md5 {md5}")
+
+    def blk_many(self, n=20):
+        token = f"{random.getrandbits(32):08x}"
+        devices = []
+        for i in range(n):
+            img = os.path.join(self.work, f"d{i}.img")
+            with open(img, "wb") as f:
+                f.write(f"marker-{i:02d}-{token}".encode())
+                f.truncate(64 << 10)
+            devices += ["--drive", f"path={img},ro"]
+        letters = "".join(chr(ord("a") + i) for i in range(n))
+        last = f"vd{letters[-1]}"
+        cmd = (f"for d in $(echo {letters} | sed 's/./& /g'); do echo vd$d=$(head -c 18 /dev/vd$d); done; "
+               f"v=$(basename $(readlink -f /sys/block/{last}/device)); echo last-node=$(readlink -f "
+               f"/sys/block/{last}/device/..); grep -w $v /proc/interrupts; echo many-done")
+        vm = self.boot(cmd, devices)
+        vm.expect_exit(0)
+        vm.expect_line("many-done")
+        for i in range(n):
+            vm.expect_line(f"vd{letters[i]}=marker-{i:02d}-{token}")
+        out = vm.text()
+        # The last drive: in slot fdt_virtio_user_slot(19) = 20, at 0x10001000 + 20 * 0x1000 = 0x10015000,
+        # PLIC source 12 + (20 - 9) = 23.
+        if not re.search(r"^last-node=/sys/devices/platform/soc/10015000\.virtio_mmio$", out, re.M):
+            raise Fail(f"/sys/block/{last} is not the virtio_mmio node at 0x10015000: "
+                       + str(re.findall(r"^last-node=.*$", out, re.M)))
+        if not re.search(r"^\s*\d+:(?:\s+\d+)+\s+SiFive PLIC\s+23\s+\S+\s+virtio\d+$", out, re.M):
+            raise Fail(f"/proc/interrupts has no line for {last}'s virtio device on PLIC source 23")
 
     def blk_ro(self):
         src = os.path.join(self.work, "src")
@@ -564,7 +597,7 @@ def main():
         sys.exit(__doc__)
     minnow, MODE = os.path.abspath(sys.argv[1]), sys.argv[2]
     extra = sys.argv[3] if len(sys.argv) > 3 else None
-    modes = {"blk": lambda t: t.blk(), "blk-sync": lambda t: t.blk("sync"), "blk-ro": Test.blk_ro,
+    modes = {"blk": lambda t: t.blk(), "blk-sync": lambda t: t.blk("sync"), "blk-ro": Test.blk_ro, "blk-many": Test.blk_many,
              "blk-kill": Test.blk_kill, "net-user": Test.net_user,
              "net-mtu": lambda t: t.net_user(1500), "net-frag": Test.net_frag, "net-tap": Test.net_tap,
              "vsock": Test.vsock, "rng": Test.rng, "console2": Test.console2, "balloon": Test.balloon}

@@ -23,9 +23,11 @@ Usage: snapshot.py MINNOW MODE [MEMCHECK]
               `minnow restore` and by PUT /snapshot/load, after which a good
               load still works); bad /snapshot/create and /snapshot/load
               bodies and wrong states get a 400 naming the field
-  devices     a guest with user-mode networking (slirp, DHCP done) and a
-              vsock listener is snapshotted and restored in a new process
-              (with --vsock-override):
+  devices     a guest with 10 read-only drives, user-mode networking
+              (slirp, DHCP done) and a vsock listener (the board's 11th and
+              12th devices: slots above the keyboard's, PLIC sources 14 and
+              15) is snapshotted and restored in a new process (with
+              --vsock-override): the guest reads the last drive's marker,
               the guest fetches a page from a host HTTP server through the
               new slirp, and a host vsock connection reaches its listener
               and echoes
@@ -416,6 +418,15 @@ class Test:
         cfg = self.config("udhcpc -i eth0 -f -q -n -t 10 -T 3 >/dev/null 2>&1; ip -4 addr show dev eth0; "
                           "vsock_echo listen 6000 1 & sleep 1; echo ready-for-snapshot; "
                           "while read l; do eval $l; done", initrd=initrd)
+        ndrives = 10
+        cfg["drives"] = []
+        for i in range(ndrives):
+            img = self.path(f"d{i}.img")
+            with open(img, "wb") as f:
+                f.write(f"snapdrive-{i}-{os.getpid()}".encode())
+                f.truncate(64 << 10)
+            cfg["drives"].append({"drive_id": f"d{i}", "path_on_host": img, "is_root_device": False,
+                                  "is_read_only": True})
         cfg["network-interfaces"] = [{"iface_id": "eth0", "minnow_user": True}]
         cfg["vsock"] = {"guest_cid": 7, "uds_path": uds}
         m = self.boot("vm1", cfg)
@@ -432,6 +443,12 @@ class Test:
         r.p.stdin.write(f"wget -q -T 10 -O - http://10.0.2.2:{port}/token.txt; echo wget-done\n".encode())
         r.p.stdin.flush()
         r.wait_for(r"^wget-done$", timeout=60)
+        last = f"vd{chr(ord('a') + ndrives - 1)}"
+        want = f"snapdrive-{ndrives - 1}-{os.getpid()}"
+        r.p.stdin.write(f"echo read=$(head -c {len(want)} /dev/{last})\n".encode())
+        r.p.stdin.flush()
+        r.wait_for(rf"^read={want}$", timeout=60)
+        print(f"after restore: the guest read /dev/{last}'s marker (the {ndrives}th device, in slot {ndrives})")
         if token not in r.text():
             raise Fail(f"the restored guest did not fetch the page through slirp: {r.text()[-500:]}")
         print("after restore: the guest fetched a page from the host through the new slirp")

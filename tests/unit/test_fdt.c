@@ -297,6 +297,31 @@ static void virtio_nodes_only_for_populated_slots(void **state)
     assert_true(fdt_node_offset_by_compatible(blob, -1, "virtio,mmio") < 0);
 }
 
+/* Slots 9 up continue the run of addresses after the keyboard's (slot 8)
+ * and take PLIC sources 12 up, round the UART's 10 and the RTC's 11. */
+static void virtio_high_slots_skip_uart_and_rtc_sources(void **state)
+{
+    (void)state;
+    struct fdt_config c = base_config();
+    c.virtio_slots = (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 32);
+    build(&c);
+    static const struct { unsigned slot; uint64_t base; uint32_t irq; } want[] = {
+        { 7, 0x10008000ull, 8 }, { 8, 0x10009000ull, 9 }, { 9, 0x1000a000ull, 12 }, { 32, 0x10021000ull, 35 },
+    };
+    for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/soc/virtio_mmio@%llx", (unsigned long long)want[i].base);
+        int off = fdt_path_offset(blob, path);
+        assert_true(off >= 0);
+        assert_reg(off, want[i].base, 0x1000);
+        assert_int_equal(u32(off, "interrupts"), want[i].irq);
+    }
+    assert_int_equal(fdt_virtio_user_slot(7), 7);
+    assert_int_equal(fdt_virtio_user_slot(8), 9);
+    assert_int_equal(fdt_virtio_user_slot(31), 32);
+    assert_int_equal(u32(node("/soc/plic@c000000"), "riscv,ndev") >= 35, 1);
+}
+
 static void phandles_are_unique(void **state)
 {
     (void)state;
@@ -355,7 +380,7 @@ static void bad_configs_are_refused(void **state)
     assert_int_equal(fdt_build(&c, blob, sizeof blob, &size, &e), -EINVAL);
 
     c = base_config();
-    c.virtio_slots = 1u << FDT_VIRTIO_SLOTS;
+    c.virtio_slots = 1ull << FDT_VIRTIO_SLOTS;
     assert_int_equal(fdt_build(&c, blob, sizeof blob, &size, &e), -EINVAL);
 
     const char *no_i[] = {"m", "a"};
@@ -393,6 +418,7 @@ int main(void)
         cmocka_unit_test(soc_devices),
         cmocka_unit_test(poweroff_disabled_behind_sbi_srst),
         cmocka_unit_test(virtio_nodes_only_for_populated_slots),
+        cmocka_unit_test(virtio_high_slots_skip_uart_and_rtc_sources),
         cmocka_unit_test(phandles_are_unique),
         cmocka_unit_test(bad_configs_are_refused),
     };

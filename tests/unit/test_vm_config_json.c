@@ -262,12 +262,12 @@ static void test_slots_and_build_checks(void **state)
         struct vm_config_drive d = { .drive_id = id, .path_on_host = "/x" };
         assert_int_equal(vm_config_put_drive(&c, &d, &e), 0);
     }
-    /* Replacing one in place needs no slot; a ninth device does. */
+    /* Replacing one in place needs no slot; a 33rd device does. */
     struct vm_config_drive d = { .drive_id = "d3", .path_on_host = "/y" };
     assert_int_equal(vm_config_put_drive(&c, &d, &e), 0);
     assert_string_equal(c.drives[3].path_on_host, "/y");
     assert_int_not_equal(vm_config_set_entropy(&c, &e), 0);
-    assert_string_equal(e.text, "entropy: too many devices (the board has 8 virtio slots)");
+    assert_string_equal(e.text, "entropy: too many devices: it would be device 33 and the board has 32 virtio slots");
     struct vm_build b;
     assert_int_not_equal(vm_config_build(&c, &b, &e), 0);
     assert_string_equal(e.text, "boot-source: kernel_image_path is not set (PUT /boot-source first)");
