@@ -217,9 +217,8 @@ static int add_device(struct run_opts *o, const char *opt, char *spec)
         r = device_spec_rng(&d);
     else
         r = device_spec_balloon(spec, &d, &e);
-    if (!r && vm_config_ndevices(&o->cfg) == VIRT_MAX_DEVICES)
-        r = errmsg_set(&e, -EINVAL, "%s: too many devices: it would be device %u and the board has %u virtio slots",
-                       opt, VIRT_MAX_DEVICES + 1, VIRT_MAX_DEVICES);
+    if (!r)
+        r = vm_config_need_slot(&o->cfg, opt, &e);
     if (!r)
         r = config_device(&o->cfg, opt, &d, &e);
     if (r) {
@@ -238,9 +237,8 @@ static int add_disk(struct run_opts *o, const char *path)
     int r = 0;
     if (!*path)
         r = errmsg_set(&e, -EINVAL, "--disk needs a file name");
-    else if (vm_config_ndevices(&o->cfg) == VIRT_MAX_DEVICES)
-        r = errmsg_set(&e, -EINVAL, "--disk: too many devices: it would be device %u and the board has %u virtio "
-                       "slots", VIRT_MAX_DEVICES + 1, VIRT_MAX_DEVICES);
+    else
+        r = vm_config_need_slot(&o->cfg, "--disk", &e);
     if (!r) {
         cli_id(id, sizeof id, "rootfs", 0, &o->cfg, true);
         struct vm_config_drive d = { .drive_id = id, .path_on_host = (char *)path, .is_root_device = true,

@@ -167,7 +167,7 @@ unsigned vm_config_ndevices(const struct vm_config *c)
 }
 
 /* Adding one more device (not replacing one) must leave a slot free. */
-static int need_slot(const struct vm_config *c, const char *what, struct errmsg *e)
+int vm_config_need_slot(const struct vm_config *c, const char *what, struct errmsg *e)
 {
     if (vm_config_ndevices(c) >= VIRT_MAX_DEVICES)
         return errmsg_set(e, -EINVAL, "%s: too many devices: it would be device %u and the board has %u virtio slots",
@@ -241,7 +241,7 @@ int vm_config_put_drive(struct vm_config *c, const struct vm_config_drive *d, st
         if ((int)i != at && c->drives[i].is_root_device)
             return errmsg_set(e, -EINVAL, "drives '%s': is_root_device: drive '%s' is already the root device",
                               d->drive_id, c->drives[i].drive_id);
-    if (at < 0 && (r = need_slot(c, "drives", e)))
+    if (at < 0 && (r = vm_config_need_slot(c, "drives", e)))
         return r;
     struct vm_config_drive n;
     if (drive_dup(&n, d))
@@ -275,7 +275,7 @@ int vm_config_put_net(struct vm_config *c, const struct vm_config_net *n, struct
             return errmsg_set(e, -EINVAL, "network-interfaces '%s': guest_mac is already used by '%s'",
                               n->iface_id, c->nets[i].iface_id);
     }
-    if (at < 0 && (r = need_slot(c, "network-interfaces", e)))
+    if (at < 0 && (r = vm_config_need_slot(c, "network-interfaces", e)))
         return r;
     char *id = strdup(n->iface_id);
     if (!id)
@@ -299,7 +299,7 @@ int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, st
     if (!v->uds_path || !*v->uds_path)
         return errmsg_set(e, -EINVAL, "vsock: uds_path is required");
     int r;
-    if (!c->vsock.present && (r = need_slot(c, "vsock", e)))
+    if (!c->vsock.present && (r = vm_config_need_slot(c, "vsock", e)))
         return r;
     struct vm_config_vsock n;
     if (vsock_dup(&n, v))
@@ -313,7 +313,7 @@ int vm_config_set_vsock(struct vm_config *c, const struct vm_config_vsock *v, st
 int vm_config_set_entropy(struct vm_config *c, struct errmsg *e)
 {
     int r;
-    if (!c->entropy && (r = need_slot(c, "entropy", e)))
+    if (!c->entropy && (r = vm_config_need_slot(c, "entropy", e)))
         return r;
     c->entropy = true;
     return 0;
@@ -326,7 +326,7 @@ int vm_config_set_balloon(struct vm_config *c, const struct vm_config_balloon *b
     if (b->amount_mib > UINT32_MAX / 256)
         return errmsg_set(e, -EINVAL, "balloon: amount_mib %u is out of range: at most %u", b->amount_mib,
                           UINT32_MAX / 256);
-    if (!c->balloon.present && (r = need_slot(c, "balloon", e)))
+    if (!c->balloon.present && (r = vm_config_need_slot(c, "balloon", e)))
         return r;
     c->balloon = *b;
     c->balloon.present = true;
@@ -353,7 +353,7 @@ int vm_config_set_console2(struct vm_config *c, const struct vm_config_console2 
     int r;
     if (k->pty == (k->uds_path != NULL) || (k->uds_path && !*k->uds_path))
         return errmsg_set(e, -EINVAL, "minnow-console2: expected either uds_path or \"pty\": true");
-    if (!c->console2.present && (r = need_slot(c, "minnow-console2", e)))
+    if (!c->console2.present && (r = vm_config_need_slot(c, "minnow-console2", e)))
         return r;
     struct vm_config_console2 n;
     if (console2_dup(&n, k))

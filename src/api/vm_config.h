@@ -159,6 +159,9 @@ int vm_config_copy(struct vm_config *dst, const struct vm_config *src, struct er
 
 /* Devices the board would get (each takes one of VIRT_MAX_DEVICES slots). */
 unsigned vm_config_ndevices(const struct vm_config *c);
+/* 0 while another device fits in the board's virtio slots, else an error
+ * naming what (the option or key adding it), the count and the limit. */
+int vm_config_need_slot(const struct vm_config *c, const char *what, struct errmsg *e);
 
 /* The setters replace the resource whole (PUT semantics); the strings are
  * copied. A failed setter leaves c unchanged. */
