@@ -319,8 +319,14 @@ int csr_write_as(struct hart *h, unsigned priv, unsigned csr, uint64_t v)
         if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48 &&
             mode != SATP_MODE_SV57)
             return 0; /* unsupported mode: the write has no effect */
+        uint64_t old = h->satp;
         h->satp = v & ((0xfull << 60) | (0xffffull << 44) | ((1ull << 44) - 1));
-        mmu_flush(h);
+        /* Another address space in the same mode keeps the global
+         * translations (see mmu.h). */
+        if ((old ^ h->satp) >> 60 || mode == SATP_MODE_BARE)
+            mmu_flush(h);
+        else
+            mmu_flush_local(h);
         return 0;
     }
     case CSR_MSTATUS: mstatus_write(h, v, MSTATUS_WRITABLE); return 0;

@@ -83,10 +83,12 @@ int hart_create(struct hart **out, const struct hart_config *cfg, struct errmsg 
     h->clock_origin_ns = host_ns();
     h->mhartid = cfg->hartid;
     h->crash_detect = cfg->crash_detect;
+    h->alone = cfg->alone;
     h->ecall = cfg->ecall;
     h->engine = cfg->engine;
     atomic_init(&h->flush_requested, 0);
     atomic_init(&h->flush_done, 0);
+    atomic_init(&h->flush_kinds, 0);
     atomic_init(&h->mip_ext, 0);
     atomic_init(&h->mtimecmp, UINT64_MAX);
     atomic_init(&h->stop_requested, 0);
@@ -341,11 +343,15 @@ static uint64_t orc_b(uint64_t a)
  * write is picked up at fence.i and at remote fences (hart_service_flush),
  * as the ISA requires software to ask for. Linux runs fence.i often (each
  * time it maps a page of user code), so a fence does not drop the decoded
- * code: it starts a new epoch and empties the jump caches, and a page's
- * blocks are used again only after block_lookup has compared its decoded
- * chunks with the copy taken when they were decoded (code_validate);
- * where they differ, the page's blocks are dropped. Every way into a block
- * after the fence goes through block_lookup (links stay within a page). */
+ * code: a page's blocks are used again only after their decoded chunks
+ * were compared with the copy taken when they were decoded
+ * (code_validate); where they differ, the page's blocks are dropped.
+ * A hart alone in its machine knows every write its stores did not make:
+ * they are marked in h->mem.written, and its fence checks just the code
+ * pages marked there (code_fence_written). Otherwise a fence starts a new
+ * epoch and empties the jump caches, and block_lookup checks each page
+ * before its blocks run again in the new epoch (every way into a block
+ * after the fence goes through block_lookup: links stay within a page). */
 
 #define BLOCK_MAX_INSNS 64
 /* Booting the default guest decodes about 26k blocks (~10 MiB): a 4 MiB
@@ -464,10 +470,34 @@ static void code_flush_all(struct hart *h)
     mmu_flush_jcache(h);
 }
 
+static void code_validate(struct hart *h, uint64_t pa);
+
+/* fence.i of a hart alone in its machine: checks the code pages that
+ * something other than its stores wrote since its last fence, and takes
+ * their bits. A bit is taken before the page is compared, so a write
+ * that lands meanwhile is seen now or at the next fence. */
+static void code_fence_written(struct hart *h)
+{
+    size_t words = (h->mem.size / 4096 + 63) / 64;
+    for (size_t w = 0; w < words; w++) {
+        if (!atomic_load_explicit(&h->mem.written[w], memory_order_relaxed))
+            continue;
+        for (uint64_t m = atomic_exchange_explicit(&h->mem.written[w], 0, memory_order_acquire); m; m &= m - 1) {
+            uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(m);
+            if (h->code_mask[page])
+                code_validate(h, h->mem.base + (page << 12));
+        }
+    }
+}
+
 /* fence.i: decoded code must be checked against memory before it runs
  * again (see above). */
 static void code_fence(struct hart *h)
 {
+    if (h->alone && h->mem.written) {
+        code_fence_written(h);
+        return;
+    }
     h->code->epoch++;
     mmu_flush_jcache(h);
 }
@@ -1173,10 +1203,13 @@ fetch_fault:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
             /* By address: that page in every context (mmu_flush_page knows
-             * about superpages). An ASID only narrows what must go, so it
-             * is ignored: more is dropped than needed, never less. */
+             * about superpages); the ASID is ignored there: more is dropped
+             * than needed, never less. By ASID alone: all but the global
+             * translations. */
             if (op->rs1)
                 mmu_flush_page(h, RS1);
+            else if (op->rs2)
+                mmu_flush_local(h);
             else
                 mmu_flush(h);
             goto system_done;
@@ -1386,8 +1419,9 @@ void hart_flush_tlb(struct hart *h)
     mmu_flush(h);
 }
 
-uint64_t hart_request_flush(struct hart *h)
+uint64_t hart_request_flush(struct hart *h, unsigned kinds)
 {
+    atomic_fetch_or_explicit(&h->flush_kinds, kinds, memory_order_release);
     uint64_t ticket = atomic_fetch_add(&h->flush_requested, 1) + 1;
     hart_kick(h);
     return ticket;
@@ -1410,9 +1444,16 @@ void hart_service_flush(struct hart *h)
     uint64_t req = atomic_load_explicit(&h->flush_requested, memory_order_acquire);
     if (req == atomic_load_explicit(&h->flush_done, memory_order_relaxed))
         return;
-    /* Remote fence.i and sfence.vma: drop translations, check decoded code. */
-    mmu_flush(h);
-    code_fence(h);
+    /* Remote sfence.vma drops translations, remote fence.i checks decoded
+     * code. The kinds of requests whose tickets are in req were set before
+     * them; later ones' may be honoured early, which does no harm. */
+    unsigned kinds = atomic_exchange_explicit(&h->flush_kinds, 0, memory_order_acquire);
+    if (kinds & HART_FLUSH_TLB)
+        mmu_flush(h);
+    else if (kinds & HART_FLUSH_LOCAL)
+        mmu_flush_local(h);
+    if (kinds & HART_FLUSH_CODE)
+        code_fence(h);
     atomic_store_explicit(&h->flush_done, req, memory_order_release);
 }
 

@@ -70,13 +70,18 @@ enum hart_cause {
  * the slow path before the page may enter the store TLB, so the fast path
  * needs no check, and whoever clears bits must then drop the harts' TLBs
  * (hart_flush_tlb, or hart_request_flush while they run) before it reads
- * the pages it took. */
+ * the pages it took.
+ * `written` has a page's bit set by every write that no hart's store
+ * made: devices' (DMA), page-table A/D updates. A hart that is alone in
+ * its machine takes the bits at fence.i and checks only the decoded code
+ * of those pages (see "decoded code" in hart.c). */
 struct hart_mem {
     uint8_t *host;
     uint64_t base;
     uint64_t size;
     uint64_t watch_lo, watch_hi;
     _Atomic uint64_t *dirty;   /* util/dirty_bitmap.h; NULL: not tracked */
+    _Atomic uint64_t *written; /* the same layout; NULL: not tracked */
 };
 
 /* Physical accesses that are not RAM. load/store return 0, or -1 when
@@ -138,6 +143,8 @@ struct hart_config {
      * same pc many times in a row with no other trap between. Meant for
      * bare-metal programs; a full OS board may leave it off. */
     int crash_detect;
+    /* The only hart of its machine: no other hart's stores reach RAM. */
+    int alone;
     /* Size of the JIT's code cache; 0: the default. Tests make it small
      * to exercise the cache's flushes. */
     size_t jit_cache_bytes;
@@ -201,10 +208,14 @@ struct hart_jcache_entry {
  * the slots filled since it was last cleared (log: a count above
  * HART_FLUSH_LOG means it overflowed and a clear must wipe everything)
  * and the span of virtual pages they map ([lo, hi], empty when lo > hi),
- * so that clearing a set, or one page of it, costs little. */
+ * so that clearing a set, or one page of it, costs little. `local` is set
+ * once the set may hold a translation that is not global (no G bit on
+ * its page-table path): only such sets go when the address space
+ * changes (mmu_flush_local). */
 struct hart_tlb_log {
     uint64_t lo, hi;
     unsigned n;
+    int local;
     uint16_t slot[HART_FLUSH_LOG];
 };
 
@@ -282,6 +293,7 @@ struct hart {
     _Atomic int stop_requested;
     _Atomic int kicked;
     _Atomic uint64_t flush_requested, flush_done;  /* remote fence tickets */
+    _Atomic unsigned flush_kinds;                  /* HART_FLUSH_* asked for since the last service */
     _Atomic int in_run;  /* inside hart_run (see hart_flush_complete) */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
@@ -295,6 +307,7 @@ struct hart {
 
     /* Crash detection (see hart_config.crash_detect). */
     int crash_detect;
+    int alone;           /* hart_config.alone */
     uint64_t last_trap_instret;
     uint64_t last_exc_cause, last_exc_pc, exc_repeat;
     int trapped_once;
@@ -371,7 +384,9 @@ int hart_stop_pending(const struct hart *h);
 void hart_flush_tlb(struct hart *h);
 
 /* Remote fences (any thread): asks the hart to drop every cached
- * translation and decoded instruction, and returns a ticket;
+ * translation (HART_FLUSH_TLB), all but the global ones (HART_FLUSH_LOCAL:
+ * a fence for one ASID), and/or check its decoded instructions
+ * against memory as fence.i does (HART_FLUSH_CODE), and returns a ticket;
  * hart_flush_complete(h, ticket) is true once the hart has done so, or
  * while it is outside hart_run (parked by a pause, stopped): it then
  * honours the request before it runs another instruction, so a requester
@@ -379,7 +394,8 @@ void hart_flush_tlb(struct hart *h);
  * slices, in hart_wait, and in hart_service_flush, which a waiting
  * requester calls for itself (so two harts fencing each other cannot
  * deadlock). */
-uint64_t hart_request_flush(struct hart *h);
+enum { HART_FLUSH_TLB = 1, HART_FLUSH_CODE = 2, HART_FLUSH_LOCAL = 4 };
+uint64_t hart_request_flush(struct hart *h, unsigned kinds);
 int hart_flush_complete(struct hart *h, uint64_t ticket);
 void hart_service_flush(struct hart *h);
 

@@ -25,6 +25,7 @@ static void log_reset(struct hart_tlb_log *log)
     log->n = 0;
     log->lo = UINT64_MAX;
     log->hi = 0;
+    log->local = 0;
 }
 
 static void fetch_tlb_clear(struct hart_fetch_tlb *t)
@@ -75,6 +76,16 @@ void mmu_flush(struct hart *h)
         data_tlb_clear(&h->dtlb[i]);
     h->super_lo = UINT64_MAX;
     h->super_hi = 0;
+}
+
+void mmu_flush_local(struct hart *h)
+{
+    for (unsigned i = 0; i < HART_FCTX_N; i++)
+        if (h->ftlb[i].log.local)
+            fetch_tlb_clear(&h->ftlb[i]);
+    for (unsigned i = 0; i < HART_DCTX_N; i++)
+        if (h->dtlb[i].log.local)
+            data_tlb_clear(&h->dtlb[i]);
 }
 
 static inline void entry_drop_page(struct hart_tlb_entry *e, uint64_t page)
@@ -270,6 +281,7 @@ int mmu_translate(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa
 
 restart:;
     uint64_t table = (h->satp & PPN_MASK) << 12;
+    uint64_t global = 0;
     for (int i = (int)levels - 1; i >= 0; i--) {
         uint64_t vpn = (va >> (12 + 9 * i)) & 0x1ff;
         uint64_t pte_pa = table + vpn * 8;
@@ -287,6 +299,7 @@ restart:;
         if (pbmt && (!(h->menvcfg & MENVCFG_PBMTE) || pbmt == PTE_PBMT))
             goto page_fault;
         uint64_t ppn = (pte >> 10) & PPN_MASK;
+        global |= pte & PTE_G; /* a global pointer makes all below it global */
         if (!(pte & (PTE_R | PTE_X))) {
             /* Pointer to the next level; PBMT is reserved there. */
             if (i == 0 || pbmt)
@@ -325,6 +338,8 @@ restart:;
             if (!__atomic_compare_exchange_n(pte_host, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 goto restart;
             mark_dirty(h, pte_pa, 8);
+            /* Not a store of ours: fence.i must look (struct hart_mem). */
+            dirty_bitmap_mark(h->mem.written, pte_pa - h->mem.base, 8);
         }
         if (i) {
             /* TLB entries will hold 4 KiB pieces of this superpage: see
@@ -336,6 +351,10 @@ restart:;
                 h->super_hi = hi;
         }
         *pa = (((ppn & ~low) | ((va >> 12) & low)) << 12) | (va & 0xfff);
+        /* Whatever the context caches from this walk may be local to
+         * the address space. */
+        if (!global)
+            (acc == MMU_FETCH ? &h->ft->log : &h->dt->log)->local = 1;
         return 0;
     }
 page_fault:

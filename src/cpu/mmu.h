@@ -61,12 +61,16 @@ int mmu_fetch16(struct hart *h, uint64_t va, uint32_t *half);
 /* Cached translations. The TLB sets and the jump cache are kept per
  * translation context (struct hart: ft, dt), so nothing is dropped when
  * the privilege or mstatus.SUM/MXR/MPRV change; csr_update_priv_ls picks
- * the sets. What invalidates them: mmu_flush (satp writes, sfence.vma
- * without an address, PMP and menvcfg.PBMTE changes, remote fences) drops
- * every context; mmu_flush_page (sfence.vma with an address) drops the
- * page in every context, or everything when va lies where superpages were
+ * the sets. What invalidates them: mmu_flush (satp mode changes,
+ * sfence.vma without address and ASID, PMP and menvcfg.PBMTE changes,
+ * remote fences) drops every context; mmu_flush_local (satp writes within
+ * a mode, sfence.vma by ASID) drops the contexts that may hold non-global
+ * translations, as an ASID-tagged TLB would keep global ones (the kernel's,
+ * in Linux); mmu_flush_page (sfence.vma with an address) drops the page in
+ * every context, or everything when va lies where superpages were
  * translated. */
 void mmu_flush(struct hart *h);
+void mmu_flush_local(struct hart *h);
 void mmu_flush_page(struct hart *h, uint64_t va);
 /* Points h->ft and h->dt at the sets of the current context (h->priv,
  * h->priv_ls, mstatus SUM and MXR). */

@@ -6,7 +6,9 @@
  *
  * Writes by a device into guest RAM must be reported to guest_mem_written
  * (virtq_push does it for chain data and the used ring): it marks the
- * pages in the dirty bitmap that Diff snapshots and live migration read. */
+ * pages in the dirty bitmap that Diff snapshots and live migration read,
+ * and in the bitmap of writes a hart's fence.i checks its decoded code
+ * against (struct hart_mem in cpu/hart.h). */
 #ifndef MINNOW_DEVICES_GUEST_MEM_H
 #define MINNOW_DEVICES_GUEST_MEM_H
 
@@ -22,6 +24,7 @@ struct guest_mem {
     uint64_t base;  /* guest physical address of the first byte of RAM */
     uint64_t size;  /* bytes */
     _Atomic uint64_t *dirty; /* one bit per page (util/dirty_bitmap.h); NULL: not tracked */
+    _Atomic uint64_t *written; /* the same, for fence.i; cleared by the harts */
     int file_backed;         /* mapped from a memory file (machine/ram.h), not anonymous */
     struct ram_fault *fault; /* file_backed: its SIGBUS watch (machine/ram_fault.h) */
 };
@@ -43,8 +46,10 @@ static inline void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uin
  * tracking; see the top of this file. */
 static inline void guest_mem_written(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 {
-    if (gpa >= mem->base && gpa - mem->base < mem->size && len <= mem->size - (gpa - mem->base))
+    if (gpa >= mem->base && gpa - mem->base < mem->size && len <= mem->size - (gpa - mem->base)) {
         dirty_bitmap_mark(mem->dirty, gpa - mem->base, len);
+        dirty_bitmap_mark(mem->written, gpa - mem->base, len);
+    }
 }
 
 #endif

@@ -38,9 +38,10 @@ static int map(struct guest_mem *ram, uint64_t base, uint64_t size, int fd, int 
     ram->size = size;
     size_t words = ram_dirty_words(ram);
     ram->dirty = calloc(words, sizeof *ram->dirty);
-    if (!ram->dirty) {
+    ram->written = calloc(words, sizeof *ram->written);
+    if (!ram->dirty || !ram->written) {
         ram_destroy(ram);
-        return errmsg_set(e, -ENOMEM, "out of memory for the dirty-page bitmap");
+        return errmsg_set(e, -ENOMEM, "out of memory for the dirty-page bitmaps");
     }
     if (all_dirty)
         for (size_t i = 0; i < words; i++)
@@ -88,7 +89,8 @@ void ram_destroy(struct guest_mem *ram)
         munmap(ram->host, ram->size);
     ram->host = NULL;
     free((void *)ram->dirty);
-    ram->dirty = NULL;
+    free((void *)ram->written);
+    ram->dirty = ram->written = NULL;
 }
 
 const char *ram_lost(const struct guest_mem *ram, uint64_t *offset)

@@ -127,17 +127,21 @@ static int sbi_remote_fence(void *opaque, unsigned self, uint64_t targets, enum 
 {
     struct virt *v = opaque;
     struct hart *me = v->harts[self].hart;
-    (void)kind, (void)start, (void)size, (void)asid; /* every fence drops everything */
+    /* An sfence.vma drops every translation, or for one ASID all but the
+     * global ones, whatever the range. */
+    (void)start, (void)size, (void)asid;
+    unsigned kinds = kind == SBI_FENCE_I ? HART_FLUSH_CODE : kind == SBI_FENCE_VMA_ASID ? HART_FLUSH_LOCAL
+                                                                                         : HART_FLUSH_TLB;
     uint64_t tickets[VIRT_MAX_HARTS] = { 0 };
     for (unsigned i = 0; i < v->nharts; i++) {
         if (!(targets & (1ull << i)))
             continue;
         if (i == self) {
             /* Honour it here and now, as a remote hart would. */
-            hart_request_flush(me);
+            hart_request_flush(me, kinds);
             hart_service_flush(me);
         } else if (hart_running(v, i))
-            tickets[i] = hart_request_flush(v->harts[i].hart);
+            tickets[i] = hart_request_flush(v->harts[i].hart, kinds);
     }
     for (unsigned i = 0; i < v->nharts; i++) {
         while (tickets[i] && !hart_flush_complete(v->harts[i].hart, tickets[i]) && hart_running(v, i)) {
@@ -276,7 +280,9 @@ int virt_harts_create(struct virt *v, struct errmsg *e)
         struct hart_config hc = {
             .hartid = i,
             .engine = v->cfg.engine,
-            .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size, .dirty = v->ram.dirty },
+            .mem = { .host = v->ram.host, .base = v->ram.base, .size = v->ram.size, .dirty = v->ram.dirty,
+                     .written = v->ram.written },
+            .alone = v->nharts == 1,
             .bus = { .load = bus_load, .store = bus_store, .opaque = &v->bus },
             .clock = { .read = clint_time_read, .opaque = v->clint, .freq_hz = CLINT_FREQ_HZ },
             /* Without firmware nothing runs in M-mode: a trap that reaches

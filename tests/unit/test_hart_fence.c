@@ -93,7 +93,7 @@ static int teardown(void **state)
 static void parked_hart_needs_no_wait(void **state)
 {
     struct rig *r = *state;
-    uint64_t t = hart_request_flush(r->h);
+    uint64_t t = hart_request_flush(r->h, HART_FLUSH_TLB | HART_FLUSH_CODE);
     assert_true(hart_flush_complete(r->h, t));
     assert_true(atomic_load(&r->h->flush_done) < t);
     assert_int_equal(hart_run(r->h, 1), HART_EXIT_BUDGET);

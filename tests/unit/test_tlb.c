@@ -2,7 +2,9 @@
  * instructions: translations are kept per context across traps, xrets and
  * mstatus.SUM changes, so these check that a cached entry never grants an
  * access the current context must fault on, and that sfence.vma by
- * address drops what it must (including 4 KiB pieces of a superpage).
+ * address drops what it must (including 4 KiB pieces of a superpage), and
+ * that a satp write or an sfence.vma by ASID drops translations that are
+ * not global while a full sfence.vma drops global ones too.
  *
  * Memory (RAM 4 MiB at 0x80000000, Sv39):
  *   +0x0000 M trap vector (j .)        +0x1000 S code   +0x3000 U code
@@ -45,6 +47,10 @@
 #define SD_X0_A3 0x0006b023u      /* sd x0, 0(a3) */
 #define CSRC_SSTATUS_T1 0x10033073u /* csrc sstatus, t1 */
 #define SFENCE_A5 0x12078073u     /* sfence.vma a5, x0 */
+#define SFENCE_ALL 0x12000073u    /* sfence.vma x0, x0 */
+#define SFENCE_ASID_A6 0x13000073u /* sfence.vma x0, a6 */
+#define CSRW_SATP_A5 0x18079073u  /* csrw satp, a5 */
+#define SD_T2_A3 0x0076b023u      /* sd t2, 0(a3) */
 #define SRET 0x10200073u
 #define J_SELF 0x0000006fu        /* j . */
 
@@ -198,6 +204,46 @@ static void sfence_by_address_in_superpage(void **state)
     assert_int_equal(h->mtval, VA_SUPER + 0x1000);
 }
 
+/* Loads S data, points its leaf at another page (which caches nothing),
+ * then runs `fence` and loads again: the second load must see the new
+ * page, with no trap on the way. */
+static void remap_then(struct fixture *f, uint32_t fence, uint64_t leaf_flags)
+{
+    struct hart *h = f->h;
+    const uint64_t leaf = PTE_V | PTE_A | PTE_D | PTE_R | PTE_W;
+    *ram64(f, L0 + 8 * 2) = pte(RAM_BASE + 0x8000, leaf | leaf_flags);
+    const uint32_t prog[] = { LD_T0_A4, SD_T2_A3, fence, LD_T0_A4, J_SELF };
+    put_code(f, S_CODE, prog, 5);
+    *ram64(f, RAM_BASE + 0x8000) = 0x8888;
+    *ram64(f, RAM_BASE + 0xb000) = 0xbbbb;
+    h->x[14] = VA_S_DATA;
+    h->x[13] = L0 + 8 * 2;
+    h->x[7] = pte(RAM_BASE + 0xb000, leaf | leaf_flags);
+    h->x[15] = (8ull << 60) | (1ull << 44) | (ROOT >> 12); /* the same tables, ASID 1 */
+    h->x[16] = 1;
+    enter_s(h, S_CODE, 0);
+    hart_run(h, 4);
+    assert_int_equal(h->mcause, 0);
+    assert_int_equal(h->priv, PRIV_S);
+    assert_int_equal(h->pc, S_CODE + 16);
+    assert_int_equal(h->x[5], 0xbbbb);
+}
+
+static void satp_write_drops_local(void **state)
+{
+    remap_then(*state, CSRW_SATP_A5, 0);
+}
+
+static void sfence_by_asid_drops_local(void **state)
+{
+    remap_then(*state, SFENCE_ASID_A6, 0);
+}
+
+static void full_sfence_drops_global(void **state)
+{
+    remap_then(*state, SFENCE_ALL, PTE_G);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +251,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(user_faults_after_supervisor_filled, setup, teardown),
         cmocka_unit_test_setup_teardown(sfence_by_address, setup, teardown),
         cmocka_unit_test_setup_teardown(sfence_by_address_in_superpage, setup, teardown),
+        cmocka_unit_test_setup_teardown(satp_write_drops_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(sfence_by_asid_drops_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_sfence_drops_global, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
